@@ -1,0 +1,139 @@
+// Package backend chooses the GoMLX compute backend for masklab in one place.
+//
+// Precedence: an explicit override (command line or notebook), then $GOMLX_BACKEND,
+// then a config file's value, then the default: the embedded pure-Go backend with
+// options that are safe on small machines ("go:parallelism=-1"; the default options
+// deadlock on 2 cores because parallel ops hold worker slots while their matmul waits).
+//
+// XLA (PJRT) is used only when asked for. Nothing is downloaded unless the user opts in
+// with MASKLAB_XLA_AUTO_INSTALL=1; otherwise a missing plugin is a clear error that
+// names the install route and the GOMLX_BACKEND=go fallback.
+package backend
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+
+	"github.com/gomlx/compute"
+	_ "github.com/gomlx/compute/gobackend" // the embedded pure-Go backend
+)
+
+// Default is the backend configuration used when nothing else is chosen.
+const Default = "go:parallelism=-1"
+
+// EnvVar is GoMLX's own environment variable for the backend configuration.
+const EnvVar = compute.ConfigEnvVar
+
+// Choice is a resolved backend configuration and where it came from.
+type Choice struct {
+	Config string // e.g. "go:parallelism=-1", "xla:cpu"
+	Source string // "override", "env", "config" or "default"
+}
+
+// Resolve applies masklab's precedence: override, then $GOMLX_BACKEND, then the
+// config file's value, then Default. Empty strings count as unset.
+func Resolve(override, fromConfig string) Choice {
+	if s := strings.TrimSpace(override); s != "" {
+		return Choice{normalize(s), "override"}
+	}
+	if s := strings.TrimSpace(os.Getenv(EnvVar)); s != "" {
+		return Choice{normalize(s), "env"}
+	}
+	if s := strings.TrimSpace(fromConfig); s != "" {
+		return Choice{normalize(s), "config"}
+	}
+	return Choice{Default, "default"}
+}
+
+// normalize gives the bare "go" backend the safe options.
+func normalize(cfg string) string {
+	if cfg == "go" {
+		return Default
+	}
+	return cfg
+}
+
+// Name is the backend name without options ("go", "xla").
+func (c Choice) Name() string {
+	name, _, _ := strings.Cut(c.Config, ":")
+	return name
+}
+
+var (
+	mu    sync.Mutex
+	cache = map[string]compute.Backend{}
+)
+
+// New returns a backend for the configuration, shared between callers with the same
+// configuration (backends are expensive to create and safe to share).
+func New(c Choice) (compute.Backend, error) {
+	mu.Lock()
+	defer mu.Unlock()
+	if b, ok := cache[c.Config]; ok {
+		return b, nil
+	}
+	name := c.Name()
+	if name == "xla" || name == "stablehlo" || name == "cpu" || name == "cuda" {
+		if os.Getenv("MASKLAB_XLA_AUTO_INSTALL") != "1" {
+			// go-xla would otherwise try to download a PJRT plugin at run time.
+			os.Setenv("GOMLX_NO_AUTO_INSTALL", "1")
+		}
+	}
+	if !registered(name) {
+		return nil, fmt.Errorf("backend %q (from %s) is not compiled into this binary; known: %s. %s",
+			c.Config, c.Source, strings.Join(compute.List(), ", "), xlaHint)
+	}
+	b, err := newBackend(c.Config)
+	if err != nil {
+		if name == "xla" {
+			return nil, fmt.Errorf("backend %q (from %s): %v\n%s", c.Config, c.Source, firstLine(err), xlaHint)
+		}
+		return nil, fmt.Errorf("backend %q (from %s): %w", c.Config, c.Source, err)
+	}
+	cache[c.Config] = b
+	return b, nil
+}
+
+// newBackend creates a backend, turning a panic inside the backend's constructor into an error.
+func newBackend(cfg string) (b compute.Backend, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	return compute.NewWithConfig(cfg)
+}
+
+func registered(name string) bool {
+	for _, n := range compute.List() {
+		if n == name {
+			return true
+		}
+	}
+	return false
+}
+
+func firstLine(err error) string {
+	s := err.Error()
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+const xlaHint = `XLA needs a PJRT plugin installed: build masklab with XLA support (the default build tag set) and
+install a plugin (CPU: GoMLX's go-xla installer, e.g. "go run github.com/gomlx/go-xla/cmd/pjrt_installer@v0.4.1";
+CUDA: a jax-cuda PJRT plugin, pointed to with PJRT_PLUGIN_LIBRARY_PATH), or set MASKLAB_XLA_AUTO_INSTALL=1 to let
+go-xla download one. To run without XLA use GOMLX_BACKEND=go (the embedded pure-Go backend).`
+
+// Must is New for the default resolution (override and config empty); it panics on error.
+// For tests and examples only.
+func Must() compute.Backend {
+	b, err := New(Resolve("", ""))
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
