@@ -75,15 +75,13 @@ func New(c Choice) (compute.Backend, error) {
 		return b, nil
 	}
 	name := c.Name()
-	if name == "xla" || name == "stablehlo" || name == "cpu" || name == "cuda" {
-		if os.Getenv("MASKLAB_XLA_AUTO_INSTALL") != "1" {
-			// go-xla would otherwise try to download a PJRT plugin at run time.
-			os.Setenv("GOMLX_NO_AUTO_INSTALL", "1")
-		}
-	}
 	if !registered(name) {
+		hint := "Use GOMLX_BACKEND=go for the embedded pure-Go backend."
+		if name == "xla" {
+			hint = "This binary was built with -tags noxla. " + xlaHint
+		}
 		return nil, fmt.Errorf("backend %q (from %s) is not compiled into this binary; known: %s. %s",
-			c.Config, c.Source, strings.Join(compute.List(), ", "), xlaHint)
+			c.Config, c.Source, strings.Join(compute.List(), ", "), hint)
 	}
 	b, err := newBackend(c.Config)
 	if err != nil {
@@ -97,12 +95,22 @@ func New(c Choice) (compute.Backend, error) {
 }
 
 // newBackend creates a backend, turning a panic inside the backend's constructor into an error.
+// The Go backend prints "Go backend: parallelism set to N" on stdout when given options;
+// stdout belongs to masklab's output (ASCII masks, tables), so it is silenced meanwhile.
 func newBackend(cfg string) (b compute.Backend, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%v", r)
 		}
 	}()
+	if devNull, derr := os.OpenFile(os.DevNull, os.O_WRONLY, 0); derr == nil {
+		saved := os.Stdout
+		os.Stdout = devNull
+		defer func() {
+			os.Stdout = saved
+			devNull.Close()
+		}()
+	}
 	return compute.NewWithConfig(cfg)
 }
 
@@ -123,10 +131,10 @@ func firstLine(err error) string {
 	return s
 }
 
-const xlaHint = `XLA needs a PJRT plugin installed: build masklab with XLA support (the default build tag set) and
-install a plugin (CPU: GoMLX's go-xla installer, e.g. "go run github.com/gomlx/go-xla/cmd/pjrt_installer@v0.4.1";
-CUDA: a jax-cuda PJRT plugin, pointed to with PJRT_PLUGIN_LIBRARY_PATH), or set MASKLAB_XLA_AUTO_INSTALL=1 to let
-go-xla download one. To run without XLA use GOMLX_BACKEND=go (the embedded pure-Go backend).`
+const xlaHint = `XLA needs a PJRT plugin: install one (CPU: run once with MASKLAB_XLA_AUTO_INSTALL=1 to let go-xla
+download its CPU plugin into ~/.local/lib/go-xla; CUDA: pip/Debian "jax-cuda12-pjrt" and point
+PJRT_PLUGIN_LIBRARY_PATH at the directory holding its pjrt_c_api_cuda_plugin.so), or fall back to
+the embedded pure-Go backend with GOMLX_BACKEND=go.`
 
 // Must is New for the default resolution (override and config empty); it panics on error.
 // For tests and examples only.

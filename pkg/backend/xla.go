@@ -2,5 +2,16 @@
 
 package backend
 
-// XLA through PJRT: compiled in by default, used only when selected.
-import _ "github.com/gomlx/go-xla/compute/xla"
+import (
+	"os"
+
+	// XLA through PJRT: compiled in by default, used only when selected.
+	"github.com/gomlx/go-xla/compute/xla"
+)
+
+// go-xla downloads a PJRT plugin at run time by default (with an HTTP client without a
+// timeout). masklab never downloads behind the user's back: only with
+// MASKLAB_XLA_AUTO_INSTALL=1.
+func init() {
+	xla.EnableAutoInstall(os.Getenv("MASKLAB_XLA_AUTO_INSTALL") == "1")
+}

@@ -1,0 +1,83 @@
+package backend
+
+import (
+	"io"
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestResolvePrecedence(t *testing.T) {
+	t.Setenv(EnvVar, "")
+	if c := Resolve("", ""); c.Config != Default || c.Source != "default" {
+		t.Errorf("default: got %+v", c)
+	}
+	if c := Resolve("", "xla:cpu"); c.Config != "xla:cpu" || c.Source != "config" {
+		t.Errorf("config: got %+v", c)
+	}
+	t.Setenv(EnvVar, "go")
+	if c := Resolve("", "xla:cpu"); c.Config != Default || c.Source != "env" {
+		t.Errorf("env beats config and bare go gets safe options: got %+v", c)
+	}
+	if c := Resolve("xla:cuda", "xla:cpu"); c.Config != "xla:cuda" || c.Source != "override" {
+		t.Errorf("override beats env: got %+v", c)
+	}
+}
+
+func TestGoBackendRuns(t *testing.T) {
+	b, err := New(Choice{Config: Default, Source: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Name() == "" {
+		t.Error("backend without a name")
+	}
+}
+
+func TestUnknownBackendIsClearError(t *testing.T) {
+	_, err := New(Choice{Config: "nosuch", Source: "override"})
+	if err == nil || !strings.Contains(err.Error(), `"nosuch"`) || !strings.Contains(err.Error(), "GOMLX_BACKEND=go") {
+		t.Fatalf("want a clear error naming the backend and the fallback, got %v", err)
+	}
+}
+
+// Without a PJRT plugin, asking for XLA fails fast with the install hint and never
+// downloads anything (no network here; a download attempt would show in the error).
+func TestXLAWithoutPluginIsClearError(t *testing.T) {
+	t.Setenv("PJRT_PLUGIN_LIBRARY_PATH", t.TempDir())
+	t.Setenv("MASKLAB_XLA_AUTO_INSTALL", "")
+	_, err := New(Choice{Config: "xla:cpu", Source: "env"})
+	if err == nil {
+		t.Skip("an XLA CPU plugin is installed on this machine")
+	}
+	msg := err.Error()
+	for _, want := range []string{"xla:cpu", "GOMLX_BACKEND=go", "MASKLAB_XLA_AUTO_INSTALL=1"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error lacks %q: %s", want, msg)
+		}
+	}
+	if strings.Contains(msg, "auto-install") || strings.Contains(msg, "http") {
+		t.Errorf("error shows a download attempt: %s", msg)
+	}
+}
+
+// The Go backend's constructor prints to stdout; masklab's stdout must stay clean
+// (masklab mask prints exactly its picture there).
+func TestNewKeepsStdoutClean(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := os.Stdout
+	os.Stdout = w
+	_, err = New(Choice{Config: "go:parallelism=1", Source: "override"})
+	os.Stdout = saved
+	w.Close()
+	out, _ := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 0 {
+		t.Errorf("backend construction wrote to stdout: %q", out)
+	}
+}
