@@ -1,0 +1,309 @@
+package experiments
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// SlurmOptions says how to run a sweep's pending runs as a Slurm job array. Each array
+// task runs exactly one run with "masklab sweep SWEEP --out DIR --only RUN_ID", so a task
+// shares the run directory, lock and resume semantics of a local sweep.
+type SlurmOptions struct {
+	Masklab     string   // absolute path of the masklab binary the tasks run
+	SweepFile   string   // the sweep file, made absolute
+	OutDir      string   // the sweep directory, made absolute
+	JobName     string   // Slurm job name; "masklab" when empty
+	Partition   string   // --partition; the cluster's default when empty
+	Time        string   // --time per task (Slurm's formats: "30", "1:30:00", "2-00:00:00"); none when empty
+	CPUs        int      // --cpus-per-task, also GOMAXPROCS of the task; none when 0
+	GPUs        int      // --gres=gpu:N; none when 0
+	Mem         string   // --mem (e.g. "8G"); none when empty
+	MaxParallel int      // array throttle "%K": at most K tasks at once; no limit when 0
+	Extra       []string // extra sbatch options, one per "#SBATCH" line (e.g. "--account=lab")
+}
+
+// SlurmJob is what WriteSlurmJob wrote: the array script, the run list it reads (line i+1
+// is the run of array task i), and the report script that runs after the array.
+type SlurmJob struct {
+	Dir          string   // DIR/slurm
+	Script       string   // DIR/slurm/array-<stamp>.sbatch
+	RunList      string   // DIR/slurm/array-<stamp>.runs
+	ReportScript string   // DIR/slurm/report-<stamp>.sbatch
+	LogDir       string   // DIR/slurm/logs: %A_%a.out per array task
+	RunIDs       []string // array task i runs RunIDs[i]
+}
+
+// slurmTime matches Slurm's --time formats: minutes, minutes:seconds, hours:minutes:seconds,
+// days-hours, days-hours:minutes, days-hours:minutes:seconds, and the unlimited forms.
+var slurmTime = regexp.MustCompile(`^(\d+|\d+:\d+|\d+:\d+:\d+|\d+-\d+|\d+-\d+:\d+|\d+-\d+:\d+:\d+|UNLIMITED|INFINITE|unlimited|infinite)$`)
+
+// slurmName matches partition and job names that need no quoting.
+var slurmName = regexp.MustCompile(`^[A-Za-z0-9_.,+=-]+$`)
+
+// Validate checks the options and says which one is wrong, with its value.
+func (o *SlurmOptions) Validate() error {
+	if o.Masklab == "" || !filepath.IsAbs(o.Masklab) {
+		return fmt.Errorf("slurm: the masklab binary path must be absolute (tasks run on other nodes, in other directories), got %q", o.Masklab)
+	}
+	if o.SweepFile == "" || !filepath.IsAbs(o.SweepFile) {
+		return fmt.Errorf("slurm: the sweep file path must be absolute, got %q", o.SweepFile)
+	}
+	if o.OutDir == "" || !filepath.IsAbs(o.OutDir) {
+		return fmt.Errorf("slurm: the output directory must be absolute, got %q", o.OutDir)
+	}
+	for _, p := range []string{o.Masklab, o.SweepFile, o.OutDir} {
+		if strings.ContainsAny(p, "\"\n\r%") {
+			return fmt.Errorf("slurm: path %q: a double quote, %% or newline cannot be passed through an sbatch script", p)
+		}
+	}
+	if o.JobName != "" && !slurmName.MatchString(o.JobName) {
+		return fmt.Errorf("slurm: job name %q: use letters, digits and _.,+=- only", o.JobName)
+	}
+	if o.Partition != "" && !slurmName.MatchString(o.Partition) {
+		return fmt.Errorf("slurm: partition %q: use letters, digits and _.,+=- only (a comma separates several partitions)", o.Partition)
+	}
+	if o.Time != "" && !slurmTime.MatchString(o.Time) {
+		return fmt.Errorf("slurm: time %q is not a Slurm time limit (minutes, H:MM:SS, D-HH or D-HH:MM:SS)", o.Time)
+	}
+	if o.CPUs < 0 {
+		return fmt.Errorf("slurm: cpus must be >= 0, got %d", o.CPUs)
+	}
+	if o.GPUs < 0 {
+		return fmt.Errorf("slurm: gpus must be >= 0, got %d", o.GPUs)
+	}
+	if o.MaxParallel < 0 {
+		return fmt.Errorf("slurm: max-parallel must be >= 0, got %d", o.MaxParallel)
+	}
+	if o.Mem != "" && !regexp.MustCompile(`^\d+[KMGT]?$`).MatchString(o.Mem) {
+		return fmt.Errorf("slurm: mem %q is not a Slurm memory size (e.g. 4000, 8G)", o.Mem)
+	}
+	for _, e := range o.Extra {
+		if !strings.HasPrefix(e, "-") || strings.ContainsAny(e, "\n\r") {
+			return fmt.Errorf("slurm: extra sbatch option %q must be one option starting with '-' (e.g. --account=lab)", e)
+		}
+		for _, own := range []string{"--array", "-a", "--output", "-o", "--error", "-e"} {
+			if e == own || strings.HasPrefix(e, own+"=") || (len(own) == 2 && strings.HasPrefix(e, own+" ")) {
+				return fmt.Errorf("slurm: extra sbatch option %q would override masklab's own %s", e, own)
+			}
+		}
+	}
+	return nil
+}
+
+// shellQuote quotes s for bash when it holds anything but safe characters.
+func shellQuote(s string) string {
+	if s != "" && regexp.MustCompile(`^[A-Za-z0-9_./:=,+@%-]+$`).MatchString(s) {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// sbatchQuote quotes s for an #SBATCH line, which sbatch splits at spaces unless they are
+// inside double quotes (Validate rejects paths holding a double quote).
+func sbatchQuote(s string) string {
+	if strings.ContainsAny(s, " \t'") {
+		return `"` + s + `"`
+	}
+	return s
+}
+
+func (o *SlurmOptions) jobName() string {
+	if o.JobName == "" {
+		return "masklab"
+	}
+	return o.JobName
+}
+
+// commonDirectives are the #SBATCH lines shared by the array and the report job.
+func (o *SlurmOptions) commonDirectives(b *bytes.Buffer) {
+	if o.Partition != "" {
+		fmt.Fprintf(b, "#SBATCH --partition=%s\n", o.Partition)
+	}
+	if o.Time != "" {
+		fmt.Fprintf(b, "#SBATCH --time=%s\n", o.Time)
+	}
+	for _, e := range o.Extra {
+		fmt.Fprintf(b, "#SBATCH %s\n", e)
+	}
+}
+
+// SlurmArrayScript returns the text of j's job-array script: task i runs line i+1 of
+// j.RunList; its log is j.LogDir/%A_%a.out (array job id, task index), appended to on a
+// requeue.
+func SlurmArrayScript(o SlurmOptions, j *SlurmJob) (string, error) {
+	if err := o.Validate(); err != nil {
+		return "", err
+	}
+	runList, logDir, n := j.RunList, j.LogDir, len(j.RunIDs)
+	if n < 1 {
+		return "", fmt.Errorf("slurm: an array needs at least one run, got %d", n)
+	}
+	var b bytes.Buffer
+	b.WriteString("#!/bin/bash\n")
+	fmt.Fprintf(&b, "# Written by \"masklab slurm\": one array task per pending run of\n#   %s\n# Task i runs the run on line i+1 of %s. Submit with: sbatch %s\n",
+		o.SweepFile, runList, j.Script)
+	fmt.Fprintf(&b, "#SBATCH --job-name=%s\n", o.jobName())
+	throttle := ""
+	if o.MaxParallel > 0 {
+		throttle = fmt.Sprintf("%%%d", o.MaxParallel)
+	}
+	fmt.Fprintf(&b, "#SBATCH --array=0-%d%s\n", n-1, throttle)
+	fmt.Fprintf(&b, "#SBATCH --output=%s\n", sbatchQuote(filepath.Join(logDir, "%A_%a.out")))
+	b.WriteString("#SBATCH --open-mode=append\n")
+	b.WriteString("#SBATCH --ntasks=1\n")
+	if o.CPUs > 0 {
+		fmt.Fprintf(&b, "#SBATCH --cpus-per-task=%d\n", o.CPUs)
+	}
+	if o.GPUs > 0 {
+		fmt.Fprintf(&b, "#SBATCH --gres=gpu:%d\n", o.GPUs)
+	}
+	if o.Mem != "" {
+		fmt.Fprintf(&b, "#SBATCH --mem=%s\n", o.Mem)
+	}
+	o.commonDirectives(&b)
+	b.WriteString("set -euo pipefail\n")
+	fmt.Fprintf(&b, "RUNS=%s\n", shellQuote(runList))
+	b.WriteString(`RUN_ID=$(sed -n "$((SLURM_ARRAY_TASK_ID + 1))p" "$RUNS")` + "\n")
+	b.WriteString(`if [ -z "$RUN_ID" ]; then echo "masklab slurm: no run for array task $SLURM_ARRAY_TASK_ID in $RUNS" >&2; exit 1; fi` + "\n")
+	if o.CPUs > 0 {
+		b.WriteString("export GOMAXPROCS=\"${SLURM_CPUS_PER_TASK:-" + fmt.Sprint(o.CPUs) + "}\"\n")
+	}
+	b.WriteString(`echo "masklab slurm: job ${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID} runs $RUN_ID on $(hostname) at $(date -u +%FT%TZ)"` + "\n")
+	// exec: Slurm's signals (scancel, time limit, preemption) reach masklab directly.
+	fmt.Fprintf(&b, "exec %s sweep %s --out %s --only \"$RUN_ID\" --workers 1\n",
+		shellQuote(o.Masklab), shellQuote(o.SweepFile), shellQuote(o.OutDir))
+	return b.String(), nil
+}
+
+// SlurmReportScript returns the text of j's report job, which runs "masklab report DIR
+// --out DIR/report" after the array (submitted with --dependency=afterany:ARRAY).
+func SlurmReportScript(o SlurmOptions, j *SlurmJob) (string, error) {
+	if err := o.Validate(); err != nil {
+		return "", err
+	}
+	logDir := j.LogDir
+	var b bytes.Buffer
+	b.WriteString("#!/bin/bash\n")
+	b.WriteString("# Written by \"masklab slurm\": the report of the sweep, run after its array.\n")
+	fmt.Fprintf(&b, "#SBATCH --job-name=%s-report\n", o.jobName())
+	fmt.Fprintf(&b, "#SBATCH --output=%s\n", sbatchQuote(filepath.Join(logDir, "report-%j.out")))
+	b.WriteString("#SBATCH --ntasks=1\n#SBATCH --cpus-per-task=1\n")
+	o.commonDirectives(&b)
+	b.WriteString("set -euo pipefail\n")
+	fmt.Fprintf(&b, "%s status %s || true\n", shellQuote(o.Masklab), shellQuote(o.OutDir))
+	fmt.Fprintf(&b, "exec %s report %s --out %s\n",
+		shellQuote(o.Masklab), shellQuote(o.OutDir), shellQuote(filepath.Join(o.OutDir, "report")))
+	return b.String(), nil
+}
+
+// WriteSlurmJob writes the array script, its run list and the report script under
+// OutDir/slurm, stamped with now (UTC, to the second; a suffix keeps stamps unique).
+func WriteSlurmJob(o SlurmOptions, runIDs []string, now time.Time) (*SlurmJob, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	if len(runIDs) == 0 {
+		return nil, errors.New("slurm: no pending runs to write a job array for")
+	}
+	for i, id := range runIDs {
+		if id == "" || strings.ContainsAny(id, " \t\n/") {
+			return nil, fmt.Errorf("slurm: run id %d is %q: not a run directory name", i, id)
+		}
+	}
+	dir := filepath.Join(o.OutDir, "slurm")
+	logDir := filepath.Join(dir, "logs")
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		return nil, fmt.Errorf("slurm: %w", err)
+	}
+	stamp := now.UTC().Format("20060102-150405")
+	base := stamp
+	for i := 2; ; i++ {
+		if _, err := os.Stat(filepath.Join(dir, "array-"+base+".sbatch")); os.IsNotExist(err) {
+			break
+		}
+		base = fmt.Sprintf("%s-%d", stamp, i)
+	}
+	j := &SlurmJob{
+		Dir:          dir,
+		Script:       filepath.Join(dir, "array-"+base+".sbatch"),
+		RunList:      filepath.Join(dir, "array-"+base+".runs"),
+		ReportScript: filepath.Join(dir, "report-"+base+".sbatch"),
+		LogDir:       logDir,
+		RunIDs:       append([]string(nil), runIDs...),
+	}
+	script, err := SlurmArrayScript(o, j)
+	if err != nil {
+		return nil, err
+	}
+	report, err := SlurmReportScript(o, j)
+	if err != nil {
+		return nil, err
+	}
+	// The run list first: a script never exists without the list it reads.
+	if err := WriteFileAtomic(j.RunList, []byte(strings.Join(runIDs, "\n")+"\n")); err != nil {
+		return nil, err
+	}
+	if err := WriteFileAtomic(j.Script, []byte(script)); err != nil {
+		return nil, err
+	}
+	if err := WriteFileAtomic(j.ReportScript, []byte(report)); err != nil {
+		return nil, err
+	}
+	for _, p := range []string{j.Script, j.ReportScript} {
+		if err := os.Chmod(p, 0o755); err != nil {
+			return nil, fmt.Errorf("slurm: %w", err)
+		}
+	}
+	return j, nil
+}
+
+// ErrNoSbatch is returned by SubmitSlurmJob when sbatch is not on PATH.
+var ErrNoSbatch = errors.New("sbatch not found on PATH: run on a Slurm login node, or submit the written script there by hand")
+
+// SubmitSlurmJob submits the array with sbatch, then the report job with
+// --dependency=afterany:ARRAY so it runs once every task has ended, however it ended.
+// It returns both job ids.
+func SubmitSlurmJob(j *SlurmJob) (arrayID, reportID string, err error) {
+	sbatch, err := exec.LookPath("sbatch")
+	if err != nil {
+		return "", "", ErrNoSbatch
+	}
+	arrayID, err = runSbatch(sbatch, "--parsable", j.Script)
+	if err != nil {
+		return "", "", err
+	}
+	reportID, err = runSbatch(sbatch, "--parsable", "--dependency=afterany:"+arrayID, j.ReportScript)
+	if err != nil {
+		return arrayID, "", fmt.Errorf("array job %s submitted, but the report job was not: %w", arrayID, err)
+	}
+	return arrayID, reportID, nil
+}
+
+// runSbatch runs sbatch --parsable and returns the job id ("123" from "123" or "123;cluster").
+func runSbatch(sbatch string, args ...string) (string, error) {
+	cmd := exec.Command(sbatch, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(errb.String())
+		if msg == "" {
+			msg = err.Error()
+		}
+		return "", fmt.Errorf("sbatch %s: %s", strings.Join(args, " "), strings.ReplaceAll(msg, "\n", "; "))
+	}
+	id := strings.TrimSpace(out.String())
+	if i := strings.IndexByte(id, ';'); i >= 0 {
+		id = id[:i]
+	}
+	if !regexp.MustCompile(`^\d+$`).MatchString(id) {
+		return "", fmt.Errorf("sbatch %s: unexpected output %q (expected a job id)", strings.Join(args, " "), out.String())
+	}
+	return id, nil
+}
