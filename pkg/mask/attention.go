@@ -69,8 +69,8 @@ func combine(op string, f func(a, b *graph.Node) *graph.Node, ms []Attention) At
 	var perHead, random bool
 	for i, m := range ms {
 		parts[i] = m.spec
-		if op == "&" && strings.Contains(m.spec, "|") {
-			parts[i] = wrap(m.spec)
+		if op == "&" && topLevel(m.spec, "|") {
+			parts[i] = "(" + m.spec + ")"
 		}
 		perHead = perHead || m.perHead
 		random = random || m.random
@@ -88,12 +88,42 @@ func combine(op string, f func(a, b *graph.Node) *graph.Node, ms []Attention) At
 	}
 }
 
-// wrap parenthesizes a compound spec so that it keeps its meaning inside another.
+// wrap parenthesizes a compound spec (one with & or | outside parentheses) so that it
+// keeps its meaning after "!".
 func wrap(spec string) string {
-	if strings.ContainsAny(spec, "&| ") {
+	if topLevel(spec, "&|") {
 		return "(" + spec + ")"
 	}
 	return spec
+}
+
+// topLevel reports whether spec has one of the operator characters ops outside
+// parentheses and quoted strings.
+func topLevel(spec, ops string) bool {
+	depth := 0
+	var quote rune
+	escaped := false
+	for _, r := range spec {
+		switch {
+		case quote != 0:
+			if escaped {
+				escaped = false
+			} else if r == '\\' && quote == '"' {
+				escaped = true
+			} else if r == quote {
+				quote = 0
+			}
+		case r == '"' || r == '\'':
+			quote = r
+		case r == '(':
+			depth++
+		case r == ')':
+			depth--
+		case depth == 0 && strings.ContainsRune(ops, r):
+			return true
+		}
+	}
+	return false
 }
 
 // Env holds what a mask function may read: index nodes for each axis and the batch's

@@ -1,0 +1,70 @@
+// Package mask defines the masks studied by masklab, one definition each, named by a
+// small text syntax: attention masks (decoder self-attention and cross-attention),
+// decoder-input corruption, and loss masks.
+//
+// An attention mask (Attention) is a function of (batch, head, query index, key index)
+// and the batch's side data (valid lengths, segment ids, prefix lengths) that returns a
+// boolean GoMLX node, true where the query may attend to the key, in the spirit of
+// FlexAttention's mask_mod. The same definition builds the [B,1|H,Q,K] tensor inside
+// training graphs (Env.Build) and draws pictures (Attention.Grid, ASCII). And, Or and
+// Not compose masks. A decoder-input corruption (Corruption) chooses, on the host,
+// which teacher-forcing inputs to replace with MASK (or UNK); a loss mask (Loss) gives
+// per-target-position weights, the loss being sum(w_i*l_i)/sum(w_i).
+//
+// # Spec syntax
+//
+// Each kind has its own namespace (so "full" means attend-everything for attention and
+// hide-everything for input). Whitespace is ignored. Arguments are numbers, bare words
+// or quoted strings ("..." or '...').
+//
+//   - self, cross (ParseAttention, ParseCross): atoms combined with & (and), | (or),
+//     ! (not) and parentheses, precedence ! over & over |:
+//     "causal & pad", "pad & band(3)", "!(causal | doc)", "prefix & (window(2) | chunk(4))".
+//   - input (ParseCorruption) and loss (ParseLoss): one atom with arguments, no algebra:
+//     "span(0.15, 3)", `interactive(keep, "我 是")`, "plw(0.1)".
+//
+// Parse errors (*SyntaxError) name the offending text and its 1-based column, list the
+// known names of the kind and suggest the closest. Names(kind) lists the names;
+// RegisterAttention, RegisterCorruption and RegisterLoss add user strategies that then
+// work everywhere built-ins do (specs, the CLI, pictures, sweeps).
+//
+// # Names
+//
+// Positions are 0-based; Q, K are the padded sizes, Qv, Kv the valid lengths, P the
+// prefix length. Random attention atoms are active only when training (Env.Training),
+// draw from the caller's random source (Env.Uniform, resampled every step) and allow
+// everything at evaluation, like dropout.
+//
+//	kind   name            arguments            meaning
+//	self/  full                                 every query attends to every key
+//	cross  causal                               key <= query (top-left aligned when Q != K)
+//	       causal_br                            key <= query + K - Q (bottom-right aligned)
+//	       pad                                  key < Kv
+//	       qpad                                 query < Qv
+//	       prefix                               prefix-LM: key < P, or key <= query
+//	       doc                                  same segment (document) id
+//	       window          (w) w >= 0           |query - key| <= w
+//	       chunk           (n) n >= 1           floor(query/n) == floor(key/n)
+//	       dilated         (d) d >= 1           (query - key) mod d == 0
+//	       band            (w) w >= 0           |key - floor(query * Kv / Qv)| <= w
+//	       random          (p) in [0,1]         each (query, key) masked w.p. p (training only)
+//	       keydrop         (p) in [0,1]         each key masked for all queries w.p. p (training only)
+//	input  none                                 hide nothing
+//	       full                                 hide every position after BOS
+//	       partial         (k) k >= 1           hide positions p >= 1 with (p-1) mod k == 0
+//	       random          (p) in [0,1]         hide each position after BOS w.p. p
+//	       span            (p, mean_len)        hide ~fraction p in spans, geometric lengths of mean mean_len >= 1
+//	       drop            (p) in [0,1]         word dropout: replace each position after BOS by UNK w.p. p
+//	       interactive     (freq, f)            hide tokens among the fraction f most frequent ids (Corpus.Freq)
+//	                       (copy, p)            hide w.p. p the tokens that also occur in the source
+//	                       (keep, "w1 w2 ...")  hide every token except the keep-list (Corpus.Lookup/Tokenize)
+//	       schedule        (name, from, to,     ramp name's first argument (its rate) linearly from `from` at
+//	                        steps, args...)     step 0 to `to` at step `steps`, then hold; args follow the rate:
+//	                                            schedule(random, 0, 0.3, 1000), schedule(span, 0, 0.15, 1000, 3)
+//	loss   all                                  weight 1 on every non-padding target token
+//	       completion                           weight 0 on prompt tokens (position < prompt length), 1 after
+//	       plw             (w) in [0,1]         prompt tokens weight w, completion tokens 1
+//
+// BOS (decoder input position 0) is never hidden, and padding never has loss weight.
+// Hidden inputs become Corpus.MaskID, except for drop, which uses Corpus.UnkID.
+package mask

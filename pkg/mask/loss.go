@@ -1,0 +1,93 @@
+package mask
+
+import "fmt"
+
+// Loss is a loss-mask strategy (the loss kind): a weight for each target position. The
+// training loss is the weighted mean over the batch,
+//
+//	loss = sum_i(w_i * l_i) / sum_i(w_i)
+//
+// where l_i is the token cross-entropy at target position i. Padding positions
+// (i >= the valid target length) always have weight 0. Prompt tokens are the target
+// positions i < promptLen; the rest are the completion. When every weight of a batch is
+// 0 (e.g. completion on prompt-only examples) the caller must skip the division.
+type Loss struct {
+	spec   string
+	weight func(pos, validLen, promptLen int) float32
+}
+
+// NewLoss defines a loss strategy from its weight function, called for the non-padding
+// positions 0 <= pos < validLen only.
+func NewLoss(spec string, weight func(pos, validLen, promptLen int) float32) Loss {
+	return Loss{spec: spec, weight: weight}
+}
+
+// String returns the strategy's canonical spec, e.g. "plw(0.1)".
+func (l Loss) String() string { return l.spec }
+
+// IsZero reports whether l is the zero value.
+func (l Loss) IsZero() bool { return l.weight == nil }
+
+// Weights returns the per-position weights of one example with t target positions, of
+// which the first validLen are real tokens and the first promptLen are the prompt.
+func (l Loss) Weights(t, validLen, promptLen int) []float32 {
+	w := make([]float32, t)
+	if l.weight == nil {
+		return w
+	}
+	for i := 0; i < min(validLen, t); i++ {
+		w[i] = l.weight(i, validLen, promptLen)
+	}
+	return w
+}
+
+// BatchWeights returns the [B*T] row-major weights of a padded batch; promptLens may be
+// nil (no prompts: every valid token is completion).
+func (l Loss) BatchWeights(b, t int, lens, promptLens []int) ([]float32, error) {
+	if len(lens) != b {
+		return nil, fmt.Errorf("loss %q: %d valid lengths for a batch of %d", l.spec, len(lens), b)
+	}
+	if promptLens != nil && len(promptLens) != b {
+		return nil, fmt.Errorf("loss %q: %d prompt lengths for a batch of %d", l.spec, len(promptLens), b)
+	}
+	out := make([]float32, 0, b*t)
+	for i := 0; i < b; i++ {
+		if lens[i] < 0 || lens[i] > t {
+			return nil, fmt.Errorf("loss %q: row %d has valid length %d outside 0..%d", l.spec, i, lens[i], t)
+		}
+		p := 0
+		if promptLens != nil {
+			p = promptLens[i]
+		}
+		out = append(out, l.Weights(t, lens[i], p)...)
+	}
+	return out, nil
+}
+
+func init() {
+	mustRegister(RegisterLoss("all", "", "every non-padding target token has weight 1",
+		noArgs(NewLoss("all", func(int, int, int) float32 { return 1 }))))
+	mustRegister(RegisterLoss("completion", "", "completion tokens (positions >= prompt length) weight 1, prompt tokens 0",
+		noArgs(NewLoss("completion", func(pos, _, prompt int) float32 {
+			if pos < prompt {
+				return 0
+			}
+			return 1
+		}))))
+	mustRegister(RegisterLoss("plw", "(w)", "prompt-loss weight: prompt tokens weight w in [0, 1], completion tokens 1",
+		func(a Args) (Loss, error) {
+			if err := a.Count(1, 1); err != nil {
+				return Loss{}, err
+			}
+			w, err := a.Prob(0, "w")
+			if err != nil {
+				return Loss{}, err
+			}
+			return NewLoss("", func(pos, _, prompt int) float32 {
+				if pos < prompt {
+					return float32(w)
+				}
+				return 1
+			}), nil
+		}))
+}
