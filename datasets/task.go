@@ -1,0 +1,225 @@
+package datasets
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Kind says which model a task feeds.
+type Kind string
+
+// Task kinds.
+const (
+	// Seq2Seq tasks have a source (encoder input) and a target (decoder output).
+	Seq2Seq Kind = "seq2seq"
+	// LM tasks have documents only (Target), for a decoder-only language model.
+	LM Kind = "lm"
+	// SFT tasks have prompt/completion pairs for a decoder-only LM: Target is
+	// prompt + SEP + completion, and Example.PromptLen marks the prompt span.
+	SFT Kind = "sft"
+)
+
+// Example is one item of a split. Token ids exclude BOS/EOS (a [Batch] adds them).
+type Example struct {
+	// Index is the example's position in its split (stable for a given Options).
+	Index int
+	// Source holds the encoder input ids (seq2seq only; nil otherwise).
+	Source []int32
+	// Target holds the decoder ids: the seq2seq output, the LM document, or for SFT
+	// the prompt, SEP and the completion.
+	Target []int32
+	// SourceText and TargetText are the texts the ids were made from (for SFT,
+	// TargetText is the prompt and the completion joined by a tab).
+	SourceText, TargetText string
+	// PromptLen is the number of leading Target ids that are prompt (SFT: the prompt
+	// tokens plus the SEP); 0 for other kinds.
+	PromptLen int
+	// Key is the string the split was keyed on (the source, the CEDICT headword, the
+	// prompt); Origin says where the example came from ("cedict.tsv:1234",
+	// "my.jsonl:7", "reverse#5").
+	Key, Origin string
+}
+
+// Options select and shape a task in [Load]. The zero value gives each task's
+// defaults.
+type Options struct {
+	// Seed drives synthetic data generation (and nothing else: splits of real data
+	// are keyed by string hashes, not by seed). Default 0 is a valid seed.
+	Seed uint64
+	// MaxExamples caps the training split (0 = all); the subset is a deterministic
+	// function of the data (hash order), not of Seed, so it is stable across runs.
+	MaxExamples int
+	// MaxEval caps the valid and test splits each (0 = all).
+	MaxEval int
+	// MinLen and MaxLen bound the source length for synthetic tasks (defaults 8 and
+	// 22, the reference's); for real data they drop examples whose source or target
+	// (in tokens, without BOS/EOS) is shorter/longer (0 = no bound). Task.Dropped
+	// counts them.
+	MinLen, MaxLen int
+	// VocabSize is the synthetic vocabulary size including PAD/BOS/EOS (default 64,
+	// the reference's); for text tasks it caps each vocabulary (specials included),
+	// rarer tokens becoming UNK (0 = no cap).
+	VocabSize int
+	// WithMask reserves a MASK id in synthetic vocabularies (id VocabSize). Text
+	// tasks always have MASK (id 5).
+	WithMask bool
+	// TrainSize, ValidSize, TestSize are the synthetic split sizes (defaults 50000,
+	// 1000, 1000).
+	TrainSize, ValidSize, TestSize int
+	// Path is the user file for the "tsv" and "jsonl" tasks.
+	Path string
+}
+
+// Task is a loaded dataset: its vocabularies, splits and length bounds.
+type Task struct {
+	Name        string
+	Kind        Kind
+	Description string
+	// Vocab is the decoder vocabulary (targets, LM documents): the output layer's size.
+	Vocab *Vocab
+	// SrcVocab is the encoder vocabulary (seq2seq only). It shares the special ids of
+	// Vocab; for synthetic tasks it is the same *Vocab.
+	SrcVocab *Vocab
+	// Train, Valid and Test are the splits; no Key is in two splits.
+	Train, Valid, Test []Example
+	// MaxSourceLen and MaxTargetLen are the longest Source and Target over all
+	// splits, in ids without BOS/EOS.
+	MaxSourceLen, MaxTargetLen int
+	// SrcLen and TgtLen are the default padded lengths of a batch: the longest
+	// sequence plus its EOS (or BOS), rounded up to a multiple of 8 (24 for the
+	// reference reverse task).
+	SrcLen, TgtLen int
+	// Dropped counts examples removed by the MinLen/MaxLen options or by cleaning
+	// (e.g. CEDICT entries whose glosses are all cross-references).
+	Dropped int
+	// Options are the options the task was loaded with, defaults filled in.
+	Options Options
+
+	counts    []int64 // lazily computed TokenCounts
+	srcCounts []int64
+	planCache *planCache
+}
+
+// Split returns the examples of "train", "valid" or "test".
+func (t *Task) Split(name string) ([]Example, error) {
+	switch name {
+	case "train":
+		return t.Train, nil
+	case "valid", "validation", "dev":
+		return t.Valid, nil
+	case "test":
+		return t.Test, nil
+	}
+	return nil, fmt.Errorf("task %q: unknown split %q (known: train, valid, test)", t.Name, name)
+}
+
+type taskSpec struct {
+	name, description string
+	load              func(opts Options) (*Task, error)
+}
+
+var registry = map[string]taskSpec{}
+
+func register(name, description string, load func(Options) (*Task, error)) {
+	registry[name] = taskSpec{name, description, load}
+}
+
+// Names lists the known task names, sorted.
+func Names() []string {
+	names := make([]string, 0, len(registry))
+	for n := range registry {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Describe returns the one-line description of a task name ("" when unknown).
+func Describe(name string) string { return registry[name].description }
+
+// Load builds the named task. A name ending in .tsv or .jsonl (or "tsv:PATH",
+// "jsonl:PATH") loads that user file. An unknown name is an error listing the known
+// ones.
+func Load(name string, opts Options) (*Task, error) {
+	if kind, path, ok := strings.Cut(name, ":"); ok && (kind == "tsv" || kind == "jsonl") {
+		name, opts.Path = kind, path
+	} else if strings.HasSuffix(name, ".tsv") {
+		name, opts.Path = "tsv", name
+	} else if strings.HasSuffix(name, ".jsonl") {
+		name, opts.Path = "jsonl", name
+	}
+	spec, ok := registry[name]
+	if !ok {
+		return nil, fmt.Errorf("unknown task %q (known: %s; or a .tsv/.jsonl file)", name, strings.Join(Names(), ", "))
+	}
+	if opts.MaxExamples < 0 || opts.MaxEval < 0 || opts.MinLen < 0 || opts.MaxLen < 0 || opts.VocabSize < 0 {
+		return nil, fmt.Errorf("task %q: negative option in %+v", name, opts)
+	}
+	t, err := spec.load(opts)
+	if err != nil {
+		return nil, err
+	}
+	t.Name = name
+	if t.Description == "" {
+		t.Description = spec.description
+	}
+	t.finish()
+	return t, nil
+}
+
+// finish computes the length bounds and indices.
+func (t *Task) finish() {
+	t.MaxSourceLen, t.MaxTargetLen = 0, 0
+	for _, split := range [][]Example{t.Train, t.Valid, t.Test} {
+		for i := range split {
+			split[i].Index = i
+			t.MaxSourceLen = max(t.MaxSourceLen, len(split[i].Source))
+			t.MaxTargetLen = max(t.MaxTargetLen, len(split[i].Target))
+		}
+	}
+	if t.Kind == Seq2Seq {
+		t.SrcLen = roundUp(t.MaxSourceLen+1, 8)
+	}
+	t.TgtLen = roundUp(t.MaxTargetLen+1, 8)
+	t.planCache = newPlanCache()
+}
+
+func roundUp(n, m int) int { return (n + m - 1) / m * m }
+
+// TokenCounts returns, for every id of Vocab, how often it occurs in the training
+// targets (without BOS/EOS): corpus statistics for frequency-based corruption.
+func (t *Task) TokenCounts() []int64 {
+	if t.counts == nil {
+		t.counts = countTokens(t.Vocab.Size(), t.Train, false)
+	}
+	return t.counts
+}
+
+// SourceTokenCounts is TokenCounts for the training sources, over SrcVocab
+// (nil for tasks without a source).
+func (t *Task) SourceTokenCounts() []int64 {
+	if t.SrcVocab == nil {
+		return nil
+	}
+	if t.srcCounts == nil {
+		t.srcCounts = countTokens(t.SrcVocab.Size(), t.Train, true)
+	}
+	return t.srcCounts
+}
+
+func countTokens(size int, exs []Example, source bool) []int64 {
+	c := make([]int64, size)
+	for _, e := range exs {
+		ids := e.Target
+		if source {
+			ids = e.Source
+		}
+		for _, id := range ids {
+			if int(id) < size && id >= 0 {
+				c[id]++
+			}
+		}
+	}
+	return c
+}
