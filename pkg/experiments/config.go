@@ -1,0 +1,531 @@
+package experiments
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// DefaultYAML is the one place where every config key and its default is documented.
+// "masklab train --print-defaults" prints it; a config file only lists what it changes.
+const DefaultYAML = `# masklab run config: every key with its default. A config file lists only what it
+# changes; "--set key=value" (CLI) or Config.Set (notebooks) override single keys.
+
+task:
+  name: reverse          # copy | reverse | sort | cedict-pinyin | cedict-english | cedict-docs |
+                         # cedict-sft | tsv:PATH | jsonl:PATH ("masklab train --tasks" lists them)
+  vocab: 0               # synthetic: vocabulary size incl. PAD/BOS/EOS; text: cap (0 = task default: 64 / no cap)
+  min_len: 0             # shortest source (0 = task default: 8 for synthetic tasks, no bound for text)
+  max_len: 0             # longest source (0 = task default: 22 for synthetic tasks, no bound for text)
+  train_size: 0          # synthetic tasks: training examples (0 = 50000)
+  max_examples: 0        # if > 0, use only N training examples (data-size ablations)
+  max_eval: 0            # if > 0, cap the valid and test splits at N examples
+  src_len: 0             # padded source length (0 = the task's: longest source + EOS, rounded up to 8)
+  tgt_len: 0             # padded target / row length (0 = the task's)
+  packing: none          # decoder-only: none | first-fit | best-fit (several documents per row)
+
+model:
+  kind: seq2seq          # seq2seq (Transformer encoder-decoder) | decoder (decoder-only LM) | lstm
+  layers: 2              # decoder layers (and encoder layers unless enc_layers is set)
+  enc_layers: 0          # encoder layers; 0 = same as layers
+  d_model: 64
+  heads: 4
+  ff: 256                # feed-forward hidden size
+  dropout: 0.0
+  norm: pre              # pre | post (LayerNorm placement)
+  positions: sinusoidal  # sinusoidal | learned | rotary
+  tie_embeddings: false  # tie the output projection to the target embedding
+
+masks:                   # strategies in the pkg/mask syntax ("masklab mask --help")
+  self: "causal & pad"   # decoder self-attention
+  cross: "pad"           # decoder cross-attention over the encoder (seq2seq, lstm)
+  input: "none"          # decoder-input corruption, e.g. full, partial(2), span(0.15,3)
+  loss: "all"            # loss mask: all | completion | plw(w)
+
+optim:                   # AdamW with decoupled weight decay
+  lr: 0.001              # peak learning rate
+  min_lr: 0.0            # learning rate at the end of the cosine decay
+  schedule: cosine       # cosine | constant (both after the linear warmup)
+  warmup_steps: 20
+  weight_decay: 0.01
+  decay_norms_and_biases: false   # false: no decay on biases, norms and embeddings' offsets
+  beta1: 0.9
+  beta2: 0.999
+  epsilon: 1.0e-08
+  clip_norm: 1.0         # global gradient-norm clipping; 0 = off
+
+train:
+  steps: 300             # training steps
+  batch_size: 64
+  log_every: 10          # a metrics.jsonl line (train loss, lr, grad norm) every N steps
+  checkpoint_every: 50   # steps between checkpoints (and at the end)
+
+eval:
+  every: 50              # evaluate on the valid split every N steps (and at the end); 0 = only at the end
+  batches: 4             # valid batches per evaluation (teacher-forced loss, accuracy); 0 = whole split
+  greedy_examples: 128   # examples decoded greedily per evaluation (exact match, CER); 0 = off
+  test: false            # also evaluate the test split at the end (only when asked for)
+
+seed: 1                  # model init, data order, dropout and random masks
+backend: ""              # "" = default (go:parallelism=-1); overridden by $GOMLX_BACKEND and --backend
+init_from: ""            # fine-tuning: a run directory (or run id in the same sweep) whose checkpoint starts this run
+`
+
+// Config is a run's configuration. See DefaultYAML for every key and its meaning.
+type Config struct {
+	Task     TaskConfig  `yaml:"task"`
+	Model    ModelConfig `yaml:"model"`
+	Masks    MaskConfig  `yaml:"masks"`
+	Optim    OptimConfig `yaml:"optim"`
+	Train    TrainConfig `yaml:"train"`
+	Eval     EvalConfig  `yaml:"eval"`
+	Seed     int64       `yaml:"seed"`
+	Backend  string      `yaml:"backend"`
+	InitFrom string      `yaml:"init_from"`
+}
+
+// TaskConfig selects the data.
+type TaskConfig struct {
+	Name        string `yaml:"name"`
+	Vocab       int    `yaml:"vocab"`
+	MinLen      int    `yaml:"min_len"`
+	MaxLen      int    `yaml:"max_len"`
+	TrainSize   int    `yaml:"train_size"`
+	MaxExamples int    `yaml:"max_examples"`
+	MaxEval     int    `yaml:"max_eval"`
+	SrcLen      int    `yaml:"src_len"`
+	TgtLen      int    `yaml:"tgt_len"`
+	Packing     string `yaml:"packing"`
+}
+
+// ModelConfig selects the model and its sizes.
+type ModelConfig struct {
+	Kind          string  `yaml:"kind"`
+	Layers        int     `yaml:"layers"`
+	EncLayers     int     `yaml:"enc_layers"`
+	DModel        int     `yaml:"d_model"`
+	Heads         int     `yaml:"heads"`
+	FF            int     `yaml:"ff"`
+	Dropout       float64 `yaml:"dropout"`
+	Norm          string  `yaml:"norm"`
+	Positions     string  `yaml:"positions"`
+	TieEmbeddings bool    `yaml:"tie_embeddings"`
+}
+
+// MaskConfig holds the four mask strategies as pkg/mask spec strings.
+type MaskConfig struct {
+	Self  string `yaml:"self"`
+	Cross string `yaml:"cross"`
+	Input string `yaml:"input"`
+	Loss  string `yaml:"loss"`
+}
+
+// OptimConfig configures AdamW, its schedule and clipping.
+type OptimConfig struct {
+	LR                  float64 `yaml:"lr"`
+	MinLR               float64 `yaml:"min_lr"`
+	Schedule            string  `yaml:"schedule"`
+	WarmupSteps         int     `yaml:"warmup_steps"`
+	WeightDecay         float64 `yaml:"weight_decay"`
+	DecayNormsAndBiases bool    `yaml:"decay_norms_and_biases"`
+	Beta1               float64 `yaml:"beta1"`
+	Beta2               float64 `yaml:"beta2"`
+	Epsilon             float64 `yaml:"epsilon"`
+	ClipNorm            float64 `yaml:"clip_norm"`
+}
+
+// TrainConfig sets the length and cadence of training.
+type TrainConfig struct {
+	Steps           int `yaml:"steps"`
+	BatchSize       int `yaml:"batch_size"`
+	LogEvery        int `yaml:"log_every"`
+	CheckpointEvery int `yaml:"checkpoint_every"`
+}
+
+// EvalConfig sets what is evaluated and how often.
+type EvalConfig struct {
+	Every          int  `yaml:"every"`
+	Batches        int  `yaml:"batches"`
+	GreedyExamples int  `yaml:"greedy_examples"`
+	Test           bool `yaml:"test"`
+}
+
+// Default returns the default config (DefaultYAML).
+func Default() *Config {
+	c, err := decodeStrict([]byte(DefaultYAML), "defaults", nil)
+	if err != nil {
+		panic("experiments: DefaultYAML does not decode: " + err.Error())
+	}
+	return c
+}
+
+// LoadConfig reads a YAML config file over the defaults (unknown keys are errors).
+func LoadConfig(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseConfig(data, path)
+}
+
+// ParseConfig decodes YAML over the defaults; name is used in error messages.
+func ParseConfig(data []byte, name string) (*Config, error) {
+	return decodeStrict(data, name, Default())
+}
+
+func decodeStrict(data []byte, name string, base *Config) (*Config, error) {
+	c := base
+	if c == nil {
+		c = &Config{}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, errEOF) {
+		return nil, fmt.Errorf("config %s: %s", name, explainYAMLError(err))
+	}
+	return c, nil
+}
+
+var errEOF = func() error {
+	var x struct{}
+	return yaml.NewDecoder(strings.NewReader("")).Decode(&x)
+}()
+
+// explainYAMLError adds the closest valid key to yaml.v3's "field X not found" errors.
+func explainYAMLError(err error) string {
+	msg := err.Error()
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return msg
+	}
+	keys := Keys()
+	var parts []string
+	for _, e := range te.Errors {
+		if i := strings.Index(e, "field "); i >= 0 && strings.HasSuffix(e, "not found in type experiments."+typeSuffix(e)) {
+			field := strings.Fields(e[i+len("field "):])[0]
+			if near := closest(field, keys, true); near != "" {
+				e += fmt.Sprintf(" (unknown key %q; did you mean %q?)", field, near)
+			}
+		}
+		parts = append(parts, e)
+	}
+	return strings.Join(parts, "; ")
+}
+
+func typeSuffix(e string) string {
+	i := strings.LastIndex(e, "experiments.")
+	if i < 0 {
+		return ""
+	}
+	return e[i+len("experiments."):]
+}
+
+// Clone returns a deep copy.
+func (c *Config) Clone() *Config {
+	cc := *c
+	return &cc
+}
+
+// YAML returns the config as YAML (every key, resolved).
+func (c *Config) YAML() []byte {
+	data, err := yaml.Marshal(c)
+	if err != nil {
+		panic("experiments: config does not marshal: " + err.Error())
+	}
+	return data
+}
+
+// Hash is the hex SHA-256 of the resolved config, without the backend (which changes how
+// a run is computed, not what it is; it is recorded in summary.json).
+func (c *Config) Hash() string {
+	cc := c.Clone()
+	cc.Backend = ""
+	sum := sha256.Sum256(cc.YAML())
+	return hex.EncodeToString(sum[:])
+}
+
+// ID is the run's name: the first 12 hex digits of Hash.
+func (c *Config) ID() string { return c.Hash()[:12] }
+
+// Keys lists every settable key in dotted form ("model.layers"), in order.
+func Keys() []string {
+	var n yaml.Node
+	if err := yaml.Unmarshal([]byte(DefaultYAML), &n); err != nil {
+		panic(err)
+	}
+	var out []string
+	var walk func(prefix string, m *yaml.Node)
+	walk = func(prefix string, m *yaml.Node) {
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			k, v := m.Content[i].Value, m.Content[i+1]
+			if prefix != "" {
+				k = prefix + "." + k
+			}
+			if v.Kind == yaml.MappingNode {
+				walk(k, v)
+			} else {
+				out = append(out, k)
+			}
+		}
+	}
+	walk("", n.Content[0])
+	return out
+}
+
+// Set overrides one key from its text form, as "--set key=value" does: the value is
+// parsed as YAML unless the key holds a string (mask specs stay verbatim). An unknown key
+// or a value of the wrong type is an error naming the key, the value and the closest
+// valid key.
+func (c *Config) Set(key, value string) error {
+	return c.set(key, value, true)
+}
+
+// SetValue overrides one key with a Go value (a sweep axis value or a notebook's).
+func (c *Config) SetValue(key string, value any) error {
+	return c.set(key, value, false)
+}
+
+// SetAll applies "key=value" overrides in order.
+func (c *Config) SetAll(kvs []string) error {
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return fmt.Errorf("--set %q: want key=value (keys: %s)", kv, strings.Join(Keys(), ", "))
+		}
+		if err := c.Set(strings.TrimSpace(k), v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Config) set(key string, value any, fromText bool) error {
+	var root yaml.Node
+	if err := yaml.Unmarshal(c.YAML(), &root); err != nil {
+		return err
+	}
+	node := root.Content[0]
+	parts := strings.Split(key, ".")
+	for i, p := range parts {
+		var next *yaml.Node
+		for j := 0; j+1 < len(node.Content); j += 2 {
+			if node.Content[j].Value == p {
+				next = node.Content[j+1]
+				break
+			}
+		}
+		if next == nil || (i < len(parts)-1 && next.Kind != yaml.MappingNode) || (i == len(parts)-1 && next.Kind == yaml.MappingNode) {
+			return unknownKeyError(key, value)
+		}
+		if i == len(parts)-1 {
+			var nv yaml.Node
+			switch s := value.(type) {
+			case string:
+				if fromText && next.Tag != "!!str" {
+					if err := yaml.Unmarshal([]byte(s), &nv); err != nil || len(nv.Content) != 1 {
+						return fmt.Errorf("--set %s=%s: not a valid value: %v", key, s, err)
+					}
+					nv = *nv.Content[0]
+					if next.Tag == "!!int" && nv.Tag != "!!int" || next.Tag == "!!float" && nv.Tag != "!!float" && nv.Tag != "!!int" ||
+						next.Tag == "!!bool" && nv.Tag != "!!bool" {
+						return fmt.Errorf("--set %s=%s: bad value for %s: want %s, got %q", key, s, key, strings.TrimPrefix(next.Tag, "!!"), s)
+					}
+				} else {
+					nv = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s, Style: yaml.DoubleQuotedStyle}
+				}
+			default:
+				if err := nv.Encode(value); err != nil {
+					return fmt.Errorf("setting %s=%v: %v", key, value, err)
+				}
+			}
+			*next = nv
+		}
+		node = next
+	}
+	data, err := yaml.Marshal(&root)
+	if err != nil {
+		return err
+	}
+	nc, err := decodeStrict(data, "", &Config{})
+	if err != nil {
+		return fmt.Errorf("--set %s=%v: bad value for %s (%s): %s", key, value, key, typeOfKey(key), explainValueError(err))
+	}
+	*c = *nc
+	return nil
+}
+
+func explainValueError(err error) string {
+	msg := err.Error()
+	if i := strings.Index(msg, "cannot unmarshal"); i >= 0 {
+		return msg[i:]
+	}
+	return msg
+}
+
+func typeOfKey(key string) string {
+	var n yaml.Node
+	_ = yaml.Unmarshal(Default().YAML(), &n)
+	node := n.Content[0]
+	for _, p := range strings.Split(key, ".") {
+		for j := 0; j+1 < len(node.Content); j += 2 {
+			if node.Content[j].Value == p {
+				node = node.Content[j+1]
+				break
+			}
+		}
+	}
+	return strings.TrimPrefix(node.Tag, "!!")
+}
+
+func unknownKeyError(key string, value any) error {
+	keys := Keys()
+	if near := closest(key, keys, false); near != "" {
+		return fmt.Errorf("--set %s=%v: unknown key %q; did you mean %q?", key, value, key, near)
+	}
+	return fmt.Errorf("--set %s=%v: unknown key %q; known keys: %s", key, value, key, strings.Join(keys, ", "))
+}
+
+// closest returns the key nearest to s by edit distance (on the last path element when
+// leafOnly), or "" when nothing is near.
+func closest(s string, keys []string, leafOnly bool) string {
+	best, bestD := "", 1<<30
+	for _, k := range keys {
+		cand := k
+		if leafOnly {
+			cand = k[strings.LastIndex(k, ".")+1:]
+		}
+		d := editDistance(s, cand)
+		if !leafOnly {
+			// "layers" should find "model.layers": also compare with the last element.
+			if d2 := editDistance(s, k[strings.LastIndex(k, ".")+1:]) + 1; d2 < d {
+				d = d2
+			}
+		}
+		if d < bestD {
+			best, bestD = k, d
+		}
+	}
+	if bestD > max(3, len(s)/2) {
+		return ""
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(rb)]
+}
+
+// Validate checks values that YAML types cannot: enumerations, sizes, and every mask
+// string (parsed with pkg/mask), so a bad run fails before any training starts.
+func (c *Config) Validate() error {
+	var errs []string
+	bad := func(key string, v any, want string) {
+		errs = append(errs, fmt.Sprintf("%s=%v: %s", key, v, want))
+	}
+	oneOf := func(key, v string, opts ...string) {
+		for _, o := range opts {
+			if v == o {
+				return
+			}
+		}
+		msg := "want one of " + strings.Join(opts, ", ")
+		if near := closest(v, opts, true); near != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", near)
+		}
+		bad(key, v, msg)
+	}
+	positive := func(key string, v int) {
+		if v <= 0 {
+			bad(key, v, "must be > 0")
+		}
+	}
+	nonNeg := func(key string, v int) {
+		if v < 0 {
+			bad(key, v, "must be >= 0")
+		}
+	}
+	oneOf("model.kind", c.Model.Kind, "seq2seq", "decoder", "lstm")
+	oneOf("model.norm", c.Model.Norm, "pre", "post")
+	oneOf("model.positions", c.Model.Positions, "sinusoidal", "learned", "rotary")
+	oneOf("optim.schedule", c.Optim.Schedule, "cosine", "constant")
+	oneOf("task.packing", c.Task.Packing, "none", "first-fit", "best-fit")
+	positive("model.layers", c.Model.Layers)
+	nonNeg("model.enc_layers", c.Model.EncLayers)
+	positive("model.d_model", c.Model.DModel)
+	positive("model.heads", c.Model.Heads)
+	positive("model.ff", c.Model.FF)
+	if c.Model.Heads > 0 && c.Model.DModel%c.Model.Heads != 0 {
+		bad("model.d_model", c.Model.DModel, fmt.Sprintf("must be a multiple of model.heads=%d", c.Model.Heads))
+	}
+	if c.Model.Dropout < 0 || c.Model.Dropout >= 1 {
+		bad("model.dropout", c.Model.Dropout, "must be in [0, 1)")
+	}
+	nonNeg("task.vocab", c.Task.Vocab)
+	nonNeg("task.min_len", c.Task.MinLen)
+	nonNeg("task.max_len", c.Task.MaxLen)
+	nonNeg("task.train_size", c.Task.TrainSize)
+	nonNeg("task.src_len", c.Task.SrcLen)
+	nonNeg("task.tgt_len", c.Task.TgtLen)
+	nonNeg("task.max_examples", c.Task.MaxExamples)
+	nonNeg("task.max_eval", c.Task.MaxEval)
+	positive("train.steps", c.Train.Steps)
+	positive("train.batch_size", c.Train.BatchSize)
+	positive("train.log_every", c.Train.LogEvery)
+	positive("train.checkpoint_every", c.Train.CheckpointEvery)
+	nonNeg("eval.every", c.Eval.Every)
+	nonNeg("eval.batches", c.Eval.Batches)
+	nonNeg("eval.greedy_examples", c.Eval.GreedyExamples)
+	nonNeg("optim.warmup_steps", c.Optim.WarmupSteps)
+	if !(c.Optim.LR > 0) {
+		bad("optim.lr", c.Optim.LR, "must be > 0")
+	}
+	if c.Optim.MinLR < 0 || c.Optim.MinLR > c.Optim.LR {
+		bad("optim.min_lr", c.Optim.MinLR, "must be in [0, optim.lr]")
+	}
+	if c.Optim.WeightDecay < 0 {
+		bad("optim.weight_decay", c.Optim.WeightDecay, "must be >= 0")
+	}
+	if c.Optim.Beta1 < 0 || c.Optim.Beta1 >= 1 {
+		bad("optim.beta1", c.Optim.Beta1, "must be in [0, 1)")
+	}
+	if c.Optim.Beta2 < 0 || c.Optim.Beta2 >= 1 {
+		bad("optim.beta2", c.Optim.Beta2, "must be in [0, 1)")
+	}
+	if !(c.Optim.Epsilon > 0) {
+		bad("optim.epsilon", c.Optim.Epsilon, "must be > 0")
+	}
+	if c.Optim.ClipNorm < 0 {
+		bad("optim.clip_norm", c.Optim.ClipNorm, "must be >= 0 (0 = off)")
+	}
+	errs = append(errs, validateMasks(c)...)
+	errs = append(errs, validateTask(c)...)
+	if len(errs) > 0 {
+		sort.Strings(errs)
+		return fmt.Errorf("invalid config: %s", strings.Join(errs, "; "))
+	}
+	return nil
+}

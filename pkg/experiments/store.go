@@ -1,0 +1,272 @@
+package experiments
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// File names inside a run directory.
+const (
+	ConfigFile  = "config.yaml"
+	MetricsFile = "metrics.jsonl"
+	SummaryFile = "summary.json"
+	CkptDir     = "ckpt"
+	LockFile    = "lock"
+	LogFile     = "train.log"
+)
+
+// Run statuses recorded in summary.json, plus the derived states of "masklab status".
+const (
+	StatusDone     = "done"
+	StatusDiverged = "diverged"
+	StatusFailed   = "failed"
+	StatusRunning  = "running"
+	StatusPending  = "pending"
+)
+
+// WriteFileAtomic writes data to path so that a reader (or a crash) sees either the old
+// content or the new one, never a mix: it writes a temp file in the same directory,
+// fsyncs it, renames it over path and fsyncs the directory.
+func WriteFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	if _, err := f.Write(data); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("writing %s: fsync: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	ok = true
+	return syncDir(dir)
+}
+
+// WriteJSONAtomic writes v as indented JSON with WriteFileAtomic.
+func WriteJSONAtomic(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return WriteFileAtomic(path, append(data, '\n'))
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	// Some filesystems refuse fsync on directories; the rename is still atomic there.
+	_ = d.Sync()
+	return nil
+}
+
+// Metrics is one line of metrics.jsonl: the step and named values ("train_loss", "lr",
+// "grad_norm", "valid_loss", ...). Eval metrics appear only on evaluated steps.
+type Metrics map[string]float64
+
+// Step returns the line's step.
+func (m Metrics) Step() int { return int(m["step"]) }
+
+// MetricsLog appends lines to a run's metrics.jsonl, each written whole and fsynced.
+type MetricsLog struct {
+	path string
+	f    *os.File
+}
+
+// OpenMetricsLog opens path for appending after cutting it back to the lines with
+// step <= keepThrough (use -1 to start empty). A half-written last line (from a crash)
+// is dropped; so are lines beyond the checkpoint, which a resumed run writes again.
+func OpenMetricsLog(path string, keepThrough int) (*MetricsLog, error) {
+	lines, err := ReadMetrics(path)
+	if err != nil && !os.IsNotExist(err) {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	for _, m := range lines {
+		if m.Step() > keepThrough {
+			break
+		}
+		data, _ := json.Marshal(m)
+		buf.Write(data)
+		buf.WriteByte('\n')
+	}
+	if err := WriteFileAtomic(path, buf.Bytes()); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("opening metrics log: %w", err)
+	}
+	return &MetricsLog{path: path, f: f}, nil
+}
+
+// Append writes one line and fsyncs it.
+func (l *MetricsLog) Append(m Metrics) error {
+	data, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("metrics at step %d: %w", m.Step(), err)
+	}
+	if _, err := l.f.Write(append(data, '\n')); err != nil {
+		return fmt.Errorf("appending to %s: %w", l.path, err)
+	}
+	return l.f.Sync()
+}
+
+// Close closes the log.
+func (l *MetricsLog) Close() error { return l.f.Close() }
+
+// ReadMetrics reads metrics.jsonl, in order. A last line without its newline (a write cut
+// short by a crash) is ignored; any other malformed line is an error naming the line.
+func ReadMetrics(path string) ([]Metrics, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []Metrics
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 1<<20), 1<<26)
+	n := 0
+	complete := len(data) == 0 || data[len(data)-1] == '\n'
+	total := bytes.Count(data, []byte{'\n'})
+	for sc.Scan() {
+		n++
+		if n > total && !complete {
+			break // the half-written tail
+		}
+		line := strings.TrimSpace(sc.Text())
+		if line == "" {
+			continue
+		}
+		var m Metrics
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			return nil, fmt.Errorf("%s:%d: bad metrics line: %v", path, n, err)
+		}
+		out = append(out, m)
+	}
+	return out, sc.Err()
+}
+
+// Summary is a run's summary.json.
+type Summary struct {
+	Status     string             `json:"status"` // done, diverged or failed
+	Error      string             `json:"error,omitempty"`
+	Step       int                `json:"step"`        // the last step trained
+	DivergedAt int                `json:"diverged_at,omitempty"`
+	Final      map[string]float64 `json:"final"`       // the last evaluation
+	Best       map[string]float64 `json:"best"`        // best value of each eval metric over evaluations
+	Test       map[string]float64 `json:"test,omitempty"` // test split, only when asked for
+	Provenance Provenance         `json:"provenance"`
+}
+
+// Provenance says what produced a run's numbers.
+type Provenance struct {
+	Masklab       string  `json:"masklab"` // masklab version and commit
+	Commit        string  `json:"commit"`
+	GoMLX         string  `json:"gomlx"`
+	Go            string  `json:"go"`
+	Backend       string  `json:"backend"`        // resolved backend configuration, with options
+	BackendSource string  `json:"backend_source"` // override, env, config or default
+	SIMD          bool    `json:"simd"`
+	CPU           string  `json:"cpu"`
+	NumCPU        int     `json:"num_cpu"`
+	Host          string  `json:"host"`
+	Seed          int64   `json:"seed"`
+	ConfigHash    string  `json:"config_hash"`
+	WallSeconds   float64 `json:"wall_seconds"` // summed over all sessions of the run
+	StepsPerSec   float64 `json:"steps_per_sec"`
+	Finished      string  `json:"finished"`
+	Resumes       int     `json:"resumes"`
+}
+
+// ReadSummary reads a run's summary.json.
+func ReadSummary(runDir string) (*Summary, error) {
+	data, err := os.ReadFile(filepath.Join(runDir, SummaryFile))
+	if err != nil {
+		return nil, err
+	}
+	var s Summary
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(runDir, SummaryFile), err)
+	}
+	return &s, nil
+}
+
+// bestOf returns, for each eval metric, its best value over the metrics lines: the
+// minimum for losses and error rates, the maximum otherwise.
+func bestOf(lines []Metrics) map[string]float64 {
+	best := map[string]float64{}
+	for _, m := range lines {
+		for k, v := range m {
+			if !isEvalMetric(k) {
+				continue
+			}
+			old, ok := best[k]
+			if !ok || (lowerIsBetter(k) && v < old) || (!lowerIsBetter(k) && v > old) {
+				best[k] = v
+			}
+		}
+	}
+	return best
+}
+
+func isEvalMetric(k string) bool {
+	return strings.HasPrefix(k, "valid_") || strings.HasPrefix(k, "test_")
+}
+
+func lowerIsBetter(k string) bool {
+	return strings.Contains(k, "loss") || strings.HasSuffix(k, "cer") || strings.Contains(k, "ppl")
+}
+
+// lastEval returns the eval metrics of the last evaluated line.
+func lastEval(lines []Metrics) map[string]float64 {
+	for i := len(lines) - 1; i >= 0; i-- {
+		out := map[string]float64{}
+		for k, v := range lines[i] {
+			if isEvalMetric(k) {
+				out[k] = v
+			}
+		}
+		if len(out) > 0 {
+			return out
+		}
+	}
+	return map[string]float64{}
+}
+
+// sortedKeys returns a map's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+func nowString() string { return time.Now().UTC().Format(time.RFC3339) }
+
+func jsonUnmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
