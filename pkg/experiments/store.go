@@ -174,10 +174,10 @@ func ReadMetrics(path string) ([]Metrics, error) {
 type Summary struct {
 	Status     string             `json:"status"` // done, diverged or failed
 	Error      string             `json:"error,omitempty"`
-	Step       int                `json:"step"`        // the last step trained
+	Step       int                `json:"step"` // the last step trained
 	DivergedAt int                `json:"diverged_at,omitempty"`
-	Final      map[string]float64 `json:"final"`       // the last evaluation
-	Best       map[string]float64 `json:"best"`        // best value of each eval metric over evaluations
+	Final      map[string]float64 `json:"final"`          // the last evaluation
+	Best       map[string]float64 `json:"best"`           // best value of each eval metric over evaluations
 	Test       map[string]float64 `json:"test,omitempty"` // test split, only when asked for
 	Provenance Provenance         `json:"provenance"`
 }
