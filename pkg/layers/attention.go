@@ -1,0 +1,284 @@
+package layers
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/layers/attention"
+	"github.com/gomlx/gomlx/ml/model"
+)
+
+// floatDType is the dtype of every model here.
+const floatDType = dtypes.Float32
+
+// maskedScore is the additive bias of a forbidden (query, key) pair. It is finite, so a
+// fully masked row stays finite (and is zeroed afterwards); exp(score - max) of a
+// forbidden entry underflows to exactly 0 whenever the row allows some key, so the
+// result equals a true masked softmax bit for bit.
+const maskedScore = -1e9
+
+// Mask is a boolean attention mask prepared once per forward pass and shared by every
+// layer and head that uses it: Allowed is bool [B,1|H,Q,K] (true = may attend), as
+// returned by mask.Env.Build.
+type Mask struct {
+	Allowed  *graph.Node // bool [B,1|H,Q,K]
+	bias     *graph.Node // float32 [B,1|H,Q,K]: 0 where allowed, maskedScore where not
+	rowValid *graph.Node // float32 [B,1|H,Q,1]: 1 where the query row allows some key
+}
+
+// PrepareMask converts a bool mask [B,1|H,Q,K] into the additive bias and row
+// indicator used by the attention layers. Build it once per forward pass.
+func PrepareMask(allowed *graph.Node) (*Mask, error) {
+	if allowed == nil {
+		return nil, nil
+	}
+	if allowed.DType() != dtypes.Bool || allowed.Rank() != 4 {
+		return nil, fmt.Errorf("layers: attention mask must be bool [B,1|H,Q,K], got %s", allowed.Shape())
+	}
+	g := allowed.Graph()
+	zero := graph.ScalarZero(g, floatDType)
+	neg := graph.Scalar(g, floatDType, maskedScore)
+	bias := graph.Where(allowed, graph.BroadcastToShape(zero, shapes.Make(floatDType, allowed.Shape().Dimensions...)),
+		graph.BroadcastToShape(neg, shapes.Make(floatDType, allowed.Shape().Dimensions...)))
+	rowValid := graph.ReduceAndKeep(graph.ConvertDType(allowed, floatDType), graph.ReduceMax, -1)
+	return &Mask{Allowed: allowed, bias: bias, rowValid: rowValid}, nil
+}
+
+// AttentionBuilder configures one multi-head attention layer; create it with
+// MultiHeadAttention, chain the With* options and finish with Done or DoneWithWeights.
+// Variables live under scope/MultiHeadAttention/{query,key,value,output}/dense (or
+// .../qkv with WithFusedQKV), as in GoMLX's attention.MultiHeadAttention.
+type AttentionBuilder struct {
+	scope             *model.Scope
+	query, key, value *graph.Node
+	heads, headDim    int
+	outputDim         int
+	mask              *Mask
+	bias              *graph.Node
+	dropoutRate       float64
+	training          bool
+	qPos, kPos        *graph.Node
+	rotaryBase        float64
+	fusedQKV          bool
+	fusion            bool
+	err               error
+}
+
+// MultiHeadAttention starts an attention layer: query [B,Q,Dq], key and value [B,K,Dk]
+// (the same node for self-attention), heads heads of headDim each. The output has the
+// query's width unless WithOutputDim says otherwise.
+func MultiHeadAttention(scope *model.Scope, query, key, value *graph.Node, heads, headDim int) *AttentionBuilder {
+	b := &AttentionBuilder{scope: scope, query: query, key: key, value: value, heads: heads, headDim: headDim, fusion: true}
+	switch {
+	case query == nil || key == nil || value == nil:
+		b.err = fmt.Errorf("layers: attention needs query, key and value nodes")
+	case query.Rank() != 3 || key.Rank() != 3 || value.Rank() != 3:
+		b.err = fmt.Errorf("layers: attention wants rank-3 [B,L,D] inputs, got query %s, key %s, value %s",
+			query.Shape(), key.Shape(), value.Shape())
+	case key.Shape().Dim(0) != query.Shape().Dim(0) || key.Shape().Dim(1) != value.Shape().Dim(1) || key.Shape().Dim(0) != value.Shape().Dim(0):
+		b.err = fmt.Errorf("layers: attention inputs disagree on batch or key length: query %s, key %s, value %s",
+			query.Shape(), key.Shape(), value.Shape())
+	case heads <= 0 || headDim <= 0:
+		b.err = fmt.Errorf("layers: attention needs heads > 0 and headDim > 0, got %d and %d", heads, headDim)
+	default:
+		b.outputDim = query.Shape().Dim(-1)
+	}
+	return b
+}
+
+// WithMask sets the prepared boolean mask (see PrepareMask); nil means attend everywhere.
+func (b *AttentionBuilder) WithMask(m *Mask) *AttentionBuilder {
+	b.mask = m
+	return b
+}
+
+// WithBoolMask prepares and sets a bool [B,1|H,Q,K] mask. Prefer PrepareMask + WithMask
+// when several layers share the mask.
+func (b *AttentionBuilder) WithBoolMask(allowed *graph.Node) *AttentionBuilder {
+	m, err := PrepareMask(allowed)
+	if err != nil && b.err == nil {
+		b.err = err
+	}
+	b.mask = m
+	return b
+}
+
+// WithBias adds a float additive bias broadcastable to [B,H,Q,K] to the scaled scores
+// (ALiBi, relative positions). It never re-enables a masked pair.
+func (b *AttentionBuilder) WithBias(bias *graph.Node) *AttentionBuilder {
+	b.bias = bias
+	return b
+}
+
+// WithDropout applies dropout with the given rate to the attention weights when training.
+func (b *AttentionBuilder) WithDropout(rate float64, training bool) *AttentionBuilder {
+	b.dropoutRate, b.training = rate, training
+	return b
+}
+
+// WithRotary applies rotary position embeddings (RoPE, half-split rotation) to queries
+// and keys, with per-example positions qPos [B,Q] and kPos [B,K] (int) and base
+// frequency base (10000 in the RoFormer paper).
+func (b *AttentionBuilder) WithRotary(qPos, kPos *graph.Node, base float64) *AttentionBuilder {
+	b.qPos, b.kPos, b.rotaryBase = qPos, kPos, base
+	if b.headDim%2 != 0 && b.err == nil {
+		b.err = fmt.Errorf("layers: rotary positions need an even head dimension, got %d", b.headDim)
+	}
+	return b
+}
+
+// WithFusedQKV projects query, key and value with one [D, 3*H*headDim] matmul
+// (variables qkv/weights_qkv, qkv/biases_{q,k,v}, as GoMLX's UseQKVProjection). Only
+// for self-attention (query, key and value the same node).
+func (b *AttentionBuilder) WithFusedQKV(fused bool) *AttentionBuilder {
+	b.fusedQKV = fused
+	if fused && (b.query != b.key || b.key != b.value) && b.err == nil {
+		b.err = fmt.Errorf("layers: fused QKV projection needs self-attention (query, key and value the same node)")
+	}
+	return b
+}
+
+// WithOutputDim sets the width of the output projection.
+func (b *AttentionBuilder) WithOutputDim(d int) *AttentionBuilder {
+	b.outputDim = d
+	return b
+}
+
+// WithFusion allows (default) or forbids GoMLX's fused attention.Core path, used only
+// when the backend has a fused scaled-dot-product-attention op (XLA), no weights are
+// requested and no dropout is active. The pure-Go backend has none.
+func (b *AttentionBuilder) WithFusion(enabled bool) *AttentionBuilder {
+	b.fusion = enabled
+	return b
+}
+
+// Done builds the layer and returns its output [B,Q,outputDim].
+func (b *AttentionBuilder) Done() (*graph.Node, error) {
+	out, _, err := b.build(false)
+	return out, err
+}
+
+// DoneWithWeights builds the layer and also returns the attention weights [B,H,Q,K]
+// (rows of forbidden-only queries are all zero).
+func (b *AttentionBuilder) DoneWithWeights() (out, weights *graph.Node, err error) {
+	return b.build(true)
+}
+
+func (b *AttentionBuilder) build(wantWeights bool) (out, weights *graph.Node, err error) {
+	if b.err != nil {
+		return nil, nil, b.err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			out, weights, err = nil, nil, fmt.Errorf("layers: attention in scope %q: %v", b.scope.Scope(), r)
+		}
+	}()
+	B, Q, K := b.query.Shape().Dim(0), b.query.Shape().Dim(1), b.key.Shape().Dim(1)
+	H, dh := b.heads, b.headDim
+	if m := b.mask; m != nil {
+		d := m.Allowed.Shape().Dimensions
+		if (d[0] != B && d[0] != 1) || (d[1] != 1 && d[1] != H) || d[2] != Q || d[3] != K {
+			return nil, nil, fmt.Errorf("layers: attention mask %s does not fit [B=%d,1|H=%d,Q=%d,K=%d]",
+				m.Allowed.Shape(), B, H, Q, K)
+		}
+	}
+	scope := b.scope.In("MultiHeadAttention")
+	var q, k, v *graph.Node // [B,L,H,dh]
+	if b.fusedQKV {
+		q, k, v = fusedQKV(scope.In("qkv"), b.query, H*dh)
+	} else {
+		q = dense(scope.In("query"), b.query, H*dh, true)
+		k = dense(scope.In("key"), b.key, H*dh, true)
+		v = dense(scope.In("value"), b.value, H*dh, true)
+	}
+	q = graph.Reshape(q, B, Q, H, dh)
+	k = graph.Reshape(k, B, K, H, dh)
+	v = graph.Reshape(v, B, K, H, dh)
+	if b.qPos != nil {
+		q = rotary(q, b.qPos, b.rotaryBase)
+		k = rotary(k, b.kPos, b.rotaryBase)
+	}
+	scale := 1 / math.Sqrt(float64(dh))
+
+	dropoutActive := b.training && b.dropoutRate > 0
+	g := b.query.Graph()
+	if b.fusion && !wantWeights && !dropoutActive && hasFusedAttention(g) {
+		// XLA's fused kernel: BSHD layout, bool mask [B,Q,1|H,K].
+		opts := attention.CoreOptions{Scale: scale, AttentionBias: b.bias}
+		if b.mask != nil {
+			opts.AttentionMask = graph.TransposeAllAxes(b.mask.Allowed, 0, 2, 1, 3)
+		}
+		o, _ := attention.Core(q, k, v, attention.LayoutBSHD, opts)
+		if b.mask != nil { // rows with no allowed key are zero, whatever the kernel gives
+			valid := graph.TransposeAllAxes(b.mask.rowValid, 0, 2, 1, 3) // [B,Q,1|H,1]
+			o = graph.Where(graph.BroadcastToShape(graph.GreaterThan(valid, graph.ScalarZero(g, floatDType)), o.Shape()), o, graph.ZerosLike(o))
+		}
+		out = graph.Reshape(o, B, Q, H*dh)
+	} else {
+		q = graph.MulScalar(q, scale)
+		// scores [B,H,Q,K]
+		scores := graph.DotGeneral(q, []int{3}, []int{0, 2}, k, []int{3}, []int{0, 2})
+		if b.mask != nil {
+			scores = graph.Add(scores, b.mask.bias)
+		}
+		if b.bias != nil {
+			scores = graph.Add(scores, b.bias)
+		}
+		weights = graph.Softmax(scores, -1)
+		if b.mask != nil {
+			weights = graph.Mul(weights, b.mask.rowValid)
+		}
+		w := weights
+		if dropoutActive {
+			w = dropout(scope.In("dropout"), w, b.dropoutRate, true)
+		}
+		// [B,H,Q,dh] -> [B,Q,H,dh]
+		o := graph.DotGeneral(w, []int{3}, []int{0, 1}, v, []int{1}, []int{0, 2})
+		o = graph.TransposeAllAxes(o, 0, 2, 1, 3)
+		out = graph.Reshape(o, B, Q, H*dh)
+	}
+	out = dense(scope.In("output"), out, b.outputDim, true)
+	return out, weights, nil
+}
+
+// fusedQKV projects x [B,L,D] to query, key and value [B,L,width] with one matmul.
+func fusedQKV(scope *model.Scope, x *graph.Node, width int) (q, k, v *graph.Node) {
+	g := x.Graph()
+	in := x.Shape().Dim(-1)
+	init := scope.WithInitializer(uniformInit(scope, 1/math.Sqrt(float64(in))))
+	w := init.VariableWithShape("weights_qkv", shapes.Make(x.DType(), in, 3*width)).NodeValue(g)
+	bq := init.VariableWithShape("biases_q", shapes.Make(x.DType(), width)).NodeValue(g)
+	bk := init.VariableWithShape("biases_k", shapes.Make(x.DType(), width)).NodeValue(g)
+	bv := init.VariableWithShape("biases_v", shapes.Make(x.DType(), width)).NodeValue(g)
+	return attention.QKVProjection(x, w, bq, bk, bv, width, width)
+}
+
+// rotary rotates x [B,L,H,dh] by its positions pos [B,L] (half-split RoPE, as in
+// GPT-NeoX: the first half of each head pairs with the second half).
+func rotary(x, pos *graph.Node, base float64) *graph.Node {
+	g := x.Graph()
+	B, L, dh := x.Shape().Dim(0), x.Shape().Dim(1), x.Shape().Dim(3)
+	half := dh / 2
+	freqs := make([]float32, half)
+	for i := range freqs {
+		freqs[i] = float32(math.Pow(base, -2*float64(i)/float64(dh)))
+	}
+	p := graph.Reshape(graph.ConvertDType(pos, floatDType), B, L, 1, 1)
+	angle := graph.Mul(p, graph.Reshape(graph.Const(g, freqs), 1, 1, 1, half)) // [B,L,1,half]
+	cos, sin := graph.Cos(angle), graph.Sin(angle)
+	x1 := graph.Slice(x, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(), graph.AxisRange(0, half))
+	x2 := graph.Slice(x, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(), graph.AxisRange(half, dh))
+	return graph.Concatenate([]*graph.Node{
+		graph.Sub(graph.Mul(x1, cos), graph.Mul(x2, sin)),
+		graph.Add(graph.Mul(x1, sin), graph.Mul(x2, cos)),
+	}, 3)
+}
+
+// hasFusedAttention reports whether g's backend has a fused attention op.
+func hasFusedAttention(g *graph.Graph) bool {
+	return g.Backend().Capabilities().Operations[compute.OpTypeFusedScaledDotProductAttention]
+}

@@ -1,0 +1,155 @@
+package layers
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/masklab/masklab/pkg/mask"
+)
+
+// Model kinds accepted by Config.Kind.
+const (
+	KindSeq2Seq = "seq2seq" // Transformer encoder-decoder with cross-attention
+	KindDecoder = "decoder" // decoder-only Transformer language model
+	KindLSTM    = "lstm"    // LSTM encoder + LSTM decoder with attention (lstm.go)
+)
+
+// Position encodings accepted by Config.Positions.
+const (
+	PosSinusoidal = "sinusoidal" // fixed sin/cos table added to the token embeddings
+	PosLearned    = "learned"    // a learned [MaxLen, DModel] table added to the embeddings
+	PosRotary     = "rotary"     // RoPE on queries and keys of self-attention (not cross)
+)
+
+// DefaultLayerNormEps is PyTorch's LayerNorm epsilon (GoMLX's own default is 1e-3).
+const DefaultLayerNormEps = 1e-5
+
+// Config describes one model. The zero value is not valid: fill at least Kind, Vocab,
+// DModel and Heads (see Validate, and WithDefaults for the fields that have defaults).
+type Config struct {
+	Kind     string // "seq2seq", "decoder" or "lstm"
+	Vocab    int    // target (decoder) vocabulary size
+	SrcVocab int    // source vocabulary size for seq2seq/lstm; 0 means Vocab
+
+	DModel    int // model width
+	Heads     int // attention heads; DModel must be a multiple
+	FF        int // feed-forward hidden width; 0 means 4*DModel
+	EncLayers int // encoder layers (seq2seq, lstm)
+	DecLayers int // decoder layers
+
+	Dropout      float64 // dropout on residual branches, embeddings and attention weights (training only)
+	PostLN       bool    // post-LN blocks (x = LN(x + f(x))); default pre-LN (x = x + f(LN(x)))
+	Positions    string  // "sinusoidal" (default), "learned" or "rotary"
+	RotaryBase   float64 // RoPE base frequency; 0 means 10000
+	Tied         bool    // output projection shares the decoder's token embedding table
+	MaxLen       int     // longest sequence (learned positions, sinusoidal table); 0 means 512
+	LayerNormEps float64 // LayerNorm epsilon; 0 means DefaultLayerNormEps (1e-5)
+
+	// Self is the decoder self-attention mask (default causal). Cross is the decoder's
+	// cross-attention mask over the source (default pad). Enc is the encoder's
+	// self-attention mask (default pad).
+	Self, Cross, Enc mask.Attention
+
+	// FusedQKV projects self-attention queries, keys and values with one matmul
+	// (variables under "qkv" like GoMLX's UseQKVProjection) instead of three.
+	FusedQKV bool
+}
+
+// WithDefaults returns c with empty optional fields set to their defaults.
+func (c Config) WithDefaults() Config {
+	if c.SrcVocab == 0 {
+		c.SrcVocab = c.Vocab
+	}
+	if c.FF == 0 {
+		c.FF = 4 * c.DModel
+	}
+	if c.Positions == "" {
+		c.Positions = PosSinusoidal
+	}
+	if c.RotaryBase == 0 {
+		c.RotaryBase = 10000
+	}
+	if c.MaxLen == 0 {
+		c.MaxLen = 512
+	}
+	if c.LayerNormEps == 0 {
+		c.LayerNormEps = DefaultLayerNormEps
+	}
+	if c.Self.IsZero() {
+		c.Self = mask.Causal
+	}
+	if c.Cross.IsZero() {
+		c.Cross = mask.Pad
+	}
+	if c.Enc.IsZero() {
+		c.Enc = mask.Pad
+	}
+	return c
+}
+
+// Validate reports the first problem with c (after defaults), naming the field and
+// its value.
+func (c Config) Validate() error {
+	c = c.WithDefaults()
+	switch c.Kind {
+	case KindSeq2Seq, KindDecoder, KindLSTM:
+	default:
+		return fmt.Errorf("layers: model kind must be one of %q, %q, %q; got %q", KindSeq2Seq, KindDecoder, KindLSTM, c.Kind)
+	}
+	if c.Vocab < 2 {
+		return fmt.Errorf("layers: vocab must be >= 2, got %d", c.Vocab)
+	}
+	if c.SrcVocab < 2 {
+		return fmt.Errorf("layers: source vocab must be >= 2, got %d", c.SrcVocab)
+	}
+	if c.DModel <= 0 {
+		return fmt.Errorf("layers: d_model must be > 0, got %d", c.DModel)
+	}
+	if c.Kind == KindLSTM {
+		if c.EncLayers < 1 || c.DecLayers < 1 {
+			return fmt.Errorf("layers: lstm needs >= 1 encoder and decoder layers, got %d and %d", c.EncLayers, c.DecLayers)
+		}
+		if c.Dropout < 0 || c.Dropout >= 1 {
+			return fmt.Errorf("layers: dropout must be in [0, 1), got %g", c.Dropout)
+		}
+		return nil
+	}
+	if c.Heads <= 0 {
+		return fmt.Errorf("layers: heads must be > 0, got %d", c.Heads)
+	}
+	if c.DModel%c.Heads != 0 {
+		return fmt.Errorf("layers: d_model %d is not a multiple of heads %d", c.DModel, c.Heads)
+	}
+	if c.FF <= 0 {
+		return fmt.Errorf("layers: ff must be > 0, got %d", c.FF)
+	}
+	if c.DecLayers < 1 {
+		return fmt.Errorf("layers: decoder layers must be >= 1, got %d", c.DecLayers)
+	}
+	if c.Kind == KindSeq2Seq && c.EncLayers < 1 {
+		return fmt.Errorf("layers: seq2seq needs encoder layers >= 1, got %d", c.EncLayers)
+	}
+	if c.Kind == KindDecoder && c.EncLayers != 0 {
+		return fmt.Errorf("layers: a decoder-only model has no encoder, got encoder layers %d", c.EncLayers)
+	}
+	if c.Dropout < 0 || c.Dropout >= 1 {
+		return fmt.Errorf("layers: dropout must be in [0, 1), got %g", c.Dropout)
+	}
+	switch c.Positions {
+	case PosSinusoidal, PosLearned:
+	case PosRotary:
+		if (c.DModel/c.Heads)%2 != 0 {
+			return fmt.Errorf("layers: rotary positions need an even head dimension, got d_model/heads = %d", c.DModel/c.Heads)
+		}
+	default:
+		return fmt.Errorf("layers: positions must be one of %s; got %q",
+			strings.Join([]string{PosSinusoidal, PosLearned, PosRotary}, ", "), c.Positions)
+	}
+	if c.MaxLen < 1 {
+		return fmt.Errorf("layers: max_len must be >= 1, got %d", c.MaxLen)
+	}
+	if c.LayerNormEps < 0 {
+		return fmt.Errorf("layers: layer norm epsilon must be >= 0, got %g", c.LayerNormEps)
+	}
+	return nil
+}

@@ -1,0 +1,182 @@
+package layers
+
+import (
+	"fmt"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+)
+
+// GreedyOptions configure greedy decoding.
+type GreedyOptions struct {
+	BOS, EOS, PAD int32
+	// MaxLen is the decoder buffer length: prompt plus generated tokens. Decoding of a
+	// row stops at EOS or when the buffer is full.
+	MaxLen int
+	// Scope is the path of the scope the model was built in ("" or "/" for the root),
+	// as in the training graph.
+	Scope string
+}
+
+// Greedy decodes with a trained model: at each step it runs the whole forward pass on
+// the current prefixes (no KV cache) and appends the argmax token to every unfinished
+// row. One compiled graph serves all steps (the buffer has a fixed length; DecLen says
+// how much is filled), so any self mask that hides keys beyond DecLen ("pad") or later
+// positions ("causal") decodes correctly.
+type Greedy struct {
+	cfg  Config
+	opts GreedyOptions
+	exec *model.Exec
+}
+
+// NewGreedy prepares greedy decoding for cfg's model whose variables are in store.
+func NewGreedy(backend compute.Backend, store *model.Store, cfg Config, opts GreedyOptions) (*Greedy, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if opts.MaxLen < 2 {
+		return nil, fmt.Errorf("layers: greedy decoding needs MaxLen >= 2, got %d", opts.MaxLen)
+	}
+	d := &Greedy{cfg: cfg, opts: opts}
+	fn := func(scope *model.Scope, ins []*graph.Node) *graph.Node {
+		scope = subScope(scope, opts.Scope)
+		in := Inputs{Dec: ins[0], DecLen: ins[1], PrefixLen: ins[2]}
+		if len(ins) > 3 {
+			in.Src, in.SrcLen = ins[3], ins[4]
+		}
+		logits, err := Forward(scope, cfg, in)
+		if err != nil {
+			panic(err)
+		}
+		return graph.ArgMax(logits, -1, dtypes.Int32)
+	}
+	exec, err := model.NewExec(backend, store, fn)
+	if err != nil {
+		return nil, fmt.Errorf("layers: greedy decoding: %w", err)
+	}
+	d.exec = exec
+	return d, nil
+}
+
+func subScope(scope *model.Scope, path string) *model.Scope {
+	start := 0
+	for i := 0; i <= len(path); i++ {
+		if i == len(path) || path[i] == '/' {
+			if i > start {
+				scope = scope.In("%s", path[start:i])
+			}
+			start = i + 1
+		}
+	}
+	return scope
+}
+
+// Decode continues each prompt (nil or empty means [BOS]) greedily and returns the
+// generated tokens of each row, up to and including EOS when one was produced. For a
+// seq2seq or lstm model, src holds each row's unpadded source ids; for a decoder-only
+// model src must be nil and the prompt is the context (its length is also passed as the
+// prefix length, for prefix-LM masks).
+func (d *Greedy) Decode(src, prompts [][]int32) (out [][]int32, err error) {
+	B := max(len(src), len(prompts))
+	if B == 0 {
+		return nil, nil
+	}
+	if d.cfg.Kind == KindDecoder && src != nil {
+		return nil, fmt.Errorf("layers: a decoder-only model takes no source, got %d sources", len(src))
+	}
+	if d.cfg.Kind != KindDecoder && len(src) != B {
+		return nil, fmt.Errorf("layers: %s decoding needs one source per row, got %d sources for %d rows", d.cfg.Kind, len(src), B)
+	}
+	if prompts != nil && len(prompts) != B {
+		return nil, fmt.Errorf("layers: got %d prompts for %d rows", len(prompts), B)
+	}
+	T := d.opts.MaxLen
+	dec := make([][]int32, B)
+	cur := make([]int32, B)
+	prefix := make([]int32, B)
+	done := make([]bool, B)
+	for b := range B {
+		dec[b] = make([]int32, T)
+		for i := range dec[b] {
+			dec[b][i] = d.opts.PAD
+		}
+		p := []int32{d.opts.BOS}
+		if prompts != nil && len(prompts[b]) > 0 {
+			p = prompts[b]
+		}
+		if len(p) >= T {
+			return nil, fmt.Errorf("layers: prompt %d has %d tokens, no room left in MaxLen %d", b, len(p), T)
+		}
+		copy(dec[b], p)
+		cur[b] = int32(len(p))
+		prefix[b] = int32(len(p))
+	}
+	var srcT, srcLenT *tensors.Tensor
+	if src != nil {
+		S := 1
+		for _, s := range src {
+			S = max(S, len(s))
+		}
+		padded := make([][]int32, B)
+		lens := make([]int32, B)
+		for b, s := range src {
+			padded[b] = make([]int32, S)
+			for i := range padded[b] {
+				padded[b][i] = d.opts.PAD
+			}
+			copy(padded[b], s)
+			lens[b] = int32(len(s))
+		}
+		srcT, srcLenT = tensors.FromValue(padded), tensors.FromValue(lens)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("layers: greedy decoding: %v", r)
+		}
+	}()
+	out = make([][]int32, B)
+	for {
+		active := false
+		for b := range B {
+			active = active || !done[b]
+		}
+		if !active {
+			break
+		}
+		args := []any{tensors.FromValue(dec), tensors.FromValue(cur), tensors.FromValue(prefix)}
+		if srcT != nil {
+			args = append(args, srcT, srcLenT)
+		}
+		res, err := d.exec.Exec(args...)
+		if err != nil {
+			return nil, fmt.Errorf("layers: greedy decoding: %w", err)
+		}
+		pred := res[0].Value().([][]int32)
+		for b := range B {
+			if done[b] {
+				continue
+			}
+			next := pred[b][cur[b]-1]
+			out[b] = append(out[b], next)
+			dec[b][cur[b]] = next
+			cur[b]++
+			if next == d.opts.EOS || int(cur[b]) >= T {
+				done[b] = true
+			}
+		}
+	}
+	return out, nil
+}
+
+// GreedyDecode is NewGreedy followed by one Decode (compiles a graph per call; keep a
+// Greedy for repeated evaluation).
+func GreedyDecode(backend compute.Backend, store *model.Store, cfg Config, opts GreedyOptions, src, prompts [][]int32) ([][]int32, error) {
+	d, err := NewGreedy(backend, store, cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	return d.Decode(src, prompts)
+}

@@ -1,0 +1,11 @@
+// Package layers builds masklab's models on GoMLX graph ops: a masked multi-head
+// attention that takes any pkg/mask mask, the Transformer encoder-decoder with
+// cross-attention, the decoder-only LM, the LSTM decoder with attention, the weighted
+// loss, and greedy decoding for free-running evaluation.
+//
+// Variables keep GoMLX's names (".../MultiHeadAttention/query/dense/weights",
+// ".../layer_normalization/gain") so checkpoints look familiar. Initialisation follows
+// PyTorch's defaults (Linear: U(±1/sqrt(fan_in)) for weights and biases; Embedding:
+// N(0,1); LayerNorm: gain 1, offset 0, epsilon 1e-5), so a model here is the same model
+// as the PyTorch reference in shared/bench.
+package layers

@@ -1,0 +1,361 @@
+package layers
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/masklab/masklab/pkg/mask"
+)
+
+// Inputs are one batch as graph nodes. Token ids and lengths are integer nodes; nil
+// optional fields take the documented defaults.
+type Inputs struct {
+	Src    *graph.Node // [B,S] source ids (seq2seq, lstm)
+	SrcLen *graph.Node // [B] valid source lengths; nil means S
+
+	Dec    *graph.Node // [B,T] decoder input ids (teacher forcing: BOS + target[:-1])
+	DecLen *graph.Node // [B] valid decoder lengths; nil means T
+
+	Segments  *graph.Node // [B,T] document id of each decoder position (packing; masks "doc")
+	Positions *graph.Node // [B,T] position of each decoder token; nil means 0..T-1 (restart per document when packing)
+	PrefixLen *graph.Node // [B] prefix-LM prefix length (mask "prefix")
+
+	// Drop is an optional bool [B,T]: true zeroes that decoder input's token embedding
+	// (input corruption by dropping rather than replacing the id; its position is kept).
+	Drop *graph.Node
+
+	Training bool // dropout and random masks are active only when true
+}
+
+// AttentionWeights are one attention layer's weights, for pictures.
+type AttentionWeights struct {
+	Block   string      // "encoder", "self" (decoder self-attention) or "cross"
+	Layer   int         // 0-based layer index within the block
+	Weights *graph.Node // [B,H,Q,K]
+}
+
+// Result is what Run returns.
+type Result struct {
+	Logits    *graph.Node        // [B,T,Vocab]
+	Attention []AttentionWeights // filled only when requested
+}
+
+// modelFn builds a model of one kind; lstm.go registers "lstm".
+type modelFn func(scope *model.Scope, cfg Config, in Inputs, wantWeights bool) (*Result, error)
+
+var kinds = map[string]modelFn{
+	KindSeq2Seq: transformerModel,
+	KindDecoder: transformerModel,
+}
+
+// registerKind registers the builder of a model kind (used by other files of this package).
+func registerKind(kind string, fn modelFn) { kinds[kind] = fn }
+
+// Forward builds the model described by cfg on scope and returns the logits
+// [B,T,Vocab]. Variables are created on first use (GoMLX initialises them when the
+// graph first runs) and reused afterwards.
+func Forward(scope *model.Scope, cfg Config, in Inputs) (*graph.Node, error) {
+	r, err := Run(scope, cfg, in, false)
+	if err != nil {
+		return nil, err
+	}
+	return r.Logits, nil
+}
+
+// Run is Forward that can also return every layer's attention weights.
+func Run(scope *model.Scope, cfg Config, in Inputs, wantWeights bool) (res *Result, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.WithDefaults()
+	fn := kinds[cfg.Kind]
+	if fn == nil {
+		return nil, fmt.Errorf("layers: model kind %q is not built into this binary", cfg.Kind)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			res, err = nil, fmt.Errorf("layers: building %s model: %v", cfg.Kind, r)
+		}
+	}()
+	return fn(scope, cfg, in, wantWeights)
+}
+
+// batchInfo checks the shapes of the inputs and fills the defaults.
+func (in *Inputs) normalize(cfg Config) (B, S, T int, err error) {
+	if in.Dec == nil || in.Dec.Rank() != 2 || !in.Dec.DType().IsInt() {
+		return 0, 0, 0, fmt.Errorf("layers: Inputs.Dec must be integer ids [B,T], got %v", shapeOf(in.Dec))
+	}
+	B, T = in.Dec.Shape().Dim(0), in.Dec.Shape().Dim(1)
+	g := in.Dec.Graph()
+	if in.DecLen == nil {
+		in.DecLen = graph.BroadcastToDims(graph.Scalar(g, dtypes.Int32, T), B)
+	}
+	if err := checkVec(in.DecLen, "DecLen", B); err != nil {
+		return 0, 0, 0, err
+	}
+	if cfg.Kind != KindDecoder {
+		if in.Src == nil || in.Src.Rank() != 2 || !in.Src.DType().IsInt() || in.Src.Shape().Dim(0) != B {
+			return 0, 0, 0, fmt.Errorf("layers: %s needs Inputs.Src integer ids [B=%d,S], got %v", cfg.Kind, B, shapeOf(in.Src))
+		}
+		S = in.Src.Shape().Dim(1)
+		if in.SrcLen == nil {
+			in.SrcLen = graph.BroadcastToDims(graph.Scalar(g, dtypes.Int32, S), B)
+		}
+		if err := checkVec(in.SrcLen, "SrcLen", B); err != nil {
+			return 0, 0, 0, err
+		}
+	}
+	if in.PrefixLen != nil {
+		if err := checkVec(in.PrefixLen, "PrefixLen", B); err != nil {
+			return 0, 0, 0, err
+		}
+	}
+	for _, f := range []struct {
+		n    *graph.Node
+		name string
+	}{{in.Segments, "Segments"}, {in.Positions, "Positions"}, {in.Drop, "Drop"}} {
+		if f.n != nil && (f.n.Rank() != 2 || f.n.Shape().Dim(0) != B || f.n.Shape().Dim(1) != T) {
+			return 0, 0, 0, fmt.Errorf("layers: Inputs.%s must be [B=%d,T=%d], got %s", f.name, B, T, f.n.Shape())
+		}
+	}
+	if in.Drop != nil && in.Drop.DType() != dtypes.Bool {
+		return 0, 0, 0, fmt.Errorf("layers: Inputs.Drop must be bool [B,T], got %s", in.Drop.Shape())
+	}
+	if cfg.Positions == PosLearned && (T > cfg.MaxLen || S > cfg.MaxLen) {
+		return 0, 0, 0, fmt.Errorf("layers: sequence length %d exceeds max_len %d of learned positions", max(S, T), cfg.MaxLen)
+	}
+	return B, S, T, nil
+}
+
+func shapeOf(n *graph.Node) any {
+	if n == nil {
+		return "nil"
+	}
+	return n.Shape()
+}
+
+func checkVec(n *graph.Node, name string, B int) error {
+	if n.Rank() != 1 || n.Shape().Dim(0) != B || !n.DType().IsInt() {
+		return fmt.Errorf("layers: Inputs.%s must be integer [B=%d], got %s", name, B, n.Shape())
+	}
+	return nil
+}
+
+// buildMask evaluates an attention mask spec once for a whole forward pass.
+func buildMask(scope *model.Scope, m mask.Attention, B, H, Q, K int, side mask.Side, what string) (*Mask, error) {
+	g := side.QueryLen.Graph()
+	side.Uniform = func(s shapes.Shape) *graph.Node { return scope.RandomUniform(g, s) }
+	env := mask.NewEnv(g, B, H, Q, K, side)
+	allowed, err := env.Build(m)
+	if err != nil {
+		return nil, fmt.Errorf("layers: %s mask: %w", what, err)
+	}
+	return PrepareMask(allowed)
+}
+
+// transformerModel builds the encoder-decoder (seq2seq) or the decoder-only LM.
+func transformerModel(scope *model.Scope, cfg Config, in Inputs, wantWeights bool) (*Result, error) {
+	B, S, T, err := in.normalize(cfg)
+	if err != nil {
+		return nil, err
+	}
+	H := cfg.Heads
+	res := &Result{}
+	g := in.Dec.Graph()
+
+	decPos := in.Positions
+	if decPos == nil {
+		decPos = graph.BroadcastToDims(graph.Iota(g, shapes.Make(dtypes.Int32, 1, T), 1), B, T)
+	}
+
+	// Masks: built once, shared by all layers and heads.
+	selfSide := mask.Side{QueryLen: in.DecLen, KeyLen: in.DecLen, PrefixLen: in.PrefixLen, QuerySeg: in.Segments, Training: in.Training}
+	selfMask, err := buildMask(scope, cfg.Self, B, H, T, T, selfSide, "self")
+	if err != nil {
+		return nil, err
+	}
+
+	var memory *graph.Node
+	var crossMask *Mask
+	if cfg.Kind == KindSeq2Seq {
+		encMask, err := buildMask(scope, cfg.Enc, B, H, S, S,
+			mask.Side{QueryLen: in.SrcLen, KeyLen: in.SrcLen, Training: in.Training}, "encoder")
+		if err != nil {
+			return nil, err
+		}
+		crossMask, err = buildMask(scope, cfg.Cross, B, H, T, S,
+			mask.Side{QueryLen: in.DecLen, KeyLen: in.SrcLen, PrefixLen: in.PrefixLen, QuerySeg: in.Segments, Training: in.Training}, "cross")
+		if err != nil {
+			return nil, err
+		}
+		srcPos := graph.BroadcastToDims(graph.Iota(g, shapes.Make(dtypes.Int32, 1, S), 1), B, S)
+		x, _ := embedding(scope.In("src_embedding"), in.Src, cfg.SrcVocab, cfg.DModel)
+		x = addPositions(scope.In("src_positions"), cfg, x, srcPos, nil)
+		x = dropout(scope.In("src_dropout"), x, cfg.Dropout, in.Training)
+		es := scope.In("encoder")
+		for l := range cfg.EncLayers {
+			ls := es.In("layer_%d", l)
+			var w *graph.Node
+			x, w, err = sublayerAttention(ls, "self", cfg, in.Training, x, nil, encMask, srcPos, srcPos, wantWeights)
+			if err != nil {
+				return nil, err
+			}
+			addWeights(res, wantWeights, "encoder", l, w)
+			x = sublayerFFN(ls, cfg, in.Training, x)
+		}
+		memory = layerNorm(es.In("final_norm"), x, cfg.LayerNormEps)
+	}
+
+	embName := "tgt_embedding"
+	if cfg.Kind == KindDecoder {
+		embName = "embedding"
+	}
+	y, table := embedding(scope.In("%s", embName), in.Dec, cfg.Vocab, cfg.DModel)
+	if in.Drop != nil {
+		y = graph.Where(graph.BroadcastToShape(graph.InsertAxes(in.Drop, -1), y.Shape()), graph.ZerosLike(y), y)
+	}
+	y = addPositions(scope.In("tgt_positions"), cfg, y, decPos, in.Positions)
+	y = dropout(scope.In("tgt_dropout"), y, cfg.Dropout, in.Training)
+	ds := scope.In("decoder")
+	for l := range cfg.DecLayers {
+		ls := ds.In("layer_%d", l)
+		var w *graph.Node
+		y, w, err = sublayerAttention(ls, "self", cfg, in.Training, y, nil, selfMask, decPos, decPos, wantWeights)
+		if err != nil {
+			return nil, err
+		}
+		addWeights(res, wantWeights, "self", l, w)
+		if memory != nil {
+			y, w, err = sublayerAttention(ls, "cross", cfg, in.Training, y, memory, crossMask, nil, nil, wantWeights)
+			if err != nil {
+				return nil, err
+			}
+			addWeights(res, wantWeights, "cross", l, w)
+		}
+		y = sublayerFFN(ls, cfg, in.Training, y)
+	}
+	y = layerNorm(ds.In("final_norm"), y, cfg.LayerNormEps)
+	os := scope.In("output")
+	if cfg.Tied {
+		// logits = y · tableᵀ + bias
+		logits := graph.DotGeneral(y, []int{2}, nil, table, []int{1}, nil)
+		bias := os.WithInitializer(constInit(0)).VariableWithShape("biases", shapes.Make(floatDType, cfg.Vocab)).NodeValue(g)
+		res.Logits = graph.Add(logits, graph.Reshape(bias, 1, 1, cfg.Vocab))
+	} else {
+		res.Logits = dense(os, y, cfg.Vocab, true)
+	}
+	return res, nil
+}
+
+func addWeights(res *Result, want bool, block string, layer int, w *graph.Node) {
+	if want && w != nil {
+		res.Attention = append(res.Attention, AttentionWeights{Block: block, Layer: layer, Weights: w})
+	}
+}
+
+// sublayerAttention is one residual attention block, pre-LN (x + Attn(LN(x))) or
+// post-LN (LN(x + Attn(x))). memory nil means self-attention.
+func sublayerAttention(scope *model.Scope, name string, cfg Config, training bool, x, memory *graph.Node,
+	m *Mask, qPos, kPos *graph.Node, wantWeights bool) (*graph.Node, *graph.Node, error) {
+	s := scope.In("%s", name)
+	h := x
+	if !cfg.PostLN {
+		h = layerNorm(s.In("norm"), x, cfg.LayerNormEps)
+	}
+	kv := h
+	if memory != nil {
+		kv = memory
+	}
+	b := MultiHeadAttention(s, h, kv, kv, cfg.Heads, cfg.DModel/cfg.Heads).
+		WithMask(m).WithDropout(cfg.Dropout, training)
+	if memory == nil && cfg.FusedQKV {
+		b = b.WithFusedQKV(true)
+	}
+	if memory == nil && cfg.Positions == PosRotary {
+		b = b.WithRotary(qPos, kPos, cfg.RotaryBase)
+	}
+	var out, w *graph.Node
+	var err error
+	if wantWeights {
+		out, w, err = b.DoneWithWeights()
+	} else {
+		out, err = b.Done()
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	out = dropout(s.In("dropout"), out, cfg.Dropout, training)
+	x = graph.Add(x, out)
+	if cfg.PostLN {
+		x = layerNorm(s.In("norm"), x, cfg.LayerNormEps)
+	}
+	return x, w, nil
+}
+
+// sublayerFFN is the residual feed-forward block: Linear(d, ff) -> ReLU -> Linear(ff, d).
+func sublayerFFN(scope *model.Scope, cfg Config, training bool, x *graph.Node) *graph.Node {
+	s := scope.In("ffn")
+	g := x.Graph()
+	h := x
+	if !cfg.PostLN {
+		h = layerNorm(s.In("norm"), x, cfg.LayerNormEps)
+	}
+	h = graph.Max(dense(s.In("hidden"), h, cfg.FF, true), graph.ScalarZero(g, floatDType))
+	h = dropout(s.In("hidden_dropout"), h, cfg.Dropout, training)
+	h = dense(s.In("output"), h, cfg.DModel, true)
+	h = dropout(s.In("dropout"), h, cfg.Dropout, training)
+	x = graph.Add(x, h)
+	if cfg.PostLN {
+		x = layerNorm(s.In("norm"), x, cfg.LayerNormEps)
+	}
+	return x
+}
+
+// addPositions adds sinusoidal or learned position vectors to x [B,L,d] (rotary
+// positions are applied inside attention instead). explicit is the caller's
+// positions node, nil when positions are 0..L-1 (then a slice of the table is used).
+func addPositions(scope *model.Scope, cfg Config, x, pos, explicit *graph.Node) *graph.Node {
+	g := x.Graph()
+	L, d := x.Shape().Dim(1), x.Shape().Dim(2)
+	var table *graph.Node
+	switch cfg.Positions {
+	case PosRotary:
+		return x
+	case PosLearned:
+		table = scope.WithInitializer(normalInit(scope, 1)).
+			VariableWithShape("embeddings", shapes.Make(floatDType, cfg.MaxLen, d)).NodeValue(g)
+	default:
+		table = graph.Const(g, SinusoidalTable(max(cfg.MaxLen, L), d))
+	}
+	if explicit == nil {
+		p := graph.Slice(table, graph.AxisRange(0, L), graph.AxisRange())
+		return graph.Add(x, graph.InsertAxes(p, 0))
+	}
+	// Clamp so that a position beyond the table cannot index out of range.
+	p := graph.Clamp(graph.Scalar(g, dtypes.Int32, 0), graph.ConvertDType(pos, dtypes.Int32),
+		graph.Scalar(g, dtypes.Int32, table.Shape().Dim(0)-1))
+	return graph.Add(x, graph.Gather(table, graph.InsertAxes(p, -1)))
+}
+
+// SinusoidalTable returns the fixed position table [n][d] of "Attention Is All You
+// Need", computed in float64 like the PyTorch reference: PE[p, 2i] = sin(p /
+// 10000^(2i/d)), PE[p, 2i+1] = cos(p / 10000^(2i/d)).
+func SinusoidalTable(n, d int) [][]float32 {
+	t := make([][]float32, n)
+	for p := range n {
+		row := make([]float32, d)
+		for i := 0; i < d; i += 2 {
+			div := math.Exp(float64(i) * (-math.Log(10000.0) / float64(d)))
+			row[i] = float32(math.Sin(float64(p) * div))
+			if i+1 < d {
+				row[i+1] = float32(math.Cos(float64(p) * div))
+			}
+		}
+		t[p] = row
+	}
+	return t
+}
