@@ -1,0 +1,179 @@
+package layers
+
+import (
+	"math"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/compute/shapes"
+
+	. "github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/model"
+)
+
+// This file holds the source article's architecture made to train: an LSTM
+// encoder over the source, an LSTM decoder over the (possibly corrupted) decoder
+// inputs started from the encoder's final state, attention of every decoder state
+// over the encoder states (the "interaction" attention, masked by the cross mask; the
+// same MultiHeadAttention as the Transformer, one head by default), and an output layer
+// on tanh(W [context; decoder state]) as in Luong et al. (2015).
+//
+// What the article's code got wrong and this one does not: the decoder's initial
+// state is the encoder's final state at each example's valid length (not an
+// undefined variable); attention runs over the encoder states of the source (not
+// over the decoder's own last output); and the loss mask is applied by the caller
+// per target token, with the same strategies as the Transformer.
+//
+// An LSTM is causal by construction: decoder state t is a function of decoder
+// inputs 0..t only, so a "self" mask does not apply to it (Config.Validate refuses
+// a non-causal one). The encoder's states at padded source positions are computed
+// from the padding tokens, as a Transformer encoder's are; the decoder starts from the
+// state at each example's valid length, and only the cross mask (default "pad")
+// decides which source positions the attention may read.
+
+// lstmParts are the nodes of one LSTM forward pass that callers may need besides
+// the logits: the input embeddings (the audit differentiates with respect to them),
+// the attentional hidden states and the attention weights.
+type lstmParts struct {
+	SrcEmb, DecEmb *Node // [B, K, D], [B, Q, D]
+	Hidden         *Node // [B, Q, D]: attentional hidden state, input of the output layer
+	Weights        *Node // [B, H, Q, K]: attention weights (zero where the cross mask forbids)
+	Logits         *Node // [B, Q, Vocab]
+}
+
+// lstmHeads is the number of attention heads of the LSTM model: c.Heads when set, else
+// one (the source article's single attention).
+func lstmHeads(c Config) int {
+	if c.Heads > 0 {
+		return c.Heads
+	}
+	return 1
+}
+
+// lstmForward builds the LSTM encoder-decoder with attention for config c.
+//
+//   - src: int [B, K] source tokens; srcLen: int [B] valid source lengths, or nil when
+//     every source position is valid (the decoder starts from the encoder state at it).
+//   - dec: int [B, Q] decoder inputs (teacher forcing: BOS + target[:-1], possibly
+//     corrupted by the input strategy).
+//   - cross: bool [B, 1|H, Q, K] cross mask (true = may attend), built by the caller
+//     from c.Cross with mask.NewEnv/Build. nil means every source position may be read.
+//
+// Variables live under s: source_embedding, target_embedding (shared with the output
+// layer when c.Tied), encoder/layer_i and decoder/layer_i (GoMLX's lstm variables
+// inputsW, recurrentW, biasesW), attention/MultiHeadAttention/..., combine, output.
+func lstmForward(s *model.Scope, c Config, src, srcLen, dec, cross *Node) (p lstmParts, err error) {
+	c = c.WithDefaults()
+	g := src.Graph()
+	d := c.DModel
+	training := s.IsTraining(g)
+	drop := func(name string, x *Node) *Node { return dropout(s.In("%s", name), x, c.Dropout, training) }
+
+	var tgtTable *Node
+	p.SrcEmb, _ = embedding(s.In("source_embedding"), src, c.SrcVocab, d)
+	p.DecEmb, tgtTable = embedding(s.In("target_embedding"), dec, c.Vocab, d)
+
+	// PyTorch's LSTM initialisation: U(±1/sqrt(hidden)) for every weight and bias.
+	ls := s.WithInitializer(uniformInit(s, 1/math.Sqrt(float64(d))))
+
+	// Encoder: a stack of LSTMs; each example's final state is the one at its valid
+	// length, so padding reaches the decoder only through the attention.
+	x := drop("source_dropout", p.SrcEmb)
+	var encH, encC []*Node // final states per layer: [B, D]
+	for i := range c.EncLayers {
+		all, h, cs := lstmLayer(ls.In("encoder").In("layer_%d", i), x, srcLen, nil, nil)
+		x = all
+		if i < c.EncLayers-1 {
+			x = drop("encoder_dropout", x)
+		}
+		encH, encC = append(encH, h), append(encC, cs)
+	}
+	encStates := x
+
+	// Decoder: layer i starts from encoder layer i's final state (the top encoder
+	// layer's when the decoder is deeper).
+	y := drop("target_dropout", p.DecEmb)
+	for i := range c.DecLayers {
+		j := min(i, c.EncLayers-1)
+		y, _, _ = lstmLayer(ls.In("decoder").In("layer_%d", i), y, nil, encH[j], encC[j])
+		if i < c.DecLayers-1 {
+			y = drop("decoder_dropout", y)
+		}
+	}
+	decStates := y
+
+	// Attention of each decoder state over the encoder states the cross mask allows.
+	heads := lstmHeads(c)
+	att := MultiHeadAttention(s.In("attention"), decStates, encStates, encStates, heads, d/heads).
+		WithDropout(c.Dropout, training)
+	if cross != nil {
+		att = att.WithBoolMask(cross)
+	}
+	context, weights, err := att.DoneWithWeights()
+	if err != nil {
+		return p, err
+	}
+	p.Weights = weights
+
+	// Attentional hidden state tanh(W_c [context; decoder state]), then the output layer.
+	p.Hidden = drop("output_dropout", Tanh(dense(s.In("combine"), Concatenate([]*Node{context, decStates}, -1), d, true)))
+	if c.Tied {
+		p.Logits = Einsum("bqd,vd->bqv", p.Hidden, tgtTable)
+	} else {
+		p.Logits = dense(s.In("output"), p.Hidden, c.Vocab, true)
+	}
+	return p, nil
+}
+
+// lstmLayer runs one LSTM layer over x [B, T, F] and returns every hidden state
+// [B, T, H] and the final hidden and cell states [B, H], with H = F. It is GoMLX's
+// ml/layers/lstm cell (same variables inputsW [1,4,H,F], recurrentW [1,4,H,H],
+// biasesW [1,8,H] and gate order input, output, forget, cell), unrolled here because
+// the final state must be taken per example: when lengths (int [B]) is given, the
+// final states are those after each example's last valid step (h0, c0 for length 0).
+// The states of padded steps are still computed, from the padding tokens: what reads
+// them is decided by the cross mask, as in the Transformer. h0, c0 [B, H] default to
+// zeros.
+func lstmLayer(s *model.Scope, x, lengths, h0, c0 *Node) (all, finalH, finalC *Node) {
+	g := x.Graph()
+	dtype := x.DType()
+	b, t, f := x.Shape().Dim(0), x.Shape().Dim(1), x.Shape().Dim(2)
+	hd := f
+	inputsW := s.VariableWithShape("inputsW", shapes.Make(dtype, 1, 4, hd, f)).NodeValue(g)
+	recurrentW := s.VariableWithShape("recurrentW", shapes.Make(dtype, 1, 4, hd, hd)).NodeValue(g)
+	biasesW := s.VariableWithShape("biasesW", shapes.Make(dtype, 1, 8, hd)).NodeValue(g)
+
+	// Input projections of every step at once, with both biases: [B, T, 4, H].
+	bias := Add(Slice(biasesW, AxisRange(), AxisRange(0, 4)), Slice(biasesW, AxisRange(), AxisRange(4, 8)))
+	projX := Add(Einsum("btf,nhf->btnh", x, Reshape(inputsW, 4, hd, f)), Reshape(bias, 1, 1, 4, hd))
+	recW := Reshape(recurrentW, 4, hd, hd)
+
+	h, c := h0, c0
+	if h == nil {
+		h = Zeros(g, shapes.Make(dtype, b, hd))
+	}
+	if c == nil {
+		c = Zeros(g, shapes.Make(dtype, b, hd))
+	}
+	finalH, finalC = h, c
+	var lens *Node
+	if lengths != nil {
+		lens = Reshape(ConvertDType(lengths, dtypes.Int32), b, 1)
+	}
+	states := make([]*Node, t)
+	for i := range t {
+		proj := Add(Squeeze(Slice(projX, AxisRange(), AxisElem(i)), 1), Einsum("bj,nhj->bnh", h, recW)) // [B, 4, H]
+		gate := func(n int) *Node { return Squeeze(Slice(proj, AxisRange(), AxisElem(n)), 1) }
+		in, out, forget, cand := Sigmoid(gate(0)), Sigmoid(gate(1)), Sigmoid(gate(2)), Tanh(gate(3))
+		c = Add(Mul(forget, c), Mul(in, cand))
+		h = Mul(out, Tanh(c))
+		states[i] = h
+		if lens != nil {
+			valid := BroadcastToDims(LessThan(Scalar(g, dtypes.Int32, i), lens), b, hd)
+			finalH, finalC = Where(valid, h, finalH), Where(valid, c, finalC)
+		}
+	}
+	if lens == nil {
+		finalH, finalC = h, c
+	}
+	return Stack(states, 1), finalH, finalC
+}
