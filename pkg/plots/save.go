@@ -1,0 +1,172 @@
+package plots
+
+import (
+	"bytes"
+	"fmt"
+	"image/color"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/text/encoding/charmap"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/recorder"
+	"gonum.org/v1/plot/vg/vgimg"
+	"gonum.org/v1/plot/vg/vgpdf"
+	"gonum.org/v1/plot/vg/vgsvg"
+)
+
+// Figure is anything that draws itself on a canvas: a *plot.Plot from this package's
+// constructors, or a *Grid of panels.
+type Figure interface {
+	Draw(c draw.Canvas)
+}
+
+// Size is a figure's printed size.
+type Size struct {
+	Width, Height vg.Length
+}
+
+// Paper sizes: one column (3.5 in) and the full text width (7 in) of a two-column
+// paper. Change the height with WithHeight.
+var (
+	SingleColumn = Size{Width: 3.5 * vg.Inch, Height: 2.4 * vg.Inch}
+	DoubleColumn = Size{Width: 7 * vg.Inch, Height: 2.8 * vg.Inch}
+)
+
+// WithHeight returns s with height h.
+func (s Size) WithHeight(h vg.Length) Size { s.Height = h; return s }
+
+// DPI is the resolution of PNG output (and of the raster fallback inside PDFs).
+const DPI = 300
+
+// Formats lists the output formats Save and Write accept.
+var Formats = []string{"png", "svg", "pdf"}
+
+// Save writes f to path at the given size; the format comes from the extension
+// (.png, .svg or .pdf). The file is written to a temporary name and renamed, so a
+// failed save leaves no half-written figure.
+func Save(f Figure, path string, size Size) error {
+	format := strings.TrimPrefix(strings.ToLower(filepath.Ext(path)), ".")
+	data, err := Encode(f, format, size)
+	if err != nil {
+		return fmt.Errorf("saving figure %s: %w", path, err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("saving figure %s: %w", path, err)
+	}
+	_, werr := tmp.Write(data)
+	if werr == nil {
+		werr = tmp.Chmod(0o644)
+	}
+	cerr := tmp.Close()
+	if werr == nil {
+		werr = cerr
+	}
+	if werr == nil {
+		werr = os.Rename(tmp.Name(), path)
+	}
+	if werr != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("saving figure %s: %w", path, werr)
+	}
+	return nil
+}
+
+// Write draws f in format ("png", "svg" or "pdf") at the given size to w.
+func Write(w io.Writer, f Figure, format string, size Size) error {
+	data, err := Encode(f, format, size)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(data)
+	return err
+}
+
+// Encode draws f in format ("png", "svg" or "pdf") at the given size and returns the
+// file's bytes.
+//
+// PDF text goes through gonum's PDF backend, which encodes text as Windows-1252 and
+// cannot embed font collections; a figure whose text falls outside Windows-1252 (CJK
+// token labels) is therefore embedded in the PDF as a DPI-resolution image, so the
+// characters still show.
+func Encode(f Figure, format string, size Size) (data []byte, err error) {
+	if f == nil {
+		return nil, fmt.Errorf("nil figure")
+	}
+	if size.Width <= 0 || size.Height <= 0 {
+		return nil, fmt.Errorf("figure size must be positive, got %.2fin x %.2fin", size.Width/vg.Inch, size.Height/vg.Inch)
+	}
+	defer func() {
+		// gonum/plot reports some drawing failures by panicking.
+		if r := recover(); r != nil {
+			data, err = nil, fmt.Errorf("drawing %s figure: %v", format, r)
+		}
+	}()
+	var buf bytes.Buffer
+	switch strings.ToLower(format) {
+	case "png":
+		c := vgimg.PngCanvas{Canvas: rasterCanvas(size)}
+		f.Draw(draw.New(c))
+		_, err = c.WriteTo(&buf)
+	case "svg":
+		c := vgsvg.New(size.Width, size.Height)
+		fillBackground(draw.New(c))
+		f.Draw(draw.New(c))
+		_, err = c.WriteTo(&buf)
+	case "pdf":
+		c := vgpdf.New(size.Width, size.Height)
+		dc := draw.New(c)
+		if needsRaster(f, size) {
+			img := rasterCanvas(size)
+			f.Draw(draw.New(img))
+			dc.DrawImage(dc.Rectangle, img.Image())
+		} else {
+			fillBackground(dc)
+			f.Draw(dc)
+		}
+		_, err = c.WriteTo(&buf)
+	default:
+		return nil, fmt.Errorf("unknown figure format %q (want one of %s)", format, strings.Join(Formats, ", "))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("encoding %s figure: %w", format, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// rasterCanvas is a white DPI-resolution image canvas of the given size.
+func rasterCanvas(size Size) *vgimg.Canvas {
+	return vgimg.NewWith(vgimg.UseWH(size.Width, size.Height), vgimg.UseDPI(DPI),
+		vgimg.UseBackgroundColor(color.White))
+}
+
+// fillBackground paints the canvas white (SVG and PDF are transparent otherwise).
+func fillBackground(c draw.Canvas) {
+	c.SetColor(color.White)
+	c.Fill(c.Rectangle.Path())
+}
+
+// needsRaster reports whether f draws text that the PDF backend cannot encode.
+func needsRaster(f Figure, size Size) bool {
+	var rec recorder.Canvas
+	f.Draw(draw.NewCanvas(&rec, size.Width, size.Height))
+	for _, a := range rec.Actions {
+		fs, ok := a.(*recorder.FillString)
+		if !ok {
+			continue
+		}
+		if fs.Font.Typeface == cjkTypeface {
+			return true
+		}
+		for _, r := range fs.String {
+			if _, ok := charmap.Windows1252.EncodeRune(r); !ok {
+				return true
+			}
+		}
+	}
+	return false
+}
