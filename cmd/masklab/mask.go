@@ -1,0 +1,263 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/masklab/masklab/datasets"
+	"github.com/masklab/masklab/pkg/backend"
+	"github.com/masklab/masklab/pkg/mask"
+)
+
+func init() {
+	register(&command{
+		name:    "mask",
+		summary: "draw an attention mask (self, cross) for one example, or show a loss mask's per-token weights",
+		usage: `mask SPEC [--kind self|cross] [--q N] [--k N] [--qlen N] [--klen N] [--prefix N]
+                    [--segments 0,0,1,...] [--seed N] [--eval] [--heads H --head I]
+                    [--format ascii|png|svg] [--out FILE]
+       masklab mask --kind loss SPEC --text TEXT [--prompt-len N] [--pad-to T]
+
+SPEC examples: "causal & doc", "pad & band(2)", "!(causal | window(1))", "plw(0.1)".
+ascii prints exactly Q lines of K characters: '#' where the query (row) may attend to
+the key (column), '.' where it may not. Random atoms (random(p), keydrop(p)) are drawn
+from --seed as in a training step; --eval shows them off, as at evaluation.
+Names: ` + namesLine(mask.KindSelf) + `; loss: ` + namesLine(mask.KindLoss) + `.`,
+		run: runMask,
+	})
+}
+
+func namesLine(k mask.Kind) string {
+	var parts []string
+	for _, i := range mask.Infos(k) {
+		parts = append(parts, i.Usage())
+	}
+	return strings.Join(parts, ", ")
+}
+
+func runMask(args []string, stdout, stderr io.Writer) error {
+	c := commands["mask"]
+	fs := newFlags(c, stderr)
+	kindFlag := fs.String("kind", "self", "kind of spec: self, cross (attention masks) or loss")
+	q := fs.Int("q", 8, "number of queries (rows)")
+	k := fs.Int("k", 0, "number of keys (columns); default --q")
+	qlen := fs.Int("qlen", -1, "valid query length (default --q)")
+	klen := fs.Int("klen", -1, "valid key length (default --k)")
+	prefix := fs.Int("prefix", 0, "prefix length for prefix-LM masks")
+	segments := fs.String("segments", "", "segment (document) id of each position, comma-separated, e.g. 0,0,1,1 (needs q == k)")
+	seed := fs.Uint64("seed", 0, "seed for random atoms")
+	eval := fs.Bool("eval", false, "evaluation mode: random atoms allow everything")
+	heads := fs.Int("heads", 1, "number of heads")
+	head := fs.Int("head", 0, "which head to draw (for per-head masks)")
+	format := fs.String("format", "ascii", "output format: ascii, png or svg")
+	out := fs.String("out", "", "output file (required for png and svg; ascii goes to stdout when empty)")
+	text := fs.String("text", "", "loss kind: the target text (one token per CJK character, words otherwise)")
+	promptLen := fs.Int("prompt-len", 0, "loss kind: number of prompt tokens at the start of the target")
+	padTo := fs.Int("pad-to", 0, "loss kind: padded target length (default the number of tokens)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError("want exactly one SPEC argument, got %d (%q); quote specs with spaces", len(pos), pos)
+	}
+	spec := pos[0]
+	kind, err := mask.ParseKind(*kindFlag)
+	if err != nil {
+		return usageError("--kind: %v", err)
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	switch kind {
+	case mask.KindLoss:
+		for _, n := range []string{"q", "k", "qlen", "klen", "prefix", "segments", "seed", "eval", "heads", "head", "format", "out"} {
+			if set[n] {
+				return usageError("--%s does not apply to --kind loss", n)
+			}
+		}
+		return showLoss(stdout, spec, *text, *promptLen, *padTo, set["pad-to"])
+	case mask.KindInput:
+		return usageError("--kind input: use \"masklab corrupt SPEC --text ...\" for decoder-input corruption")
+	}
+	for _, n := range []string{"text", "prompt-len", "pad-to"} {
+		if set[n] {
+			return usageError("--%s applies only to --kind loss", n)
+		}
+	}
+
+	var m mask.Attention
+	if kind == mask.KindCross {
+		m, err = mask.ParseCross(spec)
+	} else {
+		m, err = mask.ParseAttention(spec)
+	}
+	if err != nil {
+		return usageError("%v", err)
+	}
+	ex, err := exampleFromFlags(*q, *k, *qlen, *klen, *prefix, *segments, *heads, *head)
+	if err != nil {
+		return err
+	}
+	ex.Seed = *seed
+	ex.Training = !*eval
+	switch *format {
+	case "ascii", "png", "svg":
+	default:
+		return usageError("--format must be ascii, png or svg, got %q", *format)
+	}
+	if *format != "ascii" && *out == "" {
+		return usageError("--format %s needs --out FILE", *format)
+	}
+
+	quietBackend()
+	grid, err := m.Grid(ex)
+	if err != nil {
+		return err
+	}
+	g := grid[*head]
+	if *format == "ascii" {
+		if *out == "" {
+			_, err := io.WriteString(stdout, mask.ASCII(g))
+			return err
+		}
+		return os.WriteFile(*out, []byte(mask.ASCII(g)), 0o644)
+	}
+	rows := make([]string, ex.Q)
+	for i := range rows {
+		rows[i] = strconv.Itoa(i)
+	}
+	cols := make([]string, ex.K)
+	for i := range cols {
+		cols[i] = strconv.Itoa(i)
+	}
+	title := m.String()
+	if kind == mask.KindCross {
+		title = "cross: " + title
+	}
+	return writeMaskImage(title, g, rows, cols, *format, *out)
+}
+
+// exampleFromFlags checks the sizes and side data and builds the example to draw.
+func exampleFromFlags(q, k, qlen, klen, prefix int, segments string, heads, head int) (mask.Example, error) {
+	var ex mask.Example
+	if q <= 0 {
+		return ex, usageError("--q must be > 0, got %d", q)
+	}
+	if k == 0 {
+		k = q
+	}
+	if k < 0 {
+		return ex, usageError("--k must be > 0, got %d", k)
+	}
+	if q > 4096 || k > 4096 {
+		return ex, usageError("--q and --k must be at most 4096 for a picture, got q=%d k=%d", q, k)
+	}
+	if qlen < 0 {
+		qlen = q
+	}
+	if klen < 0 {
+		klen = k
+	}
+	if qlen > q {
+		return ex, usageError("--qlen %d is longer than --q %d", qlen, q)
+	}
+	if klen > k {
+		return ex, usageError("--klen %d is longer than --k %d", klen, k)
+	}
+	if prefix < 0 || prefix > q {
+		return ex, usageError("--prefix %d outside 0..%d (the query length)", prefix, q)
+	}
+	if heads < 1 || heads > 64 {
+		return ex, usageError("--heads must be in 1..64, got %d", heads)
+	}
+	if head < 0 || head >= heads {
+		return ex, usageError("--head %d outside 0..%d", head, heads-1)
+	}
+	ex = mask.Example{Q: q, K: k, QueryLen: qlen, KeyLen: klen, PrefixLen: prefix, Heads: heads}
+	if segments != "" {
+		if q != k {
+			return ex, usageError("--segments needs --q == --k (one id per position for queries and keys), got q=%d k=%d", q, k)
+		}
+		parts := strings.Split(segments, ",")
+		if len(parts) != q {
+			return ex, usageError("--segments has %d ids, want one per position (%d)", len(parts), q)
+		}
+		for i, p := range parts {
+			v, err := strconv.Atoi(strings.TrimSpace(p))
+			if err != nil {
+				return ex, usageError("--segments: id %d is %q, not an integer", i+1, p)
+			}
+			ex.Segments = append(ex.Segments, v)
+		}
+	}
+	// Zero valid lengths would read as "full" in mask.Example; an empty example is not a picture.
+	if qlen == 0 || klen == 0 {
+		return ex, usageError("--qlen and --klen must be > 0, got qlen=%d klen=%d", qlen, klen)
+	}
+	return ex, nil
+}
+
+// showLoss prints a loss strategy's per-token weights for one target text.
+func showLoss(stdout io.Writer, spec, text string, promptLen, padTo int, padSet bool) error {
+	l, err := mask.ParseLoss(spec)
+	if err != nil {
+		return usageError("%v", err)
+	}
+	toks := tokenize(text)
+	if len(toks) == 0 {
+		return usageError("--kind loss needs --text with at least one token")
+	}
+	if promptLen < 0 || promptLen > len(toks) {
+		return usageError("--prompt-len %d outside 0..%d (the number of tokens)", promptLen, len(toks))
+	}
+	t := len(toks)
+	if padSet {
+		if padTo < len(toks) || padTo > 4096 {
+			return usageError("--pad-to %d outside %d..4096", padTo, len(toks))
+		}
+		t = padTo
+	}
+	w := l.Weights(t, len(toks), promptLen)
+	var sum float64
+	for _, x := range w {
+		sum += float64(x)
+	}
+	fmt.Fprintf(stdout, "loss %s: loss = sum(w*l)/sum(w); %d tokens, prompt %d, sum(w) = %s\n",
+		l, len(toks), promptLen, strconv.FormatFloat(sum, 'g', 6, 64))
+	fmt.Fprintf(stdout, "pos\tweight\trole\ttoken\n")
+	for i, x := range w {
+		tok, role := datasets.PadToken, "pad"
+		if i < len(toks) {
+			tok, role = toks[i], "completion"
+			if i < promptLen {
+				role = "prompt"
+			}
+		}
+		fmt.Fprintf(stdout, "%d\t%s\t%s\t%s\n", i, strconv.FormatFloat(float64(x), 'g', 6, 32), role, tok)
+	}
+	return nil
+}
+
+// tokenize splits text the way masklab's datasets do (one token per CJK character,
+// words otherwise).
+func tokenize(text string) []string { return datasets.Tokenize(text) }
+
+// quietBackend creates the shared default backend (which mask.Grid uses) with the
+// process's standard output discarded: GoMLX's Go backend prints "Go backend:
+// parallelism set to -1" on os.Stdout when it is created, which must not mix into a
+// picture printed on stdout. Later uses get the cached backend and print nothing.
+func quietBackend() {
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		return
+	}
+	defer null.Close()
+	saved := os.Stdout
+	os.Stdout = null
+	defer func() { os.Stdout = saved }()
+	_, _ = backend.New(backend.Choice{Config: backend.Default, Source: "default"})
+}
