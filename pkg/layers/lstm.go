@@ -1,13 +1,17 @@
 package layers
 
 import (
+	"fmt"
 	"math"
+	"strings"
 
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 
 	. "github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
+
+	"github.com/masklab/masklab/pkg/mask"
 )
 
 // This file holds the source article's architecture made to train: an LSTM
@@ -30,15 +34,7 @@ import (
 // state at each example's valid length, and only the cross mask (default "pad")
 // decides which source positions the attention may read.
 
-// lstmParts are the nodes of one LSTM forward pass that callers may need besides
-// the logits: the input embeddings (the audit differentiates with respect to them),
-// the attentional hidden states and the attention weights.
-type lstmParts struct {
-	SrcEmb, DecEmb *Node // [B, K, D], [B, Q, D]
-	Hidden         *Node // [B, Q, D]: attentional hidden state, input of the output layer
-	Weights        *Node // [B, H, Q, K]: attention weights (zero where the cross mask forbids)
-	Logits         *Node // [B, Q, Vocab]
-}
+func init() { registerKind(KindLSTM, lstmModel) }
 
 // lstmHeads is the number of attention heads of the LSTM model: c.Heads when set, else
 // one (the source article's single attention).
@@ -49,38 +45,106 @@ func lstmHeads(c Config) int {
 	return 1
 }
 
-// lstmForward builds the LSTM encoder-decoder with attention for config c.
+// lstmSelfAtoms are the self-mask atoms an LSTM decoder honours by construction: it is
+// causal, and padding keys or queries beyond the valid length change no valid output.
+var lstmSelfAtoms = map[string]bool{"causal": true, "pad": true, "qpad": true}
+
+// validateLSTM reports what an LSTM model cannot do with config c: apply a self mask
+// other than causal (its decoder is causal by construction: step t sees every input
+// 0..t, so a non-causal mask would be silently ignored and a stricter one too), or
+// split its attention into heads that do not divide DModel.
+func (c Config) validateLSTM() error {
+	if !c.Self.IsZero() {
+		spec := c.Self.String()
+		causal := false
+		for _, atom := range strings.Split(spec, "&") {
+			atom = strings.TrimSpace(atom)
+			if !lstmSelfAtoms[atom] {
+				causal = false
+				break
+			}
+			causal = causal || atom == "causal"
+		}
+		if !causal {
+			return fmt.Errorf("layers: an lstm decoder is causal by construction (step t reads every input 0..t) and cannot apply self mask %q; leave self empty or set it to \"causal\"", spec)
+		}
+	}
+	if c.Heads < 0 || (c.Heads > 0 && c.DModel%c.Heads != 0) {
+		return fmt.Errorf("layers: lstm attention heads must be 0 (one head) or divide d_model %d, got %d", c.DModel, c.Heads)
+	}
+	return nil
+}
+
+// lstmModel is the "lstm" kind of Forward/Run: Inputs.Src/SrcLen are the source,
+// Inputs.Dec the decoder inputs (Inputs.Drop zeroes dropped inputs' embeddings, as in
+// the Transformer); the cross mask cfg.Cross is built from DecLen, SrcLen, PrefixLen
+// and Segments like the Transformer's. Positions are not used (the recurrence orders
+// the tokens) and the self mask must be causal (see validateLSTM).
+func lstmModel(scope *model.Scope, cfg Config, in Inputs, wantWeights bool) (*Result, error) {
+	if err := cfg.validateLSTM(); err != nil {
+		return nil, err
+	}
+	B, S, T, err := in.normalize(cfg)
+	if err != nil {
+		return nil, err
+	}
+	cross, err := buildMask(scope, cfg.Cross, B, lstmHeads(cfg), T, S,
+		mask.Side{QueryLen: in.DecLen, KeyLen: in.SrcLen, PrefixLen: in.PrefixLen, QuerySeg: in.Segments, Training: in.Training}, "cross")
+	if err != nil {
+		return nil, err
+	}
+	p, err := lstmForward(scope, cfg, in, cross)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Logits: p.Logits}
+	addWeights(res, wantWeights, "cross", 0, p.Weights)
+	return res, nil
+}
+
+// lstmParts are the nodes of one LSTM forward pass: the input embeddings, the
+// attentional hidden states, the attention weights and the logits.
+type lstmParts struct {
+	SrcEmb, DecEmb *Node // [B, K, D], [B, Q, D]
+	Hidden         *Node // [B, Q, D]: attentional hidden state, input of the output layer
+	Weights        *Node // [B, H, Q, K]: attention weights (zero where the cross mask forbids)
+	Logits         *Node // [B, Q, Vocab]
+}
+
+// lstmForward builds the LSTM encoder-decoder with attention for config c on
+// normalized inputs (see Inputs.normalize):
 //
-//   - src: int [B, K] source tokens; srcLen: int [B] valid source lengths, or nil when
-//     every source position is valid (the decoder starts from the encoder state at it).
-//   - dec: int [B, Q] decoder inputs (teacher forcing: BOS + target[:-1], possibly
-//     corrupted by the input strategy).
-//   - cross: bool [B, 1|H, Q, K] cross mask (true = may attend), built by the caller
-//     from c.Cross with mask.NewEnv/Build. nil means every source position may be read.
+//   - in.Src: int [B, K] source tokens; in.SrcLen: int [B] valid source lengths (the
+//     decoder starts from the encoder state at it).
+//   - in.Dec: int [B, Q] decoder inputs (teacher forcing: BOS + target[:-1], possibly
+//     corrupted by the input strategy); in.Drop zeroes dropped inputs' embeddings.
+//   - cross: the prepared cross mask ([B, 1|H, Q, K], true = may attend), nil for none.
 //
-// Variables live under s: source_embedding, target_embedding (shared with the output
-// layer when c.Tied), encoder/layer_i and decoder/layer_i (GoMLX's lstm variables
-// inputsW, recurrentW, biasesW), attention/MultiHeadAttention/..., combine, output.
-func lstmForward(s *model.Scope, c Config, src, srcLen, dec, cross *Node) (p lstmParts, err error) {
+// Variables live under s: src_embedding, tgt_embedding (shared with the output layer
+// when c.Tied), encoder/layer_i and decoder/layer_i (GoMLX's lstm variables inputsW,
+// recurrentW, biasesW), attention/MultiHeadAttention/..., combine, output.
+func lstmForward(s *model.Scope, c Config, in Inputs, cross *Mask) (p lstmParts, err error) {
 	c = c.WithDefaults()
-	g := src.Graph()
 	d := c.DModel
-	training := s.IsTraining(g)
-	drop := func(name string, x *Node) *Node { return dropout(s.In("%s", name), x, c.Dropout, training) }
+	drop := func(name string, x *Node) *Node { return dropout(s.In("%s", name), x, c.Dropout, in.Training) }
 
 	var tgtTable *Node
-	p.SrcEmb, _ = embedding(s.In("source_embedding"), src, c.SrcVocab, d)
-	p.DecEmb, tgtTable = embedding(s.In("target_embedding"), dec, c.Vocab, d)
+	p.SrcEmb, _ = embedding(s.In("src_embedding"), in.Src, c.SrcVocab, d)
+	p.DecEmb, tgtTable = embedding(s.In("tgt_embedding"), in.Dec, c.Vocab, d)
+	y := p.DecEmb
+	if in.Drop != nil {
+		y = Where(BroadcastToShape(InsertAxes(in.Drop, -1), y.Shape()), ZerosLike(y), y)
+	}
 
 	// PyTorch's LSTM initialisation: U(±1/sqrt(hidden)) for every weight and bias.
 	ls := s.WithInitializer(uniformInit(s, 1/math.Sqrt(float64(d))))
 
 	// Encoder: a stack of LSTMs; each example's final state is the one at its valid
 	// length, so padding reaches the decoder only through the attention.
-	x := drop("source_dropout", p.SrcEmb)
+	x := drop("src_dropout", p.SrcEmb)
 	var encH, encC []*Node // final states per layer: [B, D]
 	for i := range c.EncLayers {
-		all, h, cs := lstmLayer(ls.In("encoder").In("layer_%d", i), x, srcLen, nil, nil)
+		all, h, cs := lstmLayer(ls.In("encoder").In("layer_%d", i), x, in.SrcLen, nil, nil)
 		x = all
 		if i < c.EncLayers-1 {
 			x = drop("encoder_dropout", x)
@@ -91,7 +155,7 @@ func lstmForward(s *model.Scope, c Config, src, srcLen, dec, cross *Node) (p lst
 
 	// Decoder: layer i starts from encoder layer i's final state (the top encoder
 	// layer's when the decoder is deeper).
-	y := drop("target_dropout", p.DecEmb)
+	y = drop("tgt_dropout", y)
 	for i := range c.DecLayers {
 		j := min(i, c.EncLayers-1)
 		y, _, _ = lstmLayer(ls.In("decoder").In("layer_%d", i), y, nil, encH[j], encC[j])
@@ -103,12 +167,8 @@ func lstmForward(s *model.Scope, c Config, src, srcLen, dec, cross *Node) (p lst
 
 	// Attention of each decoder state over the encoder states the cross mask allows.
 	heads := lstmHeads(c)
-	att := MultiHeadAttention(s.In("attention"), decStates, encStates, encStates, heads, d/heads).
-		WithDropout(c.Dropout, training)
-	if cross != nil {
-		att = att.WithBoolMask(cross)
-	}
-	context, weights, err := att.DoneWithWeights()
+	context, weights, err := MultiHeadAttention(s.In("attention"), decStates, encStates, encStates, heads, d/heads).
+		WithMask(cross).WithDropout(c.Dropout, in.Training).DoneWithWeights()
 	if err != nil {
 		return p, err
 	}
