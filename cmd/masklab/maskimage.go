@@ -5,25 +5,19 @@ import (
 	"os"
 	"strings"
 
-	"gonum.org/v1/plot/vg"
-
 	"github.com/masklab/masklab/pkg/plots"
 )
 
 // writeMaskImage draws one mask grid (grid[q][k], true = may attend) as a labelled
 // heatmap (plots.MaskHeatmap) and writes it to out in format "png", "svg" or "pdf".
-// The figure is one paper column wide and as tall as the square cells need.
+// The figure is one paper column wide and as tall as its square cells need.
 func writeMaskImage(title string, grid [][]bool, rowLabels, colLabels []string, format, out string) error {
 	format = strings.ToLower(format)
 	h, err := plots.MaskHeatmap(grid, rowLabels, colLabels, title)
 	if err != nil {
 		return err
 	}
-	size := plots.SingleColumn
-	if h.Rows > 0 && h.Cols > 0 {
-		// Square cells in a 3.5in-wide figure, plus room for title and labels.
-		size = size.WithHeight(min(vg.Length(float64(h.Rows)/float64(h.Cols))*2.9*vg.Inch+0.75*vg.Inch, 6*vg.Inch))
-	}
+	size := h.SizeFor(plots.SingleColumn.Width)
 	data, err := plots.Encode(h, format, size)
 	if err != nil {
 		return fmt.Errorf("mask image %s: %w", out, err)

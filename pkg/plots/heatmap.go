@@ -53,6 +53,8 @@ type Heatmap struct {
 	Scale *ColorScale
 	// Rows and Cols are the grid's size (queries x keys).
 	Rows, Cols int
+
+	cells *cells
 }
 
 // MaskHeatmap draws one attention mask: grid[q][k] true means query q may attend to
@@ -137,7 +139,8 @@ func newHeatmap(rows, cols int, colour func(r, c int) color.Color, rowLabels, co
 		return nil, fmt.Errorf("heatmap %q: %d column labels for %d columns", title, len(colLabels), cols)
 	}
 	p := newPlot(title, xLabel, yLabel)
-	p.Add(&cells{rows: rows, cols: cols, colour: colour})
+	cl := &cells{rows: rows, cols: cols, colour: colour}
+	p.Add(cl)
 	p.X.Min, p.X.Max = -0.5, float64(cols)-0.5
 	p.Y.Min, p.Y.Max = -0.5, float64(rows)-0.5
 	p.X.Padding, p.Y.Padding = 0, 0
@@ -160,7 +163,7 @@ func newHeatmap(rows, cols int, colour func(r, c int) color.Color, rowLabels, co
 		p.X.Tick.Label.XAlign = draw.XRight
 		p.X.Tick.Label.YAlign = draw.YCenter
 	}
-	return &Heatmap{Plot: p, Rows: rows, Cols: cols}, nil
+	return &Heatmap{Plot: p, Rows: rows, Cols: cols, cells: cl}, nil
 }
 
 // needsRotation reports whether x tick labels are too wide to sit side by side.

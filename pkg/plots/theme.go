@@ -73,6 +73,7 @@ func newPlot(title, xLabel, yLabel string) *plot.Plot {
 		ax.Tick.LineStyle.Width = AxisWidth
 		ax.Tick.Length = vg.Points(3)
 		ax.Padding = vg.Points(2)
+		ax.Tick.Marker = niceTicks{}
 	}
 	restyle(&p.Legend.TextStyle, LegendSize)
 	p.Legend.Padding = vg.Points(1)

@@ -1,0 +1,192 @@
+package plots
+
+import (
+	"fmt"
+	"image/color"
+	"math"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+)
+
+// BarSeries is one strategy's final metric: Values[c] holds one value per seed for
+// category c (e.g. c indexes data sizes). Label names it in the legend.
+type BarSeries struct {
+	Label  string
+	Values [][]float64
+}
+
+// BarOptions configures Bars. The zero value draws 95% CI error bars, bars from 0,
+// and the legend in the top left corner.
+type BarOptions struct {
+	Title, XLabel, YLabel string
+	// Interval is the error bar (default CI95; NoInterval draws none).
+	Interval Interval
+	// YMin and YMax fix the y range when YMax > YMin; otherwise it spans 0 and
+	// every bar and error bar.
+	YMin, YMax float64
+	// LegendBottom and LegendRight move the legend to another corner.
+	LegendBottom, LegendRight bool
+}
+
+// BarStat is the summary drawn for one (series, category) bar.
+type BarStat struct {
+	Mean, Lo, Hi float64
+	N            int // seeds with a finite value
+}
+
+// Bars draws grouped bars: one group per category along x, one bar per series in
+// each group (coloured from Palette), each bar the mean over seeds with an error bar
+// (BarOptions.Interval, computed by Summarize). Categories or series without a
+// finite value leave a gap.
+func Bars(categories []string, series []BarSeries, opts BarOptions) (*plot.Plot, error) {
+	if len(categories) == 0 || len(series) == 0 {
+		return nil, fmt.Errorf("bars %q: need at least one category and one series, got %d and %d", opts.Title, len(categories), len(series))
+	}
+	stats, err := BarStats(len(categories), series, opts.Interval)
+	if err != nil {
+		return nil, fmt.Errorf("bars %q: %w", opts.Title, err)
+	}
+	p := newPlot(opts.Title, opts.XLabel, opts.YLabel)
+	p.Add(gridLines())
+	b := &bars{stats: stats}
+	p.Add(b)
+	labels := make([]string, len(series))
+	for i, s := range series {
+		labels[i] = s.Label
+		if labels[i] == "" {
+			labels[i] = fmt.Sprintf("series %d", i+1)
+		}
+	}
+	labels = legendLabels(p, labels)
+	for i := range series {
+		p.Legend.Add(labels[i], barThumb{Color(i)})
+	}
+	cl, cf := tokenLabels(categories, len(categories), collect(nil))
+	p.X.Tick.Marker = labelTicks{labels: cl}
+	p.X.Tick.Label.Font = withFace(p.X.Tick.Label.Font, cf)
+	p.X.Tick.Length = 0
+	p.X.Min, p.X.Max = -0.5, float64(len(categories))-0.5
+	if opts.YMax > opts.YMin {
+		p.Y.Min, p.Y.Max = opts.YMin, opts.YMax
+	}
+	p.Legend.Top = !opts.LegendBottom
+	p.Legend.Left = !opts.LegendRight
+	p.Legend.XOffs, p.Legend.YOffs = vg.Points(4), vg.Points(-2)
+	if opts.LegendRight {
+		p.Legend.XOffs = vg.Points(-4)
+	}
+	if opts.LegendBottom {
+		p.Legend.YOffs = vg.Points(2)
+	}
+	return p, nil
+}
+
+// BarStats summarizes series per category: stats[s][c] for series s, category c.
+func BarStats(categories int, series []BarSeries, iv Interval) ([][]BarStat, error) {
+	stats := make([][]BarStat, len(series))
+	for s, ser := range series {
+		if len(ser.Values) != categories {
+			return nil, fmt.Errorf("series %q has values for %d categories, want %d", ser.Label, len(ser.Values), categories)
+		}
+		stats[s] = make([]BarStat, categories)
+		for c, vals := range ser.Values {
+			m, lo, hi, n := Summarize(vals, iv)
+			stats[s][c] = BarStat{Mean: m, Lo: lo, Hi: hi, N: n}
+		}
+	}
+	return stats, nil
+}
+
+// groupWidth is the share of a category's slot taken by its bars.
+const groupWidth = 0.8
+
+// bars is the plotter behind Bars; x is in category units.
+type bars struct {
+	stats [][]BarStat // [series][category]
+}
+
+func (b *bars) barX(s, c int) (lo, hi float64) {
+	w := groupWidth / float64(len(b.stats))
+	left := float64(c) - groupWidth/2 + float64(s)*w
+	return left + 0.06*w, left + 0.94*w
+}
+
+// Plot implements plot.Plotter.
+func (b *bars) Plot(c draw.Canvas, p *plot.Plot) {
+	trX, trY := p.Transforms(&c)
+	whisker := draw.LineStyle{Color: color.Black, Width: vg.Points(0.7)}
+	base := math.Max(p.Y.Min, 0)
+	if p.Y.Max < 0 {
+		base = p.Y.Max
+	}
+	for s, row := range b.stats {
+		for k, st := range row {
+			if st.N == 0 {
+				continue
+			}
+			x0, x1 := b.barX(s, k)
+			rect := vg.Rectangle{
+				Min: vg.Point{X: trX(x0), Y: trY(math.Min(base, st.Mean))},
+				Max: vg.Point{X: trX(x1), Y: trY(math.Max(base, st.Mean))},
+			}
+			rect = clipRect(rect, c.Rectangle)
+			c.SetColor(Color(s))
+			c.Fill(rect.Path())
+			if st.Hi > st.Lo {
+				xm := trX((x0 + x1) / 2)
+				cap := (trX(x1) - trX(x0)) * 0.25
+				ylo, yhi := trY(st.Lo), trY(st.Hi)
+				c.StrokeLine2(whisker, xm, ylo, xm, yhi)
+				c.StrokeLine2(whisker, xm-cap, ylo, xm+cap, ylo)
+				c.StrokeLine2(whisker, xm-cap, yhi, xm+cap, yhi)
+			}
+		}
+	}
+}
+
+// clipRect clips r to bounds (bars whose base is outside a fixed y range).
+func clipRect(r, bounds vg.Rectangle) vg.Rectangle {
+	r.Min.Y = max(r.Min.Y, bounds.Min.Y)
+	r.Max.Y = min(r.Max.Y, bounds.Max.Y)
+	if r.Max.Y < r.Min.Y {
+		r.Max.Y = r.Min.Y
+	}
+	return r
+}
+
+// DataRange implements plot.DataRanger: all categories, 0, and every interval.
+func (b *bars) DataRange() (xmin, xmax, ymin, ymax float64) {
+	ymin, ymax = 0, 0
+	cats := 0
+	for _, row := range b.stats {
+		cats = max(cats, len(row))
+		for _, st := range row {
+			if st.N == 0 {
+				continue
+			}
+			ymin = math.Min(ymin, math.Min(st.Lo, st.Mean))
+			ymax = math.Max(ymax, math.Max(st.Hi, st.Mean))
+		}
+	}
+	if ymax == ymin {
+		ymax = ymin + 1
+	}
+	// Headroom above the tallest bar for the legend.
+	ymax += 0.25 * (ymax - ymin)
+	return -0.5, float64(cats) - 0.5, ymin, ymax
+}
+
+// barThumb is the legend swatch of a bar series.
+type barThumb struct{ c color.Color }
+
+// Thumbnail implements plot.Thumbnailer.
+func (t barThumb) Thumbnail(c *draw.Canvas) {
+	c.SetColor(t.c)
+	r := c.Rectangle
+	h := r.Max.Y - r.Min.Y
+	r.Min.Y += h * 0.1
+	r.Max.Y -= h * 0.1
+	c.Fill(r.Path())
+}

@@ -1,0 +1,168 @@
+package plots
+
+import (
+	"fmt"
+	"image/color"
+	"math"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+)
+
+// CurveOptions configures LossCurves. The zero value draws a 95% CI band, linear
+// axes, no smoothing, and the legend in the top right corner.
+type CurveOptions struct {
+	Title, XLabel, YLabel string // XLabel defaults to "step", YLabel to "loss"
+	// Band is the interval shaded around each mean line (default CI95).
+	Band Interval
+	// Smoothing is the EMA weight in [0, 1) applied to each run before averaging
+	// (0 = none; 0.6-0.9 is typical for noisy losses).
+	Smoothing float64
+	// LogY draws the y axis on a log scale (values must be > 0; band edges at or
+	// below 0 are clipped to half the smallest positive value).
+	LogY bool
+	// YMin and YMax fix the y range when YMax > YMin (otherwise it is automatic).
+	YMin, YMax float64
+	// LegendBottom and LegendLeft move the legend to another corner.
+	LegendBottom, LegendLeft bool
+}
+
+// LossCurves draws one line per series (its mean across seeds at each step) with a
+// shaded band (CurveOptions.Band) across seeds, coloured from Palette with distinct
+// dash patterns, and a legend of series labels. The band statistics are those of
+// ComputeBand.
+func LossCurves(series []Series, opts CurveOptions) (*plot.Plot, error) {
+	if len(series) == 0 {
+		return nil, fmt.Errorf("loss curves %q: no series", opts.Title)
+	}
+	xl, yl := opts.XLabel, opts.YLabel
+	if xl == "" {
+		xl = "step"
+	}
+	if yl == "" {
+		yl = "loss"
+	}
+	p := newPlot(opts.Title, xl, yl)
+	p.Add(gridLines())
+	bands := make([]Band, len(series))
+	minPos := math.Inf(1)
+	for i, s := range series {
+		b, err := ComputeBand(s.Runs, opts.Band, opts.Smoothing)
+		if err != nil {
+			return nil, fmt.Errorf("loss curves %q: series %q: %w", opts.Title, s.Label, err)
+		}
+		for j, m := range b.Mean {
+			if opts.LogY && m <= 0 {
+				return nil, fmt.Errorf("loss curves %q: series %q: mean %v at x=%v cannot be drawn on a log scale", opts.Title, s.Label, m, b.X[j])
+			}
+			if m > 0 {
+				minPos = math.Min(minPos, m)
+			}
+			if b.Lo[j] > 0 {
+				minPos = math.Min(minPos, b.Lo[j])
+			}
+		}
+		bands[i] = b
+	}
+	labels := make([]string, len(series))
+	for i, s := range series {
+		labels[i] = s.Label
+		if labels[i] == "" {
+			labels[i] = fmt.Sprintf("series %d", i+1)
+		}
+	}
+	labels = legendLabels(p, labels)
+	for i, b := range bands {
+		col := Color(i)
+		var fill *plotter.Polygon
+		if opts.Band != NoInterval && len(b.X) > 1 {
+			ring := make(plotter.XYs, 0, 2*len(b.X))
+			for j := range b.X {
+				ring = append(ring, plotter.XY{X: b.X[j], Y: clipLog(b.Lo[j], opts.LogY, minPos)})
+			}
+			for j := len(b.X) - 1; j >= 0; j-- {
+				ring = append(ring, plotter.XY{X: b.X[j], Y: clipLog(b.Hi[j], opts.LogY, minPos)})
+			}
+			poly, err := plotter.NewPolygon(ring)
+			if err != nil {
+				return nil, fmt.Errorf("loss curves %q: band of %q: %w", opts.Title, labels[i], err)
+			}
+			poly.Color = withAlpha(col, 0x38)
+			poly.LineStyle.Width = 0
+			fill = poly
+			p.Add(poly)
+		}
+		pts := make(plotter.XYs, len(b.X))
+		for j := range b.X {
+			pts[j] = plotter.XY{X: b.X[j], Y: b.Mean[j]}
+		}
+		line, err := plotter.NewLine(pts)
+		if err != nil {
+			return nil, fmt.Errorf("loss curves %q: line of %q: %w", opts.Title, labels[i], err)
+		}
+		line.Color = col
+		line.Width = LineWidth
+		line.Dashes = Dashes(i)
+		p.Add(line)
+		if fill != nil {
+			p.Legend.Add(labels[i], fill, line)
+		} else {
+			p.Legend.Add(labels[i], line)
+		}
+	}
+	if opts.LogY {
+		p.Y.Scale = plot.LogScale{}
+		p.Y.Tick.Marker = logTicks{}
+	}
+	if opts.YMax > opts.YMin {
+		p.Y.Min, p.Y.Max = opts.YMin, opts.YMax
+	}
+	p.Legend.Top = !opts.LegendBottom
+	p.Legend.Left = opts.LegendLeft
+	p.Legend.XOffs, p.Legend.YOffs = vg.Points(-4), vg.Points(-2)
+	if opts.LegendLeft {
+		p.Legend.XOffs = vg.Points(4)
+	}
+	if opts.LegendBottom {
+		p.Legend.YOffs = vg.Points(2)
+	}
+	return p, nil
+}
+
+// legendLabels resolves the fonts of legend entries (one style for all of them)
+// and returns the labels to draw.
+func legendLabels(p *plot.Plot, labels []string) []string {
+	out := make([]string, len(labels))
+	for i, l := range labels {
+		r := resolveText(l, escapeUncovered)
+		out[i] = r.text
+		if r.font.Typeface == cjkTypeface {
+			p.Legend.TextStyle.Font = withFace(p.Legend.TextStyle.Font, r.font)
+		}
+	}
+	return out
+}
+
+// clipLog keeps band edges drawable on a log axis.
+func clipLog(v float64, logY bool, minPos float64) float64 {
+	if logY && v <= 0 {
+		return minPos / 2
+	}
+	return v
+}
+
+// withAlpha returns c with alpha a (premultiplied, as image/color requires).
+func withAlpha(c color.RGBA, a uint8) color.RGBA {
+	f := float64(a) / 255
+	return color.RGBA{uint8(float64(c.R) * f), uint8(float64(c.G) * f), uint8(float64(c.B) * f), a}
+}
+
+// gridLines returns faint horizontal grid lines.
+func gridLines() *plotter.Grid {
+	g := plotter.NewGrid()
+	g.Vertical.Color = nil
+	g.Horizontal = draw.LineStyle{Color: color.Gray{Y: 0xDD}, Width: vg.Points(0.4)}
+	return g
+}
