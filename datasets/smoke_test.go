@@ -1,15 +1,21 @@
 package datasets
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
-func TestSmokeReverse(t *testing.T) {
-	task, err := Load("reverse", Options{})
-	if err != nil {
-		t.Fatal(err)
+func TestSmokeCedict(t *testing.T) {
+	for _, name := range []string{"cedict-pinyin", "cedict-english", "cedict-docs", "cedict-sft", "cedict-pinyin"} {
+		t0 := time.Now()
+		task, err := Load(name, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: %v train %d valid %d test %d dropped %d vocab %d src %v maxlen %d/%d", name, time.Since(t0), len(task.Train), len(task.Valid), len(task.Test), task.Dropped, task.Vocab.Size(), task.SrcVocab != nil, task.MaxSourceLen, task.MaxTargetLen)
+		for i := 0; i < 3; i++ {
+			e := task.Train[i*1000]
+			t.Logf("  %q -> %q", e.SourceText, e.TargetText)
+		}
 	}
-	b, err := task.Batch("train", 4, 1, 0, BatchOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("S=%d T=%d src=%v\ndec=%v\ntgt=%v", b.S, b.T, b.Src[:24], b.Dec[:24], b.Tgt[:24])
 }

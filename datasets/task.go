@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Kind says which model a task feeds.
@@ -29,8 +30,8 @@ type Example struct {
 	// Target holds the decoder ids: the seq2seq output, the LM document, or for SFT
 	// the prompt, SEP and the completion.
 	Target []int32
-	// SourceText and TargetText are the texts the ids were made from (for SFT,
-	// TargetText is the prompt and the completion joined by a tab).
+	// SourceText and TargetText are the texts the ids were made from (for SFT, the
+	// prompt and the completion).
 	SourceText, TargetText string
 	// PromptLen is the number of leading Target ids that are prompt (SFT: the prompt
 	// tokens plus the SEP); 0 for other kinds.
@@ -71,7 +72,9 @@ type Options struct {
 	Path string
 }
 
-// Task is a loaded dataset: its vocabularies, splits and length bounds.
+// Task is a loaded dataset: its vocabularies, splits and length bounds. Tasks loaded
+// with the same name and options share their examples and vocabularies: treat them as
+// read-only (copy an Example's slices before changing them).
 type Task struct {
 	Name        string
 	Kind        Kind
@@ -153,8 +156,19 @@ func Load(name string, opts Options) (*Task, error) {
 	if !ok {
 		return nil, fmt.Errorf("unknown task %q (known: %s; or a .tsv/.jsonl file)", name, strings.Join(Names(), ", "))
 	}
-	if opts.MaxExamples < 0 || opts.MaxEval < 0 || opts.MinLen < 0 || opts.MaxLen < 0 || opts.VocabSize < 0 {
+	if opts.MaxExamples < 0 || opts.MaxEval < 0 || opts.MinLen < 0 || opts.MaxLen < 0 || opts.VocabSize < 0 ||
+		opts.TrainSize < 0 || opts.ValidSize < 0 || opts.TestSize < 0 {
 		return nil, fmt.Errorf("task %q: negative option in %+v", name, opts)
+	}
+	key := fmt.Sprintf("%s\x00%+v", name, opts)
+	cacheable := opts.Path == "" // user files may change between loads
+	if cacheable {
+		taskCacheMu.Lock()
+		cached := taskCache[key]
+		taskCacheMu.Unlock()
+		if cached != nil {
+			return cached.clone(), nil
+		}
 	}
 	t, err := spec.load(opts)
 	if err != nil {
@@ -165,7 +179,33 @@ func Load(name string, opts Options) (*Task, error) {
 		t.Description = spec.description
 	}
 	t.finish()
+	if cacheable {
+		taskCacheMu.Lock()
+		if len(taskCache) >= taskCacheSize {
+			clear(taskCache)
+		}
+		taskCache[key] = t
+		taskCacheMu.Unlock()
+		return t.clone(), nil
+	}
 	return t, nil
+}
+
+// Loaded tasks are kept per (name, options) so a sweep loads each once; Load hands
+// out shallow copies that share the (read-only) examples.
+var (
+	taskCacheMu sync.Mutex
+	taskCache   = map[string]*Task{}
+)
+
+const taskCacheSize = 8
+
+// clone returns a copy of t that shares its examples and vocabularies (which must not
+// be modified) but has its own caches.
+func (t *Task) clone() *Task {
+	c := *t
+	c.counts, c.srcCounts, c.planCache = nil, nil, newPlanCache()
+	return &c
 }
 
 // finish computes the length bounds and indices.

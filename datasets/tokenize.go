@@ -3,6 +3,7 @@ package datasets
 import (
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Tokenize splits text into tokens the way every masklab task does: one token per CJK
@@ -14,36 +15,74 @@ import (
 //	Tokenize("程序员 cheng2 xu4 yuan2, programmer") = [程 序 员 cheng2 xu4 yuan2 , programmer]
 func Tokenize(text string) []string {
 	var toks []string
+	tokenSpans(text, func(i, j int) { toks = append(toks, text[i:j]) })
+	return toks
+}
+
+// tokenSpans calls f with the byte span of every token of text, in order.
+func tokenSpans(text string, f func(i, j int)) {
 	start := -1 // start of the current word, -1 when none
 	flush := func(end int) {
 		if start >= 0 {
-			toks = append(toks, text[start:end])
+			f(start, end)
 			start = -1
 		}
 	}
 	for i, r := range text {
 		switch {
+		case r < 0x80 && (r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'):
+			if start < 0 {
+				start = i
+			}
+		case r < 0x80 && (r == ' ' || r == '\t' || r == '\n' || r == '\r' || r == '\v' || r == '\f'):
+			flush(i)
 		case isCJK(r):
 			flush(i)
-			toks = append(toks, string(r))
+			f(i, i+utf8.RuneLen(r))
 		case unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r):
 			if start < 0 {
 				start = i
 			}
 		case unicode.IsSpace(r):
 			flush(i)
-		case r == unicode.ReplacementChar:
+		case r == utf8.RuneError:
 			flush(i)
-			toks = append(toks, string(unicode.ReplacementChar))
+			_, n := utf8.DecodeRuneInString(text[i:])
+			f(i, i+n) // an invalid byte (or U+FFFD): its own token, kept as is
 		default: // punctuation, symbols, controls
 			flush(i)
 			if !unicode.IsControl(r) {
-				toks = append(toks, string(r))
+				f(i, i+utf8.RuneLen(r))
 			}
 		}
 	}
 	flush(len(text))
-	return toks
+}
+
+// interner numbers token strings (process-local ids, not vocabulary ids), so that
+// counting and encoding large corpora works on ints.
+type interner struct {
+	ids  map[string]int32
+	toks []string
+}
+
+func newInterner() *interner { return &interner{ids: map[string]int32{}} }
+
+func (in *interner) id(tok string) int32 {
+	if id, ok := in.ids[tok]; ok {
+		return id
+	}
+	id := int32(len(in.toks))
+	tok = strings.Clone(tok)
+	in.ids[tok] = id
+	in.toks = append(in.toks, tok)
+	return id
+}
+
+// tokenize appends the interned tokens of text to dst.
+func (in *interner) tokenize(dst []int32, text string) []int32 {
+	tokenSpans(text, func(i, j int) { dst = append(dst, in.id(text[i:j])) })
+	return dst
 }
 
 // isCJK reports whether r is written one character per token.
@@ -54,7 +93,7 @@ func isCJK(r rune) bool {
 
 func isCJKToken(t string) bool {
 	for _, r := range t {
-		return isCJK(r) || isFullwidthPunct(r)
+		return isCJK(r) || (isFullwidthPunct(r) && !unicode.IsLetter(r) && !unicode.IsDigit(r))
 	}
 	return false
 }

@@ -1,0 +1,186 @@
+package datasets
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+)
+
+// rawExample is a tokenized example before splitting and vocabulary building.
+type rawExample struct {
+	key, origin      string
+	src, tgt, prompt []int32 // interned tokens; prompt: SFT only (tgt is then the completion)
+	srcText, tgtText string
+}
+
+// Split fractions of text tasks, by hash of the example's key: 90% train, 5% valid,
+// 5% test.
+const (
+	trainPerMille = 900
+	validPerMille = 950
+)
+
+// splitOf returns 0 (train), 1 (valid) or 2 (test) for a key: stable across runs and
+// machines (FNV-1a of the key).
+func splitOf(key string) int {
+	h := hashString("split\x00"+key) % 1000
+	switch {
+	case h < trainPerMille:
+		return 0
+	case h < validPerMille:
+		return 1
+	}
+	return 2
+}
+
+// Text-task special ids.
+const (
+	textPAD = iota
+	textBOS
+	textEOS
+	textUNK
+	textSEP
+	textMASK
+	textFirstData
+)
+
+func textSpecials() []string {
+	return []string{PadToken, BosToken, EosToken, UnkToken, SepToken, MaskToken}
+}
+
+// buildTextTask splits raws by key, subsets and filters them, builds the
+// vocabularies from the training split and encodes everything.
+func buildTextTask(name string, kind Kind, raws []rawExample, in *interner, o Options) (*Task, error) {
+	if len(raws) == 0 {
+		return nil, fmt.Errorf("task %q: no examples", name)
+	}
+	t := &Task{Kind: kind, Options: o}
+	var splits [3][]int
+	for i := range raws {
+		r := &raws[i]
+		n := len(r.tgt)
+		if kind == SFT {
+			n += len(r.prompt) + 1
+		}
+		if (o.MaxLen > 0 && (len(r.src) > o.MaxLen || n > o.MaxLen)) || (o.MinLen > 0 && (n < o.MinLen || (kind == Seq2Seq && len(r.src) < o.MinLen))) {
+			t.Dropped++
+			continue
+		}
+		s := splitOf(r.key)
+		splits[s] = append(splits[s], i)
+	}
+	subset := func(idx []int, n int) []int {
+		if n <= 0 || n >= len(idx) {
+			return idx
+		}
+		// The n examples whose keys hash lowest (whole key groups first), back in
+		// file order.
+		sorted := slices.Clone(idx)
+		slices.SortStableFunc(sorted, func(a, b int) int {
+			return cmp.Compare(hashString("subset\x00"+raws[a].key), hashString("subset\x00"+raws[b].key))
+		})
+		sorted = sorted[:n]
+		slices.Sort(sorted)
+		return sorted
+	}
+	splits[0] = subset(splits[0], o.MaxExamples)
+	splits[1] = subset(splits[1], o.MaxEval)
+	splits[2] = subset(splits[2], o.MaxEval)
+	if len(splits[0]) == 0 {
+		return nil, fmt.Errorf("task %q: the training split is empty (%d examples, %d dropped by MinLen %d / MaxLen %d)", name, len(raws), t.Dropped, o.MinLen, o.MaxLen)
+	}
+
+	// Vocabularies from the training split.
+	tgtCount, srcCount := make([]int, len(in.toks)), make([]int, len(in.toks))
+	for _, i := range splits[0] {
+		r := &raws[i]
+		for _, tok := range r.prompt {
+			tgtCount[tok]++
+		}
+		for _, tok := range r.tgt {
+			tgtCount[tok]++
+		}
+		for _, tok := range r.src {
+			srcCount[tok]++
+		}
+	}
+	var tgtMap, srcMap []int32
+	var err error
+	if t.Vocab, tgtMap, err = vocabFromCounts(in, tgtCount, o.VocabSize); err != nil {
+		return nil, fmt.Errorf("task %q: %w", name, err)
+	}
+	if kind == Seq2Seq {
+		if t.SrcVocab, srcMap, err = vocabFromCounts(in, srcCount, o.VocabSize); err != nil {
+			return nil, fmt.Errorf("task %q: %w", name, err)
+		}
+	}
+	encode := func(m []int32, toks []int32) []int32 {
+		ids := make([]int32, len(toks))
+		for i, tok := range toks {
+			ids[i] = m[tok]
+		}
+		return ids
+	}
+	for s, idx := range splits {
+		exs := make([]Example, len(idx))
+		for j, i := range idx {
+			r := &raws[i]
+			e := Example{Key: r.key, Origin: r.origin, SourceText: r.srcText, TargetText: r.tgtText}
+			switch kind {
+			case Seq2Seq:
+				e.Source, e.Target = encode(srcMap, r.src), encode(tgtMap, r.tgt)
+			case LM:
+				e.Target = encode(tgtMap, r.tgt)
+			case SFT:
+				e.Target = make([]int32, 0, len(r.prompt)+1+len(r.tgt))
+				e.Target = append(append(append(e.Target, encode(tgtMap, r.prompt)...), textSEP), encode(tgtMap, r.tgt)...)
+				e.PromptLen = len(r.prompt) + 1
+			}
+			exs[j] = e
+		}
+		switch s {
+		case 0:
+			t.Train = exs
+		case 1:
+			t.Valid = exs
+		case 2:
+			t.Test = exs
+		}
+	}
+	return t, nil
+}
+
+// vocabFromCounts returns the text-task specials followed by the counted tokens
+// (count > 0) by decreasing count (ties by string), at most size ids in all (0 = no
+// cap), and the map from interned token to vocabulary id (UNK when left out).
+func vocabFromCounts(in *interner, counts []int, size int) (*Vocab, []int32, error) {
+	if size > 0 && size <= textFirstData {
+		return nil, nil, fmt.Errorf("vocabulary size must be > %d (the special tokens), got %d", textFirstData, size)
+	}
+	var toks []int32
+	for tok, c := range counts {
+		if c > 0 {
+			toks = append(toks, int32(tok))
+		}
+	}
+	slices.SortFunc(toks, func(a, b int32) int {
+		if c := cmp.Compare(counts[b], counts[a]); c != 0 {
+			return c
+		}
+		return cmp.Compare(in.toks[a], in.toks[b])
+	})
+	if size > 0 && len(toks) > size-textFirstData {
+		toks = toks[:size-textFirstData]
+	}
+	strs := textSpecials()
+	m := make([]int32, len(in.toks))
+	for i := range m {
+		m[i] = textUNK
+	}
+	for _, tok := range toks {
+		m[tok] = int32(len(strs))
+		strs = append(strs, in.toks[tok])
+	}
+	v, err := NewVocab(strs)
+	return v, m, err
+}
