@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"sort"
 	"strings"
 
@@ -328,14 +329,16 @@ func (c *Config) set(key string, value any, fromText bool) error {
 			var nv yaml.Node
 			switch s := value.(type) {
 			case string:
-				if fromText && next.Tag != "!!str" {
+				kind := fieldKind(key)
+				if fromText && kind != reflect.String {
 					if err := yaml.Unmarshal([]byte(s), &nv); err != nil || len(nv.Content) != 1 {
 						return fmt.Errorf("--set %s=%s: not a valid value: %v", key, s, err)
 					}
 					nv = *nv.Content[0]
-					if next.Tag == "!!int" && nv.Tag != "!!int" || next.Tag == "!!float" && nv.Tag != "!!float" && nv.Tag != "!!int" ||
-						next.Tag == "!!bool" && nv.Tag != "!!bool" {
-						return fmt.Errorf("--set %s=%s: bad value for %s: want %s, got %q", key, s, key, strings.TrimPrefix(next.Tag, "!!"), s)
+					isInt := kind >= reflect.Int && kind <= reflect.Int64
+					isFloat := kind == reflect.Float64 || kind == reflect.Float32
+					if isInt && nv.Tag != "!!int" || isFloat && nv.Tag != "!!float" && nv.Tag != "!!int" || kind == reflect.Bool && nv.Tag != "!!bool" {
+						return fmt.Errorf("--set %s=%s: bad value for %s: want %s, got %q", key, s, key, kindName(kind), s)
 					}
 				} else {
 					nv = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s, Style: yaml.DoubleQuotedStyle}
@@ -359,6 +362,36 @@ func (c *Config) set(key string, value any, fromText bool) error {
 	}
 	*c = *nc
 	return nil
+}
+
+// fieldKind returns the Go kind of the Config field at a dotted yaml key.
+func fieldKind(key string) reflect.Kind {
+	t := reflect.TypeOf(Config{})
+	for _, p := range strings.Split(key, ".") {
+		found := false
+		for i := 0; i < t.NumField(); i++ {
+			if strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0] == p {
+				t, found = t.Field(i).Type, true
+				break
+			}
+		}
+		if !found {
+			return reflect.Invalid
+		}
+	}
+	return t.Kind()
+}
+
+func kindName(k reflect.Kind) string {
+	switch {
+	case k >= reflect.Int && k <= reflect.Int64:
+		return "an integer"
+	case k == reflect.Float64 || k == reflect.Float32:
+		return "a number"
+	case k == reflect.Bool:
+		return "true or false"
+	}
+	return k.String()
 }
 
 func explainValueError(err error) string {

@@ -39,8 +39,8 @@ func TestSetErrors(t *testing.T) {
 	}{
 		{"model.layer=4", []string{"model.layer", "4", `did you mean "model.layers"`}},
 		{"layers=4", []string{"layers", `"model.layers"`}},
-		{"optim.lr=fast", []string{"optim.lr", "fast", "float"}},
-		{"model.layers=2.5", []string{"model.layers", "2.5", "int"}},
+		{"optim.lr=fast", []string{"optim.lr", "fast", "a number"}},
+		{"model.layers=2.5", []string{"model.layers", "2.5", "an integer"}},
 		{"model=3", []string{"model", "unknown key"}},
 		{"nokeyvalue", []string{"want key=value"}},
 	} {

@@ -27,17 +27,31 @@ type SlurmOptions struct {
 	Mem         string   // --mem (e.g. "8G"); none when empty
 	MaxParallel int      // array throttle "%K": at most K tasks at once; no limit when 0
 	Extra       []string // extra sbatch options, one per "#SBATCH" line (e.g. "--account=lab")
+	Set         []string // "key=value" overrides, passed on to every task's "masklab sweep --set"
 }
 
-// SlurmJob is what WriteSlurmJob wrote: the array script, the run list it reads (line i+1
-// is the run of array task i), and the report script that runs after the array.
+// SlurmRun is one run to put in a job array, with the sweep stage it belongs to.
+type SlurmRun struct {
+	ID    string
+	Stage string
+}
+
+// SlurmArray is one job array: task i runs RunIDs[i], listed on line i+1 of RunList.
+type SlurmArray struct {
+	Stage   string
+	Script  string   // DIR/slurm/array-<stamp>[-<stage>].sbatch
+	RunList string   // the same path with .runs
+	RunIDs  []string // array task i runs RunIDs[i]
+}
+
+// SlurmJob is what WriteSlurmJob wrote: one array per sweep stage with pending runs (a
+// fine-tuning stage's array starts after the array of the stage before it), and the
+// report job that runs after every array.
 type SlurmJob struct {
-	Dir          string   // DIR/slurm
-	Script       string   // DIR/slurm/array-<stamp>.sbatch
-	RunList      string   // DIR/slurm/array-<stamp>.runs
-	ReportScript string   // DIR/slurm/report-<stamp>.sbatch
-	LogDir       string   // DIR/slurm/logs: %A_%a.out per array task
-	RunIDs       []string // array task i runs RunIDs[i]
+	Dir          string // DIR/slurm
+	LogDir       string // DIR/slurm/logs: %A_%a.out per array task, report-%j.out
+	Arrays       []*SlurmArray
+	ReportScript string // DIR/slurm/report-<stamp>.sbatch
 }
 
 // slurmTime matches Slurm's --time formats: minutes, minutes:seconds, hours:minutes:seconds,
@@ -134,21 +148,25 @@ func (o *SlurmOptions) commonDirectives(b *bytes.Buffer) {
 	}
 }
 
-// SlurmArrayScript returns the text of j's job-array script: task i runs line i+1 of
-// j.RunList; its log is j.LogDir/%A_%a.out (array job id, task index), appended to on a
+// SlurmArrayScript returns the text of a job-array script: task i runs line i+1 of
+// a.RunList; its log is j.LogDir/%A_%a.out (array job id, task index), appended to on a
 // requeue.
-func SlurmArrayScript(o SlurmOptions, j *SlurmJob) (string, error) {
+func SlurmArrayScript(o SlurmOptions, j *SlurmJob, a *SlurmArray) (string, error) {
 	if err := o.Validate(); err != nil {
 		return "", err
 	}
-	runList, logDir, n := j.RunList, j.LogDir, len(j.RunIDs)
+	return slurmArrayScript(o, a, j.LogDir)
+}
+
+func slurmArrayScript(o SlurmOptions, a *SlurmArray, logDir string) (string, error) {
+	runList, n := a.RunList, len(a.RunIDs)
 	if n < 1 {
 		return "", fmt.Errorf("slurm: an array needs at least one run, got %d", n)
 	}
 	var b bytes.Buffer
 	b.WriteString("#!/bin/bash\n")
 	fmt.Fprintf(&b, "# Written by \"masklab slurm\": one array task per pending run of\n#   %s\n# Task i runs the run on line i+1 of %s. Submit with: sbatch %s\n",
-		o.SweepFile, runList, j.Script)
+		o.SweepFile, runList, a.Script)
 	fmt.Fprintf(&b, "#SBATCH --job-name=%s\n", o.jobName())
 	throttle := ""
 	if o.MaxParallel > 0 {
@@ -177,9 +195,18 @@ func SlurmArrayScript(o SlurmOptions, j *SlurmJob) (string, error) {
 	}
 	b.WriteString(`echo "masklab slurm: job ${SLURM_ARRAY_JOB_ID}_${SLURM_ARRAY_TASK_ID} runs $RUN_ID on $(hostname) at $(date -u +%FT%TZ)"` + "\n")
 	// exec: Slurm's signals (scancel, time limit, preemption) reach masklab directly.
-	fmt.Fprintf(&b, "exec %s sweep %s --out %s --only \"$RUN_ID\" --workers 1\n",
-		shellQuote(o.Masklab), shellQuote(o.SweepFile), shellQuote(o.OutDir))
+	fmt.Fprintf(&b, "exec %s sweep %s --out %s%s --only \"$RUN_ID\" --workers 1\n",
+		shellQuote(o.Masklab), shellQuote(o.SweepFile), shellQuote(o.OutDir), o.setFlags())
 	return b.String(), nil
+}
+
+// setFlags returns the --set flags that tasks pass on, so they plan the same runs.
+func (o *SlurmOptions) setFlags() string {
+	var b strings.Builder
+	for _, kv := range o.Set {
+		b.WriteString(" --set " + shellQuote(kv))
+	}
+	return b.String()
 }
 
 // SlurmReportScript returns the text of j's report job, which runs "masklab report DIR
@@ -203,19 +230,26 @@ func SlurmReportScript(o SlurmOptions, j *SlurmJob) (string, error) {
 	return b.String(), nil
 }
 
-// WriteSlurmJob writes the array script, its run list and the report script under
-// OutDir/slurm, stamped with now (UTC, to the second; a suffix keeps stamps unique).
-func WriteSlurmJob(o SlurmOptions, runIDs []string, now time.Time) (*SlurmJob, error) {
+// WriteSlurmJob writes one array script and run list per stage of runs (in the order the
+// stages first appear), and the report script, under OutDir/slurm, stamped with now (UTC,
+// to the second; a suffix keeps stamps unique).
+func WriteSlurmJob(o SlurmOptions, runs []SlurmRun, now time.Time) (*SlurmJob, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	if len(runIDs) == 0 {
+	if len(runs) == 0 {
 		return nil, errors.New("slurm: no pending runs to write a job array for")
 	}
-	for i, id := range runIDs {
-		if id == "" || strings.ContainsAny(id, " \t\n/") {
-			return nil, fmt.Errorf("slurm: run id %d is %q: not a run directory name", i, id)
+	var stages []string
+	byStage := map[string][]string{}
+	for i, r := range runs {
+		if r.ID == "" || strings.ContainsAny(r.ID, " \t\n/'\"") {
+			return nil, fmt.Errorf("slurm: run %d has id %q: not a run directory name", i, r.ID)
 		}
+		if _, ok := byStage[r.Stage]; !ok {
+			stages = append(stages, r.Stage)
+		}
+		byStage[r.Stage] = append(byStage[r.Stage], r.ID)
 	}
 	dir := filepath.Join(o.OutDir, "slurm")
 	logDir := filepath.Join(dir, "logs")
@@ -225,65 +259,98 @@ func WriteSlurmJob(o SlurmOptions, runIDs []string, now time.Time) (*SlurmJob, e
 	stamp := now.UTC().Format("20060102-150405")
 	base := stamp
 	for i := 2; ; i++ {
-		if _, err := os.Stat(filepath.Join(dir, "array-"+base+".sbatch")); os.IsNotExist(err) {
+		if _, err := os.Stat(filepath.Join(dir, "report-"+base+".sbatch")); os.IsNotExist(err) {
 			break
 		}
 		base = fmt.Sprintf("%s-%d", stamp, i)
 	}
-	j := &SlurmJob{
-		Dir:          dir,
-		Script:       filepath.Join(dir, "array-"+base+".sbatch"),
-		RunList:      filepath.Join(dir, "array-"+base+".runs"),
-		ReportScript: filepath.Join(dir, "report-"+base+".sbatch"),
-		LogDir:       logDir,
-		RunIDs:       append([]string(nil), runIDs...),
+	j := &SlurmJob{Dir: dir, LogDir: logDir, ReportScript: filepath.Join(dir, "report-"+base+".sbatch")}
+	for _, st := range stages {
+		name := "array-" + base
+		if len(stages) > 1 {
+			name += "-" + fileSafe(st)
+		}
+		j.Arrays = append(j.Arrays, &SlurmArray{
+			Stage:   st,
+			Script:  filepath.Join(dir, name+".sbatch"),
+			RunList: filepath.Join(dir, name+".runs"),
+			RunIDs:  byStage[st],
+		})
 	}
-	script, err := SlurmArrayScript(o, j)
-	if err != nil {
-		return nil, err
+	for _, a := range j.Arrays {
+		script, err := SlurmArrayScript(o, j, a)
+		if err != nil {
+			return nil, err
+		}
+		// The run list first: a script never exists without the list it reads.
+		if err := WriteFileAtomic(a.RunList, []byte(strings.Join(a.RunIDs, "\n")+"\n")); err != nil {
+			return nil, err
+		}
+		if err := writeScript(a.Script, script); err != nil {
+			return nil, err
+		}
 	}
 	report, err := SlurmReportScript(o, j)
 	if err != nil {
 		return nil, err
 	}
-	// The run list first: a script never exists without the list it reads.
-	if err := WriteFileAtomic(j.RunList, []byte(strings.Join(runIDs, "\n")+"\n")); err != nil {
+	if err := writeScript(j.ReportScript, report); err != nil {
 		return nil, err
-	}
-	if err := WriteFileAtomic(j.Script, []byte(script)); err != nil {
-		return nil, err
-	}
-	if err := WriteFileAtomic(j.ReportScript, []byte(report)); err != nil {
-		return nil, err
-	}
-	for _, p := range []string{j.Script, j.ReportScript} {
-		if err := os.Chmod(p, 0o755); err != nil {
-			return nil, fmt.Errorf("slurm: %w", err)
-		}
 	}
 	return j, nil
+}
+
+func writeScript(path, text string) error {
+	if err := WriteFileAtomic(path, []byte(text)); err != nil {
+		return err
+	}
+	if err := os.Chmod(path, 0o755); err != nil {
+		return fmt.Errorf("slurm: %w", err)
+	}
+	return nil
+}
+
+// fileSafe maps a stage name to a file-name part.
+func fileSafe(s string) string {
+	s = regexp.MustCompile(`[^A-Za-z0-9_.-]+`).ReplaceAllString(s, "_")
+	if s == "" {
+		return "stage"
+	}
+	return s
 }
 
 // ErrNoSbatch is returned by SubmitSlurmJob when sbatch is not on PATH.
 var ErrNoSbatch = errors.New("sbatch not found on PATH: run on a Slurm login node, or submit the written script there by hand")
 
-// SubmitSlurmJob submits the array with sbatch, then the report job with
-// --dependency=afterany:ARRAY so it runs once every task has ended, however it ended.
-// It returns both job ids.
-func SubmitSlurmJob(j *SlurmJob) (arrayID, reportID string, err error) {
+// SubmitSlurmJob submits the arrays with sbatch, each after the one before it
+// (--dependency=afterany, so a fine-tuning stage starts once its pre-training stage has
+// ended), then the report job after all of them. afterany, not afterok: a failed or
+// cancelled task must not leave the report waiting forever. It returns the array job ids,
+// in order, and the report job id.
+func SubmitSlurmJob(j *SlurmJob) (arrayIDs []string, reportID string, err error) {
 	sbatch, err := exec.LookPath("sbatch")
 	if err != nil {
-		return "", "", ErrNoSbatch
+		return nil, "", ErrNoSbatch
 	}
-	arrayID, err = runSbatch(sbatch, "--parsable", j.Script)
+	for i, a := range j.Arrays {
+		args := []string{"--parsable"}
+		if i > 0 {
+			args = append(args, "--dependency=afterany:"+arrayIDs[i-1])
+		}
+		id, err := runSbatch(sbatch, append(args, a.Script)...)
+		if err != nil {
+			if i > 0 {
+				err = fmt.Errorf("arrays %s submitted, but not the next one: %w", strings.Join(arrayIDs, ", "), err)
+			}
+			return arrayIDs, "", err
+		}
+		arrayIDs = append(arrayIDs, id)
+	}
+	reportID, err = runSbatch(sbatch, "--parsable", "--dependency=afterany:"+strings.Join(arrayIDs, ":"), j.ReportScript)
 	if err != nil {
-		return "", "", err
+		return arrayIDs, "", fmt.Errorf("array job(s) %s submitted, but the report job was not: %w", strings.Join(arrayIDs, ", "), err)
 	}
-	reportID, err = runSbatch(sbatch, "--parsable", "--dependency=afterany:"+arrayID, j.ReportScript)
-	if err != nil {
-		return arrayID, "", fmt.Errorf("array job %s submitted, but the report job was not: %w", arrayID, err)
-	}
-	return arrayID, reportID, nil
+	return arrayIDs, reportID, nil
 }
 
 // runSbatch runs sbatch --parsable and returns the job id ("123" from "123" or "123;cluster").

@@ -179,7 +179,10 @@ type Summary struct {
 	Final      map[string]float64 `json:"final"`          // the last evaluation
 	Best       map[string]float64 `json:"best"`           // best value of each eval metric over evaluations
 	Test       map[string]float64 `json:"test,omitempty"` // test split, only when asked for
-	Provenance Provenance         `json:"provenance"`
+	// ByPosition holds the final per-position metrics: "valid_loss" by target position,
+	// and for packed decoder-only runs "valid_loss_doc" by position within the document.
+	ByPosition map[string][]float64 `json:"by_position,omitempty"`
+	Provenance Provenance           `json:"provenance"`
 }
 
 // Provenance says what produced a run's numbers.

@@ -1,0 +1,216 @@
+package experiments
+
+import (
+	"fmt"
+
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/masklab/masklab/datasets"
+	"github.com/masklab/masklab/pkg/layers"
+	"github.com/masklab/masklab/pkg/mask"
+)
+
+// setup is everything a run needs besides its variables: data, model config and the
+// strategies, resolved once from a Config.
+type setup struct {
+	cfg     *Config
+	task    *datasets.Task
+	bopts   datasets.BatchOptions
+	model   layers.Config
+	corrupt mask.Corruption
+	loss    mask.Loss
+	corpus  *mask.Corpus
+	S, T    int
+}
+
+// newSetup loads the task and parses the strategies of a validated config.
+func newSetup(cfg *Config) (*setup, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	su := &setup{cfg: cfg}
+	var err error
+	if su.corrupt, err = mask.ParseCorruption(cfg.Masks.Input); err != nil {
+		return nil, fmt.Errorf("masks.input: %w", err)
+	}
+	if su.loss, err = mask.ParseLoss(cfg.Masks.Loss); err != nil {
+		return nil, fmt.Errorf("masks.loss: %w", err)
+	}
+	self, err := mask.ParseAttention(cfg.Masks.Self)
+	if err != nil {
+		return nil, fmt.Errorf("masks.self: %w", err)
+	}
+	cross, err := mask.ParseCross(cfg.Masks.Cross)
+	if err != nil {
+		return nil, fmt.Errorf("masks.cross: %w", err)
+	}
+	opts := datasets.Options{
+		Seed:        uint64(cfg.Seed),
+		MaxExamples: cfg.Task.MaxExamples,
+		MaxEval:     cfg.Task.MaxEval,
+		MinLen:      cfg.Task.MinLen,
+		MaxLen:      cfg.Task.MaxLen,
+		VocabSize:   cfg.Task.Vocab,
+		WithMask:    cfg.Masks.Input != "none",
+		TrainSize:   cfg.Task.TrainSize,
+	}
+	// The data must not depend on the run's seed for seeds to be replicates of one
+	// task: synthetic data is generated from a fixed seed.
+	opts.Seed = 0
+	if su.task, err = datasets.Load(cfg.Task.Name, opts); err != nil {
+		return nil, err
+	}
+	kind := cfg.Model.Kind
+	switch su.task.Kind {
+	case datasets.Seq2Seq:
+		if kind == layers.KindDecoder {
+			return nil, fmt.Errorf("task %q is seq2seq; model.kind=decoder needs an LM or SFT task (cedict-docs, cedict-sft, jsonl)", cfg.Task.Name)
+		}
+	default:
+		if kind != layers.KindDecoder {
+			return nil, fmt.Errorf("task %q is %s (decoder-only); set model.kind=decoder", cfg.Task.Name, su.task.Kind)
+		}
+	}
+	su.bopts = datasets.BatchOptions{SrcLen: cfg.Task.SrcLen, TgtLen: cfg.Task.TgtLen, Pack: datasets.Packing(cfg.Task.Packing)}
+	su.S, su.T = su.task.SrcLen, su.task.TgtLen
+	if cfg.Task.SrcLen > 0 {
+		su.S = cfg.Task.SrcLen
+	}
+	if cfg.Task.TgtLen > 0 {
+		su.T = cfg.Task.TgtLen
+	}
+	v := su.task.Vocab
+	su.corpus = &mask.Corpus{
+		MaskID: int32(v.MASK),
+		UnkID:  int32(v.UNK),
+		Freq:   su.task.TokenCounts(),
+		Lookup: func(tok string) (int32, bool) {
+			if !v.Has(tok) {
+				return 0, false
+			}
+			return int32(v.ID(tok)), true
+		},
+		Tokenize: func(text string) []int32 {
+			ids, _ := v.EncodeText(text)
+			return ids
+		},
+	}
+	if v.MASK < 0 && cfg.Masks.Input != "none" {
+		return nil, fmt.Errorf("task %q has no MASK token for masks.input=%q", cfg.Task.Name, cfg.Masks.Input)
+	}
+	if v.UNK < 0 {
+		su.corpus.UnkID = su.corpus.MaskID // synthetic tasks have no UNK: word dropout uses MASK
+	}
+	if err := su.corrupt.Check(su.corpus); err != nil {
+		return nil, err
+	}
+	vocab := v.Size()
+	if su.corpus.MaskID >= int32(vocab) {
+		vocab = int(su.corpus.MaskID) + 1
+	}
+	srcVocab := vocab
+	if su.task.SrcVocab != nil && su.task.SrcVocab.Size() > srcVocab {
+		srcVocab = su.task.SrcVocab.Size()
+	}
+	su.model = layers.Config{
+		Kind: kind, Vocab: vocab, SrcVocab: srcVocab,
+		DModel: cfg.Model.DModel, Heads: cfg.Model.Heads, FF: cfg.Model.FF,
+		DecLayers: cfg.Model.Layers, EncLayers: cfg.Model.EncLayers,
+		Dropout: cfg.Model.Dropout, PostLN: cfg.Model.Norm == "post",
+		Positions: cfg.Model.Positions, Tied: cfg.Model.TieEmbeddings,
+		MaxLen: max(su.S, su.T, 8),
+		Self:   self, Cross: cross,
+	}
+	if kind == layers.KindDecoder {
+		su.model.EncLayers = 0
+	} else if su.model.EncLayers == 0 {
+		su.model.EncLayers = cfg.Model.Layers
+	}
+	if err := su.model.Validate(); err != nil {
+		return nil, err
+	}
+	return su, nil
+}
+
+// hostBatch is one batch as the graph's inputs, corrupted and weighted.
+type hostBatch struct {
+	b       datasets.Batch
+	dec     []int32   // corrupted decoder inputs
+	weights []float32 // loss weights [B*T] (0 on padding)
+	prefix  []int32   // [B]
+}
+
+// makeBatch fetches batch step of split and applies the input corruption and loss mask.
+// Corruption randomness is seeded by (seed, step), so it is the same on resume.
+func (su *setup) makeBatch(split string, step int, seed uint64, corruptStep int) (*hostBatch, error) {
+	b, err := su.task.Batch(split, su.cfg.Train.BatchSize, seed, step, su.bopts)
+	if err != nil {
+		return nil, err
+	}
+	return su.prepare(b, seed, corruptStep)
+}
+
+func (su *setup) prepare(b datasets.Batch, seed uint64, corruptStep int) (*hostBatch, error) {
+	hb := &hostBatch{b: b, prefix: make([]int32, b.B), weights: make([]float32, b.B*b.T)}
+	lens := make([]int, b.B)
+	var sources [][]int32
+	if b.S > 0 {
+		sources = make([][]int32, b.B)
+	}
+	for i := 0; i < b.B; i++ {
+		lens[i] = int(b.TgtLen[i])
+		if sources != nil {
+			n := int(b.SrcLen[i])
+			sources[i] = b.Src[i*b.S : i*b.S+n]
+		}
+		if b.PromptLen != nil && b.PromptLen[i] > 0 {
+			hb.prefix[i] = b.PromptLen[i] + 1
+		}
+	}
+	dec, _, err := su.corrupt.Apply(mask.Batch{IDs: b.Dec, B: b.B, T: b.T, Lens: lens, Sources: sources, Step: corruptStep, Seed: seed}, su.corpus)
+	if err != nil {
+		return nil, err
+	}
+	hb.dec = dec
+	// Loss weights per document (segment) of each row.
+	for i := 0; i < b.B; i++ {
+		row := i * b.T
+		for p := 0; p < lens[i]; {
+			seg := b.Segments[row+p]
+			q := p
+			prompt := 0
+			for q < lens[i] && b.Segments[row+q] == seg {
+				if b.Prompt != nil && b.Prompt[row+q] == 1 {
+					prompt++
+				}
+				q++
+			}
+			w := su.loss.Weights(q-p, q-p, prompt)
+			for k := p; k < q; k++ {
+				hb.weights[row+k] = w[k-p]
+			}
+			p = q
+		}
+	}
+	return hb, nil
+}
+
+// tensors returns the graph inputs: src, srcLen, dec, decLen, tgt, weights, segments,
+// positions, prefixLen.
+func (hb *hostBatch) tensors() []any {
+	b := hb.b
+	src, srcLen, S := b.Src, b.SrcLen, b.S
+	if S == 0 {
+		S, src, srcLen = 1, make([]int32, b.B), make([]int32, b.B)
+	}
+	return []any{
+		tensors.FromFlatDataAndDimensions(src, b.B, S),
+		tensors.FromFlatDataAndDimensions(srcLen, b.B),
+		tensors.FromFlatDataAndDimensions(hb.dec, b.B, b.T),
+		tensors.FromFlatDataAndDimensions(b.TgtLen, b.B),
+		tensors.FromFlatDataAndDimensions(b.Tgt, b.B, b.T),
+		tensors.FromFlatDataAndDimensions(hb.weights, b.B, b.T),
+		tensors.FromFlatDataAndDimensions(b.Segments, b.B, b.T),
+		tensors.FromFlatDataAndDimensions(b.Positions, b.B, b.T),
+		tensors.FromFlatDataAndDimensions(hb.prefix, b.B),
+	}
+}

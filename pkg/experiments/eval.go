@@ -1,0 +1,279 @@
+package experiments
+
+import (
+	"strings"
+
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/masklab/masklab/datasets"
+)
+
+// evalSeed seeds evaluation-time corruption, the same for every evaluation of a run.
+const evalSeed = 0x6576616c // "eval"
+
+// evaluate computes the metrics of a split with the current weights:
+//
+//	<split>_loss, <split>_acc         teacher-forced, over every label position
+//	<split>_completion_loss/_acc      SFT: over completion labels only
+//	<split>_exact                     free-running greedy decoding: whole target right
+//	<split>_cer                       CC-CEDICT seq2seq tasks: character error rate of greedy outputs
+//
+// Decoder inputs are corrupted as in training (the run's input strategy is part of
+// the model's task), with a fixed seed. It also records the loss by target position
+// (and, for packed runs, by position within the document) for the summary.
+func (s *session) evaluate(split string, step int) (map[string]float64, error) {
+	su := s.su
+	B := su.cfg.Train.BatchSize
+	nb, err := su.task.NumBatches(split, B, su.bopts)
+	if err != nil {
+		return nil, err
+	}
+	if su.cfg.Eval.Batches > 0 && su.cfg.Eval.Batches < nb {
+		nb = su.cfg.Eval.Batches
+	}
+	var lossSum, correct, n, cLoss, cCorrect, cN float64
+	posLoss := make([]float64, su.T)
+	posN := make([]float64, su.T)
+	packed := su.cfg.Task.Packing != "none"
+	docLoss := make([]float64, su.T)
+	docN := make([]float64, su.T)
+	for i := 0; i < nb; i++ {
+		b, err := su.task.Batch(split, B, evalSeed, i, su.bopts)
+		if err != nil {
+			return nil, err
+		}
+		hb, err := su.prepare(b, evalSeed, step)
+		if err != nil {
+			return nil, err
+		}
+		out, err := call(s.evalEx, hb.tensors()...)
+		if err != nil {
+			return nil, err
+		}
+		nl := tensors.MustCopyFlatData[float32](out[0])
+		am := tensors.MustCopyFlatData[int32](out[1])
+		for r := 0; r < b.B; r++ {
+			for p := 0; p < int(b.TgtLen[r]); p++ {
+				k := r*b.T + p
+				l := float64(nl[k])
+				ok := 0.0
+				if am[k] == b.Tgt[k] {
+					ok = 1
+				}
+				lossSum += l
+				correct += ok
+				n++
+				posLoss[p] += l
+				posN[p]++
+				if packed {
+					dp := int(b.Positions[k])
+					docLoss[dp] += l
+					docN[dp]++
+				}
+				if b.Prompt != nil && su.task.Kind == datasets.SFT && b.Prompt[k] == 0 {
+					cLoss += l
+					cCorrect += ok
+					cN++
+				}
+			}
+		}
+	}
+	m := map[string]float64{}
+	if n > 0 {
+		m[split+"_loss"] = lossSum / n
+		m[split+"_acc"] = correct / n
+	}
+	if cN > 0 {
+		m[split+"_completion_loss"] = cLoss / cN
+		m[split+"_completion_acc"] = cCorrect / cN
+	}
+	s.byPos = map[string][]float64{split + "_loss": ratio(posLoss, posN)}
+	if packed {
+		s.byPos[split+"_loss_doc"] = ratio(docLoss, docN)
+	}
+	if su.cfg.Eval.GreedyExamples > 0 && su.task.Kind != datasets.LM {
+		exact, cer, err := s.greedyMetrics(split, step)
+		if err != nil {
+			return nil, err
+		}
+		m[split+"_exact"] = exact
+		if strings.HasPrefix(su.cfg.Task.Name, "cedict-") {
+			m[split+"_cer"] = cer
+		}
+	}
+	return m, nil
+}
+
+func ratio(sum, n []float64) []float64 {
+	out := make([]float64, 0, len(sum))
+	for i := range sum {
+		if n[i] == 0 {
+			break
+		}
+		out = append(out, sum[i]/n[i])
+	}
+	return out
+}
+
+// positionMetrics returns the by-position metrics of the last evaluation.
+func (s *session) positionMetrics(int) (map[string][]float64, error) { return s.byPos, nil }
+
+// greedyMetrics decodes the first eval.greedy_examples examples of a split greedily
+// (each step feeds the model's own argmax back, corrupted like training inputs) and
+// returns the exact-match rate and the character error rate of the decoded texts.
+func (s *session) greedyMetrics(split string, step int) (exact, cer float64, err error) {
+	su := s.su
+	B := su.cfg.Train.BatchSize
+	opts := su.bopts
+	opts.Pack = datasets.NoPacking
+	limit := su.cfg.Eval.GreedyExamples
+	var nEx, nExact, errChars, refChars float64
+	for i := 0; nEx < float64(limit); i++ {
+		b, err := su.task.Batch(split, B, evalSeed, i, opts)
+		if err != nil {
+			return 0, 0, err
+		}
+		if b.Rows == 0 {
+			break
+		}
+		preds, err := s.greedy(b, step)
+		if err != nil {
+			return 0, 0, err
+		}
+		for r := 0; r < b.Rows && nEx < float64(limit); r++ {
+			start := 0
+			if b.PromptLen != nil {
+				start = int(b.PromptLen[r])
+			}
+			ref := b.Tgt[r*b.T+start : r*b.T+int(b.TgtLen[r])]
+			got := preds[r]
+			if equalIDs(got, ref) {
+				nExact++
+			}
+			rt := []rune(su.task.Vocab.DecodeText(trimEOS(ref, su.task.Vocab.EOS)))
+			gt := []rune(su.task.Vocab.DecodeText(trimEOS(got, su.task.Vocab.EOS)))
+			errChars += float64(editDistanceRunes(gt, rt))
+			refChars += float64(len(rt))
+			nEx++
+		}
+		if b.Rows < b.B || i+1 >= 1<<20 {
+			break
+		}
+	}
+	if nEx == 0 {
+		return 0, 0, nil
+	}
+	if refChars == 0 {
+		refChars = 1
+	}
+	return nExact / nEx, errChars / refChars, nil
+}
+
+// greedy decodes the rows of b: row r's known prefix is its first k_r decoder inputs
+// (BOS, and for SFT the prompt and SEP); the model's argmax at position t becomes the
+// input at t+1. It returns, per row, the predicted labels from k_r-1 up to and
+// including the first EOS (or the row's end).
+func (s *session) greedy(b datasets.Batch, step int) ([][]int32, error) {
+	eos := int32(s.su.task.Vocab.EOS)
+	pad := int32(s.su.task.Vocab.PAD)
+	known := make([]int, b.B)
+	dec := make([]int32, len(b.Dec))
+	for r := 0; r < b.B; r++ {
+		known[r] = 1
+		if b.PromptLen != nil && b.PromptLen[r] > 0 {
+			known[r] = int(b.PromptLen[r]) + 1
+		}
+		for p := 0; p < b.T; p++ {
+			dec[r*b.T+p] = pad
+			if p < known[r] {
+				dec[r*b.T+p] = b.Dec[r*b.T+p]
+			}
+		}
+	}
+	preds := make([][]int32, b.B)
+	finished := make([]bool, b.B)
+	for r := b.Rows; r < b.B; r++ {
+		finished[r] = true
+	}
+	minKnown := b.T
+	for r := 0; r < b.Rows; r++ {
+		minKnown = min(minKnown, known[r])
+	}
+	for t := minKnown - 1; t < b.T; t++ {
+		all := true
+		for r := range finished {
+			all = all && finished[r]
+		}
+		if all {
+			break
+		}
+		cur := b
+		cur.Dec = dec
+		cur.TgtLen = make([]int32, b.B)
+		for r := range cur.TgtLen {
+			cur.TgtLen[r] = int32(min(b.T, max(t+1, known[r])))
+		}
+		hb, err := s.su.prepare(cur, evalSeed, step)
+		if err != nil {
+			return nil, err
+		}
+		out, err := call(s.evalEx, hb.tensors()...)
+		if err != nil {
+			return nil, err
+		}
+		am := tensors.MustCopyFlatData[int32](out[1])
+		for r := 0; r < b.B; r++ {
+			if finished[r] || t < known[r]-1 {
+				continue
+			}
+			y := am[r*b.T+t]
+			preds[r] = append(preds[r], y)
+			if y == eos || t == b.T-1 {
+				finished[r] = true
+				continue
+			}
+			dec[r*b.T+t+1] = y
+		}
+	}
+	return preds, nil
+}
+
+func trimEOS(ids []int32, eos int) []int32 {
+	for i, id := range ids {
+		if int(id) == eos {
+			return ids[:i]
+		}
+	}
+	return ids
+}
+
+func equalIDs(a, b []int32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func editDistanceRunes(a, b []rune) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			c := 1
+			if a[i-1] == b[j-1] {
+				c = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

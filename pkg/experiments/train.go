@@ -1,0 +1,513 @@
+package experiments
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/model/checkpoint"
+	"github.com/gomlx/gomlx/ml/train/optimizer"
+	"github.com/masklab/masklab/pkg/backend"
+	"github.com/masklab/masklab/pkg/layers"
+	"github.com/masklab/masklab/pkg/version"
+)
+
+// TrainOptions are the knobs of a training session that are not part of the config
+// (they do not change the numbers).
+type TrainOptions struct {
+	// Backend overrides $GOMLX_BACKEND and the config's backend (CLI --backend, notebooks).
+	Backend string
+	// Progress receives the progress bar (a terminal) or periodic lines; nil = silent.
+	Progress io.Writer
+	// InitFrom resolves a config's init_from to a run directory (sweeps resolve run ids).
+	InitFrom string
+	// StopAfter, when > 0, stops the session after that many steps as if killed (after
+	// the step's metrics and checkpoint, if any, are written). For tests of resume.
+	StopAfter int
+	// Label names the run in progress output.
+	Label string
+}
+
+// ErrStopped is returned when a session stops early (TrainOptions.StopAfter or a lost lock).
+var ErrStopped = errors.New("training stopped before the end")
+
+// TrainRun trains (or resumes, or skips if finished) the run in runDir with cfg. It
+// writes config.yaml if missing, takes the run's lock, resumes from the last checkpoint,
+// and writes metrics.jsonl, the checkpoint and summary.json. A run that is done or
+// diverged is not trained again; one that failed is retried.
+func TrainRun(ctx context.Context, cfg *Config, runDir string, opts TrainOptions) (*Summary, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := ensureRunDir(runDir, cfg); err != nil {
+		return nil, err
+	}
+	if s, err := ReadSummary(runDir); err == nil && (s.Status == StatusDone || s.Status == StatusDiverged) {
+		return s, nil
+	}
+	lock, err := AcquireLock(runDir)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Release()
+	// Re-check under the lock: another process may have finished it meanwhile.
+	if s, err := ReadSummary(runDir); err == nil && (s.Status == StatusDone || s.Status == StatusDiverged) {
+		return s, nil
+	}
+	os.Remove(filepath.Join(runDir, SummaryFile)) // a failed run is retried
+	s, err := trainLocked(ctx, cfg, runDir, opts, lock)
+	if err != nil && !errors.Is(err, ErrStopped) && !errors.Is(err, context.Canceled) {
+		// Record the failure; the sweep goes on with other runs.
+		fs := &Summary{Status: StatusFailed, Error: oneLineErr(err), Final: map[string]float64{}, Best: map[string]float64{}}
+		fs.Provenance = provenance(cfg, backend.Resolve(opts.Backend, cfg.Backend), 0, 0, 0)
+		_ = WriteJSONAtomic(filepath.Join(runDir, SummaryFile), fs)
+		return fs, err
+	}
+	return s, err
+}
+
+func oneLineErr(err error) string {
+	s := err.Error()
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+// session holds a run's compiled graphs and variables.
+type session struct {
+	su      *setup
+	be      compute.Backend
+	store   *model.Store
+	trainEx *model.Exec
+	evalEx  *model.Exec
+	trainV  []*model.Variable
+	byPos   map[string][]float64
+}
+
+func newSession(su *setup, be compute.Backend) (*session, error) {
+	s := &session{su: su, be: be, store: model.NewStore()}
+	if err := s.store.SetRNGStateFromSeed(su.cfg.Seed); err != nil {
+		return nil, err
+	}
+	var err error
+	s.trainEx, err = model.NewExec(be, s.store, s.trainGraph)
+	if err != nil {
+		return nil, err
+	}
+	s.evalEx, err = model.NewExec(be, s.store, s.evalGraph)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *session) inputs(in []*graph.Node, training bool) layers.Inputs {
+	li := layers.Inputs{
+		Dec: in[2], DecLen: in[3], Segments: in[6], Positions: in[7], Training: training,
+	}
+	if s.su.model.Kind != layers.KindDecoder {
+		li.Src, li.SrcLen = in[0], in[1]
+	}
+	if s.su.task.Kind == "sft" {
+		li.PrefixLen = in[8]
+	}
+	return li
+}
+
+// nll returns the per-position negative log-likelihood [B,T] and the argmax [B,T].
+func nll(logits, tgt *graph.Node) (*graph.Node, *graph.Node) {
+	logits = graph.ConvertDType(logits, dtypes.Float32)
+	vocab := logits.Shape().Dim(-1)
+	logp := graph.LogSoftmax(logits, -1)
+	oh := graph.OneHot(tgt, vocab, dtypes.Float32)
+	n := graph.Neg(graph.ReduceSum(graph.Mul(logp, oh), -1))
+	return n, graph.ArgMax(logits, -1, dtypes.Int32)
+}
+
+// trainGraph: inputs as hostBatch.tensors plus the learning rate; outputs loss, grad norm.
+func (s *session) trainGraph(scope *model.Scope, in []*graph.Node) []*graph.Node {
+	mscope := scope.In("model")
+	logits, err := layers.Forward(mscope, s.su.model, s.inputs(in, true))
+	if err != nil {
+		panic(err)
+	}
+	n, _ := nll(logits, in[4])
+	w := in[5]
+	loss := graph.Div(graph.ReduceAllSum(graph.Mul(n, w)), graph.Max(graph.ReduceAllSum(w), graph.ScalarOne(w.Graph(), dtypes.Float32)))
+	g := loss.Graph()
+	var vars []*model.Variable
+	var nodes []*graph.Node
+	for v := range mscope.IterVariables() {
+		if v.Trainable && v.InUseByGraph(g) {
+			vars = append(vars, v)
+		}
+	}
+	// A fixed order (by path), so the global norm sums in the same order whether the
+	// variables were created by the graph or loaded from a checkpoint.
+	sort.Slice(vars, func(i, j int) bool { return vars[i].Path() < vars[j].Path() })
+	for _, v := range vars {
+		nodes = append(nodes, v.NodeValue(g))
+	}
+	grads := graph.Gradient(loss, nodes...)
+	norm := adamWUpdate(scope, s.su.cfg.Optim, vars, grads, in[9])
+	s.trainV = vars
+	return []*graph.Node{loss, norm}
+}
+
+// evalGraph: inputs as hostBatch.tensors; outputs nll [B,T] and argmax [B,T].
+func (s *session) evalGraph(scope *model.Scope, in []*graph.Node) []*graph.Node {
+	logits, err := layers.Forward(scope.In("model"), s.su.model, s.inputs(in, false))
+	if err != nil {
+		panic(err)
+	}
+	n, am := nll(logits, in[4])
+	return []*graph.Node{n, am}
+}
+
+// call runs an exec, turning panics into errors.
+func call(ex *model.Exec, args ...any) (out []*tensors.Tensor, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	return ex.Call(args...)
+}
+
+// checkpoint handling: ckpt/ holds the last one; a new one is written to ckpt.tmp/,
+// then ckpt/ is renamed to ckpt.old/ and ckpt.tmp/ to ckpt/ (a crash in between
+// leaves ckpt.old/, which loadCheckpoint falls back to).
+func (s *session) saveCheckpoint(runDir string) error {
+	tmp := filepath.Join(runDir, CkptDir+".tmp")
+	cur := filepath.Join(runDir, CkptDir)
+	old := filepath.Join(runDir, CkptDir+".old")
+	os.RemoveAll(tmp)
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return err
+	}
+	h, err := checkpoint.Build(s.store).Dir(tmp).Keep(1).Done()
+	if err != nil {
+		return err
+	}
+	if err := h.Save(); err != nil {
+		return err
+	}
+	if err := syncTree(tmp); err != nil {
+		return err
+	}
+	os.RemoveAll(old)
+	if _, err := os.Stat(cur); err == nil {
+		if err := os.Rename(cur, old); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(tmp, cur); err != nil {
+		return err
+	}
+	_ = syncDir(runDir)
+	os.RemoveAll(old)
+	return nil
+}
+
+func syncTree(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		f, err := os.Open(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return err
+		}
+		err = f.Sync()
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return syncDir(dir)
+}
+
+// checkpointDir returns the directory holding a run's last complete checkpoint, or "".
+func checkpointDir(runDir string) string {
+	for _, d := range []string{CkptDir, CkptDir + ".old"} {
+		p := filepath.Join(runDir, d)
+		if ents, err := os.ReadDir(p); err == nil {
+			for _, e := range ents {
+				if strings.HasSuffix(e.Name(), ".json") {
+					return p
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// loadCheckpoint loads every variable (model, optimizer moments, step, RNG state). It
+// loads into a scratch store first and copies values over, because GoMLX's immediate
+// loading keeps the value of a variable that already exists (the RNG state).
+func (s *session) loadCheckpoint(dir string) (int, error) {
+	tmp := model.NewStore()
+	if _, err := checkpoint.Load(tmp).Dir(dir).Immediate().Done(); err != nil {
+		return 0, fmt.Errorf("loading checkpoint %s: %w", dir, err)
+	}
+	for v := range tmp.IterVariables() {
+		val, err := v.Value()
+		if err != nil {
+			return 0, err
+		}
+		if cur := s.store.GetVariable(v.Path()); cur != nil {
+			if err := cur.SetValue(val); err != nil {
+				return 0, fmt.Errorf("loading checkpoint %s: variable %s: %w", dir, v.Path(), err)
+			}
+			continue
+		}
+		nv, err := s.store.CreateVariable(v.Path(), val)
+		if err != nil {
+			return 0, fmt.Errorf("loading checkpoint %s: variable %s: %w", dir, v.Path(), err)
+		}
+		nv.SetTrainable(strings.HasPrefix(v.Path(), "/model/"))
+	}
+	return int(optimizer.GetGlobalStep(s.store)), nil
+}
+
+// initFrom loads only the model variables of another run's checkpoint (fine-tuning:
+// the optimizer state, step and RNG state start fresh).
+func (s *session) initFrom(runDir string) error {
+	dir := checkpointDir(runDir)
+	if dir == "" {
+		return fmt.Errorf("init_from %s: no checkpoint there (is that run done?)", runDir)
+	}
+	tmp := model.NewStore()
+	if _, err := checkpoint.Load(tmp).Dir(dir).Immediate().Done(); err != nil {
+		return fmt.Errorf("init_from %s: %w", runDir, err)
+	}
+	n := 0
+	for v := range tmp.IterVariables() {
+		if !strings.HasPrefix(v.Path(), "/model/") {
+			continue
+		}
+		val, err := v.Value()
+		if err != nil {
+			return err
+		}
+		if _, err := s.store.CreateVariable(v.Path(), val); err != nil {
+			return fmt.Errorf("init_from %s: variable %s: %w", runDir, v.Path(), err)
+		}
+		n++
+	}
+	if n == 0 {
+		return fmt.Errorf("init_from %s: the checkpoint has no model variables", runDir)
+	}
+	return nil
+}
+
+func trainLocked(ctx context.Context, cfg *Config, runDir string, opts TrainOptions, lock *Lock) (*Summary, error) {
+	choice := backend.Resolve(opts.Backend, cfg.Backend)
+	be, err := backend.New(choice)
+	if err != nil {
+		return nil, err
+	}
+	su, err := newSetup(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := su.task.Vocab.Save(filepath.Join(runDir, "vocab.json")); err != nil {
+		return nil, err
+	}
+	sess, err := newSession(su, be)
+	if err != nil {
+		return nil, err
+	}
+	start := 0
+	resumes := 0
+	var prevWall float64
+	if dir := checkpointDir(runDir); dir != "" {
+		if start, err = sess.loadCheckpoint(dir); err != nil {
+			return nil, err
+		}
+		if st, err := readSessionState(runDir); err == nil && st.Step == start {
+			prevWall, resumes = st.Wall, st.Resumes+1
+		}
+	} else if cfg.InitFrom != "" {
+		from := opts.InitFrom
+		if from == "" {
+			from = cfg.InitFrom
+		}
+		if err := sess.initFrom(from); err != nil {
+			return nil, err
+		}
+	}
+	mlog, err := OpenMetricsLog(filepath.Join(runDir, MetricsFile), start)
+	if err != nil {
+		return nil, err
+	}
+	defer mlog.Close()
+
+	steps := cfg.Train.Steps
+	seed := uint64(cfg.Seed)
+	bar := newProgress(opts.Progress, opts.Label, steps, start)
+	t0 := time.Now()
+	var lossSum float64
+	var lossN int
+	ranSteps := 0
+	finish := func(status string, step int, divergedAt int) (*Summary, error) {
+		lines, err := ReadMetrics(filepath.Join(runDir, MetricsFile))
+		if err != nil {
+			return nil, err
+		}
+		wall := prevWall + time.Since(t0).Seconds()
+		sum := &Summary{Status: status, Step: step, DivergedAt: divergedAt, Final: lastEval(lines), Best: bestOf(lines)}
+		sum.Provenance = provenance(cfg, choice, wall, step, resumes)
+		if status == StatusDone {
+			if sum.ByPosition, err = sess.positionMetrics(step); err != nil {
+				return nil, err
+			}
+			if cfg.Eval.Test {
+				if sum.Test, err = sess.evaluate("test", step); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if err := WriteJSONAtomic(filepath.Join(runDir, SummaryFile), sum); err != nil {
+			return nil, err
+		}
+		bar.done(status)
+		return sum, nil
+	}
+	if start >= steps {
+		return finish(StatusDone, start, 0)
+	}
+	for step := start + 1; step <= steps; step++ {
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-lock.Lost():
+			return nil, fmt.Errorf("%w: lock of %s was taken over", ErrStopped, runDir)
+		default:
+		}
+		hb, err := su.makeBatch("train", step-1, seed, step-1)
+		if err != nil {
+			return nil, err
+		}
+		lr := LearningRate(cfg.Optim, step, steps)
+		args := append(hb.tensors(), tensors.FromScalar(float32(lr)))
+		out, err := call(sess.trainEx, args...)
+		if err != nil {
+			return nil, fmt.Errorf("training step %d: %w", step, err)
+		}
+		loss := float64(tensors.MustCopyFlatData[float32](out[0])[0])
+		gnorm := float64(tensors.MustCopyFlatData[float32](out[1])[0])
+		ranSteps++
+		if math.IsNaN(loss) || math.IsInf(loss, 0) || math.IsNaN(gnorm) || math.IsInf(gnorm, 0) {
+			_ = mlog.Append(Metrics{"step": float64(step), "train_loss": nanSafe(loss), "lr": lr, "grad_norm": nanSafe(gnorm)})
+			return finish(StatusDiverged, step, step)
+		}
+		lossSum += loss
+		lossN++
+		line := Metrics(nil)
+		if step%cfg.Train.LogEvery == 0 || step == steps {
+			line = Metrics{"step": float64(step), "train_loss": lossSum / float64(lossN), "lr": lr, "grad_norm": gnorm}
+			lossSum, lossN = 0, 0
+		}
+		if (cfg.Eval.Every > 0 && step%cfg.Eval.Every == 0) || step == steps {
+			ev, err := sess.evaluate("valid", step)
+			if err != nil {
+				return nil, fmt.Errorf("evaluating at step %d: %w", step, err)
+			}
+			if line == nil {
+				line = Metrics{"step": float64(step)}
+			}
+			for k, v := range ev {
+				line[k] = v
+			}
+		}
+		if line != nil {
+			if err := mlog.Append(line); err != nil {
+				return nil, err
+			}
+		}
+		bar.update(step, loss)
+		if step%cfg.Train.CheckpointEvery == 0 || step == steps {
+			if err := sess.saveCheckpoint(runDir); err != nil {
+				return nil, fmt.Errorf("checkpoint at step %d: %w", step, err)
+			}
+			_ = writeSessionState(runDir, sessionState{Step: step, Wall: prevWall + time.Since(t0).Seconds(), Resumes: resumes})
+		}
+		if opts.StopAfter > 0 && ranSteps >= opts.StopAfter && step < steps {
+			return nil, fmt.Errorf("%w: after %d steps (at step %d)", ErrStopped, ranSteps, step)
+		}
+	}
+	return finish(StatusDone, steps, 0)
+}
+
+func nanSafe(x float64) float64 {
+	// JSON has no NaN or Inf: record them as a huge number so the line stays valid.
+	if math.IsNaN(x) || math.IsInf(x, 0) {
+		return math.MaxFloat64
+	}
+	return x
+}
+
+// sessionState is kept next to the checkpoint to carry wall time across resumes.
+type sessionState struct {
+	Step    int     `json:"step"`
+	Wall    float64 `json:"wall_seconds"`
+	Resumes int     `json:"resumes"`
+}
+
+func writeSessionState(runDir string, st sessionState) error {
+	return WriteJSONAtomic(filepath.Join(runDir, "session.json"), st)
+}
+
+func readSessionState(runDir string) (sessionState, error) {
+	var st sessionState
+	data, err := os.ReadFile(filepath.Join(runDir, "session.json"))
+	if err != nil {
+		return st, err
+	}
+	return st, jsonUnmarshal(data, &st)
+}
+
+func provenance(cfg *Config, choice backend.Choice, wall float64, steps, resumes int) Provenance {
+	v := version.Get()
+	p := Provenance{
+		Masklab: v.Masklab, Commit: v.Commit, GoMLX: v.GoMLX, Go: v.Go,
+		Backend: choice.Config, BackendSource: choice.Source, SIMD: v.SIMD,
+		CPU: cpuModel(), NumCPU: runtime.NumCPU(), Host: hostname(),
+		Seed: cfg.Seed, ConfigHash: cfg.Hash(), WallSeconds: wall, Finished: nowString(), Resumes: resumes,
+	}
+	if wall > 0 {
+		p.StepsPerSec = float64(steps) / wall
+	}
+	return p
+}
+
+func cpuModel() string {
+	data, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "model name") {
+			if _, v, ok := strings.Cut(line, ":"); ok {
+				return strings.TrimSpace(v)
+			}
+		}
+	}
+	return runtime.GOARCH
+}
