@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"image/color"
 
+	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/recorder"
 )
 
 // Grid lays several panels out in rows of Cols, under an optional title, with an
@@ -19,6 +21,13 @@ type Grid struct {
 	Scale *ColorScale
 	// Gap is the space between panels (default 6 pt).
 	Gap vg.Length
+
+	// shared is set when every panel is a *Heatmap of one shape with the same
+	// token labels: then only the left column shows row labels, only the bottom
+	// row column labels, and all cells have one size. titles holds panel titles,
+	// drawn centred over each panel's cells.
+	shared bool
+	titles []string
 }
 
 // MaskPanel is one mask of a gallery: a grid (grid[q][k], true = may attend), its
@@ -46,7 +55,30 @@ func MaskGallery(title string, items []MaskPanel, cols int, opts ...Option) (*Gr
 		compactPanel(h)
 		g.Panels = append(g.Panels, h)
 	}
+	g.shareAxes(sameLabels(items))
 	return g, nil
+}
+
+// sameLabels reports whether all masks have one shape and the same labels.
+func sameLabels(items []MaskPanel) bool {
+	eq := func(a, b []string) bool {
+		if len(a) != len(b) {
+			return false
+		}
+		for i := range a {
+			if a[i] != b[i] {
+				return false
+			}
+		}
+		return true
+	}
+	for _, it := range items[1:] {
+		if len(it.Grid) != len(items[0].Grid) || len(it.Grid[0]) != len(items[0].Grid[0]) ||
+			!eq(it.RowLabels, items[0].RowLabels) || !eq(it.ColLabels, items[0].ColLabels) {
+			return false
+		}
+	}
+	return true
 }
 
 // AttentionLayers draws attention weights[layer][head][q][k] as a grid with one row
@@ -83,7 +115,40 @@ func AttentionLayers(title string, weights [][][][]float64, rowLabels, colLabels
 			g.Panels = append(g.Panels, hm)
 		}
 	}
+	g.shareAxes(true)
 	return g, nil
+}
+
+// shareAxes hides inner tick labels and takes over the panel titles (see shared).
+func (g *Grid) shareAxes(ok bool) {
+	if !ok {
+		return
+	}
+	cols, rows := max(g.Cols, 1), g.rows()
+	g.shared = true
+	g.titles = make([]string, len(g.Panels))
+	for i, f := range g.Panels {
+		h := f.(*Heatmap)
+		g.titles[i] = h.Plot.Title.Text
+		h.Plot.Title.Text = ""
+		r, c := i/cols, i%cols
+		if c > 0 {
+			h.Plot.Y.Tick.Marker = hideLabels(h.Plot.Y.Tick.Marker)
+		}
+		// The bottom panel of each column shows the key labels.
+		if r < rows-1 && i+cols < len(g.Panels) {
+			h.Plot.X.Tick.Marker = hideLabels(h.Plot.X.Tick.Marker)
+		}
+	}
+}
+
+// hideLabels keeps a labelTicks' tick marks but drops its labels.
+func hideLabels(t plot.Ticker) plot.Ticker {
+	if lt, ok := t.(labelTicks); ok {
+		lt.labels = make([]string, len(lt.labels))
+		return lt
+	}
+	return t
 }
 
 // compactPanel drops the axis names of a heatmap inside a grid (the tokens say it).
@@ -123,10 +188,14 @@ func (g *Grid) Draw(c draw.Canvas) {
 		var title string
 		setText(&title, &sty, g.Title)
 		c.FillText(sty, vg.Point{X: c.Center().X, Y: c.Max.Y}, title)
-		area.Max.Y -= sty.Height(title) + vg.Points(4)
+		area.Max.Y -= sty.Height(title) + vg.Points(8)
 	}
 	if g.Scale != nil {
 		area.Max.X -= colorBarWidth
+	}
+	if g.shared {
+		g.drawShared(c, area)
+		return
 	}
 	cols := max(g.Cols, 1)
 	tiles := draw.Tiles{Rows: g.rows(), Cols: cols, PadX: g.gap(), PadY: g.gap()}
@@ -163,6 +232,17 @@ func (g *Grid) SizeFor(width vg.Length) Size {
 	if g.Scale != nil {
 		w -= colorBarWidth
 	}
+	if g.shared && len(g.Panels) > 0 {
+		_, colL, colR, rowB, rowT, _ := g.sharedMargins()
+		h0 := g.Panels[0].(*Heatmap)
+		ncol, nrow := max(g.Cols, 1), g.rows()
+		cell := (w - sum(colL) - sum(colR) - vg.Length(ncol-1)*g.gap()) / vg.Length(ncol*h0.Cols)
+		h := cell*vg.Length(nrow*h0.Rows) + sum(rowB) + sum(rowT) + vg.Length(nrow-1)*g.gap() + vg.Points(4)
+		if g.Title != "" {
+			h += vg.Points(TitleSize + 10)
+		}
+		return Size{Width: width, Height: h}
+	}
 	cols := vg.Length(max(g.Cols, 1))
 	panel := (w - (cols-1)*g.gap()) / cols
 	h := vg.Length(g.rows())*panel + vg.Length(g.rows()-1)*g.gap()
@@ -183,4 +263,110 @@ func (h *Heatmap) SizeFor(width vg.Length) Size {
 	margin := 0.8 * vg.Inch
 	ht := (w-margin)*vg.Length(float64(h.Rows)/float64(h.Cols)) + margin
 	return Size{Width: width, Height: min(ht, 1.6*width)}
+}
+
+// margins of a panel: the space its plot takes around the data area.
+type margins struct{ left, right, bottom, top vg.Length }
+
+func panelMargins(h *Heatmap) margins {
+	ref := draw.NewCanvas(&recorder.Canvas{}, vg.Points(1000), vg.Points(1000))
+	da := h.Plot.DataCanvas(ref)
+	return margins{da.Min.X - ref.Min.X, ref.Max.X - da.Max.X, da.Min.Y - ref.Min.Y, ref.Max.Y - da.Max.Y}
+}
+
+// drawShared lays out same-shape heatmaps with one cell size, labels on the outer
+// panels only, and titles centred over the cells.
+func (g *Grid) drawShared(c, area draw.Canvas) {
+	cols, rows := max(g.Cols, 1), g.rows()
+	hm := make([]*Heatmap, len(g.Panels))
+	for i, f := range g.Panels {
+		hm[i] = f.(*Heatmap)
+	}
+	m, colL, colR, rowB, rowT, titleH := g.sharedMargins()
+	titleSty := panelTitleStyle()
+	gap := g.gap()
+	w := area.Max.X - area.Min.X - sum(colL) - sum(colR) - vg.Length(cols-1)*gap
+	h := area.Max.Y - area.Min.Y - sum(rowB) - sum(rowT) - vg.Length(rows-1)*gap
+	tr, tc := hm[0].Rows, hm[0].Cols
+	cell := min(w/vg.Length(cols*tc), h/vg.Length(rows*tr))
+	if cell <= 0 {
+		return
+	}
+	dw, dh := cell*vg.Length(tc), cell*vg.Length(tr)
+	// Centre the block.
+	x0 := area.Min.X + (w-dw*vg.Length(cols))/2
+	yTop := area.Max.Y - (h-dh*vg.Length(rows))/2
+	xs := make([]vg.Length, cols) // left edge of each column's canvas
+	x := x0
+	for k := range cols {
+		xs[k] = x
+		x += colL[k] + dw + colR[k] + gap
+	}
+	y := yTop
+	ys := make([]vg.Length, rows) // top edge of each row's canvas (below the title)
+	for r := range rows {
+		ys[r] = y - titleH
+		y -= rowT[r] + dh + rowB[r] + gap
+	}
+	for i, p := range hm {
+		r, k := i/cols, i%cols
+		// The panel canvas: data area at the column/row position, own margins around.
+		dx0 := xs[k] + colL[k]
+		dyTop := ys[r] - (rowT[r] - titleH)
+		sub := c
+		sub.Min.X, sub.Max.X = dx0-m[i].left, dx0+dw+m[i].right
+		sub.Max.Y, sub.Min.Y = dyTop+m[i].top, dyTop-dh-m[i].bottom
+		p.Draw(sub)
+		if g.titles[i] != "" {
+			var t string
+			sty := titleSty
+			setText(&t, &sty, g.titles[i])
+			sub.FillText(sty, vg.Point{X: dx0 + dw/2, Y: dyTop + vg.Points(2)}, t)
+		}
+	}
+	if g.Scale != nil {
+		bar := c
+		bar.Min.X = xs[cols-1] + colL[cols-1] + dw + colR[cols-1] + gap
+		bar.Max.X = bar.Min.X + colorBarWidth
+		bar.Max.Y = ys[0] - (rowT[0] - titleH)
+		bar.Min.Y = ys[rows-1] - (rowT[rows-1] - titleH) - dh
+		g.Scale.drawBar(bar, plainHandler())
+	}
+}
+
+func panelTitleStyle() text.Style {
+	sty := textStyle(TickSize+1, plainHandler())
+	sty.XAlign, sty.YAlign = draw.XCenter, draw.YBottom
+	return sty
+}
+
+// sharedMargins measures every panel's margins and the per-column and per-row
+// maxima of a shared layout, with titleH the space of the panel titles.
+func (g *Grid) sharedMargins() (m []margins, colL, colR, rowB, rowT []vg.Length, titleH vg.Length) {
+	cols, rows := max(g.Cols, 1), g.rows()
+	m = make([]margins, len(g.Panels))
+	for i, f := range g.Panels {
+		m[i] = panelMargins(f.(*Heatmap))
+	}
+	sty := panelTitleStyle()
+	for _, t := range g.titles {
+		if t != "" {
+			titleH = sty.Height(t) + vg.Points(2)
+		}
+	}
+	colL, colR = make([]vg.Length, cols), make([]vg.Length, cols)
+	rowB, rowT = make([]vg.Length, rows), make([]vg.Length, rows)
+	for i := range g.Panels {
+		r, k := i/cols, i%cols
+		colL[k], colR[k] = max(colL[k], m[i].left), max(colR[k], m[i].right)
+		rowB[r], rowT[r] = max(rowB[r], m[i].bottom), max(rowT[r], m[i].top+titleH)
+	}
+	return m, colL, colR, rowB, rowT, titleH
+}
+
+func sum(a []vg.Length) (s vg.Length) {
+	for _, v := range a {
+		s += v
+	}
+	return s
 }

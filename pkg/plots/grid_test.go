@@ -1,0 +1,84 @@
+package plots
+
+import (
+	"math"
+	"testing"
+
+	"gonum.org/v1/plot/vg"
+)
+
+func maskOf(n int, f func(q, k int) bool) [][]bool {
+	g := make([][]bool, n)
+	for q := range g {
+		g[q] = make([]bool, n)
+		for k := range g[q] {
+			g[q][k] = f(q, k)
+		}
+	}
+	return g
+}
+
+// softmaxRows makes causal attention weights peaked on a diagonal offset by shift.
+func softmaxRows(n, shift int, temp float64) [][]float64 {
+	w := make([][]float64, n)
+	for q := range w {
+		w[q] = make([]float64, n)
+		sum := 0.0
+		for k := 0; k <= q; k++ {
+			d := float64(q - shift - k)
+			w[q][k] = math.Exp(-d * d / temp)
+			sum += w[q][k]
+		}
+		for k := range w[q] {
+			w[q][k] /= sum
+		}
+	}
+	return w
+}
+
+func galleryPanels() []MaskPanel {
+	const n = 10
+	return []MaskPanel{
+		{Title: "causal", Grid: maskOf(n, func(q, k int) bool { return k <= q })},
+		{Title: "causal & window(3)", Grid: maskOf(n, func(q, k int) bool { return k <= q && q-k < 3 })},
+		{Title: "prefix(4)", Grid: maskOf(n, func(q, k int) bool { return k <= q || k < 4 })},
+		{Title: "causal & doc", Grid: maskOf(n, func(q, k int) bool { return k <= q && (q < 6) == (k < 6) })},
+		{Title: "chunked(4)", Grid: maskOf(n, func(q, k int) bool { return k <= q && q/4 == k/4 })},
+		{Title: "dilated(2)", Grid: maskOf(n, func(q, k int) bool { return k <= q && (q-k)%2 == 0 })},
+	}
+}
+
+func TestMaskGalleryFiles(t *testing.T) {
+	dir := reviewDir(t)
+	g, err := MaskGallery("Decoder self-attention masks", galleryPanels(), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	saveAll(t, g, dir, "mask_gallery", g.SizeFor(DoubleColumn.Width))
+}
+
+func TestAttentionFiles(t *testing.T) {
+	dir := reviewDir(t)
+	src := []string{"<s>", "我", "爱", "北京", "天安门", "。", "</s>"}
+	h, err := AttentionHeatmap(softmaxRows(len(src), 1, 1.5), src, src, "自注意力 layer 1, head 2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	saveAll(t, h, dir, "attention_zh", h.SizeFor(SingleColumn.Width))
+
+	tgt := []string{"<s>", "I", "love", "Beijing", "Tiananmen", ".", "</s>", "<pad>"}
+	var layers [][][][]float64
+	for l := range 2 {
+		var heads [][][]float64
+		for hd := range 4 {
+			heads = append(heads, softmaxRows(len(tgt), (l+hd)%3, 0.5+float64(hd)))
+		}
+		layers = append(layers, heads)
+	}
+	g, err := AttentionLayers("Decoder self-attention, all layers and heads", layers, tgt, tgt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	saveAll(t, g, dir, "attention_layers", g.SizeFor(DoubleColumn.Width))
+	_ = vg.Inch
+}
