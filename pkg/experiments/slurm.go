@@ -98,6 +98,11 @@ func (o *SlurmOptions) Validate() error {
 	if o.Mem != "" && !regexp.MustCompile(`^\d+[KMGT]?$`).MatchString(o.Mem) {
 		return fmt.Errorf("slurm: mem %q is not a Slurm memory size (e.g. 4000, 8G)", o.Mem)
 	}
+	for _, kv := range o.Set {
+		if !strings.Contains(kv, "=") || strings.ContainsAny(kv, "\n\r") {
+			return fmt.Errorf("slurm: override %q must be one key=value", kv)
+		}
+	}
 	for _, e := range o.Extra {
 		if !strings.HasPrefix(e, "-") || strings.ContainsAny(e, "\n\r") {
 			return fmt.Errorf("slurm: extra sbatch option %q must be one option starting with '-' (e.g. --account=lab)", e)
@@ -155,11 +160,7 @@ func SlurmArrayScript(o SlurmOptions, j *SlurmJob, a *SlurmArray) (string, error
 	if err := o.Validate(); err != nil {
 		return "", err
 	}
-	return slurmArrayScript(o, a, j.LogDir)
-}
-
-func slurmArrayScript(o SlurmOptions, a *SlurmArray, logDir string) (string, error) {
-	runList, n := a.RunList, len(a.RunIDs)
+	runList, logDir, n := a.RunList, j.LogDir, len(a.RunIDs)
 	if n < 1 {
 		return "", fmt.Errorf("slurm: an array needs at least one run, got %d", n)
 	}

@@ -9,6 +9,14 @@ import (
 	"time"
 )
 
+func runsOf(stage string, ids ...string) []SlurmRun {
+	var rs []SlurmRun
+	for _, id := range ids {
+		rs = append(rs, SlurmRun{ID: id, Stage: stage})
+	}
+	return rs
+}
+
 func testSlurmOptions(dir string) SlurmOptions {
 	return SlurmOptions{
 		Masklab:   "/opt/masklab/bin/masklab",
@@ -30,25 +38,30 @@ func TestWriteSlurmJobScripts(t *testing.T) {
 	o.MaxParallel = 3
 	o.Extra = []string{"--account=lab", "--qos=high"}
 	now := time.Date(2026, 11, 29, 15, 4, 5, 0, time.UTC)
-	j, err := WriteSlurmJob(o, []string{"run-a", "run-b", "run-c"}, now)
+	o.Set = []string{"train.steps=20", "masks.input=span(0.15, 3)"}
+	j, err := WriteSlurmJob(o, runsOf("main", "run-a", "run-b", "run-c"), now)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(j.Arrays) != 1 {
+		t.Fatalf("one stage: got %d arrays", len(j.Arrays))
+	}
+	a := j.Arrays[0]
 	slurmDir := filepath.Join(o.OutDir, "slurm")
-	if j.Script != filepath.Join(slurmDir, "array-20261129-150405.sbatch") {
-		t.Errorf("script path %s", j.Script)
+	if a.Script != filepath.Join(slurmDir, "array-20261129-150405.sbatch") {
+		t.Errorf("script path %s", a.Script)
 	}
-	if j.RunList != filepath.Join(slurmDir, "array-20261129-150405.runs") {
-		t.Errorf("run list path %s", j.RunList)
+	if a.RunList != filepath.Join(slurmDir, "array-20261129-150405.runs") {
+		t.Errorf("run list path %s", a.RunList)
 	}
-	list, err := os.ReadFile(j.RunList)
+	list, err := os.ReadFile(a.RunList)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if string(list) != "run-a\nrun-b\nrun-c\n" {
 		t.Errorf("run list %q", list)
 	}
-	data, err := os.ReadFile(j.Script)
+	data, err := os.ReadFile(a.Script)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,8 +78,9 @@ func TestWriteSlurmJobScripts(t *testing.T) {
 		"#SBATCH --mem=8G\n",
 		"#SBATCH --account=lab\n",
 		"#SBATCH --qos=high\n",
-		"RUNS='" + j.RunList + "'\n",
-		"exec /opt/masklab/bin/masklab sweep /home/me/sweeps/ablation.yaml --out '" + o.OutDir + "' --only \"$RUN_ID\" --workers 1\n",
+		"RUNS='" + a.RunList + "'\n",
+		"exec /opt/masklab/bin/masklab sweep /home/me/sweeps/ablation.yaml --out '" + o.OutDir +
+			"' --set train.steps=20 --set 'masks.input=span(0.15, 3)' --only \"$RUN_ID\" --workers 1\n",
 	} {
 		if !strings.Contains(script, want) {
 			t.Errorf("array script lacks %q:\n%s", want, script)
@@ -83,7 +97,7 @@ func TestWriteSlurmJobScripts(t *testing.T) {
 			seenCommand = true
 		}
 	}
-	st, err := os.Stat(j.Script)
+	st, err := os.Stat(a.Script)
 	if err != nil || st.Mode().Perm()&0o100 == 0 {
 		t.Errorf("array script not executable: %v %v", st.Mode(), err)
 	}
@@ -108,14 +122,15 @@ func TestWriteSlurmJobScripts(t *testing.T) {
 	}
 
 	// A second job in the same second gets its own files.
-	j2, err := WriteSlurmJob(o, []string{"run-b"}, now)
+	j2, err := WriteSlurmJob(o, runsOf("main", "run-b"), now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if j2.Script == j.Script || j2.RunList == j.RunList {
-		t.Errorf("second job overwrote the first: %s", j2.Script)
+	a2 := j2.Arrays[0]
+	if a2.Script == a.Script || a2.RunList == a.RunList || j2.ReportScript == j.ReportScript {
+		t.Errorf("second job overwrote the first: %s", a2.Script)
 	}
-	data2, _ := os.ReadFile(j2.Script)
+	data2, _ := os.ReadFile(a2.Script)
 	if !strings.Contains(string(data2), "#SBATCH --array=0-0%3\n") {
 		t.Errorf("one-run array:\n%s", data2)
 	}
@@ -135,11 +150,12 @@ func TestSlurmArrayScriptRuns(t *testing.T) {
 	o := testSlurmOptions(dir)
 	o.Masklab = fake
 	o.CPUs = 2
-	j, err := WriteSlurmJob(o, []string{"run-a", "run-b"}, time.Now())
+	j, err := WriteSlurmJob(o, runsOf("main", "run-a", "run-b"), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("bash", j.Script)
+	script := j.Arrays[0].Script
+	cmd := exec.Command("bash", script)
 	cmd.Env = append(os.Environ(), "SLURM_ARRAY_TASK_ID=1", "SLURM_ARRAY_JOB_ID=77", "SLURM_CPUS_PER_TASK=2")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -151,7 +167,7 @@ func TestSlurmArrayScriptRuns(t *testing.T) {
 		t.Errorf("task 1 output:\n%s\nwant suffix:\n%s", out, want)
 	}
 	// A task index past the list fails loudly instead of running nothing silently.
-	cmd = exec.Command("bash", j.Script)
+	cmd = exec.Command("bash", script)
 	cmd.Env = append(os.Environ(), "SLURM_ARRAY_TASK_ID=5")
 	out, err = cmd.CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "no run for array task 5") {
@@ -175,6 +191,8 @@ func TestSlurmOptionsValidate(t *testing.T) {
 		{"bad mem", func(o *SlurmOptions) { o.Mem = "lots" }, `mem "lots"`},
 		{"extra not an option", func(o *SlurmOptions) { o.Extra = []string{"account=lab"} }, `must be one option starting with '-'`},
 		{"extra overrides array", func(o *SlurmOptions) { o.Extra = []string{"--array=0-9"} }, `would override masklab's own --array`},
+		{"override without =", func(o *SlurmOptions) { o.Set = []string{"train.steps"} }, `override "train.steps" must be one key=value`},
+		{"path with quote", func(o *SlurmOptions) { o.OutDir = `/tmp/a"b` }, `cannot be passed through an sbatch script`},
 		{"extra with newline", func(o *SlurmOptions) { o.Extra = []string{"--qos=a\nrm -rf /"} }, `must be one option`},
 	} {
 		o := testSlurmOptions(dir)
@@ -195,7 +213,7 @@ func TestSlurmOptionsValidate(t *testing.T) {
 	if _, err := WriteSlurmJob(o, nil, time.Now()); err == nil {
 		t.Error("no runs: want an error")
 	}
-	if _, err := WriteSlurmJob(o, []string{"../escape"}, time.Now()); err == nil {
+	if _, err := WriteSlurmJob(o, runsOf("main", "../escape"), time.Now()); err == nil {
 		t.Error("run id with a slash: want an error")
 	}
 }
@@ -203,7 +221,7 @@ func TestSlurmOptionsValidate(t *testing.T) {
 func TestSubmitSlurmJobWithoutSbatch(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
 	o := testSlurmOptions(t.TempDir())
-	j, err := WriteSlurmJob(o, []string{"r1"}, time.Now())
+	j, err := WriteSlurmJob(o, runsOf("main", "r1"), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,19 +241,32 @@ func TestSubmitSlurmJobFakeSbatch(t *testing.T) {
 	}
 	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 	o := testSlurmOptions(t.TempDir())
-	j, err := WriteSlurmJob(o, []string{"r1", "r2"}, time.Now())
+	// Two stages: the fine-tuning array waits for the pre-training one; the report for both.
+	runs := append(runsOf("pretrain", "p1", "p2"), runsOf("sft/v2", "f1", "f2", "f3")...)
+	j, err := WriteSlurmJob(o, runs, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	if err != nil {
 		t.Fatal(err)
 	}
-	arr, rep, err := SubmitSlurmJob(j)
+	if len(j.Arrays) != 2 || j.Arrays[0].Stage != "pretrain" || j.Arrays[1].Stage != "sft/v2" {
+		t.Fatalf("arrays %+v", j.Arrays)
+	}
+	if filepath.Base(j.Arrays[1].Script) != "array-20260102-030405-sft_v2.sbatch" {
+		t.Errorf("stage script name %s", j.Arrays[1].Script)
+	}
+	if got := strings.Join(j.Arrays[1].RunIDs, ","); got != "f1,f2,f3" {
+		t.Errorf("stage 2 runs %s", got)
+	}
+	arrs, rep, err := SubmitSlurmJob(j)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if arr != "42" || rep != "43" {
-		t.Errorf("job ids %q %q, want 42 43", arr, rep)
+	if strings.Join(arrs, ",") != "42,43" || rep != "44" {
+		t.Errorf("job ids %q %q, want [42 43] 44", arrs, rep)
 	}
 	calls, _ := os.ReadFile(logf)
-	want := "--parsable " + j.Script + "\n--parsable --dependency=afterany:42 " + j.ReportScript + "\n"
+	want := "--parsable " + j.Arrays[0].Script + "\n" +
+		"--parsable --dependency=afterany:42 " + j.Arrays[1].Script + "\n" +
+		"--parsable --dependency=afterany:42:43 " + j.ReportScript + "\n"
 	if string(calls) != want {
 		t.Errorf("sbatch calls:\n%s\nwant:\n%s", calls, want)
 	}
