@@ -1,0 +1,169 @@
+package layers
+
+import (
+	"testing"
+	"time"
+
+	"github.com/gomlx/compute/dtypes"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/train"
+	"github.com/gomlx/gomlx/ml/train/optimizer"
+	"github.com/masklab/masklab/datasets"
+	"github.com/masklab/masklab/pkg/backend"
+)
+
+// referenceConfig is RB-d64 of shared/bench/README.md: pre-LN 2+2 layers, d_model 64,
+// 4 heads, FFN 256, vocab 64, learned embeddings + sinusoidal positions, final norms,
+// untied output, self mask causal & pad, cross and encoder masks pad, no dropout.
+func referenceConfig() Config {
+	return Config{Kind: KindSeq2Seq, Vocab: 64, DModel: 64, Heads: 4, FF: 256, EncLayers: 2, DecLayers: 2, MaxLen: 24}
+}
+
+// seq2seqTrainer is a GoMLX trainer for cfg with AdamW (betas 0.9/0.999, eps 1e-8,
+// weight decay 0.01, no schedule, no clipping) and the padding-weighted loss.
+func seq2seqTrainer(t testing.TB, cfg Config, lr float64, seed int64) *train.Trainer {
+	store := model.NewStore()
+	if err := store.SetRNGStateFromSeed(seed); err != nil {
+		t.Fatal(err)
+	}
+	modelFn := func(scope *model.Scope, _ any, ins []*graph.Node) []*graph.Node {
+		logits, err := Forward(scope, cfg, Inputs{Src: ins[0], SrcLen: ins[1], Dec: ins[2], DecLen: ins[3], Training: true})
+		if err != nil {
+			panic(err)
+		}
+		return []*graph.Node{logits}
+	}
+	lossFn := func(labels, predictions []*graph.Node) *graph.Node {
+		tgt := labels[0]
+		w := graph.ConvertDType(graph.NotEqual(tgt, graph.ScalarZero(tgt.Graph(), dtypes.Int32)), dtypes.Float32)
+		return WeightedCrossEntropy(predictions[0], tgt, w)
+	}
+	opt := optimizer.Adam().LearningRate(lr).Betas(0.9, 0.999).Epsilon(1e-8).WeightDecay(0.01).Done()
+	return train.NewTrainer(backend.Must(), store, modelFn, lossFn, opt, nil, nil)
+}
+
+// trainBatch converts a datasets batch into the trainer's inputs and labels.
+func trainBatch(b datasets.Batch) train.Batch {
+	return train.Batch{
+		Inputs: []*tensors.Tensor{
+			tensors.FromFlatDataAndDimensions(b.Src, b.B, b.S),
+			tensors.FromFlatDataAndDimensions(b.SrcLen, b.B),
+			tensors.FromFlatDataAndDimensions(b.Dec, b.B, b.T),
+			tensors.FromFlatDataAndDimensions(b.TgtLen, b.B),
+		},
+		Labels: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(b.Tgt, b.B, b.T)},
+	}
+}
+
+// A small encoder-decoder really learns to reverse short sequences.
+func TestSeq2SeqLearnsToReverse(t *testing.T) {
+	task, err := datasets.Load("reverse", datasets.Options{VocabSize: 10, MinLen: 3, MaxLen: 5, TrainSize: 2000, ValidSize: 64, TestSize: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Kind: KindSeq2Seq, Vocab: 10, DModel: 32, Heads: 2, FF: 64, EncLayers: 1, DecLayers: 1}
+	tr := seq2seqTrainer(t, cfg, 3e-3, 1)
+	var first, last float32
+	const steps = 150
+	for step := range steps {
+		b, err := task.Batch("train", 32, 1, step, datasets.BatchOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := tr.TrainStep(trainBatch(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		loss := m[0].Value().(float32)
+		if step == 0 {
+			first = loss
+		}
+		last = loss
+	}
+	t.Logf("loss %.3f -> %.3f after %d steps", first, last, steps)
+	if !(last < 0.5*first) {
+		t.Errorf("loss went from %.3f to %.3f in %d steps; want below half", first, last, steps)
+	}
+	// Free-running: greedy decoding of validation sources.
+	valid, err := task.Batch("valid", 64, 1, 0, datasets.BatchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var src, want [][]int32
+	for i := range valid.Rows {
+		src = append(src, valid.Src[i*valid.S:i*valid.S+int(valid.SrcLen[i])])
+		want = append(want, valid.Tgt[i*valid.T:i*valid.T+int(valid.TgtLen[i])])
+	}
+	out, err := GreedyDecode(backend.Must(), tr.Store(), cfg, GreedyOptions{BOS: 1, EOS: 2, MaxLen: valid.T + 1}, src, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	right, total := 0, 0
+	for i := range out {
+		for j, tok := range want[i] {
+			total++
+			if j < len(out[i]) && out[i][j] == tok {
+				right++
+			}
+		}
+	}
+	acc := float64(right) / float64(total)
+	t.Logf("greedy token accuracy on %d validation rows: %.3f", len(out), acc)
+	if acc < 0.6 {
+		t.Errorf("greedy token accuracy %.3f after training, want >= 0.6 (chance is ~0.14)", acc)
+	}
+}
+
+// BenchmarkTrainStepRB64 times one training step of the reference model RB-d64 on the
+// reference reverse task (batch 64, lengths 8..22 padded to 24), batch creation
+// included as in the PyTorch script. It reports steps/s and non-pad target tokens/s,
+// the yardstick's units (shared/bench/README.md).
+func BenchmarkTrainStepRB64(b *testing.B) {
+	benchmarkTrainStep(b, referenceConfig())
+}
+
+// BenchmarkTrainStepRB64FusedQKV is RB-d64 with the fused QKV projection.
+func BenchmarkTrainStepRB64FusedQKV(b *testing.B) {
+	cfg := referenceConfig()
+	cfg.FusedQKV = true
+	benchmarkTrainStep(b, cfg)
+}
+
+func benchmarkTrainStep(b *testing.B, cfg Config) {
+	task, err := datasets.Load("reverse", datasets.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	tr := seq2seqTrainer(b, cfg, 1e-3, 0)
+	const B = 64
+	step := 0
+	run := func() int {
+		batch, err := task.Batch("train", B, 1, step, datasets.BatchOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if batch.S != 24 || batch.T != 24 {
+			b.Fatalf("reference task padded to %dx%d, want 24x24", batch.S, batch.T)
+		}
+		step++
+		if _, err := tr.TrainStep(trainBatch(batch)); err != nil {
+			b.Fatal(err)
+		}
+		return batch.Tokens
+	}
+	for range 3 { // compile and warm up
+		run()
+	}
+	b.ResetTimer()
+	start := time.Now()
+	tokens := 0
+	for range b.N {
+		tokens += run()
+	}
+	el := time.Since(start).Seconds()
+	b.ReportMetric(float64(b.N)/el, "steps/s")
+	b.ReportMetric(float64(tokens)/el, "tgt_tokens/s")
+}
+
