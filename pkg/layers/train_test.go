@@ -166,4 +166,3 @@ func benchmarkTrainStep(b *testing.B, cfg Config) {
 	b.ReportMetric(float64(b.N)/el, "steps/s")
 	b.ReportMetric(float64(tokens)/el, "tgt_tokens/s")
 }
-
