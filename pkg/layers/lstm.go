@@ -126,7 +126,9 @@ type lstmParts struct {
 func lstmForward(s *model.Scope, c Config, in Inputs, cross *Mask) (p lstmParts, err error) {
 	c = c.WithDefaults()
 	d := c.DModel
-	drop := func(name string, x *Node) *Node { return dropout(s.In("%s", name), x, c.Dropout, in.Training) }
+	drop := func(x *Node, name string, args ...any) *Node {
+		return dropout(s.In(name, args...), x, c.Dropout, in.Training)
+	}
 
 	var tgtTable *Node
 	p.SrcEmb, _ = embedding(s.In("src_embedding"), in.Src, c.SrcVocab, d)
@@ -141,13 +143,14 @@ func lstmForward(s *model.Scope, c Config, in Inputs, cross *Mask) (p lstmParts,
 
 	// Encoder: a stack of LSTMs; each example's final state is the one at its valid
 	// length, so padding reaches the decoder only through the attention.
-	x := drop("src_dropout", p.SrcEmb)
+	x := drop(p.SrcEmb, "src_dropout")
 	var encH, encC []*Node // final states per layer: [B, D]
+	enc := ls.In("encoder")
 	for i := range c.EncLayers {
-		all, h, cs := lstmLayer(ls.In("encoder").In("layer_%d", i), x, in.SrcLen, nil, nil)
+		all, h, cs := lstmLayer(enc.In("layer_%d", i), x, in.SrcLen, nil, nil)
 		x = all
 		if i < c.EncLayers-1 {
-			x = drop("encoder_dropout", x)
+			x = drop(x, "encoder_dropout_%d", i)
 		}
 		encH, encC = append(encH, h), append(encC, cs)
 	}
@@ -155,12 +158,13 @@ func lstmForward(s *model.Scope, c Config, in Inputs, cross *Mask) (p lstmParts,
 
 	// Decoder: layer i starts from encoder layer i's final state (the top encoder
 	// layer's when the decoder is deeper).
-	y = drop("tgt_dropout", y)
+	y = drop(y, "tgt_dropout")
+	dec := ls.In("decoder")
 	for i := range c.DecLayers {
 		j := min(i, c.EncLayers-1)
-		y, _, _ = lstmLayer(ls.In("decoder").In("layer_%d", i), y, nil, encH[j], encC[j])
+		y, _, _ = lstmLayer(dec.In("layer_%d", i), y, nil, encH[j], encC[j])
 		if i < c.DecLayers-1 {
-			y = drop("decoder_dropout", y)
+			y = drop(y, "decoder_dropout_%d", i)
 		}
 	}
 	decStates := y
@@ -175,7 +179,7 @@ func lstmForward(s *model.Scope, c Config, in Inputs, cross *Mask) (p lstmParts,
 	p.Weights = weights
 
 	// Attentional hidden state tanh(W_c [context; decoder state]), then the output layer.
-	p.Hidden = drop("output_dropout", Tanh(dense(s.In("combine"), Concatenate([]*Node{context, decStates}, -1), d, true)))
+	p.Hidden = drop(Tanh(dense(s.In("combine"), Concatenate([]*Node{context, decStates}, -1), d, true)), "output_dropout")
 	if c.Tied {
 		p.Logits = Einsum("bqd,vd->bqv", p.Hidden, tgtTable)
 	} else {
