@@ -285,11 +285,7 @@ const colorBarWidth = 0.5 * vg.Inch
 
 // Draw implements Figure: the grid with square cells, centred, and the colour bar.
 func (h *Heatmap) Draw(c draw.Canvas) {
-	area := c
-	if h.Scale != nil {
-		area.Max.X -= colorBarWidth
-	}
-	area = squareCells(h.Plot, area, h.Rows, h.Cols)
+	area := h.plotArea(c)
 	h.Plot.Draw(area)
 	if h.Scale != nil {
 		bar := c
@@ -300,6 +296,14 @@ func (h *Heatmap) Draw(c draw.Canvas) {
 		bar.Min.Y, bar.Max.Y = da.Min.Y, da.Max.Y
 		h.Scale.drawBar(bar, h.Plot.TextHandler)
 	}
+}
+
+// plotArea is the part of c that Draw gives to the plot (square cells, centred).
+func (h *Heatmap) plotArea(c draw.Canvas) draw.Canvas {
+	if h.Scale != nil {
+		c.Max.X -= colorBarWidth
+	}
+	return squareCells(h.Plot, c, h.Rows, h.Cols)
 }
 
 // squareCells shrinks c (keeping it centred) so that p's data area has square cells.
