@@ -44,7 +44,11 @@ type Audit struct {
 	Segments []int // document id of each decoder position (packing; for the "doc" mask); nil means one
 	Prefix   int   // prefix-LM prefix length (for the "prefix" mask)
 
-	Seed  int64 // initialisation seed
+	Seed int64 // initialisation seed
+
+	// Model sets the model's other fields (DModel, Heads, FF, PostLN, Positions, ...);
+	// zero DModel means a small model (d 16, 2 heads, ff 32; one head for an LSTM).
+	// Kind, layers, masks, vocabularies, Tied (off) and Dropout (0) are set by the audit.
 	Model Config
 }
 
@@ -81,8 +85,10 @@ func (a Audit) Run(be compute.Backend) (dep [][]bool, err error) {
 	if a.What == AuditCross {
 		S = K
 	}
-	const base = 4 // ids below base are "other side" tokens; audited ids are base + b*K + k
-	auditedVocab := base + Q*K
+	auditedVocab := cfg.Vocab
+	if a.What == AuditCross {
+		auditedVocab = cfg.SrcVocab
+	}
 
 	// Token ids: audited side distinct per (copy, position), the other side small ids.
 	dec := make([][]int32, Q)
@@ -91,26 +97,17 @@ func (a Audit) Run(be compute.Backend) (dep [][]bool, err error) {
 		dec[b] = make([]int32, Q)
 		src[b] = make([]int32, S)
 		for i := range Q {
-			dec[b][i] = int32(i % base)
+			dec[b][i] = int32(i % auditBase)
 			if a.What == AuditSelf {
-				dec[b][i] = int32(base + b*K + i)
+				dec[b][i] = int32(auditBase + b*K + i)
 			}
 		}
 		for i := range S {
-			src[b][i] = int32(i % base)
+			src[b][i] = int32(i % auditBase)
 			if a.What == AuditCross {
-				src[b][i] = int32(base + b*K + i)
+				src[b][i] = int32(auditBase + b*K + i)
 			}
 		}
-	}
-	cfg.Vocab, cfg.SrcVocab = base, base
-	if a.What == AuditSelf {
-		cfg.Vocab = auditedVocab
-	} else {
-		cfg.SrcVocab = auditedVocab
-	}
-	if err := cfg.Validate(); err != nil {
-		return nil, err
 	}
 
 	rng := rand.New(rand.NewPCG(uint64(a.Seed), 0x6175646974)) // "audit"
@@ -198,10 +195,21 @@ func (a Audit) Run(be compute.Backend) (dep [][]bool, err error) {
 	for q := range Q {
 		dep[q] = make([]bool, K)
 		for k := range K {
-			dep[q][k] = g[base+q*K+k] != 0
+			dep[q][k] = g[auditBase+q*K+k] != 0
 		}
 	}
 	return dep, nil
+}
+
+// auditBase is the first audited token id: ids below it are the other side's tokens,
+// and the audited side's token at position k of copy b is auditBase + b*K + k.
+const auditBase = 4
+
+// Check reports the first problem with the audit (sizes, kinds, masks the model cannot
+// apply), naming the value, without running anything.
+func (a Audit) Check() error {
+	_, err := a.resolve()
+	return err
 }
 
 // resolve checks the audit and fills defaults, building the model config.
@@ -252,6 +260,20 @@ func (a Audit) resolve() (Audit, error) {
 	}
 	c.Self, c.Cross, c.Enc = a.Self, a.Cross, a.Enc
 	c.MaxLen = max(c.MaxLen, a.Q, a.K)
+	c.Vocab, c.SrcVocab = auditBase, auditBase
+	if a.What == AuditSelf {
+		c.Vocab = auditBase + a.Q*a.K
+	} else {
+		c.SrcVocab = auditBase + a.Q*a.K
+	}
+	if err := c.Validate(); err != nil {
+		return a, err
+	}
+	if c.Kind == KindLSTM {
+		if err := c.validateLSTM(); err != nil {
+			return a, err
+		}
+	}
 	a.Model = c
 	return a, nil
 }
