@@ -131,10 +131,10 @@ func Dilated(d int) Attention {
 // iff |k - floor(q * Kv / Qv)| <= w, with Qv, Kv the valid lengths (the query's
 // proportional position on the keys, plus or minus w).
 //
-//	##....   (w 1, Q 4, K 6)
-//	.###..
+//	##....   (w 1, Q 4, K 6: centers 0, 1, 3, 4)
+//	###...
 //	..###.
-//	....##
+//	...###
 func Band(w int) Attention {
 	return NewAttention(fmt.Sprintf("band(%d)", w), func(e *Env) *graph.Node {
 		qv := graph.Max(e.Need(e.QueryLen, "query lengths (qlen)"), graph.ConstAs(e.Query, 1))

@@ -1,0 +1,104 @@
+package mask
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestLossWeights(t *testing.T) {
+	for _, tc := range []struct {
+		spec             string
+		t, valid, prompt int
+		want             []float32
+	}{
+		{"all", 6, 4, 2, []float32{1, 1, 1, 1, 0, 0}},
+		{"completion", 6, 4, 2, []float32{0, 0, 1, 1, 0, 0}},
+		{"plw(0.1)", 6, 4, 2, []float32{0.1, 0.1, 1, 1, 0, 0}},
+		{"plw(0)", 3, 3, 1, []float32{0, 1, 1}},
+		{"plw(1)", 3, 3, 1, []float32{1, 1, 1}},
+		{"completion", 3, 2, 5, []float32{0, 0, 0}},
+		{"all", 3, 0, 0, []float32{0, 0, 0}},
+	} {
+		l, err := ParseLoss(tc.spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := l.Weights(tc.t, tc.valid, tc.prompt); !slices.Equal(got, tc.want) {
+			t.Errorf("%s.Weights(%d, %d, %d) = %v, want %v", tc.spec, tc.t, tc.valid, tc.prompt, got, tc.want)
+		}
+	}
+}
+
+// TestLossPLWSums: sum of plw(w) weights = w*prompt + completion, and plw(0) equals
+// completion, plw(1) equals all.
+func TestLossPLWSums(t *testing.T) {
+	all, _ := ParseLoss("all")
+	comp, _ := ParseLoss("completion")
+	for _, w := range []float64{0, 0.1, 0.5, 1} {
+		l, err := ParseLoss("plw(" + Arg{Num: w, IsNum: true}.String() + ")")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for valid := 0; valid <= 8; valid++ {
+			for prompt := 0; prompt <= valid; prompt++ {
+				ws := l.Weights(10, valid, prompt)
+				var sum float64
+				for _, x := range ws {
+					sum += float64(x)
+				}
+				want := float64(float32(w))*float64(prompt) + float64(valid-prompt)
+				if d := sum - want; d > 1e-5 || d < -1e-5 {
+					t.Fatalf("plw(%g) valid %d prompt %d: sum %g, want %g", w, valid, prompt, sum, want)
+				}
+				if w == 0 && !slices.Equal(ws, comp.Weights(10, valid, prompt)) {
+					t.Fatalf("plw(0) != completion")
+				}
+				if w == 1 && !slices.Equal(ws, all.Weights(10, valid, prompt)) {
+					t.Fatalf("plw(1) != all")
+				}
+			}
+		}
+	}
+}
+
+func TestLossBatchAndErrors(t *testing.T) {
+	l, _ := ParseLoss("plw(0.5)")
+	got, err := l.BatchWeights(2, 3, []int{3, 1}, []int{1, 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []float32{0.5, 1, 1, 1, 0, 0}; !slices.Equal(got, want) {
+		t.Errorf("BatchWeights = %v, want %v", got, want)
+	}
+	if _, err := l.BatchWeights(2, 3, []int{3, 4}, nil); err == nil {
+		t.Error("BatchWeights accepted a length > T")
+	}
+	for spec, want := range map[string]string{
+		"plw(1.5)":   "column 5: plw: w must be in [0, 1], got 1.5",
+		"plw":        "plw takes 1 argument, got 0",
+		"complete":   `did you mean "completion"`,
+		"all(1)":     "all takes no arguments, got 1",
+		"all | plw":  "one name with arguments",
+		"plw(-0.1)":  "got -0.1",
+		"plw(\"x\")": `w must be a number, got "x"`,
+	} {
+		if _, err := ParseLoss(spec); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ParseLoss(%q) = %v, want an error containing %q", spec, err, want)
+		}
+	}
+	if err := RegisterLoss("test_last", "", "only the last token", func(a Args) (Loss, error) {
+		return NewLoss("", func(pos, valid, _ int) float32 {
+			if pos == valid-1 {
+				return 1
+			}
+			return 0
+		}), nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	u, err := ParseLoss("test_last")
+	if err != nil || !slices.Equal(u.Weights(4, 3, 0), []float32{0, 0, 1, 0}) {
+		t.Errorf("user loss: %v %v", u.Weights(4, 3, 0), err)
+	}
+}
