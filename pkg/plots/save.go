@@ -3,6 +3,7 @@ package plots
 import (
 	"bytes"
 	"fmt"
+	"image"
 	"image/color"
 	"io"
 	"os"
@@ -113,17 +114,20 @@ func Encode(f Figure, format string, size Size) (data []byte, err error) {
 		f.Draw(draw.New(c))
 		_, err = c.WriteTo(&buf)
 	case "svg":
-		c := vgsvg.New(size.Width, size.Height)
+		// Embed the (Liberation) fonts so the SVG looks the same everywhere; a figure
+		// with CJK text is left to the viewer's fonts (a CJK font is megabytes).
+		cjk, _ := scanText(f, size)
+		c := vgsvg.NewWith(vgsvg.UseWH(size.Width, size.Height), vgsvg.EmbedFonts(!cjk))
 		fillBackground(draw.New(c))
 		f.Draw(draw.New(c))
 		_, err = c.WriteTo(&buf)
 	case "pdf":
 		c := vgpdf.New(size.Width, size.Height)
 		dc := draw.New(c)
-		if needsRaster(f, size) {
+		if cjk, non1252 := scanText(f, size); cjk || non1252 {
 			img := rasterCanvas(size)
 			f.Draw(draw.New(img))
-			dc.DrawImage(dc.Rectangle, img.Image())
+			dc.DrawImage(dc.Rectangle, flipVertical(img.Image()))
 		} else {
 			fillBackground(dc)
 			f.Draw(dc)
@@ -150,8 +154,9 @@ func fillBackground(c draw.Canvas) {
 	c.Fill(c.Rectangle.Path())
 }
 
-// needsRaster reports whether f draws text that the PDF backend cannot encode.
-func needsRaster(f Figure, size Size) bool {
+// scanText reports whether f draws text in the CJK font, and whether it draws text
+// that Windows-1252 (the PDF backend's text encoding) cannot encode.
+func scanText(f Figure, size Size) (cjk, non1252 bool) {
 	var rec recorder.Canvas
 	f.Draw(draw.NewCanvas(&rec, size.Width, size.Height))
 	for _, a := range rec.Actions {
@@ -160,13 +165,25 @@ func needsRaster(f Figure, size Size) bool {
 			continue
 		}
 		if fs.Font.Typeface == cjkTypeface {
-			return true
+			cjk = true
 		}
 		for _, r := range fs.String {
 			if _, ok := charmap.Windows1252.EncodeRune(r); !ok {
-				return true
+				non1252 = true
 			}
 		}
 	}
-	return false
+	return cjk, non1252
+}
+
+// flipVertical returns img upside down: vgpdf draws images with y pointing down.
+func flipVertical(img image.Image) image.Image {
+	b := img.Bounds()
+	out := image.NewRGBA(b)
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			out.Set(x, b.Max.Y-1-(y-b.Min.Y), img.At(x, y))
+		}
+	}
+	return out
 }
