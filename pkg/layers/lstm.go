@@ -28,8 +28,8 @@ import (
 // per target token, with the same strategies as the Transformer.
 //
 // An LSTM is causal by construction: decoder state t is a function of decoder
-// inputs 0..t only, so a "self" mask does not apply to it (Config.Validate refuses
-// a non-causal one). The encoder's states at padded source positions are computed
+// inputs 0..t only, so a "self" mask does not apply to it (validateLSTM refuses any
+// self mask but causal, with or without pad/qpad, instead of silently ignoring it). The encoder's states at padded source positions are computed
 // from the padding tokens, as a Transformer encoder's are; the decoder starts from the
 // state at each example's valid length, and only the cross mask (default "pad")
 // decides which source positions the attention may read.
