@@ -367,12 +367,12 @@ func parseAtom[T any](kind Kind, db map[string]entry[T], spec string) (T, Args, 
 	if err != nil {
 		return zero, a, err
 	}
-	if err := p.end(); err != nil {
-		return zero, a, err
-	}
 	e, ok := lookup(db, a.Name)
 	if !ok {
 		return zero, a, p.unknown(t, Names(kind))
+	}
+	if err := p.end(); err != nil {
+		return zero, a, err
 	}
 	v, err := build(e.make, a)
 	if err != nil {

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runCLI runs masklab in-process and returns its exit code, stdout and stderr.
+func runCLI(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestMaskExample(t *testing.T) {
+	code, out, errs := runCLI("mask", "causal & doc", "--q", "6", "--segments", "0,0,0,1,1,2")
+	want := "#.....\n##....\n###...\n...#..\n...##.\n.....#\n"
+	if code != 0 || out != want || errs != "" {
+		t.Fatalf("code %d\nstdout:\n%s\nstderr: %s\nwant stdout:\n%s", code, out, errs, want)
+	}
+}
+
+func TestMaskASCIIShapes(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"mask", "causal", "--q", "3", "--k", "5"}, "#....\n##...\n###..\n"},
+		{[]string{"mask", "causal_br", "--q", "3", "--k", "5"}, "###..\n####.\n#####\n"},
+		{[]string{"mask", "pad & qpad", "--q", "3", "--qlen", "2", "--klen", "2"}, "##.\n##.\n...\n"},
+		{[]string{"mask", "prefix", "--q", "4", "--prefix", "2"}, "##..\n##..\n###.\n####\n"},
+		{[]string{"mask", "--kind", "cross", "band(0)", "--q", "2", "--k", "4"}, "#...\n..#.\n"},
+		{[]string{"mask", "window(1)", "--q", "3", "--kind=self"}, "##.\n###\n.##\n"},
+		{[]string{"mask", "random(1)", "--q", "2", "--eval"}, "##\n##\n"},
+		{[]string{"mask", "random(1)", "--q", "2"}, "..\n..\n"},
+	} {
+		code, out, errs := runCLI(tc.args...)
+		if code != 0 || out != tc.want {
+			t.Errorf("%q: code %d, stdout:\n%s\nstderr: %s\nwant:\n%s", tc.args, code, out, errs, tc.want)
+		}
+	}
+	// Random atoms follow --seed.
+	_, a, _ := runCLI("mask", "random(0.5)", "--q", "8", "--seed", "1")
+	_, b, _ := runCLI("mask", "random(0.5)", "--q", "8", "--seed", "1")
+	_, c, _ := runCLI("mask", "random(0.5)", "--q", "8", "--seed", "2")
+	if a != b || a == c || len(strings.Split(strings.TrimSpace(a), "\n")) != 8 {
+		t.Errorf("random(0.5) by seed: %q %q %q", a, b, c)
+	}
+}
+
+func TestMaskOutFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "m.txt")
+	code, out, errs := runCLI("mask", "causal", "--q", "2", "--out", path)
+	data, _ := os.ReadFile(path)
+	if code != 0 || out != "" || string(data) != "#.\n##\n" {
+		t.Errorf("--out: code %d stdout %q stderr %q file %q", code, out, errs, data)
+	}
+}
+
+func TestMaskErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"mask", "causl & doc", "--q", "6"}, `did you mean "causal"`},
+		{[]string{"mask", "window(-1)"}, "window: w must be >= 0, got -1"},
+		{[]string{"mask", "causal & doc", "--q", "6", "--segments", "0,0,1"}, "--segments has 3 ids, want one per position (6)"},
+		{[]string{"mask", "doc", "--q", "3", "--segments", "0,x,1"}, `id 2 is "x"`},
+		{[]string{"mask", "doc", "--q", "3", "--k", "4", "--segments", "0,0,1"}, "--segments needs --q == --k"},
+		{[]string{"mask", "prefix", "--q", "4", "--prefix", "5"}, "--prefix 5 outside 0..4"},
+		{[]string{"mask", "causal", "--q", "4", "--qlen", "5"}, "--qlen 5 is longer than --q 4"},
+		{[]string{"mask", "causal", "--q", "4", "--klen", "7"}, "--klen 7 is longer than --k 4"},
+		{[]string{"mask", "causal", "--q", "0"}, "--q must be > 0, got 0"},
+		{[]string{"mask", "causal", "--q", "-3"}, "--q must be > 0, got -3"},
+		{[]string{"mask", "causal", "--format", "gif"}, `--format must be ascii, png or svg, got "gif"`},
+		{[]string{"mask", "causal", "--format", "png"}, "--format png needs --out FILE"},
+		{[]string{"mask"}, "want exactly one SPEC argument, got 0"},
+		{[]string{"mask", "causal", "pad"}, "want exactly one SPEC argument, got 2"},
+		{[]string{"mask", "causal", "--kind", "nope"}, `unknown kind "nope"`},
+		{[]string{"mask", "causal", "--kind", "input"}, "masklab corrupt"},
+		{[]string{"mask", "causal", "--text", "x"}, "--text applies only to --kind loss"},
+		{[]string{"mask", "causal", "--q", "x"}, "invalid value"},
+		{[]string{"mask", "causal", "--nope"}, "flag provided but not defined"},
+		{[]string{"mask", "causal", "--heads", "2", "--head", "2"}, "--head 2 outside 0..1"},
+		{[]string{"mask", "--kind", "loss", "plw(2)", "--text", "我是"}, "plw: w must be in [0, 1], got 2"},
+		{[]string{"mask", "--kind", "loss", "all", "--text", "我是", "--prompt-len", "3"}, "--prompt-len 3 outside 0..2"},
+		{[]string{"mask", "--kind", "loss", "all"}, "needs --text"},
+		{[]string{"mask", "--kind", "loss", "all", "--text", "x", "--q", "3"}, "--q does not apply to --kind loss"},
+		{[]string{"mask", "--kind", "loss", "causal", "--text", "x"}, "known loss names: all, completion"},
+	} {
+		code, out, errs := runCLI(tc.args...)
+		lines := strings.Split(strings.TrimRight(errs, "\n"), "\n")
+		if code == 0 || out != "" || !strings.Contains(errs, tc.want) {
+			t.Errorf("%q: code %d, stdout %q, stderr %q; want non-zero, empty stdout, stderr containing %q", tc.args, code, out, errs, tc.want)
+		}
+		// One line of error (the flag package's own messages add the usage after it).
+		if !strings.Contains(tc.want, "invalid value") && !strings.Contains(tc.want, "not defined") && len(lines) != 1 {
+			t.Errorf("%q: %d lines on stderr:\n%s", tc.args, len(lines), errs)
+		}
+		if strings.Contains(errs, "goroutine") || strings.Contains(errs, "panic") {
+			t.Errorf("%q: panic trace:\n%s", tc.args, errs)
+		}
+	}
+	if code, out, _ := runCLI("mask", "--help"); code != 0 || out != "" {
+		t.Errorf("mask --help: code %d", code)
+	}
+}
+
+func TestMaskLoss(t *testing.T) {
+	code, out, errs := runCLI("mask", "--kind", "loss", "plw(0.1)", "--text", "我是一个程序员", "--prompt-len", "2", "--pad-to", "8")
+	if code != 0 {
+		t.Fatalf("code %d: %s", code, errs)
+	}
+	want := []string{
+		"loss plw(0.1): loss = sum(w*l)/sum(w); 7 tokens, prompt 2, sum(w) = 5.2",
+		"pos\tweight\trole\ttoken",
+		"0\t0.1\tprompt\t我",
+		"1\t0.1\tprompt\t是",
+		"2\t1\tcompletion\t一",
+		"3\t1\tcompletion\t个",
+		"4\t1\tcompletion\t程",
+		"5\t1\tcompletion\t序",
+		"6\t1\tcompletion\t员",
+		"7\t0\tpad\t<pad>",
+	}
+	if got := strings.Split(strings.TrimRight(out, "\n"), "\n"); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got:\n%s\nwant:\n%s", out, strings.Join(want, "\n"))
+	}
+	_, out, _ = runCLI("mask", "--kind", "loss", "completion", "--text", "to be or not", "--prompt-len", "2")
+	if !strings.Contains(out, "0\t0\tprompt\tto\n") || !strings.Contains(out, "3\t1\tcompletion\tnot\n") || !strings.Contains(out, "sum(w) = 2") {
+		t.Errorf("completion on words:\n%s", out)
+	}
+}
