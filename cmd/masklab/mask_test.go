@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -132,5 +133,31 @@ func TestMaskLoss(t *testing.T) {
 	_, out, _ = runCLI("mask", "--kind", "loss", "completion", "--text", "to be or not", "--prompt-len", "2")
 	if !strings.Contains(out, "0\t0\tprompt\tto\n") || !strings.Contains(out, "3\t1\tcompletion\tnot\n") || !strings.Contains(out, "sum(w) = 2") {
 		t.Errorf("completion on words:\n%s", out)
+	}
+}
+
+// TestMaskStdoutClean runs the command in a fresh process (this test binary, re-executed)
+// so that the Go backend is created inside it: GoMLX's notice "Go backend: parallelism
+// set to -1" must not reach stdout, which holds only the picture.
+func TestMaskStdoutClean(t *testing.T) {
+	if os.Getenv("MASKLAB_TEST_SUBPROCESS") == "1" {
+		args := os.Args
+		for i, a := range args {
+			if a == "--" {
+				args = args[i+1:]
+				break
+			}
+		}
+		os.Exit(run(args, os.Stdout, os.Stderr))
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestMaskStdoutClean$", "--", "mask", "causal & doc", "--q", "6", "--segments", "0,0,0,1,1,2")
+	cmd.Env = append(os.Environ(), "MASKLAB_TEST_SUBPROCESS=1")
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%v: %s", err, errb.String())
+	}
+	if want := "#.....\n##....\n###...\n...#..\n...##.\n.....#\n"; out.String() != want {
+		t.Errorf("stdout of a fresh process:\n%q\nwant\n%q", out.String(), want)
 	}
 }
