@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -39,8 +40,10 @@ func runSlurm(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.Masklab, "masklab", "", "absolute path of the masklab binary the tasks run (default: this binary)")
 	submit := fs.Bool("submit", false, "submit with sbatch: the array(s), then the report job with --dependency=afterany")
 	pos, err := parseFlags(fs, args)
-	if err != nil {
+	if errors.Is(err, flag.ErrHelp) {
 		return err
+	} else if err != nil {
+		return usageError("%v", err)
 	}
 	if len(pos) != 1 {
 		return usageError("want one sweep file, got %d arguments (usage: masklab %s)", len(pos), strings.SplitN(c.usage, "\n", 2)[0])
@@ -128,7 +131,7 @@ func runSlurm(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	for _, a := range j.Arrays {
-		fmt.Fprintf(stdout, "wrote %s (%d array tasks, stage %s; runs listed in %s)\n", a.Script, len(a.RunIDs), a.Stage, filepath.Base(a.RunList))
+		fmt.Fprintf(stdout, "wrote %s (%d array task%s, stage %s; runs listed in %s)\n", a.Script, len(a.RunIDs), plural(len(a.RunIDs)), a.Stage, filepath.Base(a.RunList))
 	}
 	fmt.Fprintf(stdout, "wrote %s (report into %s)\n", j.ReportScript, filepath.Join(o.OutDir, "report"))
 	fmt.Fprintf(stdout, "task logs: %s\n", filepath.Join(j.LogDir, "%A_%a.out"))
@@ -139,7 +142,7 @@ func runSlurm(args []string, stdout, stderr io.Writer) error {
 	}
 	arrays, report, err := experiments.SubmitSlurmJob(j)
 	for i, id := range arrays {
-		fmt.Fprintf(stdout, "submitted array job %s (stage %s, %d tasks)\n", id, j.Arrays[i].Stage, len(j.Arrays[i].RunIDs))
+		fmt.Fprintf(stdout, "submitted array job %s (stage %s, %d task%s)\n", id, j.Arrays[i].Stage, len(j.Arrays[i].RunIDs), plural(len(j.Arrays[i].RunIDs)))
 	}
 	if err != nil {
 		if errors.Is(err, experiments.ErrNoSbatch) {
