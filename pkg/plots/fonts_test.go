@@ -8,6 +8,7 @@ import (
 	"testing"
 	"unicode"
 
+	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/recorder"
 )
 
@@ -16,10 +17,10 @@ var zhTokens = []string{"<s>", "我", "爱", "北京", "。"}
 // drawnStrings draws f into a recorder and returns every string drawn with the
 // typeface it was drawn in.
 func drawnStrings(f Figure, size Size) map[string]string {
-	c := fullCanvas(size)
-	f.Draw(c)
+	var rec recorder.Canvas
+	f.Draw(padded(draw.NewCanvas(&rec, size.Width, size.Height)))
 	out := map[string]string{}
-	for _, a := range c.Canvas.(*recorder.Canvas).Actions {
+	for _, a := range rec.Actions {
 		if fs, ok := a.(*recorder.FillString); ok {
 			out[strings.TrimSpace(fs.String)] = string(fs.Font.Typeface)
 		}

@@ -82,3 +82,44 @@ func TestAttentionFiles(t *testing.T) {
 	saveAll(t, g, dir, "attention_layers", g.SizeFor(DoubleColumn.Width))
 	_ = vg.Inch
 }
+
+func TestLongSequenceHeatmap(t *testing.T) {
+	const n = 64
+	labels := make([]string, n)
+	for i := range labels {
+		labels[i] = []string{"the", "model", "attends", "to", "北京", "tokens"}[i%6]
+	}
+	h, err := AttentionHeatmap(softmaxRows(n, 2, 8), labels, labels, "64 tokens: every 2nd label shown")
+	if err != nil {
+		t.Fatal(err)
+	}
+	saveAll(t, h, reviewDir(t), "attention_long", h.SizeFor(DoubleColumn.Width*0.7))
+}
+
+func TestCJKLegendAndCategories(t *testing.T) {
+	series := paperSeries()[:2]
+	series[0].Label = "因果掩码 (causal)"
+	series[1].Label = "前缀 prefix(4)"
+	p, err := LossCurves(series, CurveOptions{Title: "中文图例 / Chinese legend", YLabel: "交叉熵"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	saveAll(t, p, reviewDir(t), "curves_cjk", SingleColumn)
+	cats := []string{"小", "中", "大"}
+	vals := [][]float64{{1, 1.1, 0.9}, {2, 2.2, 1.8}, {3, 3.3, 2.7}}
+	var bs []BarSeries
+	for i := range 6 {
+		v := make([][]float64, len(vals))
+		for c := range vals {
+			for _, x := range vals[c] {
+				v[c] = append(v[c], x*(1+0.1*float64(i)))
+			}
+		}
+		bs = append(bs, BarSeries{Label: "strategy " + string(rune('A'+i)), Values: v})
+	}
+	b, err := Bars(cats, bs, BarOptions{Title: "Six strategies x three sizes", XLabel: "数据量", YLabel: "BLEU"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	saveAll(t, b, reviewDir(t), "bars_cjk_six", DoubleColumn)
+}

@@ -111,7 +111,7 @@ func Encode(f Figure, format string, size Size) (data []byte, err error) {
 	switch strings.ToLower(format) {
 	case "png":
 		c := vgimg.PngCanvas{Canvas: rasterCanvas(size)}
-		f.Draw(draw.New(c))
+		f.Draw(padded(draw.New(c)))
 		_, err = c.WriteTo(&buf)
 	case "svg":
 		// Embed the (Liberation) fonts so the SVG looks the same everywhere; a figure
@@ -119,18 +119,18 @@ func Encode(f Figure, format string, size Size) (data []byte, err error) {
 		cjk, _ := scanText(f, size)
 		c := vgsvg.NewWith(vgsvg.UseWH(size.Width, size.Height), vgsvg.EmbedFonts(!cjk))
 		fillBackground(draw.New(c))
-		f.Draw(draw.New(c))
+		f.Draw(padded(draw.New(c)))
 		_, err = c.WriteTo(&buf)
 	case "pdf":
 		c := vgpdf.New(size.Width, size.Height)
 		dc := draw.New(c)
 		if cjk, non1252 := scanText(f, size); cjk || non1252 {
 			img := rasterCanvas(size)
-			f.Draw(draw.New(img))
+			f.Draw(padded(draw.New(img)))
 			dc.DrawImage(dc.Rectangle, flipVertical(img.Image()))
 		} else {
 			fillBackground(dc)
-			f.Draw(dc)
+			f.Draw(padded(dc))
 		}
 		_, err = c.WriteTo(&buf)
 	default:
@@ -140,6 +140,14 @@ func Encode(f Figure, format string, size Size) (data []byte, err error) {
 		return nil, fmt.Errorf("encoding %s figure: %w", format, err)
 	}
 	return buf.Bytes(), nil
+}
+
+// Margin is the white space left around every figure.
+const Margin = 3 * vg.Millimeter / 2
+
+// padded is c less Margin on every side.
+func padded(c draw.Canvas) draw.Canvas {
+	return draw.Crop(c, Margin, -Margin, Margin, -Margin)
 }
 
 // rasterCanvas is a white DPI-resolution image canvas of the given size.
@@ -158,7 +166,7 @@ func fillBackground(c draw.Canvas) {
 // that Windows-1252 (the PDF backend's text encoding) cannot encode.
 func scanText(f Figure, size Size) (cjk, non1252 bool) {
 	var rec recorder.Canvas
-	f.Draw(draw.NewCanvas(&rec, size.Width, size.Height))
+	f.Draw(padded(draw.NewCanvas(&rec, size.Width, size.Height)))
 	for _, a := range rec.Actions {
 		fs, ok := a.(*recorder.FillString)
 		if !ok {

@@ -107,7 +107,7 @@ func colourNear(a, b color.RGBA, tol int) bool {
 }
 
 func fullCanvas(size Size) draw.Canvas {
-	return draw.NewCanvas(&recorder.Canvas{}, size.Width, size.Height)
+	return padded(draw.NewCanvas(&recorder.Canvas{}, size.Width, size.Height))
 }
 
 // The plotted band of seeds 1..5 (constant over steps) spans the hand-computed CI.
