@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/masklab/masklab/datasets"
-	"github.com/masklab/masklab/pkg/backend"
 	"github.com/masklab/masklab/pkg/mask"
 )
 
@@ -113,7 +112,6 @@ func runMask(args []string, stdout, stderr io.Writer) error {
 		return usageError("--format %s needs --out FILE", *format)
 	}
 
-	quietBackend()
 	grid, err := m.Grid(ex)
 	if err != nil {
 		return err
@@ -245,19 +243,3 @@ func showLoss(stdout io.Writer, spec, text string, promptLen, padTo int, padSet 
 // tokenize splits text the way masklab's datasets do (one token per CJK character,
 // words otherwise).
 func tokenize(text string) []string { return datasets.Tokenize(text) }
-
-// quietBackend creates the shared default backend (which mask.Grid uses) with the
-// process's standard output discarded: GoMLX's Go backend prints "Go backend:
-// parallelism set to -1" on os.Stdout when it is created, which must not mix into a
-// picture printed on stdout. Later uses get the cached backend and print nothing.
-func quietBackend() {
-	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-	if err != nil {
-		return
-	}
-	defer null.Close()
-	saved := os.Stdout
-	os.Stdout = null
-	defer func() { os.Stdout = saved }()
-	_, _ = backend.New(backend.Choice{Config: backend.Default, Source: "default"})
-}
