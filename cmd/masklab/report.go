@@ -1,0 +1,41 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/masklab/masklab/pkg/experiments"
+)
+
+func init() {
+	register(&command{
+		name:    "report",
+		summary: "per-cell statistics over seeds (mean, std, bootstrap 95% CI, paired differences) as CSV/Markdown/LaTeX, and figures",
+		usage:   "report DIR --out FIGDIR",
+		run:     runReport,
+	})
+}
+
+func runReport(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags(commands["report"], stderr)
+	out := fs.String("out", "", "where to write report.{csv,md,tex} and the figures (default DIR/report)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError("want one sweep DIR, got %d arguments", len(pos))
+	}
+	dir := *out
+	if dir == "" {
+		dir = pos[0] + "/report"
+	}
+	files, err := experiments.WriteReport(pos[0], dir)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		fmt.Fprintln(stdout, f)
+	}
+	return nil
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/masklab/masklab/pkg/experiments"
+)
+
+func init() {
+	register(&command{
+		name:    "sweep",
+		summary: "run an ablation sweep: every cell x seed, skipping finished runs and resuming unfinished ones",
+		usage:   "sweep SWEEP.yaml --out DIR [--workers N] [--set key=value ...] [--only RUN_ID | --list-pending]",
+		run:     runSweep,
+	})
+}
+
+func sortStrings(s []string) { sort.Strings(s) }
+
+func runSweep(args []string, stdout, stderr io.Writer) error {
+	c := commands["sweep"]
+	fs := newFlags(c, stderr)
+	out := fs.String("out", "", "sweep directory (required): manifest.json and runs/<id>/")
+	workers := fs.Int("workers", 1, "runs trained at once")
+	only := fs.String("only", "", "train just this run id (same lock and resume code path; for Slurm array tasks)")
+	listPending := fs.Bool("list-pending", false, "print the ids of runs not finished yet, one per line, and exit")
+	be := fs.String("backend", "", "backend override for every run")
+	quiet := fs.Bool("quiet", false, "no progress output")
+	var sets setFlags
+	fs.Var(&sets, "set", "override a config key in every run (repeatable)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError("want one SWEEP.yaml, got %d arguments", len(pos))
+	}
+	if *out == "" {
+		return usageError("--out DIR is required")
+	}
+	if *workers < 1 {
+		return usageError("--workers must be >= 1, got %d", *workers)
+	}
+	plan, err := experiments.PrepareSweep(pos[0], *out, sets)
+	if err != nil {
+		return usageError("%v", err)
+	}
+	if *listPending {
+		for _, id := range experiments.PendingRuns(*out, plan) {
+			fmt.Fprintln(stdout, id)
+		}
+		return nil
+	}
+	opts := experiments.SweepOptions{Workers: *workers, Backend: *be, Progress: stderr}
+	if *quiet {
+		opts.Progress = nil
+	}
+	ctx, cancel := signalContext()
+	defer cancel()
+	if *only != "" {
+		trained, s, err := experiments.RunOne(ctx, plan, *out, *only, opts)
+		if err != nil {
+			return err
+		}
+		verb := "trained"
+		if !trained {
+			verb = "already finished"
+		}
+		fmt.Fprintf(stdout, "%s: %s (%s)\n", *only, s.Status, verb)
+		return nil
+	}
+	fmt.Fprintf(stderr, "sweep %s: %d runs (%s) into %s\n", plan.Name, len(plan.Runs), strings.Join(plan.Stages, ", "), *out)
+	res, err := experiments.RunSweep(ctx, plan, *out, opts)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "sweep %s: trained %d, already finished %d, diverged %d, failed %d, busy elsewhere %d\n",
+		plan.Name, res.Trained, res.Skipped, res.Diverged, res.Failed, res.Busy)
+	if res.Failed > 0 {
+		return fmt.Errorf("%d runs failed (see masklab status %s)", res.Failed, *out)
+	}
+	return nil
+}

@@ -1,0 +1,367 @@
+package experiments
+
+import (
+	"bytes"
+	"encoding/csv"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/masklab/masklab/pkg/plots"
+)
+
+// CellReport is one cell of a sweep (one stage's axis values) over its seeds.
+type CellReport struct {
+	Stage, Cell string
+	Seeds       []int64
+	States      map[string]int  // done / diverged / failed / running / pending counts
+	Final, Best map[string]Stat // per metric, over the done seeds
+	// Diff holds the paired difference (this cell minus the baseline cell of the same
+	// stage, seed by seed) of each final metric; nil for the baseline itself.
+	Diff map[string]Stat
+}
+
+// Report is a sweep's results: per-cell statistics and the data of its figures.
+type Report struct {
+	Name     string
+	Baseline string
+	Metrics  []string
+	Cells    []*CellReport
+	curves   map[string][]plots.Run // cell key -> runs of the curve metric
+	finals   map[string]map[int64]map[string]float64
+	spec     ReportSpec
+}
+
+func cellKey(stage, cell string) string { return stage + "\x00" + cell }
+
+// reportSeed makes the bootstrap of one (cell, metric) reproducible.
+func reportSeed(parts ...string) uint64 {
+	h := fnv.New64a()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return h.Sum64()
+}
+
+// BuildReport reads a sweep directory and computes per-cell statistics. Only done runs
+// enter the statistics; the state counts say how many seeds are missing.
+func BuildReport(dir string) (*Report, error) {
+	p, err := ReadManifest(dir)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{Name: p.Name, Baseline: p.Baseline, spec: p.Report,
+		curves: map[string][]plots.Run{}, finals: map[string]map[int64]map[string]float64{}}
+	curve := p.Report.Curve
+	if curve == "" {
+		curve = "valid_loss"
+	}
+	byKey := map[string]*CellReport{}
+	metricSet := map[string]bool{}
+	for _, r := range p.Runs {
+		key := cellKey(r.Stage, r.Cell)
+		c := byKey[key]
+		if c == nil {
+			c = &CellReport{Stage: r.Stage, Cell: r.Cell, States: map[string]int{}, Final: map[string]Stat{}, Best: map[string]Stat{}}
+			byKey[key] = c
+			rep.Cells = append(rep.Cells, c)
+			rep.finals[key] = map[int64]map[string]float64{}
+		}
+		runDir := RunDir(dir, r.ID)
+		st := runState(r, runDir)
+		c.States[st.State]++
+		if st.State != StatusDone {
+			continue
+		}
+		s, err := ReadSummary(runDir)
+		if err != nil {
+			return nil, err
+		}
+		c.Seeds = append(c.Seeds, r.Seed)
+		vals := map[string]float64{}
+		for k, v := range s.Final {
+			vals["final_"+k] = v
+			metricSet[k] = true
+		}
+		for k, v := range s.Best {
+			vals["best_"+k] = v
+		}
+		rep.finals[key][r.Seed] = vals
+		lines, err := ReadMetrics(filepath.Join(runDir, MetricsFile))
+		if err != nil {
+			return nil, err
+		}
+		run := plots.Run{Seed: int(r.Seed)}
+		for _, m := range lines {
+			if v, ok := m[curve]; ok {
+				run.X = append(run.X, float64(m.Step()))
+				run.Y = append(run.Y, v)
+			}
+		}
+		rep.curves[key] = append(rep.curves[key], run)
+	}
+	rep.Metrics = p.Report.Metrics
+	if len(rep.Metrics) == 0 {
+		rep.Metrics = sortedKeys(metricSet)
+	}
+	for _, c := range rep.Cells {
+		key := cellKey(c.Stage, c.Cell)
+		for _, m := range rep.Metrics {
+			for _, kind := range []string{"final", "best"} {
+				var xs []float64
+				for _, seed := range c.Seeds {
+					if v, ok := rep.finals[key][seed][kind+"_"+m]; ok {
+						xs = append(xs, v)
+					}
+				}
+				st := Summarize(xs, reportSeed(c.Stage, c.Cell, kind, m))
+				if kind == "final" {
+					c.Final[m] = st
+				} else {
+					c.Best[m] = st
+				}
+			}
+		}
+	}
+	if rep.Baseline != "" {
+		for _, c := range rep.Cells {
+			base := byKey[cellKey(c.Stage, rep.Baseline)]
+			if base == nil || base == c {
+				continue
+			}
+			c.Diff = map[string]Stat{}
+			for _, m := range rep.Metrics {
+				var ds []float64
+				for _, seed := range c.Seeds {
+					a, ok1 := rep.finals[cellKey(c.Stage, c.Cell)][seed]["final_"+m]
+					b, ok2 := rep.finals[cellKey(base.Stage, base.Cell)][seed]["final_"+m]
+					if ok1 && ok2 {
+						ds = append(ds, a-b)
+					}
+				}
+				c.Diff[m] = Summarize(ds, reportSeed(c.Stage, c.Cell, "diff", m))
+			}
+		}
+	}
+	return rep, nil
+}
+
+func fmtNum(x float64) string {
+	if math.IsNaN(x) {
+		return "NaN"
+	}
+	return fmt.Sprintf("%.4g", x)
+}
+
+// CSV returns one row per cell and metric: final and best mean, std, CI, and the
+// paired difference with the baseline.
+func (r *Report) CSV() []byte {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	w.Write([]string{"stage", "cell", "metric", "n", "done", "diverged", "failed", "final_mean", "final_std", "final_ci_low", "final_ci_high",
+		"best_mean", "best_std", "best_ci_low", "best_ci_high", "diff_vs_baseline_mean", "diff_ci_low", "diff_ci_high"})
+	for _, c := range r.Cells {
+		for _, m := range r.Metrics {
+			f, b := c.Final[m], c.Best[m]
+			row := []string{c.Stage, c.Cell, m, fmt.Sprint(f.N), fmt.Sprint(c.States[StatusDone]), fmt.Sprint(c.States[StatusDiverged]), fmt.Sprint(c.States[StatusFailed]),
+				fmtNum(f.Mean), fmtNum(f.Std), fmtNum(f.CILow), fmtNum(f.CIHigh), fmtNum(b.Mean), fmtNum(b.Std), fmtNum(b.CILow), fmtNum(b.CIHigh)}
+			if d, ok := c.Diff[m]; ok {
+				row = append(row, fmtNum(d.Mean), fmtNum(d.CILow), fmtNum(d.CIHigh))
+			} else {
+				row = append(row, "", "", "")
+			}
+			w.Write(row)
+		}
+	}
+	w.Flush()
+	return buf.Bytes()
+}
+
+func (r *Report) tableRows(cell func(c *CellReport, m string) string) (header []string, rows [][]string) {
+	header = []string{"stage", "cell", "seeds"}
+	header = append(header, r.Metrics...)
+	for _, c := range r.Cells {
+		seeds := fmt.Sprint(len(c.Seeds))
+		if n := c.States[StatusDiverged]; n > 0 {
+			seeds += fmt.Sprintf(" (+%d diverged)", n)
+		}
+		row := []string{c.Stage, c.Cell, seeds}
+		for _, m := range r.Metrics {
+			row = append(row, cell(c, m))
+		}
+		rows = append(rows, row)
+	}
+	return
+}
+
+func statCell(c *CellReport, m string) string {
+	s := c.Final[m]
+	if s.N == 0 {
+		return "–"
+	}
+	out := fmt.Sprintf("%s ± %s [%s, %s]", fmtNum(s.Mean), fmtNum(s.Std), fmtNum(s.CILow), fmtNum(s.CIHigh))
+	if d, ok := c.Diff[m]; ok && d.N > 0 {
+		out += fmt.Sprintf(" Δ %+.3g [%+.3g, %+.3g]", d.Mean, d.CILow, d.CIHigh)
+	}
+	return out
+}
+
+// Markdown returns the table of final metrics: mean ± std [bootstrap 95% CI], and
+// Δ the paired difference with the baseline [its CI].
+func (r *Report) Markdown() []byte {
+	header, rows := r.tableRows(statCell)
+	var b strings.Builder
+	fmt.Fprintf(&b, "# %s\n\nFinal metrics over seeds: mean ± std [bootstrap 95%% CI]", r.Name)
+	if r.Baseline != "" {
+		fmt.Fprintf(&b, "; Δ = paired difference with the baseline `%s` [95%% CI]", r.Baseline)
+	}
+	b.WriteString(".\n\n| " + strings.Join(header, " | ") + " |\n|" + strings.Repeat(" --- |", len(header)) + "\n")
+	for _, row := range rows {
+		b.WriteString("| " + strings.Join(row, " | ") + " |\n")
+	}
+	return []byte(b.String())
+}
+
+func texEscape(s string) string {
+	r := strings.NewReplacer(`\`, `\textbackslash{}`, "&", `\&`, "%", `\%`, "_", `\_`, "#", `\#`, "$", `\$`, "{", `\{`, "}", `\}`, "~", `\~{}`, "^", `\^{}`, "|", `\textbar{}`, "Δ", `$\Delta$`, "±", `$\pm$`, "–", "--")
+	return r.Replace(s)
+}
+
+// LaTeX returns the same table as Markdown, as a booktabs tabular.
+func (r *Report) LaTeX() []byte {
+	header, rows := r.tableRows(statCell)
+	var b strings.Builder
+	b.WriteString("% " + r.Name + ": final metrics, mean ± std [bootstrap 95% CI]; needs \\usepackage{booktabs}\n")
+	b.WriteString("\\begin{tabular}{" + strings.Repeat("l", len(header)) + "}\n\\toprule\n")
+	esc := func(xs []string) string {
+		out := make([]string, len(xs))
+		for i, x := range xs {
+			out[i] = texEscape(x)
+		}
+		return strings.Join(out, " & ")
+	}
+	b.WriteString(esc(header) + " \\\\\n\\midrule\n")
+	for _, row := range rows {
+		b.WriteString(esc(row) + " \\\\\n")
+	}
+	b.WriteString("\\bottomrule\n\\end{tabular}\n")
+	return []byte(b.String())
+}
+
+// label of a cell in figures: the cell, prefixed by its stage when there are several.
+func (r *Report) label(c *CellReport) string {
+	stages := map[string]bool{}
+	for _, x := range r.Cells {
+		stages[x.Stage] = true
+	}
+	l := c.Cell
+	if len(r.Cells) > 0 && len(stages) > 1 {
+		l = c.Stage + ": " + l
+	}
+	return l
+}
+
+// WriteReport builds the report of a sweep directory and writes report.csv, report.md,
+// report.tex and the figures (curves and bars, PNG, SVG and PDF) into out. It returns
+// the paths written.
+func WriteReport(dir, out string) ([]string, error) {
+	rep, err := BuildReport(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return nil, err
+	}
+	var written []string
+	for name, data := range map[string][]byte{"report.csv": rep.CSV(), "report.md": rep.Markdown(), "report.tex": rep.LaTeX()} {
+		p := filepath.Join(out, name)
+		if err := WriteFileAtomic(p, data); err != nil {
+			return nil, err
+		}
+		written = append(written, p)
+	}
+	figs, err := rep.Figures()
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range sortedKeys(figs) {
+		for _, ext := range []string{"png", "svg", "pdf"} {
+			p := filepath.Join(out, name+"."+ext)
+			if err := plots.Save(figs[name], p, plots.DoubleColumn.WithHeight(plots.DoubleColumn.Height*1.2)); err != nil {
+				return nil, err
+			}
+			written = append(written, p)
+		}
+	}
+	sort.Strings(written)
+	return written, nil
+}
+
+// Figures returns the report's figures: "curves" (the curve metric against step, one
+// line per cell with a 95% CI band across seeds) and "bars" (the bar metric's final
+// value per cell with 95% CI error bars), per stage when there are several.
+func (r *Report) Figures() (map[string]plots.Figure, error) {
+	curve := r.spec.Curve
+	if curve == "" {
+		curve = "valid_loss"
+	}
+	bar := r.spec.Bar
+	if bar == "" {
+		bar = "valid_acc"
+	}
+	figs := map[string]plots.Figure{}
+	stages := []string{}
+	seen := map[string]bool{}
+	for _, c := range r.Cells {
+		if !seen[c.Stage] {
+			seen[c.Stage] = true
+			stages = append(stages, c.Stage)
+		}
+	}
+	for _, st := range stages {
+		suffix := ""
+		if len(stages) > 1 {
+			suffix = "_" + st
+		}
+		var series []plots.Series
+		var bars []plots.BarSeries
+		for _, c := range r.Cells {
+			if c.Stage != st {
+				continue
+			}
+			key := cellKey(c.Stage, c.Cell)
+			if runs := r.curves[key]; len(runs) > 0 && len(runs[0].X) > 0 {
+				series = append(series, plots.Series{Label: c.Cell, Runs: runs})
+			}
+			var vals []float64
+			for _, seed := range c.Seeds {
+				if v, ok := r.finals[key][seed]["final_"+bar]; ok {
+					vals = append(vals, v)
+				}
+			}
+			if len(vals) > 0 {
+				bars = append(bars, plots.BarSeries{Label: c.Cell, Values: [][]float64{vals}})
+			}
+		}
+		if len(series) > 0 {
+			p, err := plots.LossCurves(series, plots.CurveOptions{Title: fmt.Sprintf("%s: %s (mean, 95%% CI over seeds)", r.Name, curve), YLabel: curve})
+			if err != nil {
+				return nil, err
+			}
+			figs["curves"+suffix] = p
+		}
+		if len(bars) > 0 {
+			p, err := plots.Bars([]string{st}, bars, plots.BarOptions{Title: fmt.Sprintf("%s: final %s (95%% CI)", r.Name, bar), YLabel: bar})
+			if err != nil {
+				return nil, err
+			}
+			figs["bars"+suffix] = p
+		}
+	}
+	return figs, nil
+}
