@@ -115,6 +115,9 @@ func (t *Task) Batch(split string, batchSize int, seed uint64, step int, opts Ba
 		return Batch{}, err
 	}
 	ordered := opts.InOrder || split != "train"
+	if t.stream != nil && !ordered {
+		return t.streamBatch(batchSize, seed, step, s, tl, opts)
+	}
 	var rows []row
 	epoch := 0
 	if ordered {
@@ -158,6 +161,32 @@ func (t *Task) Batch(split string, batchSize int, seed uint64, step int, opts Ba
 	}
 	b := t.fill(exs, rows, batchSize, s, tl)
 	b.Split, b.Step, b.Epoch = split, step, epoch
+	return b, nil
+}
+
+// streamBatch draws batchSize fresh examples from (seed, step); Examples holds their
+// stream indices step*batchSize + row.
+func (t *Task) streamBatch(batchSize int, seed uint64, step, s, tl int, opts BatchOptions) (Batch, error) {
+	if opts.Bucket > 0 {
+		return Batch{}, fmt.Errorf("task %q: Options.Stream draws every batch fresh; bucketing does not apply (Bucket %d)", t.Name, opts.Bucket)
+	}
+	r := newRNG(seed, uint64(step), hashString(t.Name+"/stream"))
+	exs := make([]Example, batchSize)
+	rows := make([]row, batchSize)
+	for i := range exs {
+		exs[i] = t.stream(r)
+		e := &exs[i]
+		if len(e.Source)+1 > s || len(e.Target)+1 > tl {
+			return Batch{}, fmt.Errorf("task %q stream step %d: a sequence of %d/%d tokens + EOS is longer than the model allows (SrcLen %d, TgtLen %d)", t.Name, step, len(e.Source), len(e.Target), s, tl)
+		}
+		rows[i] = row{{i, 0, docLen(e)}}
+	}
+	b := t.fill(exs, rows, batchSize, s, tl)
+	for i := range b.Examples {
+		b.Examples[i] = int32(step*batchSize + i)
+		b.Docs[i][0] = b.Examples[i]
+	}
+	b.Split, b.Step = "train", step
 	return b, nil
 }
 

@@ -1,6 +1,7 @@
 package datasets
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 )
@@ -46,7 +47,13 @@ func refMakeBatch(L int, seq []int32, S, T int) (src, tgtIn, tgtOut []int32) {
 // benchmark's data: vocab 64 with PAD 0 BOS 1 EOS 2, tokens 3..63, lengths 8..22,
 // source and target padded to 24, and rows laid out exactly as make_batch does.
 func TestReverseMatchesReference(t *testing.T) {
-	task, err := Load("reverse", Options{Seed: 7, TrainSize: 20000})
+	for _, stream := range []bool{false, true} {
+		t.Run(fmt.Sprintf("stream=%v", stream), func(t *testing.T) { testReverseReference(t, stream) })
+	}
+}
+
+func testReverseReference(t *testing.T, stream bool) {
+	task, err := Load("reverse", Options{Seed: 7, TrainSize: 20000, Stream: stream})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,5 +157,18 @@ func TestSyntheticTasks(t *testing.T) {
 	}
 	if _, err := Load("reverse", Options{VocabSize: 4, MinLen: 1, MaxLen: 1, TrainSize: 10}); err == nil {
 		t.Error("a vocabulary too small for the split sizes loaded without error")
+	}
+}
+
+func TestStreamIsPureFunction(t *testing.T) {
+	task, err := Load("reverse", Options{Stream: true, TrainSize: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := task.Batch("train", 16, 3, 1000, BatchOptions{})
+	b, _ := task.clone().Batch("train", 16, 3, 1000, BatchOptions{})
+	c, _ := task.Batch("train", 16, 3, 1001, BatchOptions{})
+	if !slices.Equal(a.Src, b.Src) || slices.Equal(a.Src, c.Src) || a.Examples[0] != 16000 {
+		t.Fatal("stream batches are not a function of (seed, step)")
 	}
 }

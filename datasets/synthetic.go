@@ -94,6 +94,12 @@ func synthetic(name string, f func([]int32) []int32) func(Options) (*Task, error
 			return nil, fmt.Errorf("task %q: %w", name, err)
 		}
 		t := &Task{Kind: Seq2Seq, Vocab: v, SrcVocab: v, Options: o}
+		if o.Stream {
+			t.stream = func(r *rng) Example {
+				src := sampleSynthetic(r, o.VocabSize, o.MinLen, o.MaxLen)
+				return Example{Source: src, Target: f(src), Origin: name + "/stream"}
+			}
+		}
 		// Splits are disjoint by construction: a sequence already drawn for an
 		// earlier split (or earlier in this one) is drawn again.
 		r := newRNG(o.Seed, hashString(name))

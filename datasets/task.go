@@ -68,6 +68,11 @@ type Options struct {
 	// TrainSize, ValidSize, TestSize are the synthetic split sizes (defaults 50000,
 	// 1000, 1000).
 	TrainSize, ValidSize, TestSize int
+	// Stream makes a synthetic task's "train" batches fresh draws for every step, as
+	// the reference benchmark does (batch = f(seed, step)); Train then only holds a
+	// sample of TrainSize examples for the vocabulary and TokenCounts. Valid/test
+	// stay fixed.
+	Stream bool
 	// Path is the user file for the "tsv" and "jsonl" tasks.
 	Path string
 }
@@ -99,7 +104,8 @@ type Task struct {
 	// Options are the options the task was loaded with, defaults filled in.
 	Options Options
 
-	counts    []int64 // lazily computed TokenCounts
+	stream    func(r *rng) Example // Options.Stream: draws one training example
+	counts    []int64              // lazily computed TokenCounts
 	srcCounts []int64
 	planCache *planCache
 }
