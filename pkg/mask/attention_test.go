@@ -367,6 +367,7 @@ func TestMissingSideData(t *testing.T) {
 }
 
 func TestRegisterAttention(t *testing.T) {
+	unregister(t, KindSelf, "test_stride", "test_panics")
 	err := RegisterAttention("test_stride", "(s)", "key is a multiple of s (a user mask for this test)", func(a Args) (Attention, error) {
 		if err := a.Count(1, 1); err != nil {
 			return Attention{}, err

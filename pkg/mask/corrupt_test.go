@@ -310,6 +310,7 @@ func TestCorruptionParseErrors(t *testing.T) {
 }
 
 func TestRegisterCorruption(t *testing.T) {
+	unregister(t, KindInput, "test_last")
 	err := RegisterCorruption("test_last", "", "hide the last position", func(a Args) (Corruption, error) {
 		if err := a.Count(0, 0); err != nil {
 			return Corruption{}, err

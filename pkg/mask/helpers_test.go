@@ -16,3 +16,22 @@ func backendForTest(t *testing.T) compute.Backend {
 	}
 	return b
 }
+
+// unregister removes test registrations so that other tests and examples see only the
+// built-ins.
+func unregister(t *testing.T, k Kind, names ...string) {
+	t.Cleanup(func() {
+		regMu.Lock()
+		defer regMu.Unlock()
+		for _, n := range names {
+			switch k {
+			case KindSelf, KindCross:
+				delete(attentionDB, n)
+			case KindInput:
+				delete(corruptDB, n)
+			case KindLoss:
+				delete(lossDB, n)
+			}
+		}
+	})
+}

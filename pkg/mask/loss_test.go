@@ -63,6 +63,7 @@ func TestLossPLWSums(t *testing.T) {
 }
 
 func TestLossBatchAndErrors(t *testing.T) {
+	unregister(t, KindLoss, "test_last")
 	l, _ := ParseLoss("plw(0.5)")
 	got, err := l.BatchWeights(2, 3, []int{3, 1}, []int{1, 0})
 	if err != nil {
