@@ -18,7 +18,7 @@ func init() {
 		summary: "draw an attention mask (self, cross) for one example, or show a loss mask's per-token weights",
 		usage: `mask SPEC [--kind self|cross] [--q N] [--k N] [--qlen N] [--klen N] [--prefix N]
                     [--segments 0,0,1,...] [--seed N] [--eval] [--heads H --head I]
-                    [--format ascii|png|svg] [--out FILE]
+                    [--format ascii|png|svg|pdf] [--out FILE]
        masklab mask --kind loss SPEC --text TEXT [--prompt-len N] [--pad-to T]
 
 SPEC examples: "causal & doc", "pad & band(2)", "!(causal | window(1))", "plw(0.1)".
@@ -52,8 +52,8 @@ func runMask(args []string, stdout, stderr io.Writer) error {
 	eval := fs.Bool("eval", false, "evaluation mode: random atoms allow everything")
 	heads := fs.Int("heads", 1, "number of heads")
 	head := fs.Int("head", 0, "which head to draw (for per-head masks)")
-	format := fs.String("format", "ascii", "output format: ascii, png or svg")
-	out := fs.String("out", "", "output file (required for png and svg; ascii goes to stdout when empty)")
+	format := fs.String("format", "ascii", "output format: ascii, png, svg or pdf")
+	out := fs.String("out", "", "output file (required for png, svg and pdf; ascii goes to stdout when empty)")
 	text := fs.String("text", "", "loss kind: the target text (one token per CJK character, words otherwise)")
 	promptLen := fs.Int("prompt-len", 0, "loss kind: number of prompt tokens at the start of the target")
 	padTo := fs.Int("pad-to", 0, "loss kind: padded target length (default the number of tokens)")
@@ -104,9 +104,9 @@ func runMask(args []string, stdout, stderr io.Writer) error {
 	ex.Seed = *seed
 	ex.Training = !*eval
 	switch *format {
-	case "ascii", "png", "svg":
+	case "ascii", "png", "svg", "pdf":
 	default:
-		return usageError("--format must be ascii, png or svg, got %q", *format)
+		return usageError("--format must be ascii, png, svg or pdf, got %q", *format)
 	}
 	if *format != "ascii" && *out == "" {
 		return usageError("--format %s needs --out FILE", *format)

@@ -61,6 +61,22 @@ func TestMaskOutFile(t *testing.T) {
 	}
 }
 
+func TestMaskImages(t *testing.T) {
+	dir := t.TempDir()
+	for format, magic := range map[string]string{"png": "\x89PNG", "svg": "<svg", "pdf": "%PDF"} {
+		path := filepath.Join(dir, "m."+format)
+		code, out, errs := runCLI("mask", "causal & doc", "--q", "6", "--segments", "0,0,0,1,1,2", "--format", format, "--out", path)
+		if code != 0 || out != "" {
+			t.Errorf("--format %s: code %d, stdout %q, stderr %q", format, code, out, errs)
+			continue
+		}
+		data, err := os.ReadFile(path)
+		if err != nil || !strings.Contains(string(data[:min(len(data), 300)]), magic) {
+			t.Errorf("--format %s wrote %d bytes not starting like %q (%v)", format, len(data), magic, err)
+		}
+	}
+}
+
 func TestMaskErrors(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
@@ -76,7 +92,7 @@ func TestMaskErrors(t *testing.T) {
 		{[]string{"mask", "causal", "--q", "4", "--klen", "7"}, "--klen 7 is longer than --k 4"},
 		{[]string{"mask", "causal", "--q", "0"}, "--q must be > 0, got 0"},
 		{[]string{"mask", "causal", "--q", "-3"}, "--q must be > 0, got -3"},
-		{[]string{"mask", "causal", "--format", "gif"}, `--format must be ascii, png or svg, got "gif"`},
+		{[]string{"mask", "causal", "--format", "gif"}, `--format must be ascii, png, svg or pdf, got "gif"`},
 		{[]string{"mask", "causal", "--format", "png"}, "--format png needs --out FILE"},
 		{[]string{"mask"}, "want exactly one SPEC argument, got 0"},
 		{[]string{"mask", "causal", "pad"}, "want exactly one SPEC argument, got 2"},
