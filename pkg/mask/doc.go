@@ -65,6 +65,20 @@
 //	       completion                           weight 0 on prompt tokens (position < prompt length), 1 after
 //	       plw             (w) in [0,1]         prompt tokens weight w, completion tokens 1
 //
+// # Using the strategies in training
+//
+// Attention: env := NewEnv(g, B, H, Q, K, Side{QueryLen: ..., KeyLen: ..., QuerySeg: ...,
+// Training: true, Uniform: rng}) then env.Build(m) gives the bool [B,1|H,Q,K] tensor; a
+// mask that needs side data the batch lacks is an error naming it.
+//
+// Input: fill a Corpus once per dataset (MASK/UNK ids, Freq, Lookup/Tokenize), call
+// Corruption.Check(corpus), then per batch Corruption.Apply(Batch{IDs, B, T, Lens,
+// Sources, Step, Seed}, corpus); example i of a step draws from ExampleRNG(Seed, Step, i),
+// so corruption is reproducible and resampled every step.
+//
+// Loss: Loss.Weights(T, validLen, promptLen) or Loss.BatchWeights; the loss is
+// sum(w_i*l_i)/sum(w_i), skipping batches whose weights sum to 0.
+//
 // BOS (decoder input position 0) is never hidden, and padding never has loss weight.
 // Hidden inputs become Corpus.MaskID, except for drop, which uses Corpus.UnkID.
 package mask
