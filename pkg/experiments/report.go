@@ -266,6 +266,30 @@ func (r *Report) label(c *CellReport) string {
 	return l
 }
 
+// axisName is the single axis key shared by the cells of a stage ("" if none or several).
+func (r *Report) axisName(stage string) string {
+	key := ""
+	for _, c := range r.Cells {
+		if c.Stage != stage {
+			continue
+		}
+		k, _, ok := strings.Cut(c.Cell, "=")
+		if !ok || strings.Contains(c.Cell, ", ") || (key != "" && k != key) {
+			return stage
+		}
+		key = k
+	}
+	return key
+}
+
+// shortLabel drops "key=" from a one-axis cell label for legends (the axis is in the caption).
+func (r *Report) shortLabel(cell string) string {
+	if k, v, ok := strings.Cut(cell, "="); ok && !strings.Contains(cell, ", ") && !strings.ContainsAny(k, " (") {
+		return v
+	}
+	return cell
+}
+
 // WriteReport builds the report of a sweep directory and writes report.csv, report.md,
 // report.tex and the figures (curves and bars, PNG, SVG and PDF) into out. It returns
 // the paths written.
@@ -336,7 +360,7 @@ func (r *Report) Figures() (map[string]plots.Figure, error) {
 			}
 			key := cellKey(c.Stage, c.Cell)
 			if runs := r.curves[key]; len(runs) > 0 && len(runs[0].X) > 0 {
-				series = append(series, plots.Series{Label: c.Cell, Runs: runs})
+				series = append(series, plots.Series{Label: r.shortLabel(c.Cell), Runs: runs})
 			}
 			var vals []float64
 			for _, seed := range c.Seeds {
@@ -345,7 +369,7 @@ func (r *Report) Figures() (map[string]plots.Figure, error) {
 				}
 			}
 			if len(vals) > 0 {
-				bars = append(bars, plots.BarSeries{Label: c.Cell, Values: [][]float64{vals}})
+				bars = append(bars, plots.BarSeries{Label: r.shortLabel(c.Cell), Values: [][]float64{vals}})
 			}
 		}
 		if len(series) > 0 {
@@ -356,7 +380,7 @@ func (r *Report) Figures() (map[string]plots.Figure, error) {
 			figs["curves"+suffix] = p
 		}
 		if len(bars) > 0 {
-			p, err := plots.Bars([]string{st}, bars, plots.BarOptions{Title: fmt.Sprintf("%s: final %s (95%% CI)", r.Name, bar), YLabel: bar})
+			p, err := plots.Bars([]string{r.axisName(st)}, bars, plots.BarOptions{Title: fmt.Sprintf("%s: final %s (95%% CI)", r.Name, bar), YLabel: bar})
 			if err != nil {
 				return nil, err
 			}

@@ -1,0 +1,203 @@
+package experiments
+
+import (
+	"bytes"
+	"context"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const tinySweep = `
+name: tiny
+base:
+  task: {name: reverse, vocab: 12, min_len: 3, max_len: 6, train_size: 400, max_eval: 32}
+  model: {layers: 1, d_model: 16, heads: 2, ff: 32}
+  optim: {lr: 0.01, warmup_steps: 4}
+  train: {steps: 24, batch_size: 16, log_every: 4, checkpoint_every: 4}
+  eval: {every: 8, batches: 1, greedy_examples: 8}
+axes:
+  masks.input: [none, "partial(2)"]
+seeds: [1, 2]
+baseline: "masks.input=none"
+`
+
+func writeSweep(t *testing.T, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "sweep.yaml")
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func runSweepInProcess(t *testing.T, sweepPath, dir string) SweepResult {
+	t.Helper()
+	p, err := PrepareSweep(sweepPath, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := RunSweep(context.Background(), p, dir, SweepOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// A sweep killed with SIGKILL at random moments and re-run completes with every run
+// exactly once, the same metrics line for line, and the same report as a sweep that was
+// never interrupted.
+func TestSweepSurvivesSIGKILL(t *testing.T) {
+	bin := filepath.Join(t.TempDir(), "masklab")
+	build := exec.Command("go", "build", "-o", bin, "github.com/masklab/masklab/cmd/masklab")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the CLI: %v\n%s", err, out)
+	}
+	sweep := writeSweep(t, tinySweep)
+	ref := filepath.Join(t.TempDir(), "ref")
+	runSweepInProcess(t, sweep, ref)
+
+	dir := filepath.Join(t.TempDir(), "killed")
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	kills := 0
+	for i := 0; i < 8; i++ {
+		cmd := exec.Command(bin, "sweep", sweep, "--out", dir, "--quiet")
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("sweep run %d: %v\n%s", i, err, out.String())
+			}
+		case <-time.After(time.Duration(300+rng.IntN(1500)) * time.Millisecond):
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+			<-done
+			kills++
+			continue
+		}
+		break
+	}
+	// Finish (or confirm) the sweep.
+	out, err := exec.Command(bin, "sweep", sweep, "--out", dir, "--quiet").CombinedOutput()
+	if err != nil {
+		t.Fatalf("final sweep: %v\n%s", err, out)
+	}
+	t.Logf("killed %d times; final: %s", kills, strings.TrimSpace(string(out)))
+
+	p, err := ReadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ents, _ := os.ReadDir(RunsDir(dir))
+	if len(ents) != len(p.Runs) || len(p.Runs) != 4 {
+		t.Fatalf("%d run dirs for %d planned runs", len(ents), len(p.Runs))
+	}
+	for _, r := range p.Runs {
+		got := readFile(t, filepath.Join(RunDir(dir, r.ID), MetricsFile))
+		want := readFile(t, filepath.Join(RunDir(ref, r.ID), MetricsFile))
+		if got != want {
+			t.Errorf("run %s (%s seed %d): metrics differ after kills:\n%s\nwant:\n%s", r.ID, r.Cell, r.Seed, got, want)
+		}
+		if _, err := os.Stat(filepath.Join(RunDir(dir, r.ID), LockFile)); err == nil {
+			t.Errorf("run %s: lock left behind", r.ID)
+		}
+	}
+	if states, _ := States(dir); CountStates(states)[StatusDone] != 4 {
+		t.Fatalf("states: %v", CountStates(states))
+	}
+	ra, err := BuildReport(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, err := BuildReport(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(ra.CSV(), rb.CSV()) {
+		t.Fatalf("reports differ:\n%s\nvs\n%s", ra.CSV(), rb.CSV())
+	}
+	// The pending list is empty and a re-run trains nothing.
+	if ids := PendingRuns(dir, p); len(ids) != 0 {
+		t.Fatalf("pending after completion: %v", ids)
+	}
+}
+
+// A diverging cell is recorded as diverged and the sweep finishes its other runs.
+func TestSweepGoesOnAfterDivergence(t *testing.T) {
+	sweep := writeSweep(t, strings.Replace(tinySweep, `masks.input: [none, "partial(2)"]`, `optim.lr: [0.01, 1.0e+30]`, 1)+"\n")
+	sweep2 := strings.Replace(readFile(t, sweep), `baseline: "masks.input=none"`, `baseline: "optim.lr=0.01"`, 1)
+	os.WriteFile(sweep, []byte(strings.Replace(sweep2, "optim: {lr: 0.01, warmup_steps: 4}", "optim: {lr: 0.01, warmup_steps: 0, clip_norm: 0}", 1)), 0o644)
+	dir := filepath.Join(t.TempDir(), "sw")
+	res := runSweepInProcess(t, sweep, dir)
+	if res.Diverged != 2 || res.Trained != 2 {
+		t.Fatalf("result %+v, want 2 trained and 2 diverged", res)
+	}
+	states, err := States(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := CountStates(states)
+	if c[StatusDone] != 2 || c[StatusDiverged] != 2 {
+		t.Fatalf("states %v", c)
+	}
+	// Re-running skips everything, diverged runs included.
+	res = runSweepInProcess(t, sweep, dir)
+	if res.Skipped != 4 {
+		t.Fatalf("re-run: %+v", res)
+	}
+	rep, err := BuildReport(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md := string(rep.Markdown()); !strings.Contains(md, "diverged") {
+		t.Fatalf("report does not mention the diverged seeds:\n%s", md)
+	}
+}
+
+func TestPlanSweepErrors(t *testing.T) {
+	for _, tc := range []struct{ yaml, want string }{
+		{"name: x\naxes:\n  masks.input: [none, spam(1)]\n", "spam"},
+		{"name: x\naxes:\n  model.layer: [1, 2]\n", `did you mean "model.layers"`},
+		{"name: x\nbaseline: nope\naxes:\n  model.layers: [1, 2]\n", "baseline"},
+		{"name: x\nbase: {model: {layerz: 2}}\n", "layerz"},
+		{"name: x\nstages:\n  - {name: ft, from: pre}\n", "not defined before"},
+	} {
+		sf, err := ParseSweep([]byte(tc.yaml), "x.yaml")
+		if err == nil {
+			_, err = PlanSweep(sf, nil)
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want it to mention %q", tc.yaml, err, tc.want)
+		}
+	}
+}
+
+func TestLockStaleAndExclusive(t *testing.T) {
+	dir := t.TempDir()
+	l, err := AcquireLock(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := AcquireLock(dir); err == nil {
+		t.Fatal("second lock acquired while the first is held")
+	}
+	l.Release()
+	// A lock of a dead process on this host is broken at once.
+	os.WriteFile(filepath.Join(dir, LockFile), []byte(`{"host":"`+hostname()+`","pid":999999999,"token":"x","heartbeat":`+
+		strings.TrimSpace(time.Now().Format("20060102"))[:0]+`1}`), 0o644)
+	l2, err := AcquireLock(dir)
+	if err != nil {
+		t.Fatalf("stale lock not broken: %v", err)
+	}
+	l2.Release()
+}
