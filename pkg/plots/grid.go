@@ -228,16 +228,17 @@ func (g *Grid) Draw(c draw.Canvas) {
 
 // SizeFor returns the size of the grid at the given width with square panels.
 func (g *Grid) SizeFor(width vg.Length) Size {
-	w := width
+	w := width - 2*Margin
 	if g.Scale != nil {
 		w -= colorBarWidth
 	}
 	if g.shared && len(g.Panels) > 0 {
+		g.fitShared(w, 0)
 		_, colL, colR, rowB, rowT, _ := g.sharedMargins()
 		h0 := g.Panels[0].(*Heatmap)
 		ncol, nrow := max(g.Cols, 1), g.rows()
 		cell := (w - sum(colL) - sum(colR) - vg.Length(ncol-1)*g.gap()) / vg.Length(ncol*h0.Cols)
-		h := cell*vg.Length(nrow*h0.Rows) + sum(rowB) + sum(rowT) + vg.Length(nrow-1)*g.gap() + vg.Points(4)
+		h := cell*vg.Length(nrow*h0.Rows) + sum(rowB) + sum(rowT) + vg.Length(nrow-1)*g.gap() + 2*Margin
 		if g.Title != "" {
 			h += vg.Points(TitleSize + 10)
 		}
@@ -245,24 +246,27 @@ func (g *Grid) SizeFor(width vg.Length) Size {
 	}
 	cols := vg.Length(max(g.Cols, 1))
 	panel := (w - (cols-1)*g.gap()) / cols
-	h := vg.Length(g.rows())*panel + vg.Length(g.rows()-1)*g.gap()
+	h := vg.Length(g.rows())*panel + vg.Length(g.rows()-1)*g.gap() + 2*Margin
 	if g.Title != "" {
-		h += vg.Points(TitleSize + 6)
+		h += vg.Points(TitleSize + 10)
 	}
 	return Size{Width: width, Height: h}
 }
 
 // SizeFor returns the size of the heatmap at the given width with square cells
-// (at most 1.6 times the width tall).
+// filling the width (at most 1.6 times the width tall).
 func (h *Heatmap) SizeFor(width vg.Length) Size {
-	w := width
+	w := width - 2*Margin
 	if h.Scale != nil {
 		w -= colorBarWidth
 	}
-	// Room for tick labels, axis names and the title (about 0.8 in each way).
-	margin := 0.8 * vg.Inch
-	ht := (w-margin)*vg.Length(float64(h.Rows)/float64(h.Cols)) + margin
-	return Size{Width: width, Height: min(ht, 1.6*width)}
+	h.setRotation(false)
+	m := panelMargins(h)
+	h.fitXLabels((w - m.left - m.right) / vg.Length(h.Cols))
+	m = panelMargins(h)
+	cell := (w - m.left - m.right) / vg.Length(h.Cols)
+	ht := cell*vg.Length(h.Rows) + m.top + m.bottom + 2*Margin
+	return Size{Width: width, Height: max(min(ht, 1.6*width), 0.5*vg.Inch)}
 }
 
 // margins of a panel: the space its plot takes around the data area.
@@ -282,6 +286,7 @@ func (g *Grid) drawShared(c, area draw.Canvas) {
 	for i, f := range g.Panels {
 		hm[i] = f.(*Heatmap)
 	}
+	g.fitShared(area.Max.X-area.Min.X, area.Max.Y-area.Min.Y)
 	m, colL, colR, rowB, rowT, titleH := g.sharedMargins()
 	titleSty := panelTitleStyle()
 	gap := g.gap()
@@ -316,7 +321,7 @@ func (g *Grid) drawShared(c, area draw.Canvas) {
 		sub := c
 		sub.Min.X, sub.Max.X = dx0-m[i].left, dx0+dw+m[i].right
 		sub.Max.Y, sub.Min.Y = dyTop+m[i].top, dyTop-dh-m[i].bottom
-		p.Draw(sub)
+		p.drawFitted(sub)
 		if g.titles[i] != "" {
 			var t string
 			sty := titleSty
@@ -369,4 +374,22 @@ func sum(a []vg.Length) (s vg.Length) {
 		s += v
 	}
 	return s
+}
+
+// fitShared decides, for a shared layout in a w x h area (h <= 0: limited by the
+// width only), whether the key labels can stay horizontal.
+func (g *Grid) fitShared(w, h vg.Length) {
+	cols, rows := max(g.Cols, 1), g.rows()
+	for _, f := range g.Panels {
+		f.(*Heatmap).setRotation(false)
+	}
+	_, colL, colR, rowB, rowT, _ := g.sharedMargins()
+	h0 := g.Panels[0].(*Heatmap)
+	cell := (w - sum(colL) - sum(colR) - vg.Length(cols-1)*g.gap()) / vg.Length(cols*h0.Cols)
+	if h > 0 {
+		cell = min(cell, (h-sum(rowB)-sum(rowT)-vg.Length(rows-1)*g.gap())/vg.Length(rows*h0.Rows))
+	}
+	for _, f := range g.Panels {
+		f.(*Heatmap).fitXLabels(cell)
+	}
 }

@@ -152,18 +152,46 @@ func newHeatmap(rows, cols int, colour func(r, c int) color.Color, rowLabels, co
 	p.Y.Tick.Marker = labelTicks{labels: yl, max: o.maxLabels, reversed: true}
 	p.X.Tick.Label.Font = withFace(p.X.Tick.Label.Font, xf)
 	p.Y.Tick.Label.Font = withFace(p.Y.Tick.Label.Font, yf)
-	if needsRotation(xl, cols) {
-		// gonum anchors rotated labels a few points into the tick marks: pad them.
-		for i, l := range xl {
-			if l != "" {
-				xl[i] = l + "  "
-			}
-		}
-		p.X.Tick.Label.Rotation = math.Pi / 2
-		p.X.Tick.Label.XAlign = draw.XRight
-		p.X.Tick.Label.YAlign = draw.YCenter
+	h := &Heatmap{Plot: p, Rows: rows, Cols: cols, cells: cl}
+	h.setRotation(needsRotation(xl, cols))
+	return h, nil
+}
+
+// setRotation turns the key (x) labels vertical or back to horizontal.
+func (h *Heatmap) setRotation(rot bool) {
+	sty := &h.Plot.X.Tick.Label
+	lt, ok := h.Plot.X.Tick.Marker.(labelTicks)
+	if !ok {
+		return
 	}
-	return &Heatmap{Plot: p, Rows: rows, Cols: cols, cells: cl}, nil
+	lt.pad = ""
+	sty.Rotation, sty.XAlign, sty.YAlign = 0, draw.XCenter, draw.YTop
+	if rot {
+		// gonum anchors rotated labels a few points into the tick marks: pad them.
+		lt.pad = "  "
+		sty.Rotation, sty.XAlign, sty.YAlign = math.Pi/2, draw.XRight, draw.YCenter
+	}
+	h.Plot.X.Tick.Marker = lt
+}
+
+// fitXLabels keeps the key labels horizontal when each fits in the room it has
+// (cellW per cell; every k-th label shown gets k cells), and turns them vertical
+// otherwise.
+func (h *Heatmap) fitXLabels(cellW vg.Length) {
+	lt, ok := h.Plot.X.Tick.Marker.(labelTicks)
+	if !ok {
+		return
+	}
+	step := lt.step()
+	widest := vg.Length(0)
+	sty := h.Plot.X.Tick.Label
+	sty.Rotation = 0
+	for i, l := range lt.labels {
+		if i%step == 0 && l != "" {
+			widest = max(widest, sty.Width(l))
+		}
+	}
+	h.setRotation(widest > vg.Length(step)*cellW-vg.Points(3))
 }
 
 // needsRotation reports whether x tick labels are too wide to sit side by side.
@@ -213,15 +241,20 @@ type labelTicks struct {
 	labels   []string
 	max      int
 	reversed bool
+	pad      string // appended to every shown label
+}
+
+// step is k when only every k-th label is shown.
+func (t labelTicks) step() int {
+	if n := len(t.labels); t.max > 0 && n > t.max {
+		return (n + t.max - 1) / t.max
+	}
+	return 1
 }
 
 // Ticks implements plot.Ticker.
 func (t labelTicks) Ticks(min, max float64) []plot.Tick {
-	n := len(t.labels)
-	step := 1
-	if t.max > 0 && n > t.max {
-		step = (n + t.max - 1) / t.max
-	}
+	n, step := len(t.labels), t.step()
 	ticks := make([]plot.Tick, 0, n)
 	for i := range n {
 		pos := float64(i)
@@ -229,8 +262,8 @@ func (t labelTicks) Ticks(min, max float64) []plot.Tick {
 			pos = float64(n - 1 - i)
 		}
 		lbl := ""
-		if i%step == 0 {
-			lbl = t.labels[i]
+		if i%step == 0 && t.labels[i] != "" {
+			lbl = t.labels[i] + t.pad
 		}
 		ticks = append(ticks, plot.Tick{Value: pos, Label: lbl})
 	}
@@ -285,6 +318,14 @@ const colorBarWidth = 0.5 * vg.Inch
 
 // Draw implements Figure: the grid with square cells, centred, and the colour bar.
 func (h *Heatmap) Draw(c draw.Canvas) {
+	h.setRotation(false)
+	da := h.Plot.DataCanvas(h.plotArea(c))
+	h.fitXLabels((da.Max.X - da.Min.X) / vg.Length(h.Cols))
+	h.drawFitted(c)
+}
+
+// drawFitted draws the heatmap with its labels as they are.
+func (h *Heatmap) drawFitted(c draw.Canvas) {
 	area := h.plotArea(c)
 	h.Plot.Draw(area)
 	if h.Scale != nil {

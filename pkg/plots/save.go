@@ -188,6 +188,12 @@ func scanText(f Figure, size Size) (cjk, non1252 bool) {
 func flipVertical(img image.Image) image.Image {
 	b := img.Bounds()
 	out := image.NewRGBA(b)
+	if src, ok := img.(*image.RGBA); ok {
+		for y := 0; y < b.Dy(); y++ {
+			copy(out.Pix[y*out.Stride:(y+1)*out.Stride], src.Pix[(b.Dy()-1-y)*src.Stride:][:out.Stride])
+		}
+		return out
+	}
 	for y := b.Min.Y; y < b.Max.Y; y++ {
 		for x := b.Min.X; x < b.Max.X; x++ {
 			out.Set(x, b.Max.Y-1-(y-b.Min.Y), img.At(x, y))
