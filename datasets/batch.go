@@ -262,17 +262,31 @@ func (t *Task) checkBatch(split string, batchSize, step int, opts BatchOptions) 
 	if t.Kind != Seq2Seq {
 		s = 0
 	}
-	// Every example must fit (Concat may split targets, not sources).
+	// Every example must fit (Concat may split targets, not sources); checked once
+	// per (split, S, T, concat).
+	ck := checkKey{split, s, tl, opts.Pack == Concat}
+	done, err := t.planCache.checked(ck)
+	if !done {
+		err = t.checkLengths(split, exs, s, tl, opts.Pack == Concat)
+		t.planCache.setChecked(ck, err)
+	}
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	return exs, s, tl, nil
+}
+
+func (t *Task) checkLengths(split string, exs []Example, s, tl int, concat bool) error {
 	for i := range exs {
 		e := &exs[i]
 		if t.Kind == Seq2Seq && len(e.Source)+1 > s {
-			return nil, 0, 0, fmt.Errorf("task %q split %q example %d (%s): source has %d tokens + EOS, longer than the model allows (SrcLen %d)", t.Name, split, i, e.Origin, len(e.Source), s)
+			return fmt.Errorf("task %q split %q example %d (%s): source has %d tokens + EOS, longer than the model allows (SrcLen %d)", t.Name, split, i, e.Origin, len(e.Source), s)
 		}
-		if opts.Pack != Concat && len(e.Target)+1 > tl {
-			return nil, 0, 0, fmt.Errorf("task %q split %q example %d (%s): target has %d tokens + EOS, longer than the model allows (TgtLen %d)", t.Name, split, i, e.Origin, len(e.Target), tl)
+		if !concat && len(e.Target)+1 > tl {
+			return fmt.Errorf("task %q split %q example %d (%s): target has %d tokens + EOS, longer than the model allows (TgtLen %d)", t.Name, split, i, e.Origin, len(e.Target), tl)
 		}
 	}
-	return exs, s, tl, nil
+	return nil
 }
 
 // fill lays rows out into a Batch.

@@ -19,12 +19,32 @@ type planCache struct {
 	plans  map[planKey][]row
 	order  []planKey
 	counts map[planKey]int
+	checks map[checkKey]error
+}
+
+type checkKey struct {
+	split  string
+	S, T   int
+	concat bool
+}
+
+func (c *planCache) checked(k checkKey) (done bool, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	err, done = c.checks[k]
+	return done, err
+}
+
+func (c *planCache) setChecked(k checkKey, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.checks[k] = err
 }
 
 const planCacheSize = 6
 
 func newPlanCache() *planCache {
-	return &planCache{plans: map[planKey][]row{}, counts: map[planKey]int{}}
+	return &planCache{plans: map[planKey][]row{}, counts: map[planKey]int{}, checks: map[checkKey]error{}}
 }
 
 func (c *planCache) count(k planKey) (int, bool) {
