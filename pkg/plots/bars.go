@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 )
@@ -18,7 +19,7 @@ type BarSeries struct {
 }
 
 // BarOptions configures Bars. The zero value draws 95% CI error bars, bars from 0,
-// and the legend in the top left corner.
+// and the legend in the corner with the least data.
 type BarOptions struct {
 	Title, XLabel, YLabel string
 	// Interval is the error bar (default CI95; NoInterval draws none).
@@ -26,8 +27,8 @@ type BarOptions struct {
 	// YMin and YMax fix the y range when YMax > YMin; otherwise it spans 0 and
 	// every bar and error bar.
 	YMin, YMax float64
-	// LegendBottom and LegendRight move the legend to another corner.
-	LegendBottom, LegendRight bool
+	// Legend places the legend (default LegendAuto: the emptiest corner).
+	Legend LegendPos
 }
 
 // BarStat is the summary drawn for one (series, category) bar.
@@ -60,8 +61,10 @@ func Bars(categories []string, series []BarSeries, opts BarOptions) (*plot.Plot,
 		}
 	}
 	labels = legendLabels(p, labels)
-	for i := range series {
-		p.Legend.Add(labels[i], barThumb{Color(i)})
+	if opts.Legend != LegendNone {
+		for i := range series {
+			p.Legend.Add(labels[i], barThumb{Color(i)})
+		}
 	}
 	cl, cf := tokenLabels(categories, len(categories), collect(nil))
 	p.X.Tick.Marker = labelTicks{labels: cl}
@@ -71,15 +74,23 @@ func Bars(categories []string, series []BarSeries, opts BarOptions) (*plot.Plot,
 	if opts.YMax > opts.YMin {
 		p.Y.Min, p.Y.Max = opts.YMin, opts.YMax
 	}
-	p.Legend.Top = !opts.LegendBottom
-	p.Legend.Left = !opts.LegendRight
-	p.Legend.XOffs, p.Legend.YOffs = vg.Points(4), vg.Points(-2)
-	if opts.LegendRight {
-		p.Legend.XOffs = vg.Points(-4)
+	// Every bar occupies its column from the base to its top: sample it.
+	var pts []plotter.XY
+	for s, row := range stats {
+		for k, st := range row {
+			if st.N == 0 {
+				continue
+			}
+			x0, x1 := b.barX(s, k)
+			for _, f := range []float64{0, 0.25, 0.5, 0.75, 1} {
+				for _, x := range []float64{x0, x1} {
+					pts = append(pts, plotter.XY{X: x, Y: st.Mean * f})
+				}
+			}
+			pts = append(pts, plotter.XY{X: (x0 + x1) / 2, Y: st.Hi})
+		}
 	}
-	if opts.LegendBottom {
-		p.Legend.YOffs = vg.Points(2)
-	}
+	placeLegend(p, opts.Legend, pts, false, len(series))
 	return p, nil
 }
 

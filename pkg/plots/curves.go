@@ -12,7 +12,7 @@ import (
 )
 
 // CurveOptions configures LossCurves. The zero value draws a 95% CI band, linear
-// axes, no smoothing, and the legend in the top right corner.
+// axes, no smoothing, and the legend in the corner with the least data.
 type CurveOptions struct {
 	Title, XLabel, YLabel string // XLabel defaults to "step", YLabel to "loss"
 	// Band is the interval shaded around each mean line (default CI95).
@@ -25,8 +25,8 @@ type CurveOptions struct {
 	LogY bool
 	// YMin and YMax fix the y range when YMax > YMin (otherwise it is automatic).
 	YMin, YMax float64
-	// LegendBottom and LegendLeft move the legend to another corner.
-	LegendBottom, LegendLeft bool
+	// Legend places the legend (default LegendAuto: the emptiest corner).
+	Legend LegendPos
 }
 
 // LossCurves draws one line per series (its mean across seeds at each step) with a
@@ -106,9 +106,11 @@ func LossCurves(series []Series, opts CurveOptions) (*plot.Plot, error) {
 		line.Width = LineWidth
 		line.Dashes = Dashes(i)
 		p.Add(line)
-		if fill != nil {
+		switch {
+		case opts.Legend == LegendNone:
+		case fill != nil:
 			p.Legend.Add(labels[i], fill, line)
-		} else {
+		default:
 			p.Legend.Add(labels[i], line)
 		}
 	}
@@ -119,15 +121,13 @@ func LossCurves(series []Series, opts CurveOptions) (*plot.Plot, error) {
 	if opts.YMax > opts.YMin {
 		p.Y.Min, p.Y.Max = opts.YMin, opts.YMax
 	}
-	p.Legend.Top = !opts.LegendBottom
-	p.Legend.Left = opts.LegendLeft
-	p.Legend.XOffs, p.Legend.YOffs = vg.Points(-4), vg.Points(-2)
-	if opts.LegendLeft {
-		p.Legend.XOffs = vg.Points(4)
+	var pts []plotter.XY
+	for _, b := range bands {
+		for j := range b.X {
+			pts = append(pts, plotter.XY{X: b.X[j], Y: b.Mean[j]}, plotter.XY{X: b.X[j], Y: b.Lo[j]}, plotter.XY{X: b.X[j], Y: b.Hi[j]})
+		}
 	}
-	if opts.LegendBottom {
-		p.Legend.YOffs = vg.Points(2)
-	}
+	placeLegend(p, opts.Legend, pts, opts.LogY, len(series))
 	return p, nil
 }
 

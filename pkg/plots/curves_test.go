@@ -67,3 +67,35 @@ func TestBarsFiles(t *testing.T) {
 	}
 	saveAll(t, p, dir, "bars_ci", SingleColumn)
 }
+
+// Accuracy rises towards the top right, so the automatic legend must go elsewhere.
+func TestAutoLegendAvoidsData(t *testing.T) {
+	var series []Series
+	for i, s := range paperSeries() {
+		var runs []Run
+		for _, r := range s.Runs {
+			y := make([]float64, len(r.Y))
+			for j, v := range r.Y {
+				y[j] = 1 - v/4.5
+			}
+			runs = append(runs, Run{Seed: r.Seed, X: r.X, Y: y})
+		}
+		series = append(series, Series{Label: s.Label, Runs: runs})
+		_ = i
+	}
+	p, err := LossCurves(series, CurveOptions{Title: "Token accuracy (legend placed automatically)", YLabel: "accuracy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Legend.Top {
+		t.Errorf("legend placed at the top (left=%v), where the rising curves are", p.Legend.Left)
+	}
+	saveAll(t, p, reviewDir(t), "curves_accuracy_autolegend", SingleColumn)
+	p, err = LossCurves(paperSeries(), CurveOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.Legend.Top || p.Legend.Left {
+		t.Errorf("falling losses: legend top=%v left=%v, want top right", p.Legend.Top, p.Legend.Left)
+	}
+}

@@ -116,7 +116,7 @@ func TestLossCurvesPlottedBand(t *testing.T) {
 	for s := 1; s <= 5; s++ {
 		runs = append(runs, Run{Seed: s, X: []float64{0, 100, 200}, Y: []float64{float64(s), float64(s), float64(s)}})
 	}
-	p, err := LossCurves([]Series{{Label: "constant", Runs: runs}}, CurveOptions{YMin: 0, YMax: 6, LegendBottom: true})
+	p, err := LossCurves([]Series{{Label: "constant", Runs: runs}}, CurveOptions{YMin: 0, YMax: 6, Legend: LegendBottomRight})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func TestBarsPlottedValues(t *testing.T) {
 	if st := stats[0][0]; !near(st.Mean, 2, 1e-12) || !near(st.Hi-st.Mean, 2.4841377, 1e-6) || st.N != 3 {
 		t.Errorf("stats[a][0] = %+v, want mean 2 ± 2.4841377 over 3", st)
 	}
-	p, err := Bars([]string{"small", "large"}, series, BarOptions{Interval: NoInterval, LegendRight: true})
+	p, err := Bars([]string{"small", "large"}, series, BarOptions{Interval: NoInterval, Legend: LegendNone})
 	if err != nil {
 		t.Fatal(err)
 	}
