@@ -117,7 +117,7 @@ func newSetup(cfg *Config) (*setup, error) {
 		DecLayers: cfg.Model.Layers, EncLayers: cfg.Model.EncLayers,
 		Dropout: cfg.Model.Dropout, PostLN: cfg.Model.Norm == "post",
 		Positions: cfg.Model.Positions, Tied: cfg.Model.TieEmbeddings,
-		MaxLen: max(su.S, su.T, 8),
+		MaxLen: 0, // the layers default (512): evaluation may pad longer than training (eval --pad-to)
 		Self:   self, Cross: cross,
 	}
 	if kind == layers.KindDecoder {
