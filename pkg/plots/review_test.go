@@ -59,6 +59,10 @@ func checkPNG(t *testing.T, path string, data []byte, size Size) image.Image {
 	if err != nil {
 		t.Fatalf("%s: not a PNG: %v", path, err)
 	}
+	// pHYs chunk: 11811 pixels per metre (300 dpi) both ways, unit metre.
+	if !bytes.Contains(data[:64], []byte("pHYs\x00\x00\x2e\x23\x00\x00\x2e\x23\x01")) {
+		t.Errorf("%s: no 300-dpi pHYs chunk after IHDR", path)
+	}
 	wantW := int(float64(size.Width)/72*DPI + 0.5)
 	wantH := int(float64(size.Height)/72*DPI + 0.5)
 	if b := img.Bounds(); abs(b.Dx()-wantW) > 1 || abs(b.Dy()-wantH) > 1 {

@@ -2,10 +2,13 @@ package plots
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"image"
 	"image/color"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -112,7 +115,12 @@ func Encode(f Figure, format string, size Size) (data []byte, err error) {
 	case "png":
 		c := vgimg.PngCanvas{Canvas: rasterCanvas(size)}
 		f.Draw(padded(draw.New(c)))
-		_, err = c.WriteTo(&buf)
+		if _, err = c.WriteTo(&buf); err == nil {
+			var withDPI []byte
+			withDPI, err = setPNGDPI(buf.Bytes(), DPI)
+			buf.Reset()
+			buf.Write(withDPI)
+		}
 	case "svg":
 		// Embed the (Liberation) fonts so the SVG looks the same everywhere; a figure
 		// with CJK text is left to the viewer's fonts (a CJK font is megabytes).
@@ -200,4 +208,25 @@ func flipVertical(img image.Image) image.Image {
 		}
 	}
 	return out
+}
+
+// setPNGDPI inserts a pHYs chunk after the IHDR chunk of a PNG, so that LaTeX and
+// image viewers know its resolution (and so its printed size).
+func setPNGDPI(data []byte, dpi int) ([]byte, error) {
+	const sig, ihdrLen = 8, 8 + 13 + 4 // signature; IHDR: length+type, data, CRC
+	if len(data) < sig+ihdrLen || string(data[12:16]) != "IHDR" {
+		return nil, fmt.Errorf("PNG without IHDR chunk")
+	}
+	ppm := uint32(math.Round(float64(dpi) / 0.0254))
+	chunk := make([]byte, 0, 21)
+	chunk = binary.BigEndian.AppendUint32(chunk, 9)
+	chunk = append(chunk, "pHYs"...)
+	chunk = binary.BigEndian.AppendUint32(chunk, ppm)
+	chunk = binary.BigEndian.AppendUint32(chunk, ppm)
+	chunk = append(chunk, 1) // unit: metre
+	chunk = binary.BigEndian.AppendUint32(chunk, crc32.ChecksumIEEE(chunk[4:]))
+	out := make([]byte, 0, len(data)+len(chunk))
+	out = append(out, data[:sig+ihdrLen]...)
+	out = append(out, chunk...)
+	return append(out, data[sig+ihdrLen:]...), nil
 }
