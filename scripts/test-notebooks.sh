@@ -2,7 +2,9 @@
 # Executes every notebook in notebooks/ headless in quick mode (MASKLAB_QUICK=1), each in a
 # fresh GoNB kernel, and checks the executed copies (see scripts/run-notebooks.py): no
 # error outputs, no failed shell line, every cell run, an image in every figure cell, and
-# each notebook's text markers. Executed notebooks and kernel logs go to out/notebooks/.
+# each notebook's text markers. Executed notebooks and kernel logs go to a new directory
+# out/notebooks/DATE-TIME-XXXX/ (the runs of notebooks that train go to its runs/, removed
+# at the end).
 #
 #   scripts/test-notebooks.sh                       # all notebooks, quick mode
 #   scripts/test-notebooks.sh notebooks/01-masks.ipynb
@@ -32,7 +34,12 @@ else
     exit 1
   fi
 fi
-out="$root/out/notebooks"
-mkdir -p "$out"
+# A directory of its own for each invocation (several test runs may share a work tree).
+mkdir -p "$root/out/notebooks"
+out=$(mktemp -d "$root/out/notebooks/$(date +%Y%m%d-%H%M%S)-XXXX")
+# Notebooks that train store their runs under $MASKLAB_RUNS: a fresh directory, so that
+# every test trains from scratch instead of finding an earlier test's finished runs.
+export MASKLAB_RUNS="$out/runs"
+trap 'rm -rf "$MASKLAB_RUNS"' EXIT
 echo "test-notebooks: ${#nbs[@]} notebook(s), MASKLAB_QUICK=$MASKLAB_QUICK, executed copies in $out"
-exec /usr/bin/python3 scripts/run-notebooks.py --out "$out" "${nbs[@]}"
+/usr/bin/python3 scripts/run-notebooks.py --out "$out" "${nbs[@]}"
