@@ -152,9 +152,11 @@ func hideLabels(t plot.Ticker) plot.Ticker {
 }
 
 // compactPanel drops the axis names of a heatmap inside a grid (the tokens say it).
+// Panel titles are one size smaller than figure titles, as in shared layouts.
 func compactPanel(h *Heatmap) {
 	h.Plot.X.Label.Text = ""
 	h.Plot.Y.Label.Text = ""
+	h.Plot.Title.TextStyle.Font.Size = panelTitleStyle().Font.Size
 }
 
 // rows is the number of panel rows.

@@ -123,3 +123,30 @@ func TestCJKLegendAndCategories(t *testing.T) {
 	}
 	saveAll(t, b, reviewDir(t), "bars_cjk_six", DoubleColumn)
 }
+
+// Masks of different shapes and labels: each panel keeps its own axes.
+func TestMixedGalleryFiles(t *testing.T) {
+	src := []string{"我", "爱", "北京", "。", "<pad>"}
+	tgt := []string{"<s>", "I", "love", "Beijing"}
+	items := []MaskPanel{
+		{Title: "self: causal", Grid: maskOf(4, func(q, k int) bool { return k <= q }), RowLabels: tgt, ColLabels: tgt},
+		{Title: "cross: pad & band(1)", Grid: func() [][]bool {
+			g := make([][]bool, len(tgt))
+			for q := range g {
+				g[q] = make([]bool, len(src))
+				for k := range src {
+					g[q][k] = k < 4 && q-k <= 1 && k-q <= 1
+				}
+			}
+			return g
+		}(), RowLabels: tgt, ColLabels: src},
+	}
+	g, err := MaskGallery("Self- and cross-attention masks of one example", items, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.shared {
+		t.Error("panels of different shapes must not share axes")
+	}
+	saveAll(t, g, reviewDir(t), "mask_gallery_mixed", DoubleColumn.WithHeight(2.6*72))
+}
