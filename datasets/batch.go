@@ -31,6 +31,10 @@ type Batch struct {
 
 	// Src [B*S] and SrcLen [B] (source length including its EOS); seq2seq only.
 	Src, SrcLen []int32
+	// SrcInTgt [B*S] is Src mapped into the decoder vocabulary (Task.SrcToTgt; -1
+	// where the decoder vocabulary lacks the token, and on padding): compare it with
+	// Dec/Tgt to find target tokens that occur in the source.
+	SrcInTgt []int32
 	// Dec [B*T] is the decoder input, Tgt [B*T] the labels (PAD where none).
 	Dec, Tgt []int32
 	// TgtLen [B] is the number of label positions of each row (target + EOS; for a
@@ -303,7 +307,7 @@ func (t *Task) fill(exs []Example, rows []row, B, S, T int) Batch {
 		}
 	}
 	if S > 0 {
-		b.Src, b.SrcLen = make([]int32, B*S), make([]int32, B)
+		b.Src, b.SrcLen, b.SrcInTgt = make([]int32, B*S), make([]int32, B), make([]int32, B*S)
 		if pad != 0 {
 			for i := range b.Src {
 				b.Src[i] = pad
@@ -356,6 +360,18 @@ func (t *Task) fill(exs []Example, rows []row, B, S, T int) Batch {
 		}
 		b.TgtLen[r] = int32(pos)
 		b.Tokens += pos
+	}
+	if S > 0 {
+		m := t.SrcToTgt()
+		for r := range B {
+			for p := range S {
+				i := r*S + p
+				b.SrcInTgt[i] = -1
+				if p < int(b.SrcLen[r]) {
+					b.SrcInTgt[i] = m[b.Src[i]]
+				}
+			}
+		}
 	}
 	return b
 }

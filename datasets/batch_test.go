@@ -54,6 +54,18 @@ func checkBatch(t *testing.T, task *Task, exs []Example, b Batch, cov covered) {
 					fail("row %d: Src padding %v", r, src)
 				}
 			}
+			for p, id := range b.SrcInTgt[r*S : (r+1)*S] {
+				switch {
+				case p >= int(b.SrcLen[r]):
+					if id != -1 {
+						fail("row %d: SrcInTgt %d on padding", r, id)
+					}
+				case id >= 0 && v.Token(int(id)) != task.SrcVocab.Token(int(src[p])):
+					fail("row %d: source token %q maps to decoder token %q", r, task.SrcVocab.Token(int(src[p])), v.Token(int(id)))
+				case id < 0 && v.Has(task.SrcVocab.Token(int(src[p]))) && int(src[p]) != task.SrcVocab.UNK:
+					fail("row %d: source token %q is in the decoder vocabulary but maps to -1", r, task.SrcVocab.Token(int(src[p])))
+				}
+			}
 		}
 		seg, prevPos := int32(0), int32(-1)
 		for p := range T {
@@ -436,5 +448,63 @@ func TestTokenCounts(t *testing.T) {
 	}
 	if src := task.SourceTokenCounts(); src[task.SrcVocab.ID("程")] == 0 {
 		t.Fatal("SourceTokenCounts: 程 never counted")
+	}
+}
+
+func TestSharedVocab(t *testing.T) {
+	tsv, _, _ := userFiles(t)
+	for _, shared := range []bool{false, true} {
+		task, err := Load(tsv, Options{SharedVocab: shared})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (task.SrcVocab == task.Vocab) != shared {
+			t.Fatalf("SharedVocab %v: SrcVocab == Vocab is %v", shared, task.SrcVocab == task.Vocab)
+		}
+		// "word3 字3 <TAB> answer number 3": "3"-free, but "answer" is target-only and
+		// "word3" source-only; with a shared vocabulary both encode in either.
+		b, err := task.Batch("train", 4, 0, 0, BatchOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkBatch(t, task, task.Train, b, nil)
+		if got := task.Vocab.Has("word3"); got != shared {
+			t.Fatalf("SharedVocab %v: decoder vocabulary has the source word: %v", shared, got)
+		}
+	}
+}
+
+// TestConcurrentBatches: Batch from several goroutines gives what a single caller
+// gets (run with -race to check the caches' locking).
+func TestConcurrentBatches(t *testing.T) {
+	task, err := Load("cedict-docs", Options{MaxExamples: 500, MaxEval: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := BatchOptions{Pack: FirstFit}
+	want := make([]Batch, 40)
+	for s := range want {
+		want[s], _ = task.clone().Batch("train", 16, 2, s, o)
+	}
+	errs := make(chan error, 4)
+	for g := range 4 {
+		go func() {
+			for s := g; s < len(want); s += 2 {
+				b, err := task.Batch("train", 16, 2, s, o)
+				if err == nil && !reflect.DeepEqual(b, want[s]) {
+					err = fmt.Errorf("step %d differs", s)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
 	}
 }

@@ -68,6 +68,9 @@ type Options struct {
 	// TrainSize, ValidSize, TestSize are the synthetic split sizes (defaults 50000,
 	// 1000, 1000).
 	TrainSize, ValidSize, TestSize int
+	// SharedVocab gives a seq2seq text task one vocabulary built from sources and
+	// targets together (SrcVocab == Vocab), e.g. for tied embeddings.
+	SharedVocab bool
 	// Stream makes a synthetic task's "train" batches fresh draws for every step, as
 	// the reference benchmark does (batch = f(seed, step)); Train then only holds a
 	// sample of TrainSize examples for the vocabulary and TokenCounts. Valid/test
@@ -79,7 +82,8 @@ type Options struct {
 
 // Task is a loaded dataset: its vocabularies, splits and length bounds. Tasks loaded
 // with the same name and options share their examples and vocabularies: treat them as
-// read-only (copy an Example's slices before changing them).
+// read-only (copy an Example's slices before changing them). Batch and the other
+// methods may be called from several goroutines.
 type Task struct {
 	Name        string
 	Kind        Kind
@@ -105,7 +109,8 @@ type Task struct {
 	Options Options
 
 	stream    func(r *rng) Example // Options.Stream: draws one training example
-	counts    []int64              // lazily computed TokenCounts
+	srcToTgt  []int32
+	counts    []int64 // lazily computed TokenCounts
 	srcCounts []int64
 	planCache *planCache
 }
@@ -206,11 +211,11 @@ var (
 
 const taskCacheSize = 8
 
-// clone returns a copy of t that shares its examples and vocabularies (which must not
-// be modified) but has its own caches.
+// clone returns a copy of t that shares its examples, vocabularies and statistics
+// (which must not be modified) but has its own batch plans.
 func (t *Task) clone() *Task {
 	c := *t
-	c.counts, c.srcCounts, c.planCache = nil, nil, newPlanCache()
+	c.planCache = newPlanCache()
 	return &c
 }
 
@@ -229,6 +234,7 @@ func (t *Task) finish() {
 	}
 	t.TgtLen = roundUp(t.MaxTargetLen+1, 8)
 	t.planCache = newPlanCache()
+	t.computeStats()
 }
 
 func roundUp(n, m int) int { return (n + m - 1) / m * m }
@@ -236,22 +242,39 @@ func roundUp(n, m int) int { return (n + m - 1) / m * m }
 // TokenCounts returns, for every id of Vocab, how often it occurs in the training
 // targets (without BOS/EOS): corpus statistics for frequency-based corruption.
 func (t *Task) TokenCounts() []int64 {
-	if t.counts == nil {
-		t.counts = countTokens(t.Vocab.Size(), t.Train, false)
-	}
 	return t.counts
 }
 
 // SourceTokenCounts is TokenCounts for the training sources, over SrcVocab
 // (nil for tasks without a source).
 func (t *Task) SourceTokenCounts() []int64 {
+	return t.srcCounts
+}
+
+// SrcToTgt maps each SrcVocab id to the Vocab id of the same token string, -1 when
+// the decoder vocabulary lacks it (UNK maps to -1 too, so that unknown tokens never
+// match): what content-dependent corruption needs to compare source and target
+// tokens. Nil for tasks without a source.
+func (t *Task) SrcToTgt() []int32 {
 	if t.SrcVocab == nil {
 		return nil
 	}
-	if t.srcCounts == nil {
+	return t.srcToTgt
+}
+
+func (t *Task) computeStats() {
+	t.counts = countTokens(t.Vocab.Size(), t.Train, false)
+	if t.SrcVocab != nil {
 		t.srcCounts = countTokens(t.SrcVocab.Size(), t.Train, true)
+		m := make([]int32, t.SrcVocab.Size())
+		for id, tok := range t.SrcVocab.Tokens {
+			m[id] = -1
+			if t.Vocab.Has(tok) && id != t.SrcVocab.UNK {
+				m[id] = int32(t.Vocab.ID(tok))
+			}
+		}
+		t.srcToTgt = m
 	}
-	return t.srcCounts
 }
 
 func countTokens(size int, exs []Example, source bool) []int64 {

@@ -106,10 +106,17 @@ func buildTextTask(name string, kind Kind, raws []rawExample, in *interner, o Op
 	}
 	var tgtMap, srcMap []int32
 	var err error
+	if kind == Seq2Seq && o.SharedVocab {
+		for i, c := range srcCount {
+			tgtCount[i] += c
+		}
+	}
 	if t.Vocab, tgtMap, err = vocabFromCounts(in, tgtCount, o.VocabSize); err != nil {
 		return nil, fmt.Errorf("task %q: %w", name, err)
 	}
-	if kind == Seq2Seq {
+	if kind == Seq2Seq && o.SharedVocab {
+		t.SrcVocab, srcMap = t.Vocab, tgtMap
+	} else if kind == Seq2Seq {
 		if t.SrcVocab, srcMap, err = vocabFromCounts(in, srcCount, o.VocabSize); err != nil {
 			return nil, fmt.Errorf("task %q: %w", name, err)
 		}
