@@ -256,6 +256,9 @@ func (t *Task) checkBatch(split string, batchSize, step int, opts BatchOptions) 
 	default:
 		return nil, 0, 0, fmt.Errorf("task %q: unknown packing %q (known: %v)", t.Name, opts.Pack, Packings())
 	}
+	if opts.Bucket > 0 && split == "train" && !opts.InOrder && len(exs) < batchSize {
+		return nil, 0, 0, fmt.Errorf("task %q: bucketing needs at least one full batch per epoch: the training split has %d examples, batch size %d", t.Name, len(exs), batchSize)
+	}
 	s, tl = opts.SrcLen, opts.TgtLen
 	if s == 0 {
 		s = t.SrcLen

@@ -94,6 +94,7 @@ func TestBatchErrors(t *testing.T) {
 		{task, "train", 8, -1, BatchOptions{}, []string{"step must be >= 0"}},
 		{task, "train", 8, 0, BatchOptions{Pack: FirstFit}, []string{"decoder-only"}},
 		{task, "train", 8, 0, BatchOptions{Pack: "zigzag"}, []string{`unknown packing "zigzag"`, "first-fit"}},
+		{task, "train", 101, 0, BatchOptions{Bucket: 2}, []string{"bucketing needs at least one full batch", "100 examples"}},
 	} {
 		_, err := c.task.Batch(c.split, c.bs, 0, c.step, c.o)
 		if err == nil {
