@@ -30,7 +30,7 @@ task:
   max_eval: 0            # if > 0, cap the valid and test splits at N examples
   src_len: 0             # padded source length (0 = the task's: longest source + EOS, rounded up to 8)
   tgt_len: 0             # padded target / row length (0 = the task's)
-  packing: none          # decoder-only: none | first-fit | best-fit (several documents per row)
+  packing: none          # decoder-only: none | first-fit | best-fit-decreasing | concat (documents per row)
 
 model:
   kind: seq2seq          # seq2seq (Transformer encoder-decoder) | decoder (decoder-only LM) | lstm
@@ -505,7 +505,7 @@ func (c *Config) Validate() error {
 	oneOf("model.norm", c.Model.Norm, "pre", "post")
 	oneOf("model.positions", c.Model.Positions, "sinusoidal", "learned", "rotary")
 	oneOf("optim.schedule", c.Optim.Schedule, "cosine", "constant")
-	oneOf("task.packing", c.Task.Packing, "none", "first-fit", "best-fit")
+	oneOf("task.packing", c.Task.Packing, "none", "first-fit", "best-fit-decreasing", "concat")
 	positive("model.layers", c.Model.Layers)
 	nonNeg("model.enc_layers", c.Model.EncLayers)
 	positive("model.d_model", c.Model.DModel)

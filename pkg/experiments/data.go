@@ -23,7 +23,11 @@ type setup struct {
 }
 
 // newSetup loads the task and parses the strategies of a validated config.
-func newSetup(cfg *Config) (*setup, error) {
+func newSetup(cfg *Config) (*setup, error) { return newSetupVocab(cfg, nil) }
+
+// newSetupVocab is newSetup for a fine-tuning run: the task is re-encoded with the
+// vocabulary of the run it starts from (initVocab), so its embeddings mean the same.
+func newSetupVocab(cfg *Config, initVocab *datasets.Vocab) (*setup, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -59,6 +63,11 @@ func newSetup(cfg *Config) (*setup, error) {
 	if su.task, err = datasets.Load(cfg.Task.Name, opts); err != nil {
 		return nil, err
 	}
+	if initVocab != nil {
+		if su.task, err = remapTask(su.task, initVocab); err != nil {
+			return nil, err
+		}
+	}
 	kind := cfg.Model.Kind
 	switch su.task.Kind {
 	case datasets.Seq2Seq:
@@ -82,7 +91,7 @@ func newSetup(cfg *Config) (*setup, error) {
 	su.corpus = &mask.Corpus{
 		MaskID: int32(v.MASK),
 		UnkID:  int32(v.UNK),
-		Freq:   su.task.TokenCounts(),
+		Freq:   tokenCounts(su.task),
 		Lookup: func(tok string) (int32, bool) {
 			if !v.Has(tok) {
 				return 0, false
@@ -213,4 +222,59 @@ func (hb *hostBatch) tensors() []any {
 		tensors.FromFlatDataAndDimensions(b.Positions, b.B, b.T),
 		tensors.FromFlatDataAndDimensions(hb.prefix, b.B),
 	}
+}
+
+// tokenCounts counts token ids in the training targets (for interactive(freq, f)).
+func tokenCounts(t *datasets.Task) []int64 {
+	c := make([]int64, t.Vocab.Size())
+	for _, e := range t.Train {
+		for _, id := range e.Target {
+			if id >= 0 && int(id) < len(c) {
+				c[id]++
+			}
+		}
+	}
+	return c
+}
+
+// remapTask returns a copy of t whose decoder-side ids (and, for tasks that share the
+// vocabulary, source ids) are re-encoded with vocab: the adapter that lets a fine-tuning
+// task (cedict-sft) use the vocabulary of its pre-training run (cedict-docs). Tokens the
+// vocabulary lacks become UNK. t itself (possibly cached by the datasets package) is
+// not modified.
+func remapTask(t *datasets.Task, vocab *datasets.Vocab) (*datasets.Task, error) {
+	if vocab.PAD != t.Vocab.PAD || vocab.BOS != t.Vocab.BOS || vocab.EOS != t.Vocab.EOS {
+		return nil, fmt.Errorf("init_from: the pre-trained vocabulary's special ids (PAD %d BOS %d EOS %d) differ from task %q's (%d %d %d)",
+			vocab.PAD, vocab.BOS, vocab.EOS, t.Name, t.Vocab.PAD, t.Vocab.BOS, t.Vocab.EOS)
+	}
+	ids := make([]int32, t.Vocab.Size())
+	for i, tok := range t.Vocab.Tokens {
+		id := vocab.ID(tok)
+		if id < 0 {
+			if vocab.UNK < 0 {
+				return nil, fmt.Errorf("init_from: token %q of task %q is not in the pre-trained vocabulary, which has no UNK", tok, t.Name)
+			}
+			id = vocab.UNK
+		}
+		ids[i] = int32(id)
+	}
+	remap := func(exs []datasets.Example) []datasets.Example {
+		out := make([]datasets.Example, len(exs))
+		for i, e := range exs {
+			nt := make([]int32, len(e.Target))
+			for j, id := range e.Target {
+				nt[j] = ids[id]
+			}
+			e.Target = nt
+			out[i] = e
+		}
+		return out
+	}
+	nt := *t
+	nt.Train, nt.Valid, nt.Test = remap(t.Train), remap(t.Valid), remap(t.Test)
+	if nt.SrcVocab == t.Vocab {
+		nt.SrcVocab = vocab
+	}
+	nt.Vocab = vocab
+	return &nt, nil
 }

@@ -36,7 +36,14 @@ func LoadRun(runDir, backendOverride string, overrides ...string) (*Loaded, erro
 	if err != nil {
 		return nil, err
 	}
-	su, err := newSetup(cfg)
+	var vocab *datasets.Vocab
+	if cfg.InitFrom != "" {
+		// A fine-tuned run's data is encoded with its own saved vocabulary.
+		if vocab, err = datasets.LoadVocab(filepath.Join(runDir, "vocab.json")); err != nil {
+			return nil, err
+		}
+	}
+	su, err := newSetupVocab(cfg, vocab)
 	if err != nil {
 		return nil, err
 	}

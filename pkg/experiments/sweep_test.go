@@ -201,3 +201,89 @@ func TestLockStaleAndExclusive(t *testing.T) {
 	}
 	l2.Release()
 }
+
+// Every shipped sweep plans: its keys, values and mask strings are valid.
+func TestShippedSweepsPlan(t *testing.T) {
+	files, _ := filepath.Glob("../../sweeps/*.yaml")
+	if len(files) < 2 {
+		t.Fatalf("sweeps: %v", files)
+	}
+	for _, f := range files {
+		sf, err := LoadSweep(f)
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		p, err := PlanSweep(sf, nil)
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		t.Logf("%s: %d runs in stages %v", filepath.Base(f), len(p.Runs), p.Stages)
+	}
+}
+
+// A fine-tuning stage starts each of its cells from the pre-training run of the same
+// seed, which is trained once and shared.
+func TestStagesFineTuneFromSharedCheckpoint(t *testing.T) {
+	sweep := writeSweep(t, `
+name: stages
+base:
+  model: {kind: decoder, layers: 1, d_model: 16, heads: 2, ff: 32}
+  masks: {input: none}
+  train: {steps: 6, batch_size: 8, log_every: 3, checkpoint_every: 3}
+  eval: {every: 0, batches: 1, greedy_examples: 2}
+seeds: [1]
+baseline: "masks.loss=all"
+stages:
+  - {name: pre, base: {task: {name: cedict-docs, max_examples: 100, max_eval: 8}, eval: {greedy_examples: 0}}}
+  - name: sft
+    from: pre
+    base: {task: {name: cedict-sft, max_examples: 100, max_eval: 8}}
+    axes: {masks.loss: [all, completion]}
+`)
+	dir := filepath.Join(t.TempDir(), "sw")
+	p, err := PrepareSweep(sweep, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Runs) != 3 {
+		t.Fatalf("%d runs, want 1 pre + 2 sft", len(p.Runs))
+	}
+	// A fine-tuning run cannot start before its pre-training run is done.
+	var ft *PlannedRun
+	for _, r := range p.Runs {
+		if r.Stage == "sft" {
+			ft = r
+			break
+		}
+	}
+	if _, _, err := RunOne(context.Background(), p, dir, ft.ID, SweepOptions{}); err == nil || !strings.Contains(err.Error(), ft.From) {
+		t.Fatalf("fine-tuning before pre-training: err = %v", err)
+	}
+	res, err := RunSweep(context.Background(), p, dir, SweepOptions{})
+	if err != nil || res.Trained != 3 {
+		t.Fatalf("res %+v err %v", res, err)
+	}
+	pre := map[int64]string{}
+	for _, r := range p.Runs {
+		if r.Stage == "pre" {
+			pre[r.Seed] = r.ID
+		}
+	}
+	for _, r := range p.Runs {
+		if r.Stage != "sft" {
+			continue
+		}
+		if r.From != pre[r.Seed] || r.Config.InitFrom != pre[r.Seed] {
+			t.Errorf("run %s seed %d starts from %q, want %q", r.ID, r.Seed, r.From, pre[r.Seed])
+		}
+		s, err := ReadSummary(RunDir(dir, r.ID))
+		if err != nil || s.Status != StatusDone {
+			t.Fatalf("run %s: %v %+v", r.ID, err, s)
+		}
+		if _, ok := s.Final["valid_completion_loss"]; !ok {
+			t.Errorf("run %s: no completion loss in %v", r.ID, s.Final)
+		}
+	}
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/model/checkpoint"
 	"github.com/gomlx/gomlx/ml/train/optimizer"
+	"github.com/masklab/masklab/datasets"
 	"github.com/masklab/masklab/pkg/backend"
 	"github.com/masklab/masklab/pkg/layers"
 	"github.com/masklab/masklab/pkg/version"
@@ -322,7 +323,18 @@ func trainLocked(ctx context.Context, cfg *Config, runDir string, opts TrainOpti
 	if err != nil {
 		return nil, err
 	}
-	su, err := newSetup(cfg)
+	initDir := ""
+	var initVocab *datasets.Vocab
+	if cfg.InitFrom != "" {
+		initDir = opts.InitFrom
+		if initDir == "" {
+			initDir = cfg.InitFrom
+		}
+		if initVocab, err = datasets.LoadVocab(filepath.Join(initDir, "vocab.json")); err != nil {
+			return nil, fmt.Errorf("init_from %s: %w", initDir, err)
+		}
+	}
+	su, err := newSetupVocab(cfg, initVocab)
 	if err != nil {
 		return nil, err
 	}
@@ -343,12 +355,8 @@ func trainLocked(ctx context.Context, cfg *Config, runDir string, opts TrainOpti
 		if st, err := readSessionState(runDir); err == nil && st.Step == start {
 			prevWall, resumes = st.Wall, st.Resumes+1
 		}
-	} else if cfg.InitFrom != "" {
-		from := opts.InitFrom
-		if from == "" {
-			from = cfg.InitFrom
-		}
-		if err := sess.initFrom(from); err != nil {
+	} else if initDir != "" {
+		if err := sess.initFrom(initDir); err != nil {
 			return nil, err
 		}
 	}
