@@ -12,6 +12,12 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 )
 
+// headMajor selects the internal attention layout: queries, keys and values
+// transposed to [B,H,L,dh] before the matmuls (true) or left [B,L,H,dh] for the
+// backend's DotGeneral to arrange (false). Both give the same numbers; the benchmarks
+// compare their speed.
+var headMajor = true
+
 // floatDType is the dtype of every model here.
 const floatDType = dtypes.Float32
 
@@ -221,7 +227,17 @@ func (b *AttentionBuilder) build(wantWeights bool) (out, weights *graph.Node, er
 	} else {
 		q = graph.MulScalar(q, scale)
 		// scores [B,H,Q,K]
-		scores := graph.DotGeneral(q, []int{3}, []int{0, 2}, k, []int{3}, []int{0, 2})
+		// Head-major [B,H,L,dh]: the batch axes (B,H) lead, so the backend's matmuls
+		// need no further transposes.
+		var scores *graph.Node
+		if headMajor {
+			q = graph.TransposeAllAxes(q, 0, 2, 1, 3)
+			k = graph.TransposeAllAxes(k, 0, 2, 1, 3)
+			v = graph.TransposeAllAxes(v, 0, 2, 1, 3)
+			scores = graph.DotGeneral(q, []int{3}, []int{0, 1}, k, []int{3}, []int{0, 1})
+		} else {
+			scores = graph.DotGeneral(q, []int{3}, []int{0, 2}, k, []int{3}, []int{0, 2})
+		}
 		if b.mask != nil {
 			scores = graph.Add(scores, b.mask.bias)
 		}
@@ -237,7 +253,12 @@ func (b *AttentionBuilder) build(wantWeights bool) (out, weights *graph.Node, er
 			w = dropout(scope.In("dropout"), w, b.dropoutRate, true)
 		}
 		// [B,H,Q,dh] -> [B,Q,H,dh]
-		o := graph.DotGeneral(w, []int{3}, []int{0, 1}, v, []int{1}, []int{0, 2})
+		var o *graph.Node
+		if headMajor {
+			o = graph.DotGeneral(w, []int{3}, []int{0, 1}, v, []int{2}, []int{0, 1})
+		} else {
+			o = graph.DotGeneral(w, []int{3}, []int{0, 1}, v, []int{1}, []int{0, 2})
+		}
 		o = graph.TransposeAllAxes(o, 0, 2, 1, 3)
 		out = graph.Reshape(o, B, Q, H*dh)
 	}

@@ -1,6 +1,8 @@
 package layers
 
 import (
+	"slices"
+	"syscall"
 	"testing"
 	"time"
 
@@ -55,6 +57,15 @@ func trainBatch(b datasets.Batch) train.Batch {
 		},
 		Labels: []*tensors.Tensor{tensors.FromFlatDataAndDimensions(b.Tgt, b.B, b.T)},
 	}
+}
+
+// cpuSeconds is the process's user+system CPU time.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 // A small encoder-decoder really learns to reverse short sequences.
@@ -157,6 +168,7 @@ func benchmarkTrainStep(b *testing.B, cfg Config) {
 		run()
 	}
 	b.ResetTimer()
+	cpu0 := cpuSeconds()
 	start := time.Now()
 	tokens := 0
 	for range b.N {
@@ -165,4 +177,68 @@ func benchmarkTrainStep(b *testing.B, cfg Config) {
 	el := time.Since(start).Seconds()
 	b.ReportMetric(float64(b.N)/el, "steps/s")
 	b.ReportMetric(float64(tokens)/el, "tgt_tokens/s")
+	// CPU time per step is less sensitive than wall time to other load on the machine.
+	b.ReportMetric((cpuSeconds()-cpu0)*1e3/float64(b.N), "cpu_ms/step")
+}
+
+// BenchmarkLayoutAB compares internal layout choices on RB-d64 in one process, steps
+// interleaved (A, B, A, B, ...) so that load from other processes hits both alike. It
+// reports the median step time of each variant and their ratio.
+func BenchmarkLayoutAB(b *testing.B) {
+	type variant struct {
+		name            string
+		headMajor, relu bool
+		fused           bool
+	}
+	variants := []variant{
+		{"baseline", false, false, false},
+		{"headmajor", true, false, false},
+		{"reluselect", false, true, false},
+		{"fusedqkv", false, false, true},
+		{"all", true, true, true},
+	}
+	task, err := datasets.Load("reverse", datasets.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { headMajor, reluSelect = true, true }()
+	trainers := make([]*train.Trainer, len(variants))
+	times := make([][]float64, len(variants))
+	step := 0
+	runStep := func(i int) float64 {
+		batch, err := task.Batch("train", 64, 1, step, datasets.BatchOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		step++
+		start := time.Now()
+		if _, err := trainers[i].TrainStep(trainBatch(batch)); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(start).Seconds()
+	}
+	for i, v := range variants {
+		headMajor, reluSelect = v.headMajor, v.relu
+		cfg := referenceConfig()
+		cfg.FusedQKV = v.fused
+		trainers[i] = seq2seqTrainer(b, cfg, 1e-3, 0)
+		runStep(i) // builds and compiles the graph with this variant's switches
+		runStep(i)
+	}
+	b.ResetTimer()
+	for range b.N {
+		for i := range variants {
+			times[i] = append(times[i], runStep(i))
+		}
+	}
+	base := 0.0
+	for i, v := range variants {
+		slices.Sort(times[i])
+		med := times[i][len(times[i])/2] * 1e3
+		if i == 0 {
+			base = med
+		}
+		b.ReportMetric(med, v.name+"_ms")
+		b.ReportMetric(med/base, v.name+"_rel")
+	}
 }

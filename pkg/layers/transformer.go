@@ -299,12 +299,11 @@ func sublayerAttention(scope *model.Scope, name string, cfg Config, training boo
 // sublayerFFN is the residual feed-forward block: Linear(d, ff) -> ReLU -> Linear(ff, d).
 func sublayerFFN(scope *model.Scope, cfg Config, training bool, x *graph.Node) *graph.Node {
 	s := scope.In("ffn")
-	g := x.Graph()
 	h := x
 	if !cfg.PostLN {
 		h = layerNorm(s.In("norm"), x, cfg.LayerNormEps)
 	}
-	h = graph.Max(dense(s.In("hidden"), h, cfg.FF, true), graph.ScalarZero(g, floatDType))
+	h = relu(dense(s.In("hidden"), h, cfg.FF, true))
 	h = dropout(s.In("hidden_dropout"), h, cfg.Dropout, training)
 	h = dense(s.In("output"), h, cfg.DModel, true)
 	h = dropout(s.In("dropout"), h, cfg.Dropout, training)
@@ -358,4 +357,17 @@ func SinusoidalTable(n, d int) [][]float32 {
 		t[p] = row
 	}
 	return t
+}
+
+// reluSelect selects relu's formulation (the benchmarks compare both).
+var reluSelect = true
+
+// relu is max(x, 0) written as a select, whose gradient is one select (GoMLX's Max
+// gradient builds sign indicators and a reduction).
+func relu(x *graph.Node) *graph.Node {
+	if !reluSelect {
+		return graph.Max(x, graph.ZerosLike(x))
+	}
+	zeros := graph.ZerosLike(x)
+	return graph.Where(graph.GreaterThan(x, zeros), x, zeros)
 }
