@@ -1,0 +1,85 @@
+#!/usr/bin/python3
+"""Writes figures/MANIFEST.md for scripts/reproduce.sh from the sweep directories.
+
+usage: reproduce-manifest.py RUNS_DIR FIGURES_DIR MODE
+
+For every sweep directory RUNS_DIR/NAME that has a report (NAME/report/*.png) and a
+sweep file sweeps/NAME.yaml, it lists each figure (FIGURES_DIR/NAME-FIG.{png,pdf}) with
+its sweep file, the run states, the config hashes (run ids) of the sweep's plan and the
+provenance recorded in the runs' summary.json files: masklab commit, GoMLX version and
+backend, and the training time summed over the runs.
+"""
+import glob
+import json
+import os
+import sys
+import time
+
+
+def short(commit):
+    """Returns a commit as `abcdef012345`, keeping a "+dirty" mark."""
+    mark = "+dirty" if commit.endswith("+dirty") else ""
+    return f"`{commit[:12]}{mark}`"
+
+
+def main():
+    runs_dir, figs_dir, mode = sys.argv[1], sys.argv[2], sys.argv[3]
+    lines = [
+        "# Figures",
+        "",
+        f"Written by `scripts/reproduce.sh` ({mode}) on {time.strftime('%Y-%m-%dT%H:%MZ', time.gmtime())}.",
+        "Each figure is drawn by `masklab report` from the sweep's runs (one directory per run, named",
+        "by its config hash, under `runs/reproduce/NAME/runs/`); the tables are `results/NAME.csv` and",
+        "`results/NAME.md`. Provenance comes from each run's `summary.json`.",
+        "",
+        "| figure | sweep file | runs | masklab commit | GoMLX | backend | training time | config hashes (run ids) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    total = 0.0
+    for dir in sorted(glob.glob(os.path.join(runs_dir, "*"))):
+        name = os.path.basename(dir)
+        sweep = f"sweeps/{name}.yaml"
+        pngs = sorted(glob.glob(os.path.join(dir, "report", "*.png")))
+        if not pngs or not os.path.exists(sweep) or not os.path.exists(os.path.join(dir, "manifest.json")):
+            continue
+        plan = json.load(open(os.path.join(dir, "manifest.json")))
+        ids = [r["id"] for r in plan["runs"]]
+        states, commits, gomlx, backends = {}, set(), set(), set()
+        secs = 0.0
+        for rid in ids:
+            try:
+                s = json.load(open(os.path.join(dir, "runs", rid, "summary.json")))
+            except (OSError, ValueError):
+                states["pending"] = states.get("pending", 0) + 1
+                continue
+            states[s.get("status", "?")] = states.get(s.get("status", "?"), 0) + 1
+            p = s.get("provenance", {})
+            commits.add(p.get("commit") or "unknown")
+            gomlx.add(p.get("gomlx") or "unknown")
+            backends.add((p.get("backend") or "unknown") + (" +simd" if p.get("simd") else ""))
+            secs += float(p.get("wall_seconds") or 0)
+        total += secs
+        state = ", ".join(f"{k}: {v}" for k, v in sorted(states.items()))
+        for png in pngs:
+            fig = os.path.splitext(os.path.basename(png))[0]
+            lines.append(
+                f"| `{name}-{fig}` (.png, .pdf) | `{sweep}` | {state} | {', '.join(short(c) for c in sorted(commits))} | "
+                f"{', '.join(sorted(gomlx))} | {', '.join(f'`{b}`' for b in sorted(backends))} | {secs / 60:.1f} min | "
+                f"{' '.join(ids)} |"
+            )
+    lines += [
+        "",
+        f"Training time summed over all runs: {total / 3600:.2f} h (one process per run at a time unless `--workers` was given).",
+        "",
+        "Notebook 01-masks has no sweep: its pictures are drawn from the mask definitions",
+        "(run the notebook, or `masklab mask SPEC --format png`).",
+        "",
+    ]
+    out = os.path.join(figs_dir, "MANIFEST.md")
+    with open(out + ".tmp", "w") as f:
+        f.write("\n".join(lines))
+    os.replace(out + ".tmp", out)
+
+
+if __name__ == "__main__":
+    main()

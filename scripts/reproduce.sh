@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Reproduces the paper figures: runs the full-mode sweeps behind the notebooks
+# (sweeps/0N-*.yaml) through the masklab CLI, then writes
+#
+#   figures/NAME-curves.{png,pdf}, figures/NAME-bars.{png,pdf}  (per stage for staged sweeps)
+#   results/NAME.csv, results/NAME.md                          (per-cell statistics over seeds)
+#   figures/MANIFEST.md   each figure with its sweep file, config hashes (run ids), the
+#                         masklab commit, GoMLX version and backend
+#
+# Resumable: runs live in runs/reproduce/NAME/ and "masklab sweep" skips finished runs and
+# resumes unfinished ones from their last checkpoint, so stopping this script (Ctrl-C, kill)
+# and starting it again continues where it was. The full run takes hours on 2 cores.
+#
+#   scripts/reproduce.sh                      # everything, full mode
+#   scripts/reproduce.sh 02-input-reverse-lstm # only the named sweeps (file names without .yaml)
+#   scripts/reproduce.sh --workers 2          # runs trained at once (default 1)
+#   scripts/reproduce.sh --quick [NAME...]    # a smoke test of the pipeline: every run cut to
+#                                             # 20 steps, output under out/reproduce-quick/
+#                                             # (figures/ and results/ are left alone)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+. scripts/env.sh
+
+quick=0
+workers=1
+names=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) quick=1 ;;
+    --workers) shift; workers=${1:?--workers needs a number} ;;
+    --workers=*) workers=${1#--workers=} ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "reproduce: unknown option $1 (see --help)" >&2; exit 2 ;;
+    *) names+=("$1") ;;
+  esac
+  shift
+done
+if ! [[ "$workers" =~ ^[1-9][0-9]*$ ]]; then
+  echo "reproduce: --workers must be a positive integer, got $workers" >&2
+  exit 2
+fi
+
+sets=()
+if [ "$quick" = 1 ]; then
+  base="$root/out/reproduce-quick"
+  runs="$base/runs"; figs="$base/figures"; results="$base/results"
+  sets=(--set train.steps=20 --set train.checkpoint_every=20 --set eval.every=10
+        --set eval.batches=2 --set eval.greedy_examples=32)
+else
+  runs="$root/runs/reproduce"; figs="$root/figures"; results="$root/results"
+fi
+
+sweeps=()
+if [ ${#names[@]} -eq 0 ]; then
+  for f in sweeps/0[0-9]-*.yaml; do [ -e "$f" ] && sweeps+=("$f"); done
+else
+  for n in "${names[@]}"; do
+    f="sweeps/${n%.yaml}.yaml"
+    [ -e "$f" ] || { echo "reproduce: no sweep file $f" >&2; exit 2; }
+    sweeps+=("$f")
+  done
+fi
+if [ ${#sweeps[@]} -eq 0 ]; then
+  echo "reproduce: no sweeps/0N-*.yaml files" >&2
+  exit 1
+fi
+
+mkdir -p "$runs" "$figs" "$results" "$root/out"
+bin="$root/out/reproduce-bin/masklab"
+echo "reproduce: building $bin"
+go build -o "$bin" ./cmd/masklab
+t0=$SECONDS
+for s in "${sweeps[@]}"; do
+  name=$(basename "$s" .yaml)
+  dir="$runs/$name"
+  echo "=== $name: sweep $s into $dir"
+  ts=$SECONDS
+  "$bin" sweep "$s" --out "$dir" --workers "$workers" ${sets[@]+"${sets[@]}"}
+  "$bin" status "$dir" | head -5
+  rep="$dir/report"
+  "$bin" report "$dir" --out "$rep" >/dev/null
+  cp "$rep/report.csv" "$results/$name.csv"
+  cp "$rep/report.md" "$results/$name.md"
+  for png in "$rep"/*.png; do
+    fig=$(basename "$png" .png)
+    cp "$png" "$figs/$name-$fig.png"
+    cp "$rep/$fig.pdf" "$figs/$name-$fig.pdf"
+  done
+  echo "=== $name: $((SECONDS - ts))s"
+done
+wall=$((SECONDS - t0))
+
+mode="full mode"
+[ "$quick" = 1 ] && mode="quick mode: every run cut to 20 steps, a pipeline test, not results"
+/usr/bin/python3 scripts/reproduce-manifest.py "$runs" "$figs" "$mode"
+echo "reproduce: ${#sweeps[@]} sweep(s) in ${wall}s; figures in $figs, tables in $results, manifest $figs/MANIFEST.md"
