@@ -17,6 +17,7 @@ import (
 // CellReport is one cell of a sweep (one stage's axis values) over its seeds.
 type CellReport struct {
 	Stage, Cell string
+	Values      map[string]string // axis key -> value
 	Seeds       []int64
 	States      map[string]int  // done / diverged / failed / running / pending counts
 	Final, Best map[string]Stat // per metric, over the done seeds
@@ -67,7 +68,7 @@ func BuildReport(dir string) (*Report, error) {
 		key := cellKey(r.Stage, r.Cell)
 		c := byKey[key]
 		if c == nil {
-			c = &CellReport{Stage: r.Stage, Cell: r.Cell, States: map[string]int{}, Final: map[string]Stat{}, Best: map[string]Stat{}}
+			c = &CellReport{Stage: r.Stage, Cell: r.Cell, Values: r.Values, States: map[string]int{}, Final: map[string]Stat{}, Best: map[string]Stat{}}
 			byKey[key] = c
 			rep.Cells = append(rep.Cells, c)
 			rep.finals[key] = map[int64]map[string]float64{}
@@ -266,28 +267,35 @@ func (r *Report) label(c *CellReport) string {
 	return l
 }
 
-// axisName is the single axis key shared by the cells of a stage ("" if none or several).
+// axisName is the single axis key shared by the cells of a stage (else the stage name).
 func (r *Report) axisName(stage string) string {
 	key := ""
 	for _, c := range r.Cells {
 		if c.Stage != stage {
 			continue
 		}
-		k, _, ok := strings.Cut(c.Cell, "=")
-		if !ok || strings.Contains(c.Cell, ", ") || (key != "" && k != key) {
+		if len(c.Values) != 1 {
 			return stage
 		}
-		key = k
+		for k := range c.Values {
+			if key != "" && k != key {
+				return stage
+			}
+			key = k
+		}
 	}
 	return key
 }
 
-// shortLabel drops "key=" from a one-axis cell label for legends (the axis is in the caption).
-func (r *Report) shortLabel(cell string) string {
-	if k, v, ok := strings.Cut(cell, "="); ok && !strings.Contains(cell, ", ") && !strings.ContainsAny(k, " (") {
-		return v
+// shortLabel is a cell's legend label: its value alone when the sweep has one axis (the
+// axis is named in the caption), else the full "key=value, ..." label.
+func (r *Report) shortLabel(c *CellReport) string {
+	if len(c.Values) == 1 {
+		for _, v := range c.Values {
+			return v
+		}
 	}
-	return cell
+	return c.Cell
 }
 
 // WriteReport builds the report of a sweep directory and writes report.csv, report.md,
@@ -360,7 +368,7 @@ func (r *Report) Figures() (map[string]plots.Figure, error) {
 			}
 			key := cellKey(c.Stage, c.Cell)
 			if runs := r.curves[key]; len(runs) > 0 && len(runs[0].X) > 0 {
-				series = append(series, plots.Series{Label: r.shortLabel(c.Cell), Runs: runs})
+				series = append(series, plots.Series{Label: r.shortLabel(c), Runs: runs})
 			}
 			var vals []float64
 			for _, seed := range c.Seeds {
@@ -369,11 +377,11 @@ func (r *Report) Figures() (map[string]plots.Figure, error) {
 				}
 			}
 			if len(vals) > 0 {
-				bars = append(bars, plots.BarSeries{Label: r.shortLabel(c.Cell), Values: [][]float64{vals}})
+				bars = append(bars, plots.BarSeries{Label: r.shortLabel(c), Values: [][]float64{vals}})
 			}
 		}
 		if len(series) > 0 {
-			p, err := plots.LossCurves(series, plots.CurveOptions{Title: fmt.Sprintf("%s: %s (mean, 95%% CI over seeds)", r.Name, curve), YLabel: curve})
+			p, err := plots.LossCurves(series, plots.CurveOptions{Title: fmt.Sprintf("%s: %s by %s (mean, 95%% CI over seeds)", r.Name, curve, r.axisName(st)), YLabel: curve})
 			if err != nil {
 				return nil, err
 			}
