@@ -1,0 +1,64 @@
+package experiments
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// QuickOverrides shrink every run of a sweep to a smoke test: what the notebooks run when
+// MASKLAB_QUICK=1 (the notebook tests) and "scripts/reproduce.sh --quick" passes as --set.
+// Quick numbers show that the pipeline works, never what a figure shows.
+var QuickOverrides = []string{"train.steps=20", "train.checkpoint_every=20", "eval.every=10", "eval.batches=2", "eval.greedy_examples=32"}
+
+// QuickMode reports whether the notebooks' quick mode is on ($MASKLAB_QUICK=1).
+func QuickMode() bool { return os.Getenv("MASKLAB_QUICK") == "1" }
+
+// NotebookSweepDir is where a notebook keeps the runs of sweep name: $MASKLAB_RUNS/name
+// (default root/runs/notebooks/name), with a "-quick" suffix in quick mode so that quick
+// and full runs never mix. root is the repository (".." from notebooks/).
+func NotebookSweepDir(root, name string) string {
+	base := os.Getenv("MASKLAB_RUNS")
+	if base == "" {
+		base = filepath.Join(root, "runs", "notebooks")
+	}
+	if QuickMode() {
+		name += "-quick"
+	}
+	return filepath.Join(base, name)
+}
+
+// RunNotebookSweep runs root/sweeps/name.yaml the way "masklab sweep" does (finished
+// runs are skipped, unfinished ones resumed) into NotebookSweepDir(root, name). In quick
+// mode it keeps only the sweep's first seed and applies QuickOverrides. It returns the
+// sweep directory and an error when a run failed (diverged runs are results, not errors).
+func RunNotebookSweep(ctx context.Context, root, name string) (dir string, res SweepResult, err error) {
+	sf, err := LoadSweep(filepath.Join(root, "sweeps", name+".yaml"))
+	if err != nil {
+		return "", res, err
+	}
+	var overrides []string
+	if QuickMode() {
+		if len(sf.Seeds) > 1 {
+			sf.Seeds = sf.Seeds[:1]
+		}
+		overrides = QuickOverrides
+	}
+	plan, err := PlanSweep(sf, overrides)
+	if err != nil {
+		return "", res, err
+	}
+	dir = NotebookSweepDir(root, name)
+	if err := WriteManifest(plan, dir); err != nil {
+		return dir, res, err
+	}
+	res, err = RunSweep(ctx, plan, dir, SweepOptions{})
+	if err != nil {
+		return dir, res, err
+	}
+	if res.Failed > 0 {
+		return dir, res, fmt.Errorf("sweep %s: %d of %d runs failed; see their summary.json under %s", name, res.Failed, len(plan.Runs), dir)
+	}
+	return dir, res, nil
+}

@@ -1,0 +1,69 @@
+package experiments
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestRunNotebookSweepQuick(t *testing.T) {
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "sweeps"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sweep := `name: nb
+base:
+  task: {name: reverse, vocab: 12, min_len: 3, max_len: 5, train_size: 200, max_eval: 16}
+  model: {kind: seq2seq, layers: 1, d_model: 16, heads: 2, ff: 32}
+  train: {steps: 5000, batch_size: 8}
+axes:
+  masks.input: [none, full]
+seeds: [1, 2, 3]
+`
+	if err := os.WriteFile(filepath.Join(root, "sweeps", "nb.yaml"), []byte(sweep), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("MASKLAB_QUICK", "1")
+	t.Setenv("MASKLAB_RUNS", filepath.Join(root, "runs"))
+	dir, res, err := RunNotebookSweep(context.Background(), root, "nb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(root, "runs", "nb-quick"); dir != want {
+		t.Errorf("dir = %s, want %s", dir, want)
+	}
+	// Quick mode: one seed per cell, and every run cut to the quick step count.
+	if res.Trained != 2 {
+		t.Errorf("trained %d runs, want 2 (2 cells x the first seed)", res.Trained)
+	}
+	m, err := ReadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range m.Runs {
+		s, err := ReadSummary(RunDir(dir, r.ID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Status != "done" || s.Step != 20 {
+			t.Errorf("run %s (%s): status %s at step %d, want done at step 20", r.ID, r.Cell, s.Status, s.Step)
+		}
+	}
+	// A second call finds everything finished.
+	_, res, err = RunNotebookSweep(context.Background(), root, "nb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Trained != 0 || res.Skipped != 2 {
+		t.Errorf("second call: trained %d, skipped %d; want 0 and 2", res.Trained, res.Skipped)
+	}
+	t.Setenv("MASKLAB_QUICK", "0")
+	if d := NotebookSweepDir(root, "nb"); strings.HasSuffix(d, "-quick") {
+		t.Errorf("full-mode dir %s has the quick suffix", d)
+	}
+	if _, _, err := RunNotebookSweep(context.Background(), root, "missing"); err == nil {
+		t.Error("missing sweep file: no error")
+	}
+}
