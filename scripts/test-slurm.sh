@@ -17,6 +17,7 @@ cd "$(dirname "$0")/.."
 . scripts/env.sh
 ROOT=$PWD
 LIMIT=${MASKLAB_SLURM_TEST_TIMEOUT:-600}
+START=$SECONDS
 DEADLINE=$((SECONDS + LIMIT))
 WORK=$(mktemp -d /tmp/masklab-test-slurm.XXXXXX)
 SWEEP=$ROOT/sweeps/test-slurm.yaml
@@ -28,7 +29,15 @@ PASSED=0
 
 say() { echo "test-slurm: $*"; }
 fail() { say "FAIL: $*"; exit 1; }
-left() { echo $((DEADLINE - SECONDS)); }
+left() { local l=$((DEADLINE - SECONDS)); [ $l -gt 0 ] || l=1; echo $l; }
+# bounded WHAT CMD...: run CMD within the time left; fail naming WHAT (and a timeout).
+bounded() {
+  local what=$1 rc=0; shift
+  timeout "$(left)" "$@" || rc=$?
+  [ $rc -eq 0 ] && return 0
+  [ $rc -eq 124 ] && fail "$what: timed out (MASKLAB_SLURM_TEST_TIMEOUT=${LIMIT}s)"
+  fail "$what failed (exit $rc)"
+}
 
 cleanup() {
   local rc=$?
@@ -51,6 +60,10 @@ trap cleanup EXIT
 trap 'fail "interrupted"' INT TERM
 
 [ "$(id -u)" = 0 ] || fail "needs root to run the local Slurm daemons (scripts/slurm-local.sh); got uid $(id -u)"
+command -v flock >/dev/null || fail "flock (util-linux) not found"
+# One test at a time on this machine: a second one would share, then stop, the cluster.
+exec 9>/tmp/masklab-test-slurm.lock
+flock -w "$LIMIT" 9 || fail "another test-slurm.sh held /tmp/masklab-test-slurm.lock for ${LIMIT}s"
 
 # 1. Cluster (reuse one that is already up, e.g. started by hand) and binary.
 eval "$(scripts/slurm-local.sh env)"
@@ -58,15 +71,15 @@ if ! scripts/slurm-local.sh status >/dev/null 2>&1; then
   STARTED_CLUSTER=1
   scripts/slurm-local.sh start || fail "the local Slurm cluster did not start"
 fi
-timeout "$(left)" srun --quiet true || fail "srun true failed on the local cluster"
+bounded "srun true on the local cluster" srun --quiet true
 say "building masklab"
-timeout "$(left)" go build -o "$WORK/masklab" ./cmd/masklab || fail "go build ./cmd/masklab"
+bounded "go build ./cmd/masklab" go build -o "$WORK/masklab" ./cmd/masklab
 M=$WORK/masklab
 
 # 2. Reference: the same sweep run locally.
 t0=$SECONDS
-timeout "$(left)" "$M" sweep "$SWEEP" --out "$LOCAL" --workers 1 --quiet >/dev/null || fail "local masklab sweep failed"
-timeout "$(left)" "$M" report "$LOCAL" --out "$LOCAL/report" >/dev/null || fail "local masklab report failed"
+bounded "local masklab sweep" "$M" sweep "$SWEEP" --out "$LOCAL" --workers 1 --quiet >/dev/null
+bounded "local masklab report" "$M" report "$LOCAL" --out "$LOCAL/report" >/dev/null
 say "local sweep and report in $((SECONDS - t0))s"
 
 # wait_jobs ID...: until none of the jobs is queued or running.
@@ -75,7 +88,7 @@ wait_jobs() {
     local q
     q=$(squeue -h -j "$(IFS=,; echo "$*")" -o %i 2>/dev/null || true)
     [ -z "$q" ] && return 0
-    [ "$(left)" -gt 0 ] || fail "timed out waiting for jobs $*: $(squeue -h -j "$(IFS=,; echo "$*")" -o '%i %T %r' 2>&1 | tr '\n' ';')"
+    [ $SECONDS -lt $DEADLINE ] || fail "timed out waiting for jobs $*: $(squeue -h -j "$(IFS=,; echo "$*")" -o '%i %T %r' 2>&1 | tr '\n' ';')"
     sleep 1
   done
 }
@@ -119,7 +132,7 @@ while [ -z "$CANCELLED" ]; do
   done
   if [ -z "$CANCELLED" ]; then
     [ -n "$(squeue -h -j "$ARRAY" -o %i 2>/dev/null || true)" ] || fail "the array ended before a task could be cancelled midway"
-    [ "$(left)" -gt 0 ] || fail "timed out waiting for a task to reach step 20"
+    [ $SECONDS -lt $DEADLINE ] || fail "timed out waiting for a task to reach step 20"
     sleep 0.3
   fi
 done
@@ -164,4 +177,4 @@ for f in report.csv report.md report.tex; do
   cmp -s "$LOCAL/report/$f" "$CLUSTER/report/$f" || fail "report $f differs: $(diff "$LOCAL/report/$f" "$CLUSTER/report/$f" | head -4 | tr '\n' ' ')"
 done
 PASSED=1
-say "PASS (4 runs, one cancelled and resubmitted; metrics, summaries and report equal the local sweep's; $((LIMIT - $(left)))s)"
+say "PASS (4 runs, one cancelled and resubmitted; metrics, summaries and report equal the local sweep's; $((SECONDS - START))s)"
