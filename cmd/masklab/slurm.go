@@ -150,8 +150,12 @@ func runSlurm(args []string, stdout, stderr io.Writer) error {
 		}
 		return err
 	}
-	fmt.Fprintf(stdout, "submitted report job %s (after the array%s ends); follow with: squeue -j %s,%s; masklab status %s\n",
-		report, plural(len(arrays)), strings.Join(arrays, ","), report, o.OutDir)
+	after := "the array ends"
+	if len(arrays) > 1 {
+		after = "the arrays end"
+	}
+	fmt.Fprintf(stdout, "submitted report job %s (runs when %s); follow with: squeue -j %s,%s; masklab status %s\n",
+		report, after, strings.Join(arrays, ","), report, o.OutDir)
 	return nil
 }
 
