@@ -19,7 +19,7 @@ base:
   task: {name: reverse, vocab: 12, min_len: 3, max_len: 6, train_size: 400, max_eval: 32}
   model: {layers: 1, d_model: 16, heads: 2, ff: 32}
   optim: {lr: 0.01, warmup_steps: 4}
-  train: {steps: 24, batch_size: 16, log_every: 4, checkpoint_every: 4}
+  train: {steps: 32, batch_size: 16, log_every: 4, checkpoint_every: 4}
   eval: {every: 8, batches: 1, greedy_examples: 8}
 axes:
   masks.input: [none, "partial(2)"]
@@ -51,7 +51,8 @@ func runSweepInProcess(t *testing.T, sweepPath, dir string) SweepResult {
 
 // A sweep killed with SIGKILL at random moments and re-run completes with every run
 // exactly once, the same metrics line for line, and the same report as a sweep that was
-// never interrupted.
+// never interrupted (the killed sweep runs 2 workers, the reference 1: the number of
+// workers does not change the numbers either).
 func TestSweepSurvivesSIGKILL(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "masklab")
 	build := exec.Command("go", "build", "-o", bin, "github.com/masklab/masklab/cmd/masklab")
@@ -65,8 +66,8 @@ func TestSweepSurvivesSIGKILL(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "killed")
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	kills := 0
-	for i := 0; i < 8; i++ {
-		cmd := exec.Command(bin, "sweep", sweep, "--out", dir, "--quiet")
+	for i := 0; i < 15; i++ {
+		cmd := exec.Command(bin, "sweep", sweep, "--out", dir, "--quiet", "--workers", "2")
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Start(); err != nil {
@@ -79,7 +80,7 @@ func TestSweepSurvivesSIGKILL(t *testing.T) {
 			if err != nil {
 				t.Fatalf("sweep run %d: %v\n%s", i, err, out.String())
 			}
-		case <-time.After(time.Duration(300+rng.IntN(1500)) * time.Millisecond):
+		case <-time.After(time.Duration(200+rng.IntN(400+200*i)) * time.Millisecond):
 			_ = cmd.Process.Signal(syscall.SIGKILL)
 			<-done
 			kills++
@@ -93,6 +94,9 @@ func TestSweepSurvivesSIGKILL(t *testing.T) {
 		t.Fatalf("final sweep: %v\n%s", err, out)
 	}
 	t.Logf("killed %d times; final: %s", kills, strings.TrimSpace(string(out)))
+	if kills < 2 {
+		t.Errorf("only %d kills: the test did not interrupt the sweep enough", kills)
+	}
 
 	p, err := ReadManifest(dir)
 	if err != nil {
