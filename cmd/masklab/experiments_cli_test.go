@@ -1,0 +1,61 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// The promised errors of the experiment commands: one line, exit 2 for bad input, the
+// key, the value and the closest valid key named.
+func TestExperimentCommandErrors(t *testing.T) {
+	dir := t.TempDir()
+	badCfg := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(badCfg, []byte("model:\n  layres: 2\n"), 0o644)
+	badSweep := filepath.Join(dir, "sweep.yaml")
+	os.WriteFile(badSweep, []byte("name: s\naxes:\n  masks.input: [none, \"spam(0.1, 3)\"]\n"), 0o644)
+	for _, tc := range []struct {
+		args []string
+		code int
+		want []string
+	}{
+		{[]string{"train", "--set", "model.layr=3"}, 2, []string{"model.layr", `did you mean "model.layers"`}},
+		{[]string{"train", "--set", "optim.lr=fast"}, 2, []string{"optim.lr", "fast", "a number"}},
+		{[]string{"train", "--set", "masks.self=causal & windw(2)"}, 2, []string{"masks.self", "windw", "window"}},
+		{[]string{"train", badCfg}, 2, []string{"layres", `did you mean "model.layers"`}},
+		{[]string{"sweep", badSweep, "--out", filepath.Join(dir, "o")}, 2, []string{"masks.input", "spam", "span"}},
+		{[]string{"sweep", badSweep}, 2, []string{"--out"}},
+		{[]string{"status", filepath.Join(dir, "nothing")}, 1, []string{"not a sweep directory"}},
+		{[]string{"eval"}, 2, []string{"RUN_DIR"}},
+		{[]string{"generate", dir}, 2, []string{"--text"}},
+	} {
+		var out, errb bytes.Buffer
+		code := run(tc.args, &out, &errb)
+		msg := errb.String()
+		if code != tc.code {
+			t.Errorf("%v: exit %d, want %d (stderr %q)", tc.args, code, tc.code, msg)
+		}
+		if strings.Count(strings.TrimSpace(msg), "\n") != 0 {
+			t.Errorf("%v: error is not one line: %q", tc.args, msg)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(msg, w) {
+				t.Errorf("%v: stderr %q lacks %q", tc.args, msg, w)
+			}
+		}
+	}
+}
+
+func TestPrintDefaults(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"train", "--print-defaults"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	for _, k := range []string{"masks:", "self:", "optim:", "clip_norm:", "seed:"} {
+		if !strings.Contains(out.String(), k) {
+			t.Errorf("defaults lack %q", k)
+		}
+	}
+}
