@@ -13,7 +13,10 @@ echo "=== building masklab"
 go build -o bin/masklab ./cmd/masklab
 echo "=== sweep sweeps/quickstart.yaml -> $OUT/sweep (workers: $WORKERS)"
 bin/masklab sweep sweeps/quickstart.yaml --out "$OUT/sweep" --workers "$WORKERS" "$@"
-bin/masklab status "$OUT/sweep" | head -5
+# (status prints counts, then run lists; keep only the counts. No "| head": with pipefail
+# an early-closing reader makes the script fail with SIGPIPE.)
+bin/masklab status "$OUT/sweep" > "$OUT/status.txt"
+sed -n 1,5p "$OUT/status.txt"
 echo "=== report"
 bin/masklab report "$OUT/sweep" --out "$OUT/figures" >/dev/null
 cat "$OUT/figures/report.md"
