@@ -112,7 +112,7 @@ func (c Config) Validate() error {
 		if c.Dropout < 0 || c.Dropout >= 1 {
 			return fmt.Errorf("layers: dropout must be in [0, 1), got %g", c.Dropout)
 		}
-		return nil
+		return c.validateLSTM() // an LSTM decoder is causal by construction
 	}
 	if c.Heads <= 0 {
 		return fmt.Errorf("layers: heads must be > 0, got %d", c.Heads)
