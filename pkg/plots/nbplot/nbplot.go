@@ -71,5 +71,8 @@ func show(f plots.Figure, format string, size plots.Size) error {
 		return nil
 	}
 	gonbui.SendData(d)
+	// Wait until GoNB has read the figure: it stops reading its pipe when the cell's
+	// program exits, so a large PNG sent just before the end could otherwise be lost.
+	gonbui.Sync()
 	return nil
 }
