@@ -383,3 +383,40 @@ func TestEmptySourceGivesFiniteGradients(t *testing.T) {
 		}
 	}
 }
+
+// Inputs.Drop hides a decoder input completely: its token id no longer matters.
+func TestDropHidesTheToken(t *testing.T) {
+	cfg := variants(KindDecoder)[0]
+	store := model.NewStore()
+	_ = store.SetRNGStateFromSeed(5)
+	exec, err := model.NewExec(backend.Must(), store, func(scope *model.Scope, dec, drop *graph.Node) *graph.Node {
+		logits, err := Forward(scope, cfg, Inputs{Dec: dec, Drop: drop})
+		if err != nil {
+			panic(err)
+		}
+		return logits
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(dec [][]int32, drop [][]bool) [][][]float32 {
+		res, err := exec.Exec(dec, drop)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res[0].Value().([][][]float32)
+	}
+	a := [][]int32{{1, 4, 5, 6}}
+	b := [][]int32{{1, 9, 5, 6}}
+	dropped := [][]bool{{false, true, false, false}}
+	kept := [][]bool{{false, false, false, false}}
+	x, y := run(a, dropped), run(b, dropped)
+	for q := range 4 {
+		if !sameRow(x, y, 0, q) {
+			t.Fatalf("a dropped token's id changed output %d", q)
+		}
+	}
+	if x, y := run(a, kept), run(b, kept); sameRow(x, y, 0, 1) {
+		t.Fatal("a kept token's id did not change its output")
+	}
+}
