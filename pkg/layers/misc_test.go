@@ -201,3 +201,49 @@ func TestForwardErrors(t *testing.T) {
 		t.Error("invalid config accepted")
 	}
 }
+
+// Random masks and dropout are active only when training; with a seed the training
+// forward is reproducible, and evaluation ignores both.
+func TestRandomMaskAndDropout(t *testing.T) {
+	cfg := variants(KindDecoder)[0]
+	cfg.Self = mustParse(t, "causal & keydrop(0.5)")
+	cfg.Dropout = 0.3
+	run := func(training bool) [][][]float32 {
+		store := model.NewStore()
+		_ = store.SetRNGStateFromSeed(9)
+		exec, err := model.NewExec(backend.Must(), store, func(scope *model.Scope, dec *graph.Node) *graph.Node {
+			logits, err := Forward(scope, cfg, Inputs{Dec: dec, Training: training})
+			if err != nil {
+				panic(err)
+			}
+			return logits
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := exec.Exec([][]int32{{1, 4, 5, 6, 7, 8}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res[0].Value().([][][]float32)
+	}
+	a, b := run(true), run(true)
+	for q := range a[0] {
+		if !sameRow(a, b, 0, q) {
+			t.Fatal("training forward with the same seed is not reproducible")
+		}
+		for _, v := range a[0][q] {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				t.Fatalf("training forward gave %v", v)
+			}
+		}
+	}
+	e := run(false)
+	differ := false
+	for q := range a[0] {
+		differ = differ || !sameRow(a, e, 0, q)
+	}
+	if !differ {
+		t.Fatal("dropout and keydrop changed nothing in training")
+	}
+}
