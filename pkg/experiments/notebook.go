@@ -10,7 +10,7 @@ import (
 // QuickOverrides shrink every run of a sweep to a smoke test: what the notebooks run when
 // MASKLAB_QUICK=1 (the notebook tests) and "scripts/reproduce.sh --quick" passes as --set.
 // Quick numbers show that the pipeline works, never what a figure shows.
-var QuickOverrides = []string{"train.steps=20", "train.checkpoint_every=20", "eval.every=10", "eval.batches=2", "eval.greedy_examples=32"}
+var QuickOverrides = []string{"train.steps=20", "train.checkpoint_every=20", "train.log_every=5", "eval.every=10", "eval.batches=2", "eval.greedy_examples=32"}
 
 // QuickMode reports whether the notebooks' quick mode is on ($MASKLAB_QUICK=1).
 func QuickMode() bool { return os.Getenv("MASKLAB_QUICK") == "1" }
