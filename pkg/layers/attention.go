@@ -226,9 +226,8 @@ func (b *AttentionBuilder) build(wantWeights bool) (out, weights *graph.Node, er
 		out = graph.Reshape(o, B, Q, H*dh)
 	} else {
 		q = graph.MulScalar(q, scale)
-		// scores [B,H,Q,K]
-		// Head-major [B,H,L,dh]: the batch axes (B,H) lead, so the backend's matmuls
-		// need no further transposes.
+		// scores [B,H,Q,K]. Head-major [B,H,L,dh] operands put the batch axes (B,H)
+		// first, the layout the backend's matmuls take without transposing.
 		var scores *graph.Node
 		if headMajor {
 			q = graph.TransposeAllAxes(q, 0, 2, 1, 3)
@@ -252,8 +251,7 @@ func (b *AttentionBuilder) build(wantWeights bool) (out, weights *graph.Node, er
 		if dropoutActive {
 			w = dropout(scope.In("dropout"), w, b.dropoutRate, true)
 		}
-		// [B,H,Q,dh] -> [B,Q,H,dh]
-		var o *graph.Node
+		var o *graph.Node // [B,H,Q,dh], then [B,Q,H,dh]
 		if headMajor {
 			o = graph.DotGeneral(w, []int{3}, []int{0, 1}, v, []int{2}, []int{0, 1})
 		} else {
