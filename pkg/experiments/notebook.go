@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/masklab/masklab/pkg/plots"
 )
 
 // QuickOverrides shrink every run of a sweep to a smoke test: what the notebooks run when
@@ -61,4 +63,54 @@ func RunNotebookSweep(ctx context.Context, root, name string) (dir string, res S
 		return dir, res, fmt.Errorf("sweep %s: %d of %d runs failed; see their summary.json under %s", name, res.Failed, len(plan.Runs), dir)
 	}
 	return dir, res, nil
+}
+
+// EvaluatePadded evaluates every done run of the sweep in dir on the valid split with
+// sources and targets padded to each length in padTo (0 = the padding of training), as
+// "masklab eval --pad-to N" does: how masks behave at padding lengths unseen in
+// training. It returns, for each cell of the sweep (in plan order), the metric's value
+// per seed at each length, ready for plots.Bars with the lengths as categories.
+func EvaluatePadded(dir string, padTo []int, metric string) ([]plots.BarSeries, error) {
+	plan, err := ReadManifest(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []plots.BarSeries
+	index := map[string]int{}
+	for _, r := range plan.Runs {
+		runDir := RunDir(dir, r.ID)
+		s, err := ReadSummary(runDir)
+		if err != nil || s.Status != "done" {
+			continue
+		}
+		i, ok := index[r.Cell]
+		if !ok {
+			i = len(out)
+			index[r.Cell] = i
+			out = append(out, plots.BarSeries{Label: r.Cell, Values: make([][]float64, len(padTo))})
+		}
+		for c, n := range padTo {
+			var sets []string
+			if n > 0 {
+				sets = []string{fmt.Sprintf("task.tgt_len=%d", n), fmt.Sprintf("task.src_len=%d", n)}
+			}
+			l, err := LoadRun(runDir, "", sets...)
+			if err != nil {
+				return nil, fmt.Errorf("run %s padded to %d: %w", r.ID, n, err)
+			}
+			m, _, err := l.Evaluate("valid")
+			if err != nil {
+				return nil, fmt.Errorf("run %s padded to %d: %w", r.ID, n, err)
+			}
+			v, ok := m[metric]
+			if !ok {
+				return nil, fmt.Errorf("run %s: evaluation has no metric %q", r.ID, metric)
+			}
+			out[i].Values[c] = append(out[i].Values[c], v)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("sweep %s: no finished run to evaluate", dir)
+	}
+	return out, nil
 }

@@ -2,6 +2,7 @@ package experiments
 
 import (
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,6 +59,24 @@ seeds: [1, 2, 3]
 	}
 	if res.Trained != 0 || res.Skipped != 2 {
 		t.Errorf("second call: trained %d, skipped %d; want 0 and 2", res.Trained, res.Skipped)
+	}
+	// Evaluation at a padding length longer than in training, per cell and seed.
+	series, err := EvaluatePadded(dir, []int{0, 24}, "valid_loss")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(series) != 2 {
+		t.Fatalf("EvaluatePadded: %d series, want 2 (one per cell)", len(series))
+	}
+	for _, s := range series {
+		for c, vs := range s.Values {
+			if len(vs) != 1 || math.IsNaN(vs[0]) || vs[0] <= 0 {
+				t.Errorf("EvaluatePadded %s, length #%d: values %v, want one positive loss", s.Label, c, vs)
+			}
+		}
+	}
+	if _, err := EvaluatePadded(dir, []int{0}, "no_such_metric"); err == nil {
+		t.Error("EvaluatePadded with an unknown metric: no error")
 	}
 	t.Setenv("MASKLAB_QUICK", "0")
 	if d := NotebookSweepDir(root, "nb"); strings.HasSuffix(d, "-quick") {
