@@ -3,6 +3,7 @@ package experiments
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 
@@ -71,11 +72,30 @@ func RunNotebookSweep(ctx context.Context, root, name string) (dir string, res S
 // training. It returns, for each cell of the sweep (in plan order), the metric's value
 // per seed at each length, ready for plots.Bars with the lengths as categories.
 func EvaluatePadded(dir string, padTo []int, metric string) ([]plots.BarSeries, error) {
+	variants := make([][]string, len(padTo))
+	for i, n := range padTo {
+		if n > 0 {
+			variants[i] = []string{fmt.Sprintf("task.tgt_len=%d", n), fmt.Sprintf("task.src_len=%d", n)}
+		}
+	}
+	bars, _, err := EvaluateVariants(dir, variants, metric, "")
+	return bars, err
+}
+
+// EvaluateVariants evaluates every done run of the sweep in dir on the valid split once
+// per variant, each variant a list of config overrides applied to the run's config at
+// evaluation (LoadRun), e.g. {"task.packing=none"} to evaluate packed runs on unpacked
+// documents. It returns, per cell of the sweep (in plan order), the metric's value per
+// seed for each variant (for plots.Bars, variants as categories) and, when byPos names a
+// by-position metric (e.g. "valid_loss"), its values by target position for the first
+// variant, one curve per seed (for plots.LossCurves, x = position).
+func EvaluateVariants(dir string, variants [][]string, metric, byPos string) ([]plots.BarSeries, []plots.Series, error) {
 	plan, err := ReadManifest(dir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var out []plots.BarSeries
+	var bars []plots.BarSeries
+	var curves []plots.Series
 	index := map[string]int{}
 	for _, r := range plan.Runs {
 		runDir := RunDir(dir, r.ID)
@@ -85,32 +105,46 @@ func EvaluatePadded(dir string, padTo []int, metric string) ([]plots.BarSeries, 
 		}
 		i, ok := index[r.Cell]
 		if !ok {
-			i = len(out)
+			i = len(bars)
 			index[r.Cell] = i
-			out = append(out, plots.BarSeries{Label: r.Cell, Values: make([][]float64, len(padTo))})
+			bars = append(bars, plots.BarSeries{Label: r.Cell, Values: make([][]float64, len(variants))})
+			curves = append(curves, plots.Series{Label: r.Cell})
 		}
-		for c, n := range padTo {
-			var sets []string
-			if n > 0 {
-				sets = []string{fmt.Sprintf("task.tgt_len=%d", n), fmt.Sprintf("task.src_len=%d", n)}
-			}
+		for c, sets := range variants {
 			l, err := LoadRun(runDir, "", sets...)
 			if err != nil {
-				return nil, fmt.Errorf("run %s padded to %d: %w", r.ID, n, err)
+				return nil, nil, fmt.Errorf("run %s with %q: %w", r.ID, sets, err)
 			}
-			m, _, err := l.Evaluate("valid")
+			m, pos, err := l.Evaluate("valid")
 			if err != nil {
-				return nil, fmt.Errorf("run %s padded to %d: %w", r.ID, n, err)
+				return nil, nil, fmt.Errorf("run %s with %q: %w", r.ID, sets, err)
 			}
 			v, ok := m[metric]
 			if !ok {
-				return nil, fmt.Errorf("run %s: evaluation has no metric %q", r.ID, metric)
+				return nil, nil, fmt.Errorf("run %s: evaluation has no metric %q", r.ID, metric)
 			}
-			out[i].Values[c] = append(out[i].Values[c], v)
+			bars[i].Values[c] = append(bars[i].Values[c], v)
+			if c == 0 && byPos != "" {
+				ys, ok := pos[byPos]
+				if !ok {
+					return nil, nil, fmt.Errorf("run %s: evaluation has no by-position metric %q", r.ID, byPos)
+				}
+				run := plots.Run{Seed: int(r.Seed)}
+				for p, y := range ys {
+					if !math.IsNaN(y) {
+						run.X = append(run.X, float64(p))
+						run.Y = append(run.Y, y)
+					}
+				}
+				curves[i].Runs = append(curves[i].Runs, run)
+			}
 		}
 	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("sweep %s: no finished run to evaluate", dir)
+	if len(bars) == 0 {
+		return nil, nil, fmt.Errorf("sweep %s: no finished run to evaluate", dir)
 	}
-	return out, nil
+	if byPos == "" {
+		curves = nil
+	}
+	return bars, curves, nil
 }

@@ -75,6 +75,13 @@ seeds: [1, 2, 3]
 			}
 		}
 	}
+	_, curves, err := EvaluateVariants(dir, [][]string{nil}, "valid_acc", "valid_loss")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(curves) != 2 || len(curves[0].Runs) != 1 || len(curves[0].Runs[0].X) == 0 {
+		t.Errorf("EvaluateVariants by position: %+v, want 2 series with one run each", curves)
+	}
 	if _, err := EvaluatePadded(dir, []int{0}, "no_such_metric"); err == nil {
 		t.Error("EvaluatePadded with an unknown metric: no error")
 	}
