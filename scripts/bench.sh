@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# masklab's training speed against the PyTorch reference (docs/performance.md).
+#
+#   scripts/bench.sh [--ref PATH_TO_train_transformer.py] [--d128] [--quick] [bench flags...]
+#
+# Runs RB-d64 (and RB-d128 with --d128) in masklab and in PyTorch, one after the other in
+# interleaved pairs at 1 and 2 threads, and prints one line per figure, e.g.
+#   RB-d64 threads=1 masklab target_tokens/s=8123
+#   RB-d64 threads=1 pytorch target_tokens/s=19100
+#   RB-d64 threads=1 ratio=0.43
+# plus steps/s, peak memory, GFLOP/s against the measured matmul ceilings, the noise of
+# the machine, and the step at which RB-d64 reaches 95% token accuracy. The default run
+# takes a few minutes (at most 8 on a 2-core machine).
+#
+# --ref defaults to ../shared/bench/train_transformer.py next to the repository, then
+# /work/shared/bench/train_transformer.py; PyTorch runs only if that script and
+# Debian's python3-torch (with libopenblas0-openmp) are installed. "--ref none" skips it.
+# --quick: one pair per thread count and no convergence run (a smoke test).
+# --op-profile FILE: per-operation times of one masklab run (builds a patched copy of the
+#   Go backend in a temporary directory; see docs/performance.md).
+# Other flags go to the benchmark program (scripts/bench/main.go; --help lists them),
+# e.g. --threads 1 --pairs 5 --mask-cost --profile cpu.pprof --json out/bench.json.
+# GOMLX_BACKEND selects the backend (default go:parallelism=-1), e.g.
+#   GOMLX_BACKEND=xla:cuda PJRT_PLUGIN_LIBRARY_PATH=/path/to/jax_plugins/xla_cuda12 scripts/bench.sh
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+. scripts/env.sh
+
+ref=""
+for cand in "$root/../shared/bench/train_transformer.py" /work/shared/bench/train_transformer.py; do
+  if [ -f "$cand" ]; then ref="$cand"; break; fi
+done
+args=()
+sizes="d64"
+opprof=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --ref) ref="$2"; shift 2 ;;
+    --ref=*) ref="${1#--ref=}"; shift ;;
+    --d128) sizes="d64,d128"; shift ;;
+    --quick) args+=(-pairs 1 -converge=false); shift ;;
+    --op-profile) opprof="$2"; shift 2 ;;
+    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) args+=("$1"); shift ;;
+  esac
+done
+
+bin="$(mktemp -d)"
+trap 'rm -rf "$bin"' EXIT
+
+if [ -n "$opprof" ]; then
+  # A copy of the Go backend whose executor times every operation (scripts/bench/opprof).
+  mod="$(go list -m -f '{{.Dir}}' github.com/gomlx/compute)"
+  ver="$(go list -m -f '{{.Version}}' github.com/gomlx/compute)"
+  cp -r "$mod" "$bin/compute" && chmod -R u+w "$bin/compute"
+  exe="$bin/compute/internal/gobackend/executable.go"
+  sed -i 's/^func (fe \*FunctionExecutable) executeNode(/func (fe *FunctionExecutable) executeNodeTimed(/' "$exe"
+  grep -q executeNodeTimed "$exe" || { echo "bench.sh: cannot patch $exe (GoMLX compute $ver changed)"; exit 1; }
+  cp scripts/bench/opprof/opprof.go.txt "$bin/compute/internal/gobackend/opprof.go"
+  goversion="$(sed -n 's/^go //p' go.mod)"
+  printf 'go %s\n\nuse %s\n\nreplace github.com/gomlx/compute %s => %s/compute\n' "$goversion" "$root" "$ver" "$bin" > "$bin/go.work"
+  GOWORK="$bin/go.work" GOFLAGS=-buildvcs=false go build -o "$bin/bench" ./scripts/bench
+  size="${sizes%%,*}"
+  OPPROF="$opprof" GOMLX_BACKEND="${GOMLX_BACKEND:-go:parallelism=-1,ops_sequential}" GOMAXPROCS=1 \
+    "$bin/bench" -worker train -size "$size" -worker-threads 1 "${args[@]}" > /dev/null
+  echo "per-operation times of one $size run (1 thread, sequential): $opprof"
+  head -25 "$opprof"
+  exit 0
+fi
+
+go build -o "$bin/bench" ./scripts/bench
+exec_ref="${ref:-none}"
+"$bin/bench" -ref "$exec_ref" -sizes "$sizes" "${args[@]}"
