@@ -168,8 +168,15 @@ func (su *setup) prepare(b datasets.Batch, seed uint64, corruptStep int) (*hostB
 	for i := 0; i < b.B; i++ {
 		lens[i] = int(b.TgtLen[i])
 		if sources != nil {
+			// interactive(copy, p) compares target ids with source ids, so the source must be
+			// in the decoder's vocabulary: text tasks have separate source and target
+			// vocabularies, and SrcInTgt is Src mapped into the target one (-1 if absent).
+			src := b.Src
+			if b.SrcInTgt != nil {
+				src = b.SrcInTgt
+			}
 			n := int(b.SrcLen[i])
-			sources[i] = b.Src[i*b.S : i*b.S+n]
+			sources[i] = src[i*b.S : i*b.S+n]
 		}
 		if b.PromptLen != nil && b.PromptLen[i] > 0 {
 			hb.prefix[i] = b.PromptLen[i] + 1
