@@ -54,9 +54,19 @@ func newFlags(c *command, stderr io.Writer) *flag.FlagSet {
 // It returns the positional arguments, or flag.ErrHelp.
 func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	var positional []string
+	// The flag package prints a bad flag's error followed by the whole usage; a user
+	// gets one line instead (the usage is printed only for --help).
+	out := fs.Output()
+	fs.SetOutput(io.Discard)
+	defer fs.SetOutput(out)
 	for {
 		if err := fs.Parse(args); err != nil {
-			return nil, err
+			if errors.Is(err, flag.ErrHelp) {
+				fs.SetOutput(out)
+				fs.Usage()
+				return nil, err
+			}
+			return nil, usageError("%v (see %q)", err, fs.Name()+" --help")
 		}
 		args = fs.Args()
 		if len(args) == 0 {

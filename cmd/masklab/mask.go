@@ -44,8 +44,8 @@ func runMask(args []string, stdout, stderr io.Writer) error {
 	kindFlag := fs.String("kind", "self", "kind of spec: self, cross (attention masks) or loss")
 	q := fs.Int("q", 8, "number of queries (rows)")
 	k := fs.Int("k", 0, "number of keys (columns); default --q")
-	qlen := fs.Int("qlen", -1, "valid query length (default --q)")
-	klen := fs.Int("klen", -1, "valid key length (default --k)")
+	qlen := fs.Int("qlen", 0, "valid query length, >= 1 (default --q)")
+	klen := fs.Int("klen", 0, "valid key length, >= 1 (default --k)")
 	prefix := fs.Int("prefix", 0, "prefix length for prefix-LM masks")
 	segments := fs.String("segments", "", "segment (document) id of each position, comma-separated, e.g. 0,0,1,1 (needs q == k)")
 	seed := fs.Uint64("seed", 0, "seed for random atoms")
@@ -97,9 +97,30 @@ func runMask(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError("%v", err)
 	}
+	// Unset sizes take their defaults; a size given explicitly must be positive.
+	for _, n := range []struct {
+		name string
+		v    *int
+	}{{"k", k}, {"qlen", qlen}, {"klen", klen}} {
+		if !set[n.name] {
+			*n.v = -1
+		} else if *n.v < 1 {
+			return usageError("--%s must be >= 1, got %d", n.name, *n.v)
+		}
+	}
+	if *k < 0 {
+		*k = 0
+	}
 	ex, err := exampleFromFlags(*q, *k, *qlen, *klen, *prefix, *segments, *heads, *head)
 	if err != nil {
 		return err
+	}
+	if !m.PerHead() {
+		// Every head is the same: evaluate one, whatever --heads says.
+		ex.Heads, *head = 1, 0
+	}
+	if cells := ex.Q * ex.K * ex.Heads; cells > maxCells {
+		return usageError("--q %d x --k %d x %d heads is %d cells; a picture is at most %d (4096 x 4096)", ex.Q, ex.K, ex.Heads, cells, maxCells)
 	}
 	ex.Seed = *seed
 	ex.Training = !*eval
@@ -138,6 +159,10 @@ func runMask(args []string, stdout, stderr io.Writer) error {
 	}
 	return writeMaskImage(title, g, rows, cols, *format, *out)
 }
+
+// maxCells bounds the size of a picture (queries x keys x heads evaluated), so that a
+// typo such as --q 100000 is refused at once instead of exhausting memory.
+const maxCells = 4096 * 4096
 
 // exampleFromFlags checks the sizes and side data and builds the example to draw.
 func exampleFromFlags(q, k, qlen, klen, prefix int, segments string, heads, head int) (mask.Example, error) {

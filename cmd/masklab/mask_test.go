@@ -107,14 +107,23 @@ func TestMaskErrors(t *testing.T) {
 		{[]string{"mask", "--kind", "loss", "all"}, "needs --text"},
 		{[]string{"mask", "--kind", "loss", "all", "--text", "x", "--q", "3"}, "--q does not apply to --kind loss"},
 		{[]string{"mask", "--kind", "loss", "causal", "--text", "x"}, "known loss names: all, completion"},
+		{[]string{"mask", "causal", "--qlen", "-5"}, "--qlen must be >= 1, got -5"},
+		{[]string{"mask", "causal", "--klen", "0"}, "--klen must be >= 1, got 0"},
+		{[]string{"mask", "causal", "--k", "0"}, "--k must be >= 1, got 0"},
+		{[]string{"mask", "causal", "--q", "100000"}, "at most 4096"},
+		{[]string{"mask", "", "--q", "3"}, "empty spec"},
+		{[]string{"mask", "   ", "--q", "3"}, "empty spec"},
+		{[]string{"mask", "causal & 程序员"}, "unexpected character '程'"},
+		{[]string{"mask", "causal", "--format", "jpg"}, `got "jpg"`},
+		{[]string{"mask", "causal", "--format", "png", "--out", "/nonexistent-dir/x.png"}, "cannot write /nonexistent-dir/x.png: no such file or directory"},
 	} {
 		code, out, errs := runCLI(tc.args...)
 		lines := strings.Split(strings.TrimRight(errs, "\n"), "\n")
 		if code == 0 || out != "" || !strings.Contains(errs, tc.want) {
 			t.Errorf("%q: code %d, stdout %q, stderr %q; want non-zero, empty stdout, stderr containing %q", tc.args, code, out, errs, tc.want)
 		}
-		// One line of error (the flag package's own messages add the usage after it).
-		if !strings.Contains(tc.want, "invalid value") && !strings.Contains(tc.want, "not defined") && len(lines) != 1 {
+		// One line of error, bad flags included (no usage dump after it).
+		if len(lines) != 1 {
 			t.Errorf("%q: %d lines on stderr:\n%s", tc.args, len(lines), errs)
 		}
 		if strings.Contains(errs, "goroutine") || strings.Contains(errs, "panic") {

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -28,7 +30,12 @@ func writeMaskImage(title string, grid [][]bool, rowLabels, colLabels []string, 
 	}
 	tmp := out + ".tmp"
 	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return fmt.Errorf("mask image: %w", err)
+		// Name the file the user asked for, not the temporary one.
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("cannot write %s: %w", out, err)
 	}
 	if err := os.Rename(tmp, out); err != nil {
 		os.Remove(tmp)

@@ -1,0 +1,33 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// Every subcommand answers --help (and -h) with exit 0 and its usage, and a bad flag
+// with exit 2 and one line naming the flag, never the whole usage or a panic trace.
+func TestEveryCommandHelpAndBadFlag(t *testing.T) {
+	if len(commands) < 5 {
+		t.Fatalf("only %d subcommands registered", len(commands))
+	}
+	for _, name := range names() {
+		for _, h := range []string{"--help", "-h"} {
+			code, _, errs := runCLI(name, h)
+			if code != 0 || !strings.Contains(errs, "usage: masklab "+name) {
+				t.Errorf("masklab %s %s: exit %d, stderr starts %.80q; want exit 0 and the usage", name, h, code, errs)
+			}
+		}
+		code, out, errs := runCLI(name, "--no-such-flag")
+		lines := strings.Split(strings.TrimRight(errs, "\n"), "\n")
+		if code != 2 || out != "" || len(lines) != 1 || !strings.Contains(errs, "-no-such-flag") || !strings.Contains(errs, "masklab "+name+" --help") {
+			t.Errorf("masklab %s --no-such-flag: exit %d, stdout %q, stderr %q; want exit 2 and one line", name, code, out, errs)
+		}
+	}
+	if code, out, _ := runCLI("help"); code != 0 || !strings.Contains(out, "commands:") {
+		t.Errorf("masklab help: exit %d", code)
+	}
+	if code, _, errs := runCLI("nosuch"); code != 2 || !strings.Contains(errs, "known: ") {
+		t.Errorf("masklab nosuch: exit %d, %q", code, errs)
+	}
+}
