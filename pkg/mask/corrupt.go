@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -487,14 +488,25 @@ func newSchedule(a Args) (Corruption, error) {
 		args := Args{Name: name, List: append([]Arg{{Text: fmt.Sprint(rate), Num: rate, IsNum: true}}, extra...)}
 		return build(e.make, args)
 	}
-	// Check both ends now, so a bad schedule fails at parse time.
+	// Check both ends now, so a bad schedule fails at parse time, and rates in between:
+	// a strategy whose first argument is not a rate (partial's k must be an integer)
+	// would otherwise fail at every intermediate step and silently hide nothing.
 	var first Corruption
-	for _, r := range []float64{from, to} {
+	for i, r := range []float64{from, to} {
 		c, err := inner(r)
 		if err != nil {
-			return Corruption{}, fmt.Errorf("schedule: %w", err)
+			return Corruption{}, argErr(1+i, "schedule: %v", err)
 		}
 		first = c
+	}
+	if steps > 0 && from != to {
+		for _, f := range []float64{1.0 / 3, 0.5, 2.0 / 3} {
+			r := from + (to-from)*f
+			if _, err := inner(r); err != nil {
+				return Corruption{}, argErr(0, "schedule: cannot ramp %s from %s to %s: at rate %s, %v",
+					name, a.List[1].String(), a.List[2].String(), strconv.FormatFloat(r, 'g', 4, 64), err)
+			}
+		}
 	}
 	rate := func(step int) float64 {
 		if steps == 0 || step >= steps {

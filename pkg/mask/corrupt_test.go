@@ -275,6 +275,9 @@ func TestCorruptionSchedule(t *testing.T) {
 	if s.String() != "schedule(span, 0, 0.3, 10, 3)" {
 		t.Errorf("String() = %q", s.String())
 	}
+	if p := mustCorruption(t, "schedule(partial, 2, 2, 10)"); hiddenCount(p.Hide(Input{Tokens: seq(4), Step: 5}, ExampleRNG(1, 5, 0))) != 2 {
+		t.Error("schedule(partial, 2, 2, 10) at step 5 does not hide every second token")
+	}
 	d := mustCorruption(t, "schedule(drop, 0, 0.3, 10)")
 	if d.Replace() != ReplaceUnk {
 		t.Error("schedule(drop, ...) must replace with UNK")
@@ -285,6 +288,9 @@ func TestCorruptionSchedule(t *testing.T) {
 		"schedule(spam, 0, 1, 10)":     `did you mean "span"`,
 		"schedule(full, 0, 1, 10)":     "full takes no arguments",
 		"schedule(random, 0, 1, -5)":   "steps must be >= 0, got -5",
+		// partial's k is an integer: the ramp's intermediate rates would be refused at
+		// every step, so the schedule is refused at parse time instead of hiding nothing.
+		"schedule(partial, 1, 4, 100)": "column 10: schedule: cannot ramp partial from 1 to 4: at rate 2.5, partial: k must be an integer, got 2.5",
 	} {
 		if _, err := ParseCorruption(spec); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("ParseCorruption(%q) = %v, want an error containing %q", spec, err, want)
