@@ -65,6 +65,34 @@
 //	       completion                           weight 0 on prompt tokens (position < prompt length), 1 after
 //	       plw             (w) in [0,1]         prompt tokens weight w, completion tokens 1
 //
+// # Pictures of input and loss strategies
+//
+// What each input strategy does to the decoder input "<bos> 我 是 一 个 程 序 员" of the
+// target 我是一个程序员 with the source 程序员 (seed 0, step 0; hidden positions in
+// brackets, replaced by <mask>, or <unk> for drop), as
+// "masklab corrupt SPEC --text 我是一个程序员 --source 程序员" shows it; a schedule is at
+// its starting rate at step 0:
+//
+//	input none                             <bos> 我 是 一 个 程 序 员
+//	input full                             <bos> [我] [是] [一] [个] [程] [序] [员]
+//	input partial(2)                       <bos> [我] 是 [一] 个 [程] 序 [员]
+//	input partial(3)                       <bos> [我] 是 一 [个] 程 序 [员]
+//	input random(0.3)                      <bos> 我 [是] [一] 个 程 [序] [员]
+//	input span(0.4, 2)                     <bos> 我 [是] 一 个 程 [序] [员]
+//	input drop(0.3)                        <bos> 我 [是] [一] 个 程 [序] [员]
+//	input interactive(freq, 0.3)           <bos> 我 是 一 个 [程] [序] [员]
+//	input interactive(copy, 1)             <bos> 我 是 一 个 [程] [序] [员]
+//	input interactive(keep, "我 是")         <bos> 我 是 [一] [个] [程] [序] [员]
+//	input schedule(random, 0, 0.3, 1000)   <bos> 我 是 一 个 程 序 员
+//
+// The weights of each loss strategy on the same 7 target tokens, the first 3 of them the
+// prompt, padded to 9 ("masklab mask --kind loss SPEC --text 我是一个程序员 --prompt-len 3
+// --pad-to 9"):
+//
+//	loss  all                              1 1 1 1 1 1 1 0 0
+//	loss  completion                       0 0 0 1 1 1 1 0 0
+//	loss  plw(0.1)                         0.1 0.1 0.1 1 1 1 1 0 0
+//
 // # Using the strategies in training
 //
 // Attention: env := NewEnv(g, B, H, Q, K, Side{QueryLen: ..., KeyLen: ..., QuerySeg: ...,
