@@ -186,10 +186,19 @@ func decodeStrict(data []byte, name string, base *Config) (*Config, error) {
 	if c == nil {
 		c = &Config{}
 	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("config %s: %v", name, err)
+	}
+	if len(doc.Content) > 0 {
+		if errs := checkConfigNode(doc.Content[0]); len(errs) > 0 {
+			return nil, fmt.Errorf("config %s: %s", name, strings.Join(errs, "; "))
+		}
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil && !errors.Is(err, errEOF) {
-		return nil, fmt.Errorf("config %s: %s", name, explainYAMLError(err))
+		return nil, fmt.Errorf("config %s: %v", name, err)
 	}
 	return c, nil
 }
@@ -199,33 +208,86 @@ var errEOF = func() error {
 	return yaml.NewDecoder(strings.NewReader("")).Decode(&x)
 }()
 
-// explainYAMLError adds the closest valid key to yaml.v3's "field X not found" errors.
-func explainYAMLError(err error) string {
-	msg := err.Error()
-	var te *yaml.TypeError
-	if !errors.As(err, &te) {
-		return msg
+// defaultTree is DefaultYAML as a YAML mapping node: the shape every config must fit.
+var defaultTree = func() *yaml.Node {
+	var n yaml.Node
+	if err := yaml.Unmarshal([]byte(DefaultYAML), &n); err != nil {
+		panic("experiments: DefaultYAML does not parse: " + err.Error())
 	}
-	keys := Keys()
-	var parts []string
-	for _, e := range te.Errors {
-		if i := strings.Index(e, "field "); i >= 0 && strings.HasSuffix(e, "not found in type experiments."+typeSuffix(e)) {
-			field := strings.Fields(e[i+len("field "):])[0]
-			if near := closest(field, keys, true); near != "" {
-				e += fmt.Sprintf(" (unknown key %q; did you mean %q?)", field, near)
+	return n.Content[0]
+}()
+
+// checkConfigNode checks a config mapping (a file, or a sweep's base) against the
+// defaults before it is decoded, so that errors name the dotted key and its line: an
+// unknown key with the closest valid one ("did you mean"), a section given a value, or
+// a value of the wrong type ("want an integer, got "four"").
+func checkConfigNode(root *yaml.Node) []string {
+	if root == nil || root.Kind == 0 || (root.Kind == yaml.ScalarNode && root.Tag == "!!null") {
+		return nil
+	}
+	if root.Kind != yaml.MappingNode {
+		return []string{fmt.Sprintf("line %d: want a mapping of keys (task:, model:, ...), got %s", root.Line, describeNode(root))}
+	}
+	var errs []string
+	var walk func(prefix string, user, def *yaml.Node)
+	walk = func(prefix string, user, def *yaml.Node) {
+		for i := 0; i+1 < len(user.Content); i += 2 {
+			k, v := user.Content[i], user.Content[i+1]
+			key := k.Value
+			if prefix != "" {
+				key = prefix + "." + key
+			}
+			var dv *yaml.Node
+			for j := 0; j+1 < len(def.Content); j += 2 {
+				if def.Content[j].Value == k.Value {
+					dv = def.Content[j+1]
+				}
+			}
+			switch {
+			case dv == nil:
+				errs = append(errs, fmt.Sprintf("line %d: %v", k.Line, unknownKey(key, true)))
+			case dv.Kind == yaml.MappingNode && v.Kind == yaml.MappingNode:
+				walk(key, v, dv)
+			case dv.Kind == yaml.MappingNode:
+				if v.Tag != "!!null" {
+					errs = append(errs, fmt.Sprintf("line %d: %s is a section: want keys under it (e.g. %s.%s), got %s",
+						v.Line, key, key, dv.Content[0].Value, describeNode(v)))
+				}
+			default:
+				if err := checkScalar(key, v); err != nil {
+					errs = append(errs, fmt.Sprintf("line %d: %v", v.Line, err))
+				}
 			}
 		}
-		parts = append(parts, e)
 	}
-	return strings.Join(parts, "; ")
+	walk("", root, defaultTree)
+	return errs
 }
 
-func typeSuffix(e string) string {
-	i := strings.LastIndex(e, "experiments.")
-	if i < 0 {
-		return ""
+func describeNode(n *yaml.Node) string {
+	switch {
+	case n.Kind == yaml.MappingNode:
+		return "a mapping"
+	case n.Kind == yaml.SequenceNode:
+		return "a list"
+	case n.Tag == "!!null":
+		return "an empty value"
 	}
-	return e[i+len("experiments."):]
+	return fmt.Sprintf("%q", n.Value)
+}
+
+// checkScalar checks that a YAML value fits the Go type of the config key.
+func checkScalar(key string, n *yaml.Node) error {
+	kind := fieldKind(key)
+	if n.Kind != yaml.ScalarNode {
+		return fmt.Errorf("bad value for %s: want %s, got %s", key, kindName(kind), describeNode(n))
+	}
+	isInt := kind >= reflect.Int && kind <= reflect.Int64
+	isFloat := kind == reflect.Float64 || kind == reflect.Float32
+	if isInt && n.Tag != "!!int" || isFloat && n.Tag != "!!float" && n.Tag != "!!int" || kind == reflect.Bool && n.Tag != "!!bool" {
+		return fmt.Errorf("bad value for %s: want %s, got %s", key, kindName(kind), describeNode(n))
+	}
+	return nil
 }
 
 // Clone returns a deep copy.
@@ -322,7 +384,10 @@ func (c *Config) set(key string, value any, fromText bool) error {
 				break
 			}
 		}
-		if next == nil || (i < len(parts)-1 && next.Kind != yaml.MappingNode) || (i == len(parts)-1 && next.Kind == yaml.MappingNode) {
+		if i == len(parts)-1 && next != nil && next.Kind == yaml.MappingNode {
+			return fmt.Errorf("--set %s=%v: %s is a section: set one of its keys, e.g. %s.%s", key, value, key, key, next.Content[0].Value)
+		}
+		if next == nil || (i < len(parts)-1 && next.Kind != yaml.MappingNode) {
 			return unknownKeyError(key, value)
 		}
 		if i == len(parts)-1 {
@@ -335,10 +400,8 @@ func (c *Config) set(key string, value any, fromText bool) error {
 						return fmt.Errorf("--set %s=%s: not a valid value: %v", key, s, err)
 					}
 					nv = *nv.Content[0]
-					isInt := kind >= reflect.Int && kind <= reflect.Int64
-					isFloat := kind == reflect.Float64 || kind == reflect.Float32
-					if isInt && nv.Tag != "!!int" || isFloat && nv.Tag != "!!float" && nv.Tag != "!!int" || kind == reflect.Bool && nv.Tag != "!!bool" {
-						return fmt.Errorf("--set %s=%s: bad value for %s: want %s, got %q", key, s, key, kindName(kind), s)
+					if err := checkScalar(key, &nv); err != nil {
+						return fmt.Errorf("--set %s=%s: %v", key, s, err)
 					}
 				} else {
 					nv = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s, Style: yaml.DoubleQuotedStyle}
@@ -418,11 +481,24 @@ func typeOfKey(key string) string {
 }
 
 func unknownKeyError(key string, value any) error {
+	return fmt.Errorf("--set %s=%v: %w", key, value, unknownKey(key, false))
+}
+
+// unknownKey says that key is not a config key and names the closest one; with
+// sections, a section name such as "model" is a candidate too (a misspelt section in a
+// file).
+func unknownKey(key string, sections bool) error {
 	keys := Keys()
-	if near := closest(key, keys, false); near != "" {
-		return fmt.Errorf("--set %s=%v: unknown key %q; did you mean %q?", key, value, key, near)
+	cands := append([]string{}, keys...)
+	for i := 0; sections && i+1 < len(defaultTree.Content); i += 2 {
+		if defaultTree.Content[i+1].Kind == yaml.MappingNode {
+			cands = append(cands, defaultTree.Content[i].Value)
+		}
 	}
-	return fmt.Errorf("--set %s=%v: unknown key %q; known keys: %s", key, value, key, strings.Join(keys, ", "))
+	if near := closest(key, cands, false); near != "" {
+		return fmt.Errorf("unknown key %q; did you mean %q?", key, near)
+	}
+	return fmt.Errorf("unknown key %q; known keys: %s", key, strings.Join(keys, ", "))
 }
 
 // closest returns the key nearest to s by edit distance (on the last path element when

@@ -41,7 +41,7 @@ func TestSetErrors(t *testing.T) {
 		{"layers=4", []string{"layers", `"model.layers"`}},
 		{"optim.lr=fast", []string{"optim.lr", "fast", "a number"}},
 		{"model.layers=2.5", []string{"model.layers", "2.5", "an integer"}},
-		{"model=3", []string{"model", "unknown key"}},
+		{"model=3", []string{"model", "is a section", "model.kind"}},
 		{"nokeyvalue", []string{"want key=value"}},
 	} {
 		err := Default().SetAll([]string{tc.kv})
@@ -106,5 +106,22 @@ func TestHashIgnoresBackend(t *testing.T) {
 	b.Seed = 2
 	if a.Hash() == b.Hash() {
 		t.Fatal("seed does not change the hash")
+	}
+}
+
+// A config file's mistakes are named by dotted key and line: a misspelt section or key
+// with the closest valid one, and a value of the wrong type with the type wanted.
+func TestParseConfigNamesKeyAndLine(t *testing.T) {
+	for _, tc := range []struct{ yaml, want string }{
+		{"modle:\n  layers: 2\n", `line 1: unknown key "modle"; did you mean "model"?`},
+		{"model:\n  layers: four\n", `line 2: bad value for model.layers: want an integer, got "four"`},
+		{"eval:\n  test: yes\n", `line 2: bad value for eval.test: want true or false, got "yes"`},
+		{"task: reverse\n", `line 1: task is a section: want keys under it (e.g. task.name), got "reverse"`},
+		{"optim:\n  lr: [1]\n", `line 2: bad value for optim.lr: want a number, got a list`},
+	} {
+		_, err := ParseConfig([]byte(tc.yaml), "x.yaml")
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "config x.yaml: ") {
+			t.Errorf("%q: err = %v, want %q", tc.yaml, err, tc.want)
+		}
 	}
 }
