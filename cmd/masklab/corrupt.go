@@ -7,7 +7,6 @@ import (
 	"os"
 	"strings"
 
-	"github.com/masklab/masklab/datasets"
 	"github.com/masklab/masklab/pkg/mask"
 )
 
@@ -59,20 +58,6 @@ func runCorrupt(args []string, stdout, stderr io.Writer) error {
 	}
 	src := tokenize(*source)
 
-	// A small vocabulary of the tokens at hand, with the special tokens first.
-	vocab := []string{datasets.PadToken, datasets.BosToken, datasets.EosToken, datasets.UnkToken, datasets.MaskToken}
-	ids := map[string]int32{}
-	for i, t := range vocab {
-		ids[t] = int32(i)
-	}
-	id := func(t string) int32 {
-		if v, ok := ids[t]; ok {
-			return v
-		}
-		ids[t] = int32(len(vocab))
-		vocab = append(vocab, t)
-		return ids[t]
-	}
 	var corpusToks []string
 	if *corpusFile != "" {
 		f, err := os.Open(*corpusFile)
@@ -88,59 +73,21 @@ func runCorrupt(args []string, stdout, stderr io.Writer) error {
 		if err := sc.Err(); err != nil {
 			return fmt.Errorf("--corpus %s: %w", *corpusFile, err)
 		}
-	} else {
-		corpusToks = append(append(corpusToks, toks...), src...)
 	}
-	input := []int32{ids[datasets.BosToken]}
-	for _, t := range toks {
-		input = append(input, id(t))
-	}
-	var srcIDs []int32
-	for _, t := range src {
-		srcIDs = append(srcIDs, id(t))
-	}
-	for _, t := range corpusToks {
-		id(t)
-	}
-	freq := make([]int64, len(vocab))
-	for _, t := range corpusToks {
-		freq[ids[t]]++
-	}
-	corpus := &mask.Corpus{
-		MaskID: ids[datasets.MaskToken],
-		UnkID:  ids[datasets.UnkToken],
-		Freq:   freq,
-		Lookup: func(t string) (int32, bool) { v, ok := ids[t]; return v, ok },
-		Tokenize: func(s string) []int32 {
-			var out []int32
-			for _, t := range tokenize(s) {
-				out = append(out, id(t))
-			}
-			return out
-		},
-	}
-	if err := cor.Check(corpus); err != nil {
+	v, err := mask.ShowCorruption(cor, toks, src, corpusToks, *seed, *step, *index)
+	if err != nil {
 		return usageError("%v", err)
 	}
-	hidden := cor.Hide(mask.Input{Tokens: input, Source: srcIDs, Step: *step, Corpus: corpus}, mask.ExampleRNG(*seed, *step, *index))
-
-	repl := datasets.MaskToken
-	if cor.Replace() == mask.ReplaceUnk {
-		repl = datasets.UnkToken
-	}
-	var marked, corrupted, where []string
-	for p, v := range input {
-		t := vocab[v]
-		if hidden[p] {
+	var marked, where []string
+	for p, t := range v.Tokens {
+		if v.Hidden[p] {
 			marked = append(marked, "["+t+"]")
-			corrupted = append(corrupted, repl)
 			where = append(where, fmt.Sprint(p))
 		} else {
 			marked = append(marked, t)
-			corrupted = append(corrupted, t)
 		}
 	}
-	fmt.Fprintf(stdout, "input %s (seed %d, step %d): %d of %d positions after <bos> hidden", cor, *seed, *step, len(where), len(input)-1)
+	fmt.Fprintf(stdout, "input %s (seed %d, step %d): %d of %d positions after <bos> hidden", cor, *seed, *step, len(where), len(v.Tokens)-1)
 	if len(where) > 0 {
 		fmt.Fprintf(stdout, " (positions %s)", strings.Join(where, ", "))
 	}
@@ -149,6 +96,6 @@ func runCorrupt(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "source:    %s\n", strings.Join(src, " "))
 	}
 	fmt.Fprintf(stdout, "tokens:    %s\n", strings.Join(marked, " "))
-	fmt.Fprintf(stdout, "corrupted: %s\n", strings.Join(corrupted, " "))
+	fmt.Fprintf(stdout, "corrupted: %s\n", strings.Join(v.Corrupted, " "))
 	return nil
 }

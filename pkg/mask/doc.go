@@ -80,7 +80,7 @@
 //	input random(0.3)                      <bos> 我 [是] [一] 个 程 [序] [员]
 //	input span(0.4, 2)                     <bos> 我 [是] 一 个 程 [序] [员]
 //	input drop(0.3)                        <bos> 我 [是] [一] 个 程 [序] [员]
-//	input interactive(freq, 0.3)           <bos> 我 是 一 个 [程] [序] [员]
+//	input interactive(freq, 0.3)           <bos> [我] 是 一 个 [程] [序] [员]
 //	input interactive(copy, 1)             <bos> 我 是 一 个 [程] [序] [员]
 //	input interactive(keep, "我 是")         <bos> 我 是 [一] [个] [程] [序] [员]
 //	input schedule(random, 0, 0.3, 1000)   <bos> 我 是 一 个 程 序 员

@@ -1,14 +1,9 @@
 package mask
 
-import "fmt"
+import (
+	"fmt"
 
-// The special token strings of a shown example; they are the datasets package's
-// PAD/BOS/MASK/UNK tokens (a test checks that they agree).
-const (
-	showPad  = "<pad>"
-	showBos  = "<bos>"
-	showMask = "<mask>"
-	showUnk  = "<unk>"
+	"github.com/masklab/masklab/datasets"
 )
 
 // CorruptionView is what a decoder-input corruption strategy does to one tokenized
@@ -25,9 +20,11 @@ type CorruptionView struct {
 // datasets.Tokenize): the decoder input is BOS followed by target; source is the
 // example's source tokens (read by interactive(copy, p)); token frequencies for
 // interactive(freq, f) are counted over corpus, or over target and source when corpus
-// is empty. Token ids come from a small vocabulary of the tokens at hand (special
-// tokens first), and the random stream is the one training uses for example index of
-// the batch at step with the run's seed, so the view is reproducible.
+// is empty; keep-lists are split with datasets.Tokenize, as in training. Token ids come
+// from a small vocabulary of the tokens at hand, with the special tokens of the
+// datasets' text tasks first, and the random stream is the one training uses for
+// example index of the batch at step with the run's seed, so the view is reproducible.
+// It is what "masklab corrupt" prints.
 func ShowCorruption(c Corruption, target, source, corpus []string, seed uint64, step, index int) (CorruptionView, error) {
 	if c.IsZero() {
 		return CorruptionView{}, fmt.Errorf("mask: empty corruption strategy")
@@ -38,7 +35,7 @@ func ShowCorruption(c Corruption, target, source, corpus []string, seed uint64, 
 	if step < 0 || index < 0 {
 		return CorruptionView{}, fmt.Errorf("input %q: step and index must be >= 0, got %d and %d", c.spec, step, index)
 	}
-	vocab := []string{showPad, showBos, showUnk, showMask}
+	vocab := []string{datasets.PadToken, datasets.BosToken, datasets.EosToken, datasets.UnkToken, datasets.SepToken, datasets.MaskToken}
 	ids := map[string]int32{}
 	for i, t := range vocab {
 		ids[t] = int32(i)
@@ -51,7 +48,7 @@ func ShowCorruption(c Corruption, target, source, corpus []string, seed uint64, 
 		vocab = append(vocab, t)
 		return ids[t]
 	}
-	tokens := append([]string{showBos}, target...)
+	tokens := append([]string{datasets.BosToken}, target...)
 	input := make([]int32, len(tokens))
 	for i, t := range tokens {
 		input[i] = id(t)
@@ -71,18 +68,25 @@ func ShowCorruption(c Corruption, target, source, corpus []string, seed uint64, 
 		freq[ids[t]]++
 	}
 	cp := &Corpus{
-		MaskID: ids[showMask],
-		UnkID:  ids[showUnk],
+		MaskID: ids[datasets.MaskToken],
+		UnkID:  ids[datasets.UnkToken],
 		Freq:   freq,
 		Lookup: func(t string) (int32, bool) { v, ok := ids[t]; return v, ok },
+		Tokenize: func(text string) []int32 {
+			var out []int32
+			for _, t := range datasets.Tokenize(text) {
+				out = append(out, id(t))
+			}
+			return out
+		},
 	}
 	if err := c.Check(cp); err != nil {
 		return CorruptionView{}, err
 	}
 	hidden := c.Hide(Input{Tokens: input, Source: src, Step: step, Corpus: cp}, ExampleRNG(seed, step, index))
-	repl := showMask
+	repl := datasets.MaskToken
 	if c.Replace() == ReplaceUnk {
-		repl = showUnk
+		repl = datasets.UnkToken
 	}
 	view := CorruptionView{Spec: c.String(), Tokens: tokens, Hidden: hidden, Corrupted: make([]string, len(tokens))}
 	for i, t := range tokens {

@@ -21,6 +21,7 @@ func TestShowCorruption(t *testing.T) {
 		{"full", ".#######"},
 		{"partial(2)", ".#.#.#.#"},
 		{"interactive(keep, \"我 程\")", "..###.##"},
+		{"interactive(keep, \"我程\")", "..###.##"}, // split by the datasets tokenizer, as in training
 	} {
 		c, err := mask.ParseCorruption(tc.spec)
 		if err != nil {
