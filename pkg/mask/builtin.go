@@ -178,32 +178,6 @@ func KeyDrop(p float64) Attention {
 	}, false, true)
 }
 
-func intArg(name, what string, min int, f func(int) Attention) func(Args) (Attention, error) {
-	return func(a Args) (Attention, error) {
-		if err := a.Count(1, 1); err != nil {
-			return Attention{}, err
-		}
-		n, err := a.Int(0, what, min)
-		if err != nil {
-			return Attention{}, err
-		}
-		return f(n), nil
-	}
-}
-
-func probArg(f func(float64) Attention) func(Args) (Attention, error) {
-	return func(a Args) (Attention, error) {
-		if err := a.Count(1, 1); err != nil {
-			return Attention{}, err
-		}
-		p, err := a.Prob(0, "p")
-		if err != nil {
-			return Attention{}, err
-		}
-		return f(p), nil
-	}
-}
-
 func init() {
 	mustRegister(RegisterAttention("full", "", "every query attends to every key", noArgs(Full)))
 	mustRegister(RegisterAttention("causal", "", "key <= query (top-left aligned when Q != K)", noArgs(Causal)))
@@ -212,10 +186,10 @@ func init() {
 	mustRegister(RegisterAttention("qpad", "", "query < valid query length", noArgs(QPad)))
 	mustRegister(RegisterAttention("prefix", "", "prefix-LM: key < prefix length, or key <= query", noArgs(Prefix)))
 	mustRegister(RegisterAttention("doc", "", "same segment (document) id", noArgs(Doc)))
-	mustRegister(RegisterAttention("window", "(w)", "|query - key| <= w, w >= 0", intArg("window", "w", 0, Window)))
-	mustRegister(RegisterAttention("chunk", "(n)", "same block of n positions: floor(query/n) == floor(key/n), n >= 1", intArg("chunk", "n", 1, Chunk)))
-	mustRegister(RegisterAttention("dilated", "(d)", "(query - key) mod d == 0, d >= 1", intArg("dilated", "d", 1, Dilated)))
-	mustRegister(RegisterAttention("band", "(w)", "cross-attention band: |key - floor(query * Kv / Qv)| <= w on the valid lengths", intArg("band", "w", 0, Band)))
-	mustRegister(RegisterAttention("random", "(p)", "each (query, key) masked with probability p; training only, resampled every step", probArg(Random)))
-	mustRegister(RegisterAttention("keydrop", "(p)", "each key masked for all queries with probability p; training only, resampled every step", probArg(KeyDrop)))
+	mustRegister(RegisterAttention("window", "(w)", "|query - key| <= w, w >= 0", intArg("w", 0, Window)))
+	mustRegister(RegisterAttention("chunk", "(n)", "same block of n positions: floor(query/n) == floor(key/n), n >= 1", intArg("n", 1, Chunk)))
+	mustRegister(RegisterAttention("dilated", "(d)", "(query - key) mod d == 0, d >= 1", intArg("d", 1, Dilated)))
+	mustRegister(RegisterAttention("band", "(w)", "cross-attention band: |key - floor(query * Kv / Qv)| <= w on the valid lengths", intArg("w", 0, Band)))
+	mustRegister(RegisterAttention("random", "(p)", "each (query, key) masked with probability p; training only, resampled every step", probArg("p", Random)))
+	mustRegister(RegisterAttention("keydrop", "(p)", "each key masked for all queries with probability p; training only, resampled every step", probArg("p", KeyDrop)))
 }

@@ -326,29 +326,13 @@ func init() {
 			return positions(in, func(int) bool { return true })
 		}, nil))))
 	mustRegister(RegisterCorruption("partial", "(k)", "hide positions p >= 1 with (p-1) mod k == 0: every k-th token after BOS, starting with the first",
-		func(a Args) (Corruption, error) {
-			if err := a.Count(1, 1); err != nil {
-				return Corruption{}, err
-			}
-			k, err := a.Int(0, "k", 1)
-			if err != nil {
-				return Corruption{}, err
-			}
+		intArg("k", 1, func(k int) Corruption {
 			return NewCorruption("", ReplaceMask, func(in Input, _ *rand.Rand) []bool {
 				return positions(in, func(p int) bool { return (p-1)%k == 0 })
-			}, nil), nil
-		}))
+			}, nil)
+		})))
 	mustRegister(RegisterCorruption("random", "(p)", "hide each position after BOS independently with probability p",
-		func(a Args) (Corruption, error) {
-			if err := a.Count(1, 1); err != nil {
-				return Corruption{}, err
-			}
-			p, err := a.Prob(0, "p")
-			if err != nil {
-				return Corruption{}, err
-			}
-			return randomCorruption(p, ReplaceMask), nil
-		}))
+		probArg("p", func(p float64) Corruption { return randomCorruption(p, ReplaceMask) })))
 	mustRegister(RegisterCorruption("span", "(p, mean_len)", "hide about a fraction p of the positions in contiguous spans of geometric length with mean mean_len",
 		func(a Args) (Corruption, error) {
 			if err := a.Count(2, 2); err != nil {
@@ -368,16 +352,7 @@ func init() {
 			return spanCorruption(p, l), nil
 		}))
 	mustRegister(RegisterCorruption("drop", "(p)", "word dropout: replace each position after BOS with UNK (not MASK) with probability p",
-		func(a Args) (Corruption, error) {
-			if err := a.Count(1, 1); err != nil {
-				return Corruption{}, err
-			}
-			p, err := a.Prob(0, "p")
-			if err != nil {
-				return Corruption{}, err
-			}
-			return randomCorruption(p, ReplaceUnk), nil
-		}))
+		probArg("p", func(p float64) Corruption { return randomCorruption(p, ReplaceUnk) })))
 	mustRegister(RegisterCorruption("interactive", "(rule, x)",
 		`content-dependent: (freq, f) hides the tokens among the fraction f most frequent ids of the training data; `+
 			`(copy, p) hides with probability p the tokens that also occur in the source; (keep, "w1 w2") hides every token except the keep-list`,

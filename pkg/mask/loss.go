@@ -75,19 +75,12 @@ func init() {
 			return 1
 		}))))
 	mustRegister(RegisterLoss("plw", "(w)", "prompt-loss weight: prompt tokens weight w in [0, 1], completion tokens 1",
-		func(a Args) (Loss, error) {
-			if err := a.Count(1, 1); err != nil {
-				return Loss{}, err
-			}
-			w, err := a.Prob(0, "w")
-			if err != nil {
-				return Loss{}, err
-			}
+		probArg("w", func(w float64) Loss {
 			return NewLoss("", func(pos, _, prompt int) float32 {
 				if pos < prompt {
 					return float32(w)
 				}
 				return 1
-			}), nil
-		}))
+			})
+		})))
 }

@@ -173,6 +173,38 @@ func (a Args) Word(i int, what string) (string, error) {
 	return x.Text, nil
 }
 
+// intArg is the constructor of a strategy with one integer argument >= min, named
+// what in errors.
+func intArg[T any](what string, min int, f func(int) T) func(Args) (T, error) {
+	return func(a Args) (T, error) {
+		var zero T
+		if err := a.Count(1, 1); err != nil {
+			return zero, err
+		}
+		n, err := a.Int(0, what, min)
+		if err != nil {
+			return zero, err
+		}
+		return f(n), nil
+	}
+}
+
+// probArg is the constructor of a strategy with one argument in [0, 1], named what in
+// errors.
+func probArg[T any](what string, f func(float64) T) func(Args) (T, error) {
+	return func(a Args) (T, error) {
+		var zero T
+		if err := a.Count(1, 1); err != nil {
+			return zero, err
+		}
+		p, err := a.Prob(0, what)
+		if err != nil {
+			return zero, err
+		}
+		return f(p), nil
+	}
+}
+
 // Info describes one registered name: how it is called and what it means. It is what
 // the help, the error messages and the package doc table show.
 type Info struct {
