@@ -54,6 +54,9 @@ func reportSeed(parts ...string) uint64 {
 func BuildReport(dir string) (*Report, error) {
 	p, err := ReadManifest(dir)
 	if err != nil {
+		if os.IsNotExist(err) {
+			return nil, fmt.Errorf("%s is not a sweep directory (no %s; masklab sweep writes one)", dir, ManifestFile)
+		}
 		return nil, err
 	}
 	rep := &Report{Name: p.Name, Baseline: p.Baseline, spec: p.Report,
@@ -217,11 +220,11 @@ func statCell(c *CellReport, m string) string {
 func (r *Report) Markdown() []byte {
 	header, rows := r.tableRows(statCell)
 	var b strings.Builder
-	fmt.Fprintf(&b, "# %s\n\nFinal metrics over seeds: mean ± std [bootstrap 95%% CI]", r.Name)
+	fmt.Fprintf(&b, "# %s\n\nFinal metrics over seeds: mean ± std [seeded percentile-bootstrap 95%% CI of the mean]", r.Name)
 	if r.Baseline != "" {
-		fmt.Fprintf(&b, "; Δ = paired difference with the baseline `%s` [95%% CI]", r.Baseline)
+		fmt.Fprintf(&b, "; Δ = paired difference with the baseline `%s` [bootstrap 95%% CI]", r.Baseline)
 	}
-	b.WriteString(".\n\n| " + strings.Join(header, " | ") + " |\n|" + strings.Repeat(" --- |", len(header)) + "\n")
+	b.WriteString(". The figures' bands and error bars are Student-t 95% intervals of the mean (pkg/plots).\n\n| " + strings.Join(header, " | ") + " |\n|" + strings.Repeat(" --- |", len(header)) + "\n")
 	for _, row := range rows {
 		b.WriteString("| " + strings.Join(row, " | ") + " |\n")
 	}
@@ -237,7 +240,7 @@ func texEscape(s string) string {
 func (r *Report) LaTeX() []byte {
 	header, rows := r.tableRows(statCell)
 	var b strings.Builder
-	b.WriteString("% " + r.Name + ": final metrics, mean ± std [bootstrap 95% CI]; needs \\usepackage{booktabs}\n")
+	b.WriteString("% " + r.Name + ": final metrics, mean ± std [seeded percentile-bootstrap 95% CI of the mean]; needs \\usepackage{booktabs}\n")
 	b.WriteString("\\begin{tabular}{" + strings.Repeat("l", len(header)) + "}\n\\toprule\n")
 	esc := func(xs []string) string {
 		out := make([]string, len(xs))
@@ -306,6 +309,16 @@ func WriteReport(dir, out string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	done, total := 0, 0
+	for _, c := range rep.Cells {
+		done += c.States[StatusDone]
+		for _, n := range c.States {
+			total += n
+		}
+	}
+	if done == 0 {
+		return nil, fmt.Errorf("%s: no finished run to report yet (0 of %d done; see masklab status %s)", dir, total, dir)
+	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return nil, err
 	}
@@ -336,7 +349,9 @@ func WriteReport(dir, out string) ([]string, error) {
 
 // Figures returns the report's figures: "curves" (the curve metric against step, one
 // line per cell with a 95% CI band across seeds) and "bars" (the bar metric's final
-// value per cell with 95% CI error bars), per stage when there are several.
+// value per cell with 95% CI error bars), per stage when there are several. The
+// figures' intervals are pkg/plots' Student-t intervals (mean ± t·s/√n), not the
+// tables' bootstrap intervals; their titles say so.
 func (r *Report) Figures() (map[string]plots.Figure, error) {
 	curve := r.spec.Curve
 	if curve == "" {
@@ -381,14 +396,14 @@ func (r *Report) Figures() (map[string]plots.Figure, error) {
 			}
 		}
 		if len(series) > 0 {
-			p, err := plots.LossCurves(series, plots.CurveOptions{Title: fmt.Sprintf("%s: %s by %s (mean, 95%% CI over seeds)", r.Name, curve, r.axisName(st)), YLabel: curve})
+			p, err := plots.LossCurves(series, plots.CurveOptions{Title: fmt.Sprintf("%s: %s by %s (mean, Student-t 95%% CI over seeds)", r.Name, curve, r.axisName(st)), YLabel: curve})
 			if err != nil {
 				return nil, err
 			}
 			figs["curves"+suffix] = p
 		}
 		if len(bars) > 0 {
-			p, err := plots.Bars([]string{r.axisName(st)}, bars, plots.BarOptions{Title: fmt.Sprintf("%s: final %s (95%% CI)", r.Name, bar), YLabel: bar})
+			p, err := plots.Bars([]string{r.axisName(st)}, bars, plots.BarOptions{Title: fmt.Sprintf("%s: final %s (mean, Student-t 95%% CI over seeds)", r.Name, bar), YLabel: bar})
 			if err != nil {
 				return nil, err
 			}

@@ -1,0 +1,115 @@
+package experiments
+
+import (
+	"bytes"
+	"encoding/csv"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// fakeDone writes the summary and metrics of a finished run without training it.
+func fakeDone(t *testing.T, runDir string, acc float64) {
+	t.Helper()
+	final := map[string]float64{"valid_acc": acc, "valid_loss": 1 - acc}
+	if err := WriteJSONAtomic(filepath.Join(runDir, SummaryFile), &Summary{Status: StatusDone, Step: 32, Final: final, Best: final}); err != nil {
+		t.Fatal(err)
+	}
+	lines := fmt.Sprintf("{\"step\":16,\"valid_loss\":%g}\n{\"step\":32,\"valid_loss\":%g}\n", 1.5-acc, 1-acc)
+	if err := os.WriteFile(filepath.Join(runDir, MetricsFile), []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The report over seeds: mean, sample std, a seeded bootstrap CI inside the data's
+// range and the same on every build, paired differences against the baseline, and
+// labels that say which interval each output shows. No finished run is an error.
+func TestReportStatistics(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "sweep")
+	p, err := PrepareSweep(writeSweep(t, strings.Replace(tinySweep, "seeds: [1, 2]", "seeds: [1, 2, 3]", 1)), dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := WriteReport(dir, filepath.Join(dir, "fig")); err == nil || !strings.Contains(err.Error(), "no finished run") {
+		t.Fatalf("report of an untrained sweep: err = %v", err)
+	}
+	acc := map[string]float64{}
+	for _, r := range p.Runs {
+		a := 0.5 + 0.1*float64(r.Seed) // none: 0.6 0.7 0.8
+		if r.Cell != p.Baseline {
+			a += 0.05 * float64(r.Seed) // partial(2): 0.65 0.8 0.95 (paired Δ 0.05 0.1 0.15)
+		}
+		acc[r.ID] = a
+		fakeDone(t, RunDir(dir, r.ID), a)
+	}
+	files, err := WriteReport(dir, filepath.Join(dir, "fig"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 3+2*3 { // csv, md, tex; curves and bars in png, svg, pdf
+		t.Errorf("wrote %d files: %v", len(files), files)
+	}
+	rows, err := csv.NewReader(bytes.NewReader([]byte(readFile(t, filepath.Join(dir, "fig", "report.csv"))))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	num := func(row []string, name string) float64 {
+		v, err := strconv.ParseFloat(row[col[name]], 64)
+		if err != nil {
+			t.Fatalf("column %s: %v", name, err)
+		}
+		return v
+	}
+	near := func(a, b float64) bool { return math.Abs(a-b) < 1e-3 }
+	seen := 0
+	for _, row := range rows[1:] {
+		if row[col["metric"]] != "valid_acc" {
+			continue
+		}
+		seen++
+		m, sd, lo, hi := num(row, "final_mean"), num(row, "final_std"), num(row, "final_ci_low"), num(row, "final_ci_high")
+		if row[col["cell"]] == p.Baseline {
+			if !near(m, 0.7) || !near(sd, 0.1) || row[col["diff_vs_baseline_mean"]] != "" {
+				t.Errorf("baseline row %v", row)
+			}
+			if lo < 0.6-1e-9 || hi > 0.8+1e-9 || !(lo < m && m < hi) {
+				t.Errorf("baseline bootstrap CI [%g, %g] not inside [0.6, 0.8] around %g", lo, hi, m)
+			}
+			continue
+		}
+		if !near(m, 0.8) || !near(sd, 0.15) || !near(num(row, "diff_vs_baseline_mean"), 0.1) {
+			t.Errorf("partial(2) row %v", row)
+		}
+		if dlo, dhi := num(row, "diff_ci_low"), num(row, "diff_ci_high"); dlo < 0.05-1e-9 || dhi > 0.15+1e-9 || dlo >= dhi {
+			t.Errorf("paired difference CI [%g, %g] not inside [0.05, 0.15]", dlo, dhi)
+		}
+	}
+	if seen != 2 {
+		t.Fatalf("%d valid_acc rows in\n%v", seen, rows)
+	}
+	// Seeded: building the report again gives the same intervals.
+	again, err := BuildReport(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(again.CSV(), []byte(readFile(t, filepath.Join(dir, "fig", "report.csv")))) {
+		t.Error("a second report differs: the bootstrap is not seeded")
+	}
+	md := readFile(t, filepath.Join(dir, "fig", "report.md"))
+	for _, want := range []string{"bootstrap 95% CI", "Student-t 95% intervals", "Δ +0.1 ["} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report.md lacks %q:\n%s", want, md)
+		}
+	}
+	if tex := readFile(t, filepath.Join(dir, "fig", "report.tex")); !strings.Contains(tex, `\toprule`) || !strings.Contains(tex, `$\pm$`) {
+		t.Errorf("report.tex:\n%s", tex)
+	}
+}
