@@ -11,28 +11,23 @@ import (
 )
 
 func init() {
-	register("tsv", "user file (Options.Path or \"tsv:PATH\"): one \"source<TAB>target\" pair per line (seq2seq)", func(o Options) (*Task, error) {
-		data, err := readUserFile("tsv", o.Path)
+	register("tsv", "user file (Options.Path or \"tsv:PATH\"): one \"source<TAB>target\" pair per line (seq2seq)", userTask("tsv", parseTSV))
+	register("jsonl", "user file (Options.Path or \"jsonl:PATH\"): one JSON object per line, {\"prompt\",\"completion\"} (sft) or {\"text\"} (lm)", userTask("jsonl", parseJSONL))
+}
+
+// userTask loads a user file of the named format with its parser.
+func userTask(name string, parse func(path string, data []byte) (Kind, []rawExample, *interner, error)) func(Options) (*Task, error) {
+	return func(o Options) (*Task, error) {
+		data, err := readUserFile(name, o.Path)
 		if err != nil {
 			return nil, err
 		}
-		kind, raws, in, err := parseTSV(o.Path, data)
+		kind, raws, in, err := parse(o.Path, data)
 		if err != nil {
 			return nil, err
 		}
-		return buildTextTask("tsv", kind, raws, in, o)
-	})
-	register("jsonl", "user file (Options.Path or \"jsonl:PATH\"): one JSON object per line, {\"prompt\",\"completion\"} (sft) or {\"text\"} (lm)", func(o Options) (*Task, error) {
-		data, err := readUserFile("jsonl", o.Path)
-		if err != nil {
-			return nil, err
-		}
-		kind, raws, in, err := parseJSONL(o.Path, data)
-		if err != nil {
-			return nil, err
-		}
-		return buildTextTask("jsonl", kind, raws, in, o)
-	})
+		return buildTextTask(name, kind, raws, in, o)
+	}
 }
 
 func readUserFile(task, path string) ([]byte, error) {
