@@ -527,26 +527,7 @@ func closest(s string, keys []string, leafOnly bool) string {
 	return best
 }
 
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(rb)]
-}
+func editDistance(a, b string) int { return editDistanceRunes([]rune(a), []rune(b)) }
 
 // Validate checks values that YAML types cannot: enumerations, sizes, and every mask
 // string (parsed with pkg/mask), so a bad run fails before any training starts.

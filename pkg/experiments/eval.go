@@ -1,6 +1,7 @@
 package experiments
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/gomlx/gomlx/core/tensors"
@@ -146,7 +147,7 @@ func (s *session) greedyMetrics(split string, step int) (exact, cer float64, err
 			}
 			ref := b.Tgt[r*b.T+start : r*b.T+int(b.TgtLen[r])]
 			got := preds[r]
-			if equalIDs(got, ref) {
+			if slices.Equal(got, ref) {
 				nExact++
 			}
 			rt := []rune(su.task.Vocab.DecodeText(trimEOS(ref, su.task.Vocab.EOS)))
@@ -246,18 +247,7 @@ func trimEOS(ids []int32, eos int) []int32 {
 	return ids
 }
 
-func equalIDs(a, b []int32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
+// editDistanceRunes is the Levenshtein distance (CER, and the "did you mean" of config keys).
 func editDistanceRunes(a, b []rune) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
