@@ -3,6 +3,7 @@ package plots
 import (
 	"fmt"
 	"image/color"
+	"slices"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/text"
@@ -61,20 +62,9 @@ func MaskGallery(title string, items []MaskPanel, cols int, opts ...Option) (*Gr
 
 // sameLabels reports whether all masks have one shape and the same labels.
 func sameLabels(items []MaskPanel) bool {
-	eq := func(a, b []string) bool {
-		if len(a) != len(b) {
-			return false
-		}
-		for i := range a {
-			if a[i] != b[i] {
-				return false
-			}
-		}
-		return true
-	}
 	for _, it := range items[1:] {
 		if len(it.Grid) != len(items[0].Grid) || len(it.Grid[0]) != len(items[0].Grid[0]) ||
-			!eq(it.RowLabels, items[0].RowLabels) || !eq(it.ColLabels, items[0].ColLabels) {
+			!slices.Equal(it.RowLabels, items[0].RowLabels) || !slices.Equal(it.ColLabels, items[0].ColLabels) {
 			return false
 		}
 	}
