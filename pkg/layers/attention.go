@@ -243,7 +243,7 @@ func (b *AttentionBuilder) build(wantWeights bool) (out, weights *graph.Node, er
 		if b.bias != nil {
 			scores = graph.Add(scores, b.bias)
 		}
-		weights = graph.Softmax(scores, -1)
+		weights = softmax(scores)
 		if b.mask != nil {
 			weights = graph.Mul(weights, b.mask.rowValid)
 		}
