@@ -87,12 +87,8 @@ func runAudit(args []string, stdout, stderr io.Writer) error {
 		return usageError("--enc: only the seq2seq model has an encoder self-attention mask")
 	}
 	if *segments != "" {
-		for i, p := range strings.Split(*segments, ",") {
-			v, err := strconv.Atoi(strings.TrimSpace(p))
-			if err != nil {
-				return usageError("--segments: id %d is %q, not an integer", i+1, p)
-			}
-			a.Segments = append(a.Segments, v)
+		if a.Segments, err = parseSegments(*segments); err != nil {
+			return err
 		}
 	}
 	if err := a.Check(); err != nil {

@@ -205,23 +205,33 @@ func exampleFromFlags(q, k, qlen, klen, prefix int, segments string, heads, head
 		if q != k {
 			return ex, usageError("--segments needs --q == --k (one id per position for queries and keys), got q=%d k=%d", q, k)
 		}
-		parts := strings.Split(segments, ",")
-		if len(parts) != q {
-			return ex, usageError("--segments has %d ids, want one per position (%d)", len(parts), q)
+		ids, err := parseSegments(segments)
+		if err != nil {
+			return ex, err
 		}
-		for i, p := range parts {
-			v, err := strconv.Atoi(strings.TrimSpace(p))
-			if err != nil {
-				return ex, usageError("--segments: id %d is %q, not an integer", i+1, p)
-			}
-			ex.Segments = append(ex.Segments, v)
+		if len(ids) != q {
+			return ex, usageError("--segments has %d ids, want one per position (%d)", len(ids), q)
 		}
+		ex.Segments = ids
 	}
 	// Zero valid lengths would read as "full" in mask.Example; an empty example is not a picture.
 	if qlen == 0 || klen == 0 {
 		return ex, usageError("--qlen and --klen must be > 0, got qlen=%d klen=%d", qlen, klen)
 	}
 	return ex, nil
+}
+
+// parseSegments parses --segments: comma-separated integer segment ids.
+func parseSegments(s string) ([]int, error) {
+	var ids []int
+	for i, p := range strings.Split(s, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil {
+			return nil, usageError("--segments: id %d is %q, not an integer", i+1, p)
+		}
+		ids = append(ids, v)
+	}
+	return ids, nil
 }
 
 // showLoss prints a loss strategy's per-token weights for one target text.
