@@ -31,3 +31,20 @@ func TestEveryCommandHelpAndBadFlag(t *testing.T) {
 		t.Errorf("masklab nosuch: exit %d, %q", code, errs)
 	}
 }
+
+// masklab version names the masklab commit, the GoMLX version and the backend.
+func TestVersion(t *testing.T) {
+	t.Setenv("GOMLX_BACKEND", "")
+	code, out, errs := runCLI("version")
+	if code != 0 || errs != "" {
+		t.Fatalf("masklab version: exit %d, stderr %q", code, errs)
+	}
+	for _, want := range []string{"masklab ", "(commit ", "gomlx v0.28.2", "backend go:parallelism=-1 (from default)"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("masklab version output lacks %q:\n%s", want, out)
+		}
+	}
+	if _, out, _ := runCLI("version", "--backend", "xla:cpu"); !strings.Contains(out, "backend xla:cpu (from override)") {
+		t.Errorf("masklab version --backend xla:cpu:\n%s", out)
+	}
+}

@@ -25,13 +25,17 @@ func runVersion(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	v := version.Get()
-	commit := v.Commit
-	if commit == "" {
-		commit = "unknown"
+	// A binary built without module information (e.g. outside the module) says so
+	// instead of printing empty versions.
+	known := func(s string) string {
+		if s == "" {
+			return "unknown"
+		}
+		return s
 	}
 	b := backend.Resolve(*override, "")
-	fmt.Fprintf(stdout, "masklab %s (commit %s)\n", v.Masklab, commit)
-	fmt.Fprintf(stdout, "gomlx %s (compute %s, go-xla %s)\n", v.GoMLX, v.Compute, v.GoXLA)
+	fmt.Fprintf(stdout, "masklab %s (commit %s)\n", known(v.Masklab), known(v.Commit))
+	fmt.Fprintf(stdout, "gomlx %s (compute %s, go-xla %s)\n", known(v.GoMLX), known(v.Compute), known(v.GoXLA))
 	fmt.Fprintf(stdout, "go %s, simd %v\n", v.Go, v.SIMD)
 	fmt.Fprintf(stdout, "backend %s (from %s)\n", b.Config, b.Source)
 	return nil
