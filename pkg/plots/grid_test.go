@@ -36,15 +36,16 @@ func softmaxRows(n, shift int, temp float64) [][]float64 {
 	return w
 }
 
+// galleryPanels are masklab masks, titled with their specs (pkg/mask's meanings).
 func galleryPanels() []MaskPanel {
 	const n = 10
 	return []MaskPanel{
 		{Title: "causal", Grid: maskOf(n, func(q, k int) bool { return k <= q })},
-		{Title: "causal & window(3)", Grid: maskOf(n, func(q, k int) bool { return k <= q && q-k < 3 })},
-		{Title: "prefix(4)", Grid: maskOf(n, func(q, k int) bool { return k <= q || k < 4 })},
+		{Title: "causal & window(2)", Grid: maskOf(n, func(q, k int) bool { return k <= q && q-k <= 2 })},
+		{Title: "prefix (P = 4)", Grid: maskOf(n, func(q, k int) bool { return k <= q || k < 4 })},
 		{Title: "causal & doc", Grid: maskOf(n, func(q, k int) bool { return k <= q && (q < 6) == (k < 6) })},
-		{Title: "chunked(4)", Grid: maskOf(n, func(q, k int) bool { return k <= q && q/4 == k/4 })},
-		{Title: "dilated(2)", Grid: maskOf(n, func(q, k int) bool { return k <= q && (q-k)%2 == 0 })},
+		{Title: "causal & chunk(4)", Grid: maskOf(n, func(q, k int) bool { return k <= q && q/4 == k/4 })},
+		{Title: "causal & dilated(2)", Grid: maskOf(n, func(q, k int) bool { return k <= q && (q-k)%2 == 0 })},
 	}
 }
 
