@@ -234,7 +234,7 @@ var (
 // list as shown in help (e.g. "(w)", or "" for none), doc one line of meaning. make
 // builds the mask from the parsed arguments (check them with Args.Count, Args.Int, ...);
 // the parser sets the mask's String to the canonical form of the atom. It is an error to
-// register a name twice or a name that is not an identifier ([a-z_][a-z0-9_]*).
+// register a name twice or a name that is not an identifier ([A-Za-z_][A-Za-z0-9_]*).
 func RegisterAttention(name, args, doc string, make func(Args) (Attention, error)) error {
 	return register(attentionDB, Info{KindSelf, name, args, doc}, make)
 }
