@@ -6,6 +6,7 @@ import (
 
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/masklab/masklab/datasets"
+	"github.com/masklab/masklab/pkg/layers"
 )
 
 // evalSeed seeds evaluation-time corruption, the same for every evaluation of a run.
@@ -169,73 +170,53 @@ func (s *session) greedyMetrics(split string, step int) (exact, cer float64, err
 	return nExact / nEx, errChars / refChars, nil
 }
 
-// greedy decodes the rows of b: row r's known prefix is its first k_r decoder inputs
-// (BOS, and for SFT the prompt and SEP); the model's argmax at position t becomes the
-// input at t+1. It returns, per row, the predicted labels from k_r-1 up to and
-// including the first EOS (or the row's end).
+// greedy decodes the rows of b with layers.Greedy: row r's known prefix is its first
+// k_r decoder inputs (BOS, and for SFT the prompt and SEP), and each step's decoder
+// inputs are corrupted as in training (seed evalSeed). It returns, per row, the
+// predicted labels from k_r-1 up to and including the first EOS (or the row's end).
 func (s *session) greedy(b datasets.Batch, step int) ([][]int32, error) {
-	eos := int32(s.su.task.Vocab.EOS)
-	pad := int32(s.su.task.Vocab.PAD)
-	known := make([]int, b.B)
-	dec := make([]int32, len(b.Dec))
-	for r := 0; r < b.B; r++ {
-		known[r] = 1
-		if b.PromptLen != nil && b.PromptLen[r] > 0 {
-			known[r] = int(b.PromptLen[r]) + 1
+	su := s.su
+	if s.decoder == nil {
+		v := su.task.Vocab
+		d, err := layers.NewGreedy(s.be, s.store, su.model, layers.GreedyOptions{
+			BOS: int32(v.BOS), EOS: int32(v.EOS), PAD: int32(v.PAD), MaxLen: b.T, SrcLen: b.S, Scope: "model"})
+		if err != nil {
+			return nil, err
 		}
-		for p := 0; p < b.T; p++ {
-			dec[r*b.T+p] = pad
-			if p < known[r] {
-				dec[r*b.T+p] = b.Dec[r*b.T+p]
-			}
-		}
+		s.decoder = d
 	}
-	preds := make([][]int32, b.B)
-	finished := make([]bool, b.B)
-	for r := b.Rows; r < b.B; r++ {
-		finished[r] = true
-	}
-	minKnown := b.T
+	var src, prompts [][]int32
 	for r := 0; r < b.Rows; r++ {
-		minKnown = min(minKnown, known[r])
+		known := 1
+		if b.PromptLen != nil && b.PromptLen[r] > 0 {
+			known = int(b.PromptLen[r]) + 1
+		}
+		prompts = append(prompts, b.Dec[r*b.T:r*b.T+known])
+		if b.S > 0 && su.model.Kind != layers.KindDecoder {
+			src = append(src, b.Src[r*b.S:r*b.S+int(b.SrcLen[r])])
+		}
 	}
-	for t := minKnown - 1; t < b.T; t++ {
-		all := true
-		for r := range finished {
-			all = all && finished[r]
-		}
-		if all {
-			break
-		}
+	corrupt := func(dec [][]int32, filled []int32) ([][]int32, error) {
 		cur := b
-		cur.Dec = dec
-		cur.TgtLen = make([]int32, b.B)
-		for r := range cur.TgtLen {
-			cur.TgtLen[r] = int32(min(b.T, max(t+1, known[r])))
+		cur.B, cur.Rows = len(dec), len(dec)
+		cur.Dec, cur.TgtLen = make([]int32, 0, len(dec)*b.T), filled
+		for _, row := range dec {
+			cur.Dec = append(cur.Dec, row...)
 		}
-		hb, err := s.su.prepare(cur, evalSeed, step)
+		hb, err := su.prepare(cur, evalSeed, step)
 		if err != nil {
 			return nil, err
 		}
-		out, err := call(s.evalEx, hb.tensors()...)
-		if err != nil {
-			return nil, err
+		out := make([][]int32, len(dec))
+		for r := range out {
+			out[r] = hb.dec[r*b.T : (r+1)*b.T]
 		}
-		am := tensors.MustCopyFlatData[int32](out[1])
-		for r := 0; r < b.B; r++ {
-			if finished[r] || t < known[r]-1 {
-				continue
-			}
-			y := am[r*b.T+t]
-			preds[r] = append(preds[r], y)
-			if y == eos || t == b.T-1 {
-				finished[r] = true
-				continue
-			}
-			dec[r*b.T+t+1] = y
-		}
+		return out, nil
 	}
-	return preds, nil
+	if su.cfg.Masks.Input == "none" {
+		corrupt = nil
+	}
+	return s.decoder.DecodeCorrupted(src, prompts, corrupt)
 }
 
 func trimEOS(ids []int32, eos int) []int32 {

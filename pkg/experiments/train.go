@@ -97,6 +97,7 @@ type session struct {
 	evalEx  *model.Exec
 	trainV  []*model.Variable
 	byPos   map[string][]float64
+	decoder *layers.Greedy // greedy decoding, compiled on first use
 }
 
 func newSession(su *setup, be compute.Backend) (*session, error) {

@@ -13,9 +13,14 @@ import (
 // GreedyOptions configure greedy decoding.
 type GreedyOptions struct {
 	BOS, EOS, PAD int32
-	// MaxLen is the decoder buffer length: prompt plus generated tokens. Decoding of a
-	// row stops at EOS or when the buffer is full.
+	// MaxLen is the decoder's input length T (the graph's, as in training). Decoding of
+	// a row stops at EOS or after the prediction at the last input position, so a row
+	// with a prompt of p tokens yields at most MaxLen-p+1 tokens: as many as the labels
+	// of teacher forcing on T inputs.
 	MaxLen int
+	// SrcLen, if > 0, pads every source to this length (the training length, so that
+	// one compiled graph serves every batch); 0 pads to the longest source of the call.
+	SrcLen int
 	// Scope is the path of the scope the model was built in ("" or "/" for the root),
 	// as in the training graph.
 	Scope string
@@ -43,7 +48,9 @@ func NewGreedy(backend compute.Backend, store *model.Store, cfg Config, opts Gre
 	d := &Greedy{cfg: cfg, opts: opts}
 	fn := func(scope *model.Scope, ins []*graph.Node) *graph.Node {
 		scope = subScope(scope, opts.Scope)
-		in := Inputs{Dec: ins[0], DecLen: ins[1], PrefixLen: ins[2]}
+		// One document per row: a "doc" mask of a model trained on packed rows sees
+		// the row as one document.
+		in := Inputs{Dec: ins[0], DecLen: ins[1], PrefixLen: ins[2], Segments: graph.OnesLike(ins[0])}
 		if len(ins) > 3 {
 			in.Src, in.SrcLen = ins[3], ins[4]
 		}
@@ -80,6 +87,17 @@ func subScope(scope *model.Scope, path string) *model.Scope {
 // model src must be nil and the prompt is the context (its length is also passed as the
 // prefix length, for prefix-LM masks).
 func (d *Greedy) Decode(src, prompts [][]int32) (out [][]int32, err error) {
+	return d.DecodeCorrupted(src, prompts, nil)
+}
+
+// Corrupter returns the decoder inputs the model sees, given the decoded buffer dec
+// ([B][MaxLen], PAD after the filled part) and each row's filled length: decoder-input
+// corruption applied at evaluation as in training. It must not modify dec.
+type Corrupter func(dec [][]int32, filled []int32) ([][]int32, error)
+
+// DecodeCorrupted is Decode with the decoder inputs passed through corrupt before each
+// step (nil = as decoded); the model's argmax is appended to the uncorrupted buffer.
+func (d *Greedy) DecodeCorrupted(src, prompts [][]int32, corrupt Corrupter) (out [][]int32, err error) {
 	B := max(len(src), len(prompts))
 	if B == 0 {
 		return nil, nil
@@ -107,8 +125,8 @@ func (d *Greedy) Decode(src, prompts [][]int32) (out [][]int32, err error) {
 		if prompts != nil && len(prompts[b]) > 0 {
 			p = prompts[b]
 		}
-		if len(p) >= T {
-			return nil, fmt.Errorf("layers: prompt %d has %d tokens, no room left in MaxLen %d", b, len(p), T)
+		if len(p) > T {
+			return nil, fmt.Errorf("layers: prompt %d has %d tokens, more than MaxLen %d", b, len(p), T)
 		}
 		copy(dec[b], p)
 		cur[b] = int32(len(p))
@@ -116,7 +134,7 @@ func (d *Greedy) Decode(src, prompts [][]int32) (out [][]int32, err error) {
 	}
 	var srcT, srcLenT *tensors.Tensor
 	if src != nil {
-		S := 1
+		S := max(1, d.opts.SrcLen)
 		for _, s := range src {
 			S = max(S, len(s))
 		}
@@ -146,7 +164,13 @@ func (d *Greedy) Decode(src, prompts [][]int32) (out [][]int32, err error) {
 		if !active {
 			break
 		}
-		args := []any{tensors.FromValue(dec), tensors.FromValue(cur), tensors.FromValue(prefix)}
+		seen := dec
+		if corrupt != nil {
+			if seen, err = corrupt(dec, cur); err != nil {
+				return nil, fmt.Errorf("layers: greedy decoding: corrupting the inputs: %w", err)
+			}
+		}
+		args := []any{tensors.FromValue(seen), tensors.FromValue(cur), tensors.FromValue(prefix)}
 		if srcT != nil {
 			args = append(args, srcT, srcLenT)
 		}
@@ -161,11 +185,12 @@ func (d *Greedy) Decode(src, prompts [][]int32) (out [][]int32, err error) {
 			}
 			next := pred[b][cur[b]-1]
 			out[b] = append(out[b], next)
-			dec[b][cur[b]] = next
-			cur[b]++
 			if next == d.opts.EOS || int(cur[b]) >= T {
 				done[b] = true
+				continue
 			}
+			dec[b][cur[b]] = next
+			cur[b]++
 		}
 	}
 	return out, nil

@@ -1,7 +1,9 @@
 package layers
 
 import (
+	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -112,8 +114,8 @@ func TestGreedy(t *testing.T) {
 				if prompts != nil {
 					p = len(prompts[i])
 				}
-				if len(o) != opts.MaxLen-p {
-					t.Fatalf("row %d: %d tokens, want MaxLen-prompt = %d", i, len(o), opts.MaxLen-p)
+				if len(o) != opts.MaxLen-p+1 {
+					t.Fatalf("row %d: %d tokens, want MaxLen-prompt+1 = %d", i, len(o), opts.MaxLen-p+1)
 				}
 			}
 			// Teacher forcing on [prompt + output] reproduces the greedy choices.
@@ -245,5 +247,81 @@ func TestRandomMaskAndDropout(t *testing.T) {
 	}
 	if !differ {
 		t.Fatal("dropout and keydrop changed nothing in training")
+	}
+}
+
+// Greedy decoding of a decoder-only model trained on packed rows ("causal & doc")
+// treats each row as one document: the same tokens as the model without "doc" (same
+// weights). With a Corrupter that hides every decoded token (all inputs BOS), each step
+// sees the same inputs, so the tokens are the teacher-forced argmax on all-BOS inputs.
+func TestGreedyDocMaskAndCorrupter(t *testing.T) {
+	cfg := variants(KindDecoder)[0]
+	cfg.Self = mustParse(t, "causal & pad")
+	docCfg := cfg
+	docCfg.Self = mustParse(t, "causal & doc & pad")
+	store := model.NewStore()
+	_ = store.SetRNGStateFromSeed(5)
+	opts := GreedyOptions{BOS: 1, EOS: 2, PAD: 0, MaxLen: 6}
+	plain, err := NewGreedy(backend.Must(), store, cfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prompts := [][]int32{{1, 4}, {1}, {1, 5, 6}}
+	want, err := plain.Decode(nil, prompts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := NewGreedy(backend.Must(), store, docCfg, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := doc.Decode(nil, prompts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("causal & doc decodes %v, causal %v", got, want)
+	}
+
+	var calls int
+	allBOS := func(dec [][]int32, filled []int32) ([][]int32, error) {
+		calls++
+		out := make([][]int32, len(dec))
+		for r := range dec {
+			if len(dec[r]) != opts.MaxLen || filled[r] < 1 || int(filled[r]) > opts.MaxLen {
+				return nil, fmt.Errorf("row %d: buffer %d, filled %d", r, len(dec[r]), filled[r])
+			}
+			out[r] = slices.Repeat([]int32{opts.BOS}, opts.MaxLen)
+		}
+		return out, nil
+	}
+	got, err = plain.DecodeCorrupted(nil, prompts, allBOS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bos := make([][]int32, len(prompts))
+	for r := range bos {
+		bos[r] = slices.Repeat([]int32{opts.BOS}, opts.MaxLen)
+	}
+	logits := newRunnerOnStore(t, store, cfg).run(bos)
+	for r, o := range got {
+		for j, tok := range o {
+			row := logits[r][len(prompts[r])-1+j]
+			best := 0
+			for v := range row {
+				if row[v] > row[best] {
+					best = v
+				}
+			}
+			if int32(best) != tok {
+				t.Fatalf("row %d token %d: decoded %d, argmax on all-BOS inputs is %d", r, j, tok, best)
+			}
+		}
+		if last := o[len(o)-1]; last != opts.EOS && len(prompts[r])+len(o)-1 != opts.MaxLen {
+			t.Errorf("row %d stopped early without EOS: %v", r, o)
+		}
+	}
+	if calls == 0 {
+		t.Fatal("the corrupter was never called")
 	}
 }
