@@ -53,6 +53,7 @@ type options struct {
 	ceiling    bool
 	profile    string
 	jsonOut    string
+	fusedQKV   bool
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
@@ -73,7 +74,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.warmup, "warmup", 5, "masklab: warm-up steps after the compiling one, not measured")
 	fs.IntVar(&o.torchSteps, "torch-steps", 100, "PyTorch: measured steps (after its 20 warm-up steps)")
 	fs.BoolVar(&o.converge, "converge", true, "also train RB-d64 until 95% token accuracy and print the step")
-	fs.IntVar(&o.convMax, "converge-max", 800, "give up the convergence run after this many steps")
+	fs.IntVar(&o.convMax, "converge-max", 600, "give up the convergence run after this many steps")
 	fs.BoolVar(&o.maskCost, "mask-cost", false, "also time training with every mask \"full\" (the cost of masking)")
 	fs.BoolVar(&o.ceiling, "ceiling", true, "measure the fp32 matmul ceilings (GFLOP/s) of both")
 	fs.StringVar(&o.profile, "profile", "", "write a CPU profile (pprof) of one masklab RB run at the first size and thread count to this file, and skip the rest")
@@ -83,6 +84,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&w.EvalEvery, "eval-every", 25, "worker: evaluation interval of the convergence run")
 	fs.Float64Var(&w.TargetAcc, "target-acc", 0.95, "worker: target token accuracy of the convergence run")
 	fs.StringVar(&w.CPUProfile, "cpuprofile", "", "worker: CPU profile file")
+	fs.BoolVar(&o.fusedQKV, "fused-qkv", false, "masklab: project self-attention queries, keys and values with one matmul (layers.Config.FusedQKV; same model, other variable names)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -98,6 +100,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if w.Kind == "masks" {
 			w.NoMasks = true
 		}
+		w.FusedQKV = o.fusedQKV
 		return runWorker(w, stdout)
 	}
 	for _, s := range strings.Split(sizesFlag, ",") {
@@ -177,7 +180,8 @@ func masklabRun(o options, kind, sz string, threads int, extra ...string) (*work
 	}
 	args := []string{"-worker", kind, "-size", sz, "-worker-threads", strconv.Itoa(threads),
 		"-warmup", strconv.Itoa(o.warmup), "-min-steps", strconv.Itoa(o.minSteps), "-max-steps", strconv.Itoa(o.maxSteps),
-		"-min-seconds", strconv.FormatFloat(o.minSeconds, 'g', -1, 64), "-converge-max", strconv.Itoa(o.convMax)}
+		"-min-seconds", strconv.FormatFloat(o.minSeconds, 'g', -1, 64), "-converge-max", strconv.Itoa(o.convMax),
+		"-fused-qkv=" + strconv.FormatBool(o.fusedQKV)}
 	cmd := exec.Command(self, append(args, extra...)...)
 	cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(threads))
 	var out bytes.Buffer

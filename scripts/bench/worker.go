@@ -122,6 +122,7 @@ type workerOptions struct {
 	TargetAcc  float64
 	CPUProfile string
 	NoMasks    bool // "masks" kind: train with all masks "full" (the cost of masking)
+	FusedQKV   bool // project self-attention queries, keys and values with one matmul
 }
 
 func cpuSeconds() float64 {
@@ -268,6 +269,7 @@ func trainWorker(be compute.Backend, o workerOptions) (*workerResult, error) {
 	if o.NoMasks {
 		cfg.Self, cfg.Cross, cfg.Enc = mask.Full, mask.Full, mask.Full
 	}
+	cfg.FusedQKV = o.FusedQKV
 	task, err := referenceTask()
 	if err != nil {
 		return nil, err
