@@ -42,11 +42,20 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	trainedS, trainedT := l.TrainedLengths()
 	m, byPos, err := l.Evaluate(*split)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s at step %d, %s split:\n", pos[0], l.Step, *split)
+	padded := ""
+	if *padTo > 0 {
+		padded = fmt.Sprintf(", padded to %d (trained at target length %d", *padTo, trainedT)
+		if trainedS > 0 {
+			padded += fmt.Sprintf(", source length %d", trainedS)
+		}
+		padded += ")"
+	}
+	fmt.Fprintf(stdout, "%s at step %d, %s split%s:\n", pos[0], l.Step, *split, padded)
 	for _, k := range sortedMetricKeys(m) {
 		fmt.Fprintf(stdout, "  %s = %.4f\n", k, m[k])
 	}

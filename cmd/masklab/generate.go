@@ -39,5 +39,8 @@ func runGenerate(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintln(stdout, out)
+	if out == "" {
+		fmt.Fprintf(stderr, "masklab generate: the output is empty: the model's first token was EOS (an undertrained run? %s is at step %d)\n", pos[0], l.Step)
+	}
 	return nil
 }

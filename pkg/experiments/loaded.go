@@ -16,7 +16,13 @@ type Loaded struct {
 	Dir    string
 	Step   int
 	sess   *session
+	// trainedS, trainedT are the padded lengths the run was trained at.
+	trainedS, trainedT int
 }
+
+// TrainedLengths returns the padded source and target lengths the run was trained at
+// (source 0 for decoder-only runs), whatever overrides LoadRun was given.
+func (l *Loaded) TrainedLengths() (src, tgt int) { return l.trainedS, l.trainedT }
 
 // LoadRun loads a run directory's config and last checkpoint. overrides ("key=value")
 // change how it is evaluated, e.g. "task.tgt_len=40" to pad longer than in training.
@@ -25,6 +31,7 @@ func LoadRun(runDir, backendOverride string, overrides ...string) (*Loaded, erro
 	if err != nil {
 		return nil, err
 	}
+	trainedS, trainedT := cfg.Task.SrcLen, cfg.Task.TgtLen
 	if err := cfg.SetAll(overrides); err != nil {
 		return nil, err
 	}
@@ -55,7 +62,16 @@ func LoadRun(runDir, backendOverride string, overrides ...string) (*Loaded, erro
 	if err != nil {
 		return nil, err
 	}
-	return &Loaded{Config: cfg, Dir: runDir, Step: step, sess: sess}, nil
+	if trainedS == 0 {
+		trainedS = su.task.SrcLen
+	}
+	if trainedT == 0 {
+		trainedT = su.task.TgtLen
+	}
+	if su.task.Kind != datasets.Seq2Seq {
+		trainedS = 0
+	}
+	return &Loaded{Config: cfg, Dir: runDir, Step: step, sess: sess, trainedS: trainedS, trainedT: trainedT}, nil
 }
 
 // Evaluate computes a split's metrics (valid or test) with the loaded weights, and the
