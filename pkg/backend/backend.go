@@ -86,7 +86,7 @@ func New(c Choice) (compute.Backend, error) {
 	b, err := newBackend(c.Config)
 	if err != nil {
 		if name == "xla" {
-			return nil, fmt.Errorf("backend %q (from %s): %v\n%s", c.Config, c.Source, firstLine(err), xlaHint)
+			return nil, fmt.Errorf("backend %q (from %s): %v. %s", c.Config, c.Source, firstLine(err), xlaHint)
 		}
 		return nil, fmt.Errorf("backend %q (from %s): %w", c.Config, c.Source, err)
 	}
@@ -131,10 +131,10 @@ func firstLine(err error) string {
 	return s
 }
 
-const xlaHint = `XLA needs a PJRT plugin: install one (CPU: run once with MASKLAB_XLA_AUTO_INSTALL=1 to let go-xla
-download its CPU plugin into ~/.local/lib/go-xla; CUDA: pip/Debian "jax-cuda12-pjrt" and point
-PJRT_PLUGIN_LIBRARY_PATH at the directory holding its pjrt_c_api_cuda_plugin.so), or fall back to
-the embedded pure-Go backend with GOMLX_BACKEND=go.`
+const xlaHint = "XLA needs a PJRT plugin: install one (CPU: run once with MASKLAB_XLA_AUTO_INSTALL=1 to let go-xla " +
+	"download its CPU plugin into ~/.local/lib/go-xla; CUDA: install a jax-cuda PJRT plugin and point " +
+	"PJRT_PLUGIN_LIBRARY_PATH at the directory holding pjrt_c_api_cuda_plugin.so), " +
+	"or use the embedded pure-Go backend with GOMLX_BACKEND=go."
 
 // Must is New for the default resolution (override and config empty); it panics on error.
 // For tests and examples only.

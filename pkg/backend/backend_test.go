@@ -81,3 +81,14 @@ func TestNewKeepsStdoutClean(t *testing.T) {
 		t.Errorf("backend construction wrote to stdout: %q", out)
 	}
 }
+
+func TestXLAErrorIsOneLine(t *testing.T) {
+	t.Setenv("PJRT_PLUGIN_LIBRARY_PATH", t.TempDir())
+	_, err := New(Choice{Config: "xla:cpu", Source: "env"})
+	if err == nil {
+		t.Skip("an XLA CPU plugin is installed on this machine")
+	}
+	if strings.Contains(err.Error(), "\n") {
+		t.Errorf("error spans several lines: %q", err)
+	}
+}
