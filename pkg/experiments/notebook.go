@@ -34,9 +34,11 @@ func NotebookSweepDir(root, name string) string {
 
 // RunNotebookSweep runs root/sweeps/name.yaml the way "masklab sweep" does (finished
 // runs are skipped, unfinished ones resumed) into NotebookSweepDir(root, name). In quick
-// mode it keeps only the sweep's first seed and applies QuickOverrides. It returns the
-// sweep directory and an error when a run failed (diverged runs are results, not errors).
-func RunNotebookSweep(ctx context.Context, root, name string) (dir string, res SweepResult, err error) {
+// mode it keeps only the sweep's first seed and applies QuickOverrides, then quickExtra
+// (a notebook's own further cuts, e.g. "eval.greedy_examples=8"); the full mode runs the
+// sweep file as it is. It returns the sweep directory and an error when a run failed
+// (diverged runs are results, not errors).
+func RunNotebookSweep(ctx context.Context, root, name string, quickExtra ...string) (dir string, res SweepResult, err error) {
 	sf, err := LoadSweep(filepath.Join(root, "sweeps", name+".yaml"))
 	if err != nil {
 		return "", res, err
@@ -46,7 +48,7 @@ func RunNotebookSweep(ctx context.Context, root, name string) (dir string, res S
 		if len(sf.Seeds) > 1 {
 			sf.Seeds = sf.Seeds[:1]
 		}
-		overrides = QuickOverrides
+		overrides = append(append([]string(nil), QuickOverrides...), quickExtra...)
 	}
 	plan, err := PlanSweep(sf, overrides)
 	if err != nil {

@@ -28,7 +28,7 @@ seeds: [1, 2, 3]
 	}
 	t.Setenv("MASKLAB_QUICK", "1")
 	t.Setenv("MASKLAB_RUNS", filepath.Join(root, "runs"))
-	dir, res, err := RunNotebookSweep(context.Background(), root, "nb")
+	dir, res, err := RunNotebookSweep(context.Background(), root, "nb", "eval.greedy_examples=4")
 	if err != nil {
 		t.Fatal(err)
 	}
