@@ -53,7 +53,7 @@ seeds: [1, 2, 3]
 		}
 	}
 	// A second call finds everything finished.
-	_, res, err = RunNotebookSweep(context.Background(), root, "nb")
+	_, res, err = RunNotebookSweep(context.Background(), root, "nb", "eval.greedy_examples=4")
 	if err != nil {
 		t.Fatal(err)
 	}
