@@ -63,7 +63,7 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 	if *only != "" {
 		trained, s, err := experiments.RunOne(ctx, plan, *out, *only, opts)
 		if err != nil {
-			return err
+			return interrupted(err, "the same command")
 		}
 		verb := "trained"
 		if !trained {
@@ -75,7 +75,7 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stderr, "sweep %s: %d runs (%s) into %s\n", plan.Name, len(plan.Runs), strings.Join(plan.Stages, ", "), *out)
 	res, err := experiments.RunSweep(ctx, plan, *out, opts)
 	if err != nil {
-		return err
+		return interrupted(err, "the same command (finished runs are kept)")
 	}
 	fmt.Fprintf(stdout, "sweep %s: trained %d, already finished %d, diverged %d, failed %d, busy elsewhere %d\n",
 		plan.Name, res.Trained, res.Skipped, res.Diverged, res.Failed, res.Busy)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -78,13 +79,22 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	defer cancel()
 	s, err := experiments.TrainRun(ctx, cfg, dir, experiments.TrainOptions{Backend: *be, Progress: progress, Label: cfg.ID()})
 	if err != nil {
-		return err
+		return interrupted(err, "the same command")
 	}
 	fmt.Fprintf(stdout, "%s: %s at step %d; results in %s\n", cfg.ID(), s.Status, s.Step, dir)
 	for _, k := range sortedMetricKeys(s.Final) {
 		fmt.Fprintf(stdout, "  %s = %.4f\n", k, s.Final[k])
 	}
 	return nil
+}
+
+// interrupted turns the cancellation by SIGINT/SIGTERM into a line that says how to
+// resume; other errors pass through.
+func interrupted(err error, rerun string) error {
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("interrupted; %s resumes from the last checkpoint", rerun)
+	}
+	return err
 }
 
 func sortedMetricKeys(m map[string]float64) []string {
