@@ -53,8 +53,10 @@ func TestResumeEqualsUninterrupted(t *testing.T) {
 	}
 	b := filepath.Join(t.TempDir(), "b")
 	// Stop after 13 steps: the checkpoint is at 10, lines at 15 would not exist yet;
-	// simulate a crash that also left a half-written line.
-	if _, err := TrainRun(ctx, cfg, b, TrainOptions{StopAfter: 13}); !errors.Is(err, ErrStopped) {
+	// simulate a crash that also left a half-written line. The first part runs with
+	// one thread (go:parallelism=1), the rest and the reference with the default
+	// (go:parallelism=-1): the thread count does not change the numbers.
+	if _, err := TrainRun(ctx, cfg, b, TrainOptions{StopAfter: 13, Backend: "go:parallelism=1"}); !errors.Is(err, ErrStopped) {
 		t.Fatalf("want ErrStopped, got %v", err)
 	}
 	f, _ := os.OpenFile(filepath.Join(b, MetricsFile), os.O_APPEND|os.O_WRONLY, 0)
