@@ -119,7 +119,11 @@ func TestGreedy(t *testing.T) {
 				}
 			}
 			// Teacher forcing on [prompt + output] reproduces the greedy choices.
-			r := newRunnerOnStore(t, store, cfg)
+			names := []string{"dec"}
+			if kind == KindSeq2Seq {
+				names = []string{"src", "srclen", "dec"}
+			}
+			r := newRunnerOnStore(t, store, cfg, names...)
 			full := make([][]int32, len(out))
 			for i, o := range out {
 				p := []int32{1}
@@ -163,26 +167,6 @@ func TestGreedy(t *testing.T) {
 			}
 		})
 	}
-}
-
-// newRunnerOnStore is newRunner on an existing store (root scope).
-func newRunnerOnStore(t testing.TB, store *model.Store, cfg Config) *runner {
-	t.Helper()
-	exec, err := model.NewExec(backend.Must(), store, func(scope *model.Scope, ins []*graph.Node) *graph.Node {
-		in := Inputs{Dec: ins[len(ins)-1]}
-		if len(ins) == 3 {
-			in.Src, in.SrcLen = ins[0], ins[1]
-		}
-		logits, err := Forward(scope, cfg, in)
-		if err != nil {
-			panic(err)
-		}
-		return logits
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &runner{t: t, exec: exec}
 }
 
 // Bad inputs give errors, not panics.
@@ -303,7 +287,7 @@ func TestGreedyDocMaskAndCorrupter(t *testing.T) {
 	for r := range bos {
 		bos[r] = slices.Repeat([]int32{opts.BOS}, opts.MaxLen)
 	}
-	logits := newRunnerOnStore(t, store, cfg).run(bos)
+	logits := newRunnerOnStore(t, store, cfg, "dec").run(bos)
 	for r, o := range got {
 		for j, tok := range o {
 			row := logits[r][len(prompts[r])-1+j]

@@ -39,6 +39,13 @@ func newRunner(t testing.TB, cfg Config, names ...string) *runner {
 	if err := store.SetRNGStateFromSeed(7); err != nil {
 		t.Fatal(err)
 	}
+	return newRunnerOnStore(t, store, cfg, names...)
+}
+
+// newRunnerOnStore is newRunner on an existing store (root scope), e.g. one whose
+// variables a decoder or a test set.
+func newRunnerOnStore(t testing.TB, store *model.Store, cfg Config, names ...string) *runner {
+	t.Helper()
 	exec, err := model.NewExec(backend.Must(), store, func(scope *model.Scope, ins []*graph.Node) *graph.Node {
 		var in Inputs
 		for i, n := range names {
