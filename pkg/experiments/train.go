@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"sort"
 	"strings"
@@ -318,6 +319,29 @@ func (s *session) initFrom(runDir string) error {
 	return nil
 }
 
+// sameArchitecture checks that the run in initDir has the model cfg fine-tunes (every
+// model key but dropout), so that a mismatch is named before any graph is built.
+func sameArchitecture(cfg *Config, initDir string) error {
+	from, err := LoadConfig(filepath.Join(initDir, ConfigFile))
+	if err != nil {
+		return fmt.Errorf("init_from %s: not a run directory: %w", initDir, err)
+	}
+	a, b := from.Model, cfg.Model
+	a.Dropout, b.Dropout = 0, 0
+	if a == b {
+		return nil
+	}
+	var diffs []string
+	av, bv := reflect.ValueOf(a), reflect.ValueOf(b)
+	for i := 0; i < av.NumField(); i++ {
+		if x, y := av.Field(i).Interface(), bv.Field(i).Interface(); x != y {
+			key := strings.Split(av.Type().Field(i).Tag.Get("yaml"), ",")[0]
+			diffs = append(diffs, fmt.Sprintf("model.%s=%v there, %v here", key, x, y))
+		}
+	}
+	return fmt.Errorf("init_from %s: a different model: %s", initDir, strings.Join(diffs, ", "))
+}
+
 func trainLocked(ctx context.Context, cfg *Config, runDir string, opts TrainOptions, lock *Lock) (*Summary, error) {
 	choice := backend.Resolve(opts.Backend, cfg.Backend)
 	be, err := backend.New(choice)
@@ -330,6 +354,9 @@ func trainLocked(ctx context.Context, cfg *Config, runDir string, opts TrainOpti
 		initDir = opts.InitFrom
 		if initDir == "" {
 			initDir = cfg.InitFrom
+		}
+		if err := sameArchitecture(cfg, initDir); err != nil {
+			return nil, err
 		}
 		if initVocab, err = datasets.LoadVocab(filepath.Join(initDir, "vocab.json")); err != nil {
 			return nil, fmt.Errorf("init_from %s: %w", initDir, err)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -90,5 +91,25 @@ func TestDivergedRun(t *testing.T) {
 	}
 	if s.Status != StatusDiverged || s.DivergedAt < 1 || s.DivergedAt > cfg.Train.Steps {
 		t.Fatalf("status %q at %d, want diverged", s.Status, s.DivergedAt)
+	}
+}
+
+// Fine-tuning from a run with another model is an error naming the differing keys,
+// before any graph is built; dropout may differ.
+func TestInitFromNeedsTheSameModel(t *testing.T) {
+	from := t.TempDir()
+	base := tinyConfig(t)
+	if err := WriteFileAtomic(filepath.Join(from, ConfigFile), base.YAML()); err != nil {
+		t.Fatal(err)
+	}
+	if err := sameArchitecture(tinyConfig(t, "model.dropout=0.2", "task.name=copy"), from); err != nil {
+		t.Errorf("same model, other dropout and task: %v", err)
+	}
+	err := sameArchitecture(tinyConfig(t, "model.d_model=32"), from)
+	if err == nil || !strings.Contains(err.Error(), "model.d_model=16 there, 32 here") {
+		t.Errorf("err = %v", err)
+	}
+	if err := sameArchitecture(base, filepath.Join(from, "missing")); err == nil || !strings.Contains(err.Error(), "not a run directory") {
+		t.Errorf("missing dir: err = %v", err)
 	}
 }
