@@ -350,12 +350,12 @@ func Keys() []string {
 // or a value of the wrong type is an error naming the key, the value and the closest
 // valid key.
 func (c *Config) Set(key, value string) error {
-	return c.set(key, value, true)
+	return c.set(key, value)
 }
 
 // SetValue overrides one key with a Go value (a sweep axis value or a notebook's).
 func (c *Config) SetValue(key string, value any) error {
-	return c.set(key, value, false)
+	return c.set(key, value)
 }
 
 // SetAll applies "key=value" overrides in order.
@@ -372,7 +372,7 @@ func (c *Config) SetAll(kvs []string) error {
 	return nil
 }
 
-func (c *Config) set(key string, value any, fromText bool) error {
+func (c *Config) set(key string, value any) error {
 	var root yaml.Node
 	if err := yaml.Unmarshal(c.YAML(), &root); err != nil {
 		return err
@@ -397,8 +397,10 @@ func (c *Config) set(key string, value any, fromText bool) error {
 			var nv yaml.Node
 			switch s := value.(type) {
 			case string:
+				// A string for a key that is not a string (--set text, or a sweep axis
+				// value such as "two") is parsed as YAML and must fit the key's type.
 				kind := fieldKind(key)
-				if fromText && kind != reflect.String {
+				if kind != reflect.String {
 					if err := yaml.Unmarshal([]byte(s), &nv); err != nil || len(nv.Content) != 1 {
 						return fmt.Errorf("--set %s=%s: not a valid value: %v", key, s, err)
 					}
@@ -411,6 +413,9 @@ func (c *Config) set(key string, value any, fromText bool) error {
 				}
 			default:
 				if err := nv.Encode(value); err != nil {
+					return fmt.Errorf("setting %s=%v: %v", key, value, err)
+				}
+				if err := checkScalar(key, &nv); err != nil {
 					return fmt.Errorf("setting %s=%v: %v", key, value, err)
 				}
 			}

@@ -2,9 +2,11 @@ package experiments
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 
@@ -116,7 +118,7 @@ func ParseSweep(data []byte, name string) (*SweepFile, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&sf); err != nil {
-		return nil, fmt.Errorf("sweep %s: %v", name, err)
+		return nil, fmt.Errorf("sweep %s: %s", name, explainSweepError(err))
 	}
 	if sf.Name == "" {
 		sf.Name = strings.TrimSuffix(filepath.Base(name), filepath.Ext(name))
@@ -438,4 +440,36 @@ func sortRunsByStage(p *Plan) {
 		idx[s] = i
 	}
 	sort.SliceStable(p.Runs, func(i, j int) bool { return idx[p.Runs[i].Stage] < idx[p.Runs[j].Stage] })
+}
+
+// explainSweepError turns yaml.v3's decoding errors into one line, and its "field X not
+// found in type experiments.T" into the unknown key with the closest valid one.
+func explainSweepError(err error) string {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return err.Error()
+	}
+	types := map[string]reflect.Type{
+		"SweepFile": reflect.TypeOf(SweepFile{}), "StageFile": reflect.TypeOf(StageFile{}), "ReportSpec": reflect.TypeOf(ReportSpec{}),
+	}
+	var parts []string
+	for _, e := range te.Errors {
+		var line int
+		var field, typ string
+		if n, _ := fmt.Sscanf(e, "line %d: field %s not found in type experiments.%s", &line, &field, &typ); n == 3 && types[typ] != nil {
+			var keys []string
+			t := types[typ]
+			for i := 0; i < t.NumField(); i++ {
+				keys = append(keys, strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0])
+			}
+			e = fmt.Sprintf("line %d: unknown key %q", line, field)
+			if near := closest(field, keys, true); near != "" {
+				e += fmt.Sprintf("; did you mean %q?", near)
+			} else {
+				e += "; known keys: " + strings.Join(keys, ", ")
+			}
+		}
+		parts = append(parts, e)
+	}
+	return strings.Join(parts, "; ")
 }

@@ -175,6 +175,11 @@ func TestPlanSweepErrors(t *testing.T) {
 		{"name: x\nbaseline: nope\naxes:\n  model.layers: [1, 2]\n", "baseline"},
 		{"name: x\nbase: {model: {layerz: 2}}\n", "layerz"},
 		{"name: x\nstages:\n  - {name: ft, from: pre}\n", "not defined before"},
+		{"name: x\naxs:\n  model.layers: [1, 2]\n", `line 2: unknown key "axs"; did you mean "axes"?`},
+		{"name: x\nstages:\n  - {name: a, frm: b}\n", `unknown key "frm"; did you mean "from"?`},
+		{"name: x\naxes:\n  model.layers: [1, two]\n", `bad value for model.layers: want an integer, got "two"`},
+		{"name: x\naxes:\n  model.layers: [1, 2.5]\n", `bad value for model.layers: want an integer, got "2.5"`},
+		{"name: x\nbase:\n  model:\n    layerz: 2\n", `line 4: unknown key "model.layerz"`},
 	} {
 		sf, err := ParseSweep([]byte(tc.yaml), "x.yaml")
 		if err == nil {
