@@ -114,7 +114,9 @@ func (b *AttentionBuilder) WithBoolMask(allowed *graph.Node) *AttentionBuilder {
 }
 
 // WithBias adds a float additive bias broadcastable to [B,H,Q,K] to the scaled scores
-// (ALiBi, relative positions). It never re-enables a masked pair.
+// (ALiBi, relative positions). A masked pair gets maskedScore (-1e9) added as well, so
+// a bias well below 1e9 in magnitude (any ALiBi or relative-position bias) never
+// re-enables it; a bias near +1e9 would.
 func (b *AttentionBuilder) WithBias(bias *graph.Node) *AttentionBuilder {
 	b.bias = bias
 	return b
