@@ -18,6 +18,11 @@ import (
 // compare their speed.
 var headMajor = true
 
+// forceCore makes the layers take the attention.Core path even on a backend without a
+// fused attention op (GoMLX then runs Core's decomposed version): for the test that
+// the Core path's mask, bias and empty-row handling give the same numbers.
+var forceCore = false
+
 // floatDType is the dtype of every model here.
 const floatDType = dtypes.Float32
 
@@ -214,7 +219,7 @@ func (b *AttentionBuilder) build(wantWeights bool) (out, weights *graph.Node, er
 
 	dropoutActive := b.training && b.dropoutRate > 0
 	g := b.query.Graph()
-	if b.fusion && !wantWeights && !dropoutActive && hasFusedAttention(g) {
+	if b.fusion && !wantWeights && !dropoutActive && (hasFusedAttention(g) || forceCore) {
 		// XLA's fused kernel: BSHD layout, bool mask [B,Q,1|H,K].
 		opts := attention.CoreOptions{Scale: scale, AttentionBias: b.bias}
 		if b.mask != nil {
