@@ -190,6 +190,7 @@ type Provenance struct {
 	Masklab       string  `json:"masklab"` // masklab version and commit
 	Commit        string  `json:"commit"`
 	GoMLX         string  `json:"gomlx"`
+	Compute       string  `json:"compute"` // github.com/gomlx/compute: the backends (the Go backend's kernels)
 	Go            string  `json:"go"`
 	Backend       string  `json:"backend"`        // resolved backend configuration, with options
 	BackendSource string  `json:"backend_source"` // override, env, config or default

@@ -115,6 +115,10 @@ func TestSweepSurvivesSIGKILL(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(RunDir(dir, r.ID), LockFile)); err == nil {
 			t.Errorf("run %s: lock left behind", r.ID)
 		}
+		// Trained by the CLI binary, which carries its module versions.
+		if s, err := ReadSummary(RunDir(dir, r.ID)); err != nil || s.Provenance.GoMLX == "" || s.Provenance.Compute == "" || s.Provenance.Commit == "" {
+			t.Errorf("run %s: provenance lacks versions: %v %+v", r.ID, err, s)
+		}
 	}
 	if states, _ := States(dir); CountStates(states)[StatusDone] != 4 {
 		t.Fatalf("states: %v", CountStates(states))

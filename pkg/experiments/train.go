@@ -522,7 +522,7 @@ func readSessionState(runDir string) (sessionState, error) {
 func provenance(cfg *Config, choice backend.Choice, wall float64, steps, resumes int) Provenance {
 	v := version.Get()
 	p := Provenance{
-		Masklab: v.Masklab, Commit: v.Commit, GoMLX: v.GoMLX, Go: v.Go,
+		Masklab: v.Masklab, Commit: v.Commit, GoMLX: v.GoMLX, Compute: v.Compute, Go: v.Go,
 		Backend: choice.Config, BackendSource: choice.Source, SIMD: v.SIMD,
 		CPU: cpuModel(), NumCPU: runtime.NumCPU(), Host: hostname(),
 		Seed: cfg.Seed, ConfigHash: cfg.Hash(), WallSeconds: wall, Finished: nowString(), Resumes: resumes,
