@@ -342,9 +342,9 @@ func sameArchitecture(cfg *Config, initDir string) error {
 	return fmt.Errorf("init_from %s: a different model: %s", initDir, strings.Join(diffs, ", "))
 }
 
-// goBackendMayHang reports whether a backend configuration is the Go backend with a
-// bounded worker pool of more than one worker (plain "go", whose pool has 2*GOMAXPROCS
-// workers, or "go:parallelism=N", N > 1):
+// goBackendMayHang reports whether a resolved backend configuration is the Go backend
+// with a bounded worker pool of more than one worker (GoMLX's own default, 2*GOMAXPROCS,
+// which pkg/backend replaces for plain "go", or "go:parallelism=N", N > 1):
 // GoMLX compute v0.1.2 can deadlock there once matmuls are large (parallel ops hold
 // worker slots while their matmul waits for more). -1 (unbounded) and 1 do not.
 func goBackendMayHang(config string) bool {
