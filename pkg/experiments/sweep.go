@@ -331,6 +331,9 @@ func WriteManifest(p *Plan, sweepDir string) error {
 // ensureRunDir creates a run directory with its config.yaml, or checks that an existing
 // one holds the same config.
 func ensureRunDir(dir string, cfg *Config) error {
+	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
+		return fmt.Errorf("run directory %s is a file, not a directory", dir)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -342,7 +345,8 @@ func ensureRunDir(dir string, cfg *Config) error {
 				return nil
 			}
 		} else if err == nil {
-			return fmt.Errorf("%s holds a different config (hash %s, want %s)", path, old.ID(), cfg.ID())
+			return fmt.Errorf("%s holds a different config (hash %s, want %s: %s); choose another directory for this one",
+				path, old.ID(), cfg.ID(), configDiff(old, cfg))
 		}
 	}
 	return WriteFileAtomic(path, cfg.YAML())
@@ -472,4 +476,43 @@ func explainSweepError(err error) string {
 		parts = append(parts, e)
 	}
 	return strings.Join(parts, "; ")
+}
+
+// configDiff names the keys whose values differ between two configs ("model.layers: 2
+// there, 4 here"), at most three of them.
+func configDiff(old, cur *Config) string {
+	leaves := func(c *Config) map[string]string {
+		var n yaml.Node
+		_ = yaml.Unmarshal(c.YAML(), &n)
+		out := map[string]string{}
+		var walk func(prefix string, m *yaml.Node)
+		walk = func(prefix string, m *yaml.Node) {
+			for i := 0; i+1 < len(m.Content); i += 2 {
+				k := m.Content[i].Value
+				if prefix != "" {
+					k = prefix + "." + k
+				}
+				if v := m.Content[i+1]; v.Kind == yaml.MappingNode {
+					walk(k, v)
+				} else {
+					out[k] = v.Value
+				}
+			}
+		}
+		if len(n.Content) > 0 {
+			walk("", n.Content[0])
+		}
+		return out
+	}
+	a, b := leaves(old), leaves(cur)
+	var diffs []string
+	for _, k := range Keys() {
+		if a[k] != b[k] && k != "backend" {
+			diffs = append(diffs, fmt.Sprintf("%s: %q there, %q here", k, a[k], b[k]))
+		}
+	}
+	if len(diffs) > 3 {
+		diffs = append(diffs[:3], fmt.Sprintf("and %d more", len(diffs)-3))
+	}
+	return strings.Join(diffs, ", ")
 }

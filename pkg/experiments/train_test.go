@@ -127,3 +127,21 @@ func TestGoBackendMayHang(t *testing.T) {
 		}
 	}
 }
+
+// A run directory of another config names the keys that differ; --out naming a file
+// says so.
+func TestRunDirErrors(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	if err := ensureRunDir(dir, tinyConfig(t)); err != nil {
+		t.Fatal(err)
+	}
+	err := ensureRunDir(dir, tinyConfig(t, "train.steps=30"))
+	if err == nil || !strings.Contains(err.Error(), `train.steps: "20" there, "30" here`) {
+		t.Errorf("err = %v", err)
+	}
+	file := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(file, nil, 0o644)
+	if err := ensureRunDir(file, tinyConfig(t)); err == nil || !strings.Contains(err.Error(), "is a file") {
+		t.Errorf("err = %v", err)
+	}
+}
