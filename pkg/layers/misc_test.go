@@ -142,14 +142,7 @@ func TestGreedy(t *testing.T) {
 			for i, o := range out {
 				p := len(full[i]) - len(o) + 1
 				for j, tok := range o {
-					row := logits[i][p-1+j]
-					best := 0
-					for v := range row {
-						if row[v] > row[best] {
-							best = v
-						}
-					}
-					if int32(best) != tok {
+					if best := argmax(logits[i][p-1+j]); best != tok {
 						t.Fatalf("row %d step %d: greedy chose %d, teacher forcing argmax is %d", i, j, tok, best)
 					}
 				}
@@ -290,14 +283,7 @@ func TestGreedyDocMaskAndCorrupter(t *testing.T) {
 	logits := newRunnerOnStore(t, store, cfg, "dec").run(bos)
 	for r, o := range got {
 		for j, tok := range o {
-			row := logits[r][len(prompts[r])-1+j]
-			best := 0
-			for v := range row {
-				if row[v] > row[best] {
-					best = v
-				}
-			}
-			if int32(best) != tok {
+			if best := argmax(logits[r][len(prompts[r])-1+j]); best != tok {
 				t.Fatalf("row %d token %d: decoded %d, argmax on all-BOS inputs is %d", r, j, tok, best)
 			}
 		}
@@ -308,4 +294,15 @@ func TestGreedyDocMaskAndCorrupter(t *testing.T) {
 	if calls == 0 {
 		t.Fatal("the corrupter was never called")
 	}
+}
+
+// argmax is the first index of the largest value, as graph.ArgMax picks it.
+func argmax(row []float32) int32 {
+	best := 0
+	for v := range row {
+		if row[v] > row[best] {
+			best = v
+		}
+	}
+	return int32(best)
 }
