@@ -47,12 +47,50 @@ func Resolve(override, fromConfig string) Choice {
 	return Choice{Default, "default"}
 }
 
-// normalize gives the bare "go" backend the safe options.
+// normalize gives the Go backend the safe worker-pool option when none is given: GoMLX's
+// own default (a pool of 2*GOMAXPROCS workers) deadlocks on small machines.
 func normalize(cfg string) string {
-	if cfg == "go" {
+	name, opts, _ := strings.Cut(cfg, ":")
+	if name != "go" {
+		return cfg
+	}
+	if _, ok := goParallelism(opts); ok {
+		return cfg
+	}
+	if strings.TrimSpace(opts) == "" {
 		return Default
 	}
-	return cfg
+	return cfg + ",parallelism=-1"
+}
+
+// goParallelism returns the value of the Go backend's "parallelism" option, if set.
+func goParallelism(opts string) (string, bool) {
+	val, found := "", false
+	for _, o := range strings.Split(opts, ",") {
+		if k, v, ok := strings.Cut(o, "="); ok && strings.TrimSpace(k) == "parallelism" {
+			val, found = strings.TrimSpace(v), true
+		}
+	}
+	return val, found
+}
+
+// checkGoParallelism refuses a bounded worker pool of more than one worker: in GoMLX
+// compute v0.1.2 parallel ops hold worker slots while their matmul waits for more, and a
+// run freezes for ever (seen with go:parallelism=2 at the first step of a d64 model).
+// -1 (unbounded; GOMAXPROCS bounds the threads) and 1 are safe and give the same numbers.
+func checkGoParallelism(c Choice) error {
+	name, opts, _ := strings.Cut(c.Config, ":")
+	if name != "go" || os.Getenv("MASKLAB_ALLOW_GO_PARALLELISM") == "1" {
+		return nil
+	}
+	v, _ := goParallelism(opts)
+	switch v {
+	case "", "-1", "0", "1":
+		return nil
+	}
+	return fmt.Errorf("backend %q (from %s): parallelism=%s can deadlock in GoMLX compute v0.1.2's worker pool; "+
+		"use parallelism=-1 and bound the threads with GOMAXPROCS=N (set MASKLAB_ALLOW_GO_PARALLELISM=1 to try anyway)",
+		c.Config, c.Source, v)
 }
 
 // Name is the backend name without options ("go", "xla").
@@ -75,6 +113,9 @@ func New(c Choice) (compute.Backend, error) {
 		return b, nil
 	}
 	name := c.Name()
+	if err := checkGoParallelism(c); err != nil {
+		return nil, err
+	}
 	if !registered(name) {
 		hint := "Use GOMLX_BACKEND=go for the embedded pure-Go backend."
 		if name == "xla" {

@@ -92,3 +92,26 @@ func TestXLAErrorIsOneLine(t *testing.T) {
 		t.Errorf("error spans several lines: %q", err)
 	}
 }
+
+func TestGoOptionsGetSafeParallelism(t *testing.T) {
+	t.Setenv(EnvVar, "")
+	for in, want := range map[string]string{
+		"go":                             Default,
+		"go:ops_sequential":              "go:ops_sequential,parallelism=-1",
+		"go:parallelism=1":               "go:parallelism=1",
+		"go:parallelism=-1,ops_parallel": "go:parallelism=-1,ops_parallel",
+		"xla:cpu":                        "xla:cpu",
+	} {
+		if got := Resolve(in, "").Config; got != want {
+			t.Errorf("Resolve(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestGoParallelismAboveOneIsRefused(t *testing.T) {
+	t.Setenv("MASKLAB_ALLOW_GO_PARALLELISM", "")
+	_, err := New(Resolve("go:parallelism=2", ""))
+	if err == nil || !strings.Contains(err.Error(), "parallelism=2") || !strings.Contains(err.Error(), "GOMAXPROCS") {
+		t.Fatalf("want a clear refusal naming the option and the fix, got %v", err)
+	}
+}

@@ -342,35 +342,8 @@ func sameArchitecture(cfg *Config, initDir string) error {
 	return fmt.Errorf("init_from %s: a different model: %s", initDir, strings.Join(diffs, ", "))
 }
 
-// goBackendMayHang reports whether a resolved backend configuration is the Go backend
-// with a bounded worker pool of more than one worker (GoMLX's own default, 2*GOMAXPROCS,
-// which pkg/backend replaces for plain "go", or "go:parallelism=N", N > 1):
-// GoMLX compute v0.1.2 can deadlock there once matmuls are large (parallel ops hold
-// worker slots while their matmul waits for more). -1 (unbounded) and 1 do not.
-func goBackendMayHang(config string) bool {
-	name, opts, _ := strings.Cut(config, ":")
-	if name != "go" {
-		return false
-	}
-	par := ""
-	for _, o := range strings.Split(opts, ",") {
-		if k, v, ok := strings.Cut(o, "="); ok && strings.TrimSpace(k) == "parallelism" {
-			par = strings.TrimSpace(v)
-		}
-	}
-	switch par {
-	case "-1", "0", "1": // unbounded, sequential, one worker
-		return false
-	}
-	return true
-}
-
 func trainLocked(ctx context.Context, cfg *Config, runDir string, opts TrainOptions, lock *Lock) (*Summary, error) {
 	choice := backend.Resolve(opts.Backend, cfg.Backend)
-	if opts.Progress != nil && goBackendMayHang(choice.Config) {
-		fmt.Fprintf(opts.Progress, "%s: warning: backend %q (from %s) can deadlock in GoMLX compute v0.1.2's worker pool; go:parallelism=-1 is safe and gives the same numbers\n",
-			opts.Label, choice.Config, choice.Source)
-	}
 	be, err := backend.New(choice)
 	if err != nil {
 		return nil, err

@@ -117,17 +117,6 @@ func TestInitFromNeedsTheSameModel(t *testing.T) {
 	}
 }
 
-func TestGoBackendMayHang(t *testing.T) {
-	for cfg, want := range map[string]bool{
-		"go": true, "go:parallelism=2": true, "go:ops_parallel,parallelism=4": true,
-		"go:parallelism=-1": false, "go:parallelism=1": false, "go:parallelism=0": false, "xla:cpu": false,
-	} {
-		if got := goBackendMayHang(cfg); got != want {
-			t.Errorf("goBackendMayHang(%q) = %v, want %v", cfg, got, want)
-		}
-	}
-}
-
 // A run directory of another config names the keys that differ; --out naming a file
 // says so.
 func TestRunDirErrors(t *testing.T) {
