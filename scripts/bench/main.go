@@ -337,9 +337,14 @@ func orchestrate(o options, stdout, stderr io.Writer) error {
 				with = append(with, a.CPUS*1e3/float64(a.Steps))
 				without = append(without, b.CPUS*1e3/float64(b.Steps))
 			}
-			mw, mo := median(with), median(without)
-			fmt.Fprintf(stdout, "%s threads=%d masklab cpu_ms/step=%.1f masks_full cpu_ms/step=%.1f masking_share=%.1f%%\n",
-				s.Name, th, mw, mo, 100*(mw-mo)/mw)
+			// The share is the median of the pairs' own shares: a pair's two runs see
+			// the same load, which a difference of medians would not account for.
+			var shares []float64
+			for i := range with {
+				shares = append(shares, (with[i]-without[i])/with[i])
+			}
+			fmt.Fprintf(stdout, "%s threads=%d masklab cpu_ms/step=%.1f masks_full cpu_ms/step=%.1f mask_construction_share=%.1f%% (pairs %.1f%%..%.1f%%)\n",
+				s.Name, th, median(with), median(without), 100*median(shares), 100*slices.Min(shares), 100*slices.Max(shares))
 			report["mask_cost_"+sz] = map[string]any{"with_cpu_ms": with, "full_cpu_ms": without}
 		}
 	}
@@ -423,6 +428,10 @@ func printPairs(w io.Writer, s size, th int, ps []*pair, ceiling [2]float64) {
 		fmt.Fprintf(w, " pytorch_spread=%.0f%% ratio_range=%.2f..%.2f", 100*spread(tTok), slices.Min(ratio), slices.Max(ratio))
 	}
 	fmt.Fprintln(w)
+	if median(other) > 0.25 {
+		fmt.Fprintf(w, "%s warning: other processes used %.2f cores during these runs; wall-clock figures are not comparable with a quiet machine's (compare target_tokens/cpu_s and threads=1)\n",
+			pre, median(other))
+	}
 }
 
 // median of xs (the mean of the middle two for an even count); 0 for none.
