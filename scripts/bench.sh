@@ -10,7 +10,8 @@
 #   RB-d64 threads=1 ratio=0.43
 # plus steps/s, peak memory, GFLOP/s against the measured matmul ceilings, the noise of
 # the machine, and the step at which RB-d64 reaches 95% token accuracy. The default run
-# takes a few minutes (at most 8 on a 2-core machine).
+# takes about 6 minutes on a quiet 2-core machine (much longer on a loaded one, where
+# PyTorch's 2-thread OpenMP runs crawl: see docs/performance.md).
 #
 # --ref defaults to ../shared/bench/train_transformer.py next to the repository, then
 # /work/shared/bench/train_transformer.py; PyTorch runs only if that script and
@@ -21,7 +22,8 @@
 # Other flags go to the benchmark program (scripts/bench/main.go; --help lists them),
 # e.g. --threads 1 --pairs 5 --mask-cost --profile cpu.pprof --json out/bench.json.
 # GOMLX_BACKEND selects the backend (default go:parallelism=-1), e.g.
-#   GOMLX_BACKEND=xla:cuda PJRT_PLUGIN_LIBRARY_PATH=/path/to/jax_plugins/xla_cuda12 scripts/bench.sh
+#   GOMLX_BACKEND=xla:cuda PJRT_PLUGIN_LIBRARY_PATH=DIR scripts/bench.sh --ref none
+# with DIR holding pjrt_c_api_cuda_plugin.so (docs/performance.md, "GPU").
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -41,7 +43,7 @@ while [ $# -gt 0 ]; do
     --d128) sizes="d64,d128"; shift ;;
     --quick) args+=(-pairs 1 -converge=false); shift ;;
     --op-profile) opprof="$2"; shift 2 ;;
-    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) args+=("$1"); shift ;;
   esac
 done
