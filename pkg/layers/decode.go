@@ -27,25 +27,32 @@ type GreedyOptions struct {
 }
 
 // Greedy decodes with a trained model: at each step it runs the whole forward pass on
-// the current prefixes (no KV cache) and appends the argmax token to every unfinished
-// row. One compiled graph serves all steps (the buffer has a fixed length; DecLen says
+// the current prefixes (no KV cache), computes the logits only at each row's last
+// filled position and appends their argmax to every unfinished row. One compiled graph serves all steps (the buffer has a fixed length; DecLen says
 // how much is filled), so any self mask that hides keys beyond DecLen ("pad") or later
 // positions ("causal") decodes correctly.
 type Greedy struct {
 	cfg  Config
 	opts GreedyOptions
 	exec *model.Exec
+	full bool // logits over all T positions, argmax taken per row (the reference path for tests)
 }
 
 // NewGreedy prepares greedy decoding for cfg's model whose variables are in store.
 func NewGreedy(backend compute.Backend, store *model.Store, cfg Config, opts GreedyOptions) (*Greedy, error) {
+	return newGreedy(backend, store, cfg, opts, false)
+}
+
+// newGreedy is NewGreedy; full computes the logits at every position (the original,
+// slower path, kept to test that the fast one decodes the same tokens).
+func newGreedy(backend compute.Backend, store *model.Store, cfg Config, opts GreedyOptions, full bool) (*Greedy, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if opts.MaxLen < 2 {
 		return nil, fmt.Errorf("layers: greedy decoding needs MaxLen >= 2, got %d", opts.MaxLen)
 	}
-	d := &Greedy{cfg: cfg, opts: opts}
+	d := &Greedy{cfg: cfg, opts: opts, full: full}
 	fn := func(scope *model.Scope, ins []*graph.Node) *graph.Node {
 		scope = subScope(scope, opts.Scope)
 		// One document per row: a "doc" mask of a model trained on packed rows sees
@@ -53,6 +60,10 @@ func NewGreedy(backend compute.Backend, store *model.Store, cfg Config, opts Gre
 		in := Inputs{Dec: ins[0], DecLen: ins[1], PrefixLen: ins[2], Segments: graph.OnesLike(ins[0])}
 		if len(ins) > 3 {
 			in.Src, in.SrcLen = ins[3], ins[4]
+		}
+		if !full {
+			// Only the prediction after the last filled input (DecLen-1) is used.
+			in.LogitsAt = graph.AddScalar(ins[1], -1)
 		}
 		logits, err := Forward(scope, cfg, in)
 		if err != nil {
@@ -183,7 +194,10 @@ func (d *Greedy) DecodeCorrupted(src, prompts [][]int32, corrupt Corrupter) (out
 			if done[b] {
 				continue
 			}
-			next := pred[b][cur[b]-1]
+			next := pred[b][0]
+			if d.full {
+				next = pred[b][cur[b]-1]
+			}
 			out[b] = append(out[b], next)
 			if next == d.opts.EOS || int(cur[b]) >= T {
 				done[b] = true

@@ -108,7 +108,7 @@ type lstmParts struct {
 	SrcEmb, DecEmb *Node // [B, K, D], [B, Q, D]
 	Hidden         *Node // [B, Q, D]: attentional hidden state, input of the output layer
 	Weights        *Node // [B, H, Q, K]: attention weights (zero where the cross mask forbids)
-	Logits         *Node // [B, Q, Vocab]
+	Logits         *Node // [B, Q, Vocab] ([B, 1, Vocab] with in.LogitsAt)
 }
 
 // lstmForward builds the LSTM encoder-decoder with attention for config c on
@@ -180,10 +180,11 @@ func lstmForward(s *model.Scope, c Config, in Inputs, cross *Mask) (p lstmParts,
 
 	// Attentional hidden state tanh(W_c [context; decoder state]), then the output layer.
 	p.Hidden = drop(Tanh(dense(s.In("combine"), Concatenate([]*Node{context, decStates}, -1), d, true)), "output_dropout")
+	hidden := atPositions(p.Hidden, in.LogitsAt)
 	if c.Tied {
-		p.Logits = Einsum("bqd,vd->bqv", p.Hidden, tgtTable)
+		p.Logits = Einsum("bqd,vd->bqv", hidden, tgtTable)
 	} else {
-		p.Logits = dense(s.In("output"), p.Hidden, c.Vocab, true)
+		p.Logits = dense(s.In("output"), hidden, c.Vocab, true)
 	}
 	return p, nil
 }

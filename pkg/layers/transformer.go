@@ -28,6 +28,11 @@ type Inputs struct {
 	// (input corruption by dropping rather than replacing the id; its position is kept).
 	Drop *graph.Node
 
+	// LogitsAt, if set (integer [B]), computes the logits only at that decoder position
+	// of each row: Result.Logits is then [B,1,Vocab] (greedy decoding needs one position
+	// per row, and the output projection over all T positions dominates its cost).
+	LogitsAt *graph.Node
+
 	Training bool // dropout and random masks are active only when true
 }
 
@@ -40,7 +45,7 @@ type AttentionWeights struct {
 
 // Result is what Run returns.
 type Result struct {
-	Logits    *graph.Node        // [B,T,Vocab]
+	Logits    *graph.Node        // [B,T,Vocab] ([B,1,Vocab] with Inputs.LogitsAt)
 	Attention []AttentionWeights // filled only when requested
 }
 
@@ -111,6 +116,11 @@ func (in *Inputs) normalize(cfg Config) (B, S, T int, err error) {
 	}
 	if in.PrefixLen != nil {
 		if err := checkVec(in.PrefixLen, "PrefixLen", B); err != nil {
+			return 0, 0, 0, err
+		}
+	}
+	if in.LogitsAt != nil {
+		if err := checkVec(in.LogitsAt, "LogitsAt", B); err != nil {
 			return 0, 0, 0, err
 		}
 	}
@@ -239,6 +249,7 @@ func transformerModel(scope *model.Scope, cfg Config, in Inputs, wantWeights boo
 		y = sublayerFFN(ls, cfg, in.Training, y)
 	}
 	y = layerNorm(ds.In("final_norm"), y, cfg.LayerNormEps)
+	y = atPositions(y, in.LogitsAt)
 	os := scope.In("output")
 	if cfg.Tied {
 		// logits = y · tableᵀ + bias
@@ -249,6 +260,19 @@ func transformerModel(scope *model.Scope, cfg Config, in Inputs, wantWeights boo
 		res.Logits = dense(os, y, cfg.Vocab, true)
 	}
 	return res, nil
+}
+
+// atPositions returns y [B,T,D] at position at[b] of each row b, as [B,1,D]; y itself
+// when at is nil.
+func atPositions(y, at *graph.Node) *graph.Node {
+	if at == nil {
+		return y
+	}
+	g := y.Graph()
+	B, D := y.Shape().Dim(0), y.Shape().Dim(2)
+	rows := graph.Iota(g, shapes.Make(dtypes.Int32, B, 1), 0)
+	pos := graph.Reshape(graph.ConvertDType(at, dtypes.Int32), B, 1)
+	return graph.Reshape(graph.Gather(y, graph.Concatenate([]*graph.Node{rows, pos}, -1)), B, 1, D)
 }
 
 func addWeights(res *Result, want bool, block string, layer int, w *graph.Node) {
