@@ -26,8 +26,9 @@ type GreedyOptions struct {
 	Scope string
 }
 
-// Greedy decodes with a trained model: at each step it runs the whole forward pass on
-// the current prefixes (no KV cache), computes the logits only at each row's last
+// Greedy decodes with a trained model: a seq2seq model encodes the sources once per
+// call; at each step it runs the decoder's forward pass on the current prefixes (no KV
+// cache), computes the logits only at each row's last
 // filled position and appends their argmax to every unfinished row. One compiled graph serves all steps (the buffer has a fixed length; DecLen says
 // how much is filled), so any self mask that hides keys beyond DecLen ("pad") or later
 // positions ("causal") decodes correctly.
@@ -35,7 +36,8 @@ type Greedy struct {
 	cfg  Config
 	opts GreedyOptions
 	exec *model.Exec
-	full bool // logits over all T positions, argmax taken per row (the reference path for tests)
+	enc  *model.Exec // seq2seq: the encoder, run once per call (nil: exec runs the whole model)
+	full bool        // logits over all T positions, argmax taken per row (the reference path for tests)
 }
 
 // NewGreedy prepares greedy decoding for cfg's model whose variables are in store.
@@ -61,6 +63,9 @@ func newGreedy(backend compute.Backend, store *model.Store, cfg Config, opts Gre
 		if len(ins) > 3 {
 			in.Src, in.SrcLen = ins[3], ins[4]
 		}
+		if len(ins) > 5 {
+			in.Memory = ins[5]
+		}
 		if !full {
 			// Only the prediction after the last filled input (DecLen-1) is used.
 			in.LogitsAt = graph.AddScalar(ins[1], -1)
@@ -76,6 +81,18 @@ func newGreedy(backend compute.Backend, store *model.Store, cfg Config, opts Gre
 		return nil, fmt.Errorf("layers: greedy decoding: %w", err)
 	}
 	d.exec = exec
+	if cfg.Kind == KindSeq2Seq && !full {
+		d.enc, err = model.NewExec(backend, store, func(scope *model.Scope, src, srcLen *graph.Node) *graph.Node {
+			mem, err := Encode(subScope(scope, opts.Scope), cfg, Inputs{Src: src, SrcLen: srcLen})
+			if err != nil {
+				panic(err)
+			}
+			return mem
+		})
+		if err != nil {
+			return nil, fmt.Errorf("layers: greedy decoding: %w", err)
+		}
+	}
 	return d, nil
 }
 
@@ -166,6 +183,14 @@ func (d *Greedy) DecodeCorrupted(src, prompts [][]int32, corrupt Corrupter) (out
 			out, err = nil, fmt.Errorf("layers: greedy decoding: %v", r)
 		}
 	}()
+	var memT *tensors.Tensor // the encoder output, computed once for every step
+	if d.enc != nil && srcT != nil {
+		res, err := d.enc.Exec(srcT, srcLenT)
+		if err != nil {
+			return nil, fmt.Errorf("layers: greedy decoding: encoding the sources: %w", err)
+		}
+		memT = res[0]
+	}
 	out = make([][]int32, B)
 	for {
 		active := false
@@ -184,6 +209,9 @@ func (d *Greedy) DecodeCorrupted(src, prompts [][]int32, corrupt Corrupter) (out
 		args := []any{tensors.FromValue(seen), tensors.FromValue(cur), tensors.FromValue(prefix)}
 		if srcT != nil {
 			args = append(args, srcT, srcLenT)
+		}
+		if memT != nil {
+			args = append(args, memT)
 		}
 		res, err := d.exec.Exec(args...)
 		if err != nil {

@@ -30,9 +30,11 @@ func greedyInputs(kind string, B, v int) (src, prompts [][]int32) {
 	return src, prompts
 }
 
-// The fast greedy path (logits only at each row's last filled position) decodes the
-// same tokens as the full-logits path, with and without a Corrupter, for every model
-// kind and variant, on random models whose outputs vary (so the comparison can fail).
+// The fast greedy path (a seq2seq source encoded once per call, logits only at each
+// row's last filled position) decodes the same tokens as the original path (the whole
+// model and the logits at every position at each step), with and without a Corrupter,
+// for every model kind and variant, on random models whose outputs vary (so the
+// comparison can fail).
 func TestGreedyAtPositionMatchesFullLogits(t *testing.T) {
 	type tc struct {
 		name string
@@ -71,6 +73,9 @@ func TestGreedyAtPositionMatchesFullLogits(t *testing.T) {
 			full, err := newGreedy(backend.Must(), store, c.cfg, opts, true)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if (fast.enc != nil) != (c.cfg.Kind == KindSeq2Seq) || full.enc != nil {
+				t.Fatalf("separate encoder: fast %v, full %v, for kind %s", fast.enc != nil, full.enc != nil, c.cfg.Kind)
 			}
 			src, prompts := greedyInputs(c.cfg.Kind, 6, c.cfg.Vocab)
 			if c.cfg.Kind == KindLSTM {

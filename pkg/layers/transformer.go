@@ -33,6 +33,11 @@ type Inputs struct {
 	// per row, and the output projection over all T positions dominates its cost).
 	LogitsAt *graph.Node
 
+	// Memory, if set, is the encoder output [B,S,DModel] of a seq2seq model computed by
+	// Encode on the same Src and SrcLen: the encoder is not rebuilt (greedy decoding
+	// encodes each source once, not at every step).
+	Memory *graph.Node
+
 	Training bool // dropout and random masks are active only when true
 }
 
@@ -124,6 +129,11 @@ func (in *Inputs) normalize(cfg Config) (B, S, T int, err error) {
 			return 0, 0, 0, err
 		}
 	}
+	if in.Memory != nil {
+		if m := in.Memory.Shape(); cfg.Kind != KindSeq2Seq || m.Rank() != 3 || m.Dim(0) != B || m.Dim(1) != S || m.Dim(2) != cfg.DModel {
+			return 0, 0, 0, fmt.Errorf("layers: Inputs.Memory must be a seq2seq encoder output [B=%d,S=%d,D=%d], got %s for kind %s", B, S, cfg.DModel, m, cfg.Kind)
+		}
+	}
 	for _, f := range []struct {
 		n    *graph.Node
 		name string
@@ -192,32 +202,25 @@ func transformerModel(scope *model.Scope, cfg Config, in Inputs, wantWeights boo
 	var memory *graph.Node
 	var crossMask *Mask
 	if cfg.Kind == KindSeq2Seq {
-		encMask, err := buildMask(scope, cfg.Enc, B, H, S, S,
-			mask.Side{QueryLen: in.SrcLen, KeyLen: in.SrcLen, Training: in.Training}, "encoder")
-		if err != nil {
-			return nil, err
+		var encMask *Mask
+		if in.Memory == nil { // built before the cross mask, as always (random masks draw in order)
+			encMask, err = buildMask(scope, cfg.Enc, B, H, S, S,
+				mask.Side{QueryLen: in.SrcLen, KeyLen: in.SrcLen, Training: in.Training}, "encoder")
+			if err != nil {
+				return nil, err
+			}
 		}
 		crossMask, err = buildMask(scope, cfg.Cross, B, H, T, S,
 			mask.Side{QueryLen: in.DecLen, KeyLen: in.SrcLen, PrefixLen: in.PrefixLen, QuerySeg: in.Segments, Training: in.Training}, "cross")
 		if err != nil {
 			return nil, err
 		}
-		srcPos := graph.BroadcastToDims(graph.Iota(g, shapes.Make(dtypes.Int32, 1, S), 1), B, S)
-		x, _ := embedding(scope.In("src_embedding"), in.Src, cfg.SrcVocab, cfg.DModel)
-		x = addPositions(scope.In("src_positions"), cfg, x, srcPos, nil)
-		x = dropout(scope.In("src_dropout"), x, cfg.Dropout, in.Training)
-		es := scope.In("encoder")
-		for l := range cfg.EncLayers {
-			ls := es.In("layer_%d", l)
-			var w *graph.Node
-			x, w, err = sublayerAttention(ls, "self", cfg, in.Training, x, nil, encMask, srcPos, srcPos, wantWeights)
-			if err != nil {
+		memory = in.Memory
+		if memory == nil {
+			if memory, err = encoder(scope, cfg, in, encMask, B, S, res, wantWeights); err != nil {
 				return nil, err
 			}
-			addWeights(res, wantWeights, "encoder", l, w)
-			x = sublayerFFN(ls, cfg, in.Training, x)
 		}
-		memory = layerNorm(es.In("final_norm"), x, cfg.LayerNormEps)
 	}
 
 	embName := "tgt_embedding"
@@ -260,6 +263,65 @@ func transformerModel(scope *model.Scope, cfg Config, in Inputs, wantWeights boo
 		res.Logits = dense(os, y, cfg.Vocab, true)
 	}
 	return res, nil
+}
+
+// encoder builds the seq2seq encoder stack on in.Src with the prepared encoder mask
+// and returns its output [B,S,DModel].
+func encoder(scope *model.Scope, cfg Config, in Inputs, encMask *Mask, B, S int, res *Result, wantWeights bool) (*graph.Node, error) {
+	var err error
+	g := in.Src.Graph()
+	srcPos := graph.BroadcastToDims(graph.Iota(g, shapes.Make(dtypes.Int32, 1, S), 1), B, S)
+	x, _ := embedding(scope.In("src_embedding"), in.Src, cfg.SrcVocab, cfg.DModel)
+	x = addPositions(scope.In("src_positions"), cfg, x, srcPos, nil)
+	x = dropout(scope.In("src_dropout"), x, cfg.Dropout, in.Training)
+	es := scope.In("encoder")
+	for l := range cfg.EncLayers {
+		ls := es.In("layer_%d", l)
+		var w *graph.Node
+		x, w, err = sublayerAttention(ls, "self", cfg, in.Training, x, nil, encMask, srcPos, srcPos, wantWeights)
+		if err != nil {
+			return nil, err
+		}
+		addWeights(res, wantWeights, "encoder", l, w)
+		x = sublayerFFN(ls, cfg, in.Training, x)
+	}
+	return layerNorm(es.In("final_norm"), x, cfg.LayerNormEps), nil
+}
+
+// Encode builds the encoder of a seq2seq model alone (in.Src, in.SrcLen, in.Training)
+// and returns its output [B,S,DModel], for Inputs.Memory.
+func Encode(scope *model.Scope, cfg Config, in Inputs) (mem *graph.Node, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.WithDefaults()
+	if cfg.Kind != KindSeq2Seq {
+		return nil, fmt.Errorf("layers: Encode needs a seq2seq model, got kind %q", cfg.Kind)
+	}
+	if in.Src == nil || in.Src.Rank() != 2 || !in.Src.DType().IsInt() {
+		return nil, fmt.Errorf("layers: Encode needs Inputs.Src integer ids [B,S], got %v", shapeOf(in.Src))
+	}
+	B, S := in.Src.Shape().Dim(0), in.Src.Shape().Dim(1)
+	if in.SrcLen == nil {
+		in.SrcLen = graph.BroadcastToDims(graph.Scalar(in.Src.Graph(), dtypes.Int32, S), B)
+	}
+	if err := checkVec(in.SrcLen, "SrcLen", B); err != nil {
+		return nil, err
+	}
+	if cfg.Positions == PosLearned && S > cfg.MaxLen {
+		return nil, fmt.Errorf("layers: source length %d exceeds max_len %d of learned positions", S, cfg.MaxLen)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			mem, err = nil, fmt.Errorf("layers: building %s encoder: %v", cfg.Kind, r)
+		}
+	}()
+	encMask, err := buildMask(scope, cfg.Enc, B, cfg.Heads, S, S,
+		mask.Side{QueryLen: in.SrcLen, KeyLen: in.SrcLen, Training: in.Training}, "encoder")
+	if err != nil {
+		return nil, err
+	}
+	return encoder(scope, cfg, in, encMask, B, S, nil, false)
 }
 
 // atPositions returns y [B,T,D] at position at[b] of each row b, as [B,1,D]; y itself
