@@ -5,9 +5,11 @@ import (
 	"encoding/csv"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -272,22 +274,20 @@ func (r *Report) label(c *CellReport) string {
 
 // axisName is the single axis key shared by the cells of a stage (else the stage name).
 func (r *Report) axisName(stage string) string {
-	key := ""
+	keys := map[string]bool{}
 	for _, c := range r.Cells {
 		if c.Stage != stage {
 			continue
 		}
-		if len(c.Values) != 1 {
-			return stage
-		}
 		for k := range c.Values {
-			if key != "" && k != key {
-				return stage
-			}
-			key = k
+			keys[k] = true
 		}
 	}
-	return key
+	if len(keys) == 0 {
+		return stage
+	}
+	// Several axes: name them all (a stage name here read as "valid_loss by main").
+	return strings.Join(slices.Sorted(maps.Keys(keys)), " × ")
 }
 
 // shortLabel is a cell's legend label: its value alone when the sweep has one axis (the
