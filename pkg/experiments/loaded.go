@@ -5,8 +5,11 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/gomlx/gomlx/ml/model"
+
 	"github.com/masklab/masklab/datasets"
 	"github.com/masklab/masklab/pkg/backend"
+	"github.com/masklab/masklab/pkg/layers"
 )
 
 // Loaded is a trained run loaded for evaluation and decoding ("masklab eval",
@@ -18,6 +21,10 @@ type Loaded struct {
 	sess   *session
 	// trainedS, trainedT are the padded lengths the run was trained at.
 	trainedS, trainedT int
+	// attEx runs the model with its attention weights as outputs (Attention), built on
+	// first use; attBlocks names its outputs.
+	attEx     *model.Exec
+	attBlocks []layers.AttentionWeights
 }
 
 // TrainedLengths returns the padded source and target lengths the run was trained at
@@ -90,58 +97,14 @@ func (l *Loaded) Evaluate(split string) (map[string]float64, map[string][]float6
 // Generate decodes greedily from text: the source of a seq2seq task, or the prompt of
 // a decoder-only (SFT) task. It returns the decoded output text.
 func (l *Loaded) Generate(text string) (string, error) {
-	su := l.sess.su
-	task := su.task
-	S, T := su.S, su.T
-	b := datasets.Batch{B: 1, S: 0, T: T, Rows: 1,
-		Dec: make([]int32, T), Tgt: make([]int32, T), TgtLen: []int32{1},
-		Segments: make([]int32, T), Positions: make([]int32, T), PromptLen: []int32{0},
-		Prompt: make([]int32, T), Prefix: make([]int32, T), Examples: []int32{0}}
-	pad := int32(task.Vocab.PAD)
-	for i := range b.Dec {
-		b.Dec[i], b.Tgt[i] = pad, pad
-	}
-	for p := 0; p < T; p++ {
-		b.Segments[p], b.Positions[p] = 1, int32(p)
-	}
-	b.Dec[0] = int32(task.Vocab.BOS)
-	if task.Kind == datasets.Seq2Seq {
-		ids, err := task.SrcVocab.EncodeText(text)
-		if err != nil {
-			return "", fmt.Errorf("encoding %q: %w", text, err)
-		}
-		if len(ids)+1 > S {
-			return "", fmt.Errorf("%q has %d tokens; the model's source length is %d (with EOS)", text, len(ids), S)
-		}
-		b.S = S
-		b.Src, b.SrcLen = make([]int32, S), []int32{int32(len(ids) + 1)}
-		for i := range b.Src {
-			b.Src[i] = pad
-		}
-		copy(b.Src, ids)
-		b.Src[len(ids)] = int32(task.SrcVocab.EOS)
-	} else {
-		ids, err := task.Vocab.EncodeText(text)
-		if err != nil {
-			return "", fmt.Errorf("encoding %q: %w", text, err)
-		}
-		if task.Vocab.SEP >= 0 && task.Kind == datasets.SFT {
-			ids = append(ids, int32(task.Vocab.SEP))
-		}
-		if len(ids)+1 >= T {
-			return "", fmt.Errorf("%q has %d tokens; the model's length is %d", text, len(ids), T)
-		}
-		copy(b.Dec[1:], ids)
-		b.PromptLen[0] = int32(len(ids))
-		for p := 0; p < len(ids); p++ {
-			b.Prompt[p] = 1
-		}
-		b.TgtLen[0] = int32(len(ids) + 1)
+	b, err := l.generationBatch(text)
+	if err != nil {
+		return "", err
 	}
 	preds, err := l.sess.greedy(b, l.Step)
 	if err != nil {
 		return "", err
 	}
-	out := trimEOS(preds[0], task.Vocab.EOS)
-	return strings.TrimSpace(task.Vocab.DecodeText(out)), nil
+	v := l.sess.su.task.Vocab
+	return strings.TrimSpace(v.DecodeText(trimEOS(preds[0], v.EOS))), nil
 }

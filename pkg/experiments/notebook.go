@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/masklab/masklab/pkg/plots"
 )
@@ -149,4 +150,36 @@ func EvaluateVariants(dir string, variants [][]string, metric, byPos string) ([]
 		curves = nil
 	}
 	return bars, curves, nil
+}
+
+// LoadCell loads the finished run of one cell and seed of the sweep in dir, the cell
+// named as in the report ("masks.cross=pad", "masks.loss=all, task.max_examples=2000");
+// in quick mode, where only the first seed ran, seed 0 takes the first finished seed.
+// The error lists the cells there are when cell is not one of them.
+func LoadCell(dir, cell string, seed int64) (*Loaded, error) {
+	plan, err := ReadManifest(dir)
+	if err != nil {
+		return nil, err
+	}
+	var cells []string
+	for _, r := range plan.Runs {
+		if !slices.Contains(cells, r.Cell) {
+			cells = append(cells, r.Cell)
+		}
+		if r.Cell != cell || (seed != 0 && r.Seed != seed) {
+			continue
+		}
+		runDir := RunDir(dir, r.ID)
+		if s, err := ReadSummary(runDir); err != nil || s.Status != StatusDone {
+			if seed != 0 {
+				return nil, fmt.Errorf("sweep %s: the run of %q seed %d (%s) has not finished", dir, cell, seed, r.ID)
+			}
+			continue
+		}
+		return LoadRun(runDir, "")
+	}
+	if !slices.Contains(cells, cell) {
+		return nil, fmt.Errorf("sweep %s has no cell %q; its cells are %q", dir, cell, cells)
+	}
+	return nil, fmt.Errorf("sweep %s: no finished run of %q with seed %d", dir, cell, seed)
 }

@@ -60,6 +60,25 @@ seeds: [1, 2, 3]
 	if res.Trained != 0 || res.Skipped != 2 {
 		t.Errorf("second call: trained %d, skipped %d; want 0 and 2", res.Trained, res.Skipped)
 	}
+	// LoadCell finds a cell's run by name and seed (0: the first finished one).
+	for _, c := range []struct {
+		cell    string
+		seed    int64
+		wantErr string
+	}{
+		{"masks.input=full", 0, ""}, {"masks.input=full", 1, ""},
+		{"masks.input=full", 2, "with seed 2"}, {"masks.input=partial(2)", 0, `no cell "masks.input=partial(2)"`},
+	} {
+		l, err := LoadCell(dir, c.cell, c.seed)
+		switch {
+		case c.wantErr == "" && err != nil:
+			t.Errorf("LoadCell(%q, %d): %v", c.cell, c.seed, err)
+		case c.wantErr == "" && l.Config.Masks.Input != "full":
+			t.Errorf("LoadCell(%q, %d) loaded a run with masks.input=%s", c.cell, c.seed, l.Config.Masks.Input)
+		case c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)):
+			t.Errorf("LoadCell(%q, %d): error %v, want one containing %q", c.cell, c.seed, err, c.wantErr)
+		}
+	}
 	// Evaluation at a padding length longer than in training, per cell and seed.
 	series, err := EvaluatePadded(dir, []int{0, 24}, "valid_loss")
 	if err != nil {
