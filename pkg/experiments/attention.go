@@ -11,9 +11,9 @@ import (
 	"github.com/masklab/masklab/pkg/layers"
 )
 
-// AttentionMap is one attention layer's weights for one input, cut to the real
-// (unpadded) queries and keys and labelled with their tokens, ready for
-// plots.AttentionLayers.
+// AttentionMap is one attention layer's weights for one input, labelled with their
+// tokens, ready for plots.AttentionLayers: queries are the real (unpadded) positions,
+// keys the real decoder positions or every source position, padding included.
 type AttentionMap struct {
 	Block   string        // "encoder", "self" (decoder self-attention) or "cross"
 	Layer   int           // 0-based layer within the block
@@ -132,18 +132,21 @@ func (l *Loaded) Attention(text string) (*AttentionReading, error) {
 		tgtLabels[p] = v.Token(int(b.Tgt[p]))
 		decLabels[p] = v.Token(int(hb.dec[p]))
 	}
-	var srcLabels []string
+	// Source keys include the padding positions (labelled by the PAD token), so a cross
+	// mask without the padding mask ("full") shows the weight it gives to padding.
+	var srcLabels, srcReal []string
 	if b.S > 0 {
-		for k := 0; k < int(b.SrcLen[0]); k++ {
+		for k := 0; k < b.S; k++ {
 			srcLabels = append(srcLabels, su.task.SrcVocab.Token(int(b.Src[k])))
 		}
+		srcReal = srcLabels[:b.SrcLen[0]]
 	}
 	for i, t := range res[1:] {
 		info := l.attBlocks[i]
 		m := AttentionMap{Block: info.Block, Layer: info.Layer}
 		switch info.Block {
 		case "encoder":
-			m.Queries, m.Keys = srcLabels, srcLabels
+			m.Queries, m.Keys = srcReal, srcLabels
 		case "cross":
 			m.Queries, m.Keys = tgtLabels, srcLabels
 		default:

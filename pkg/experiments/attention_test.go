@@ -9,8 +9,7 @@ import (
 )
 
 // Attention reads a trained run back: its output is Generate's, every row of every map
-// is a distribution over the real keys only (padding gets no weight, so the cut to the
-// unpadded keys sums to 1), the labels are the source and output tokens, and the
+// is a distribution over its keys, source padding gets no weight under the pad mask, the labels are the source and output tokens, and the
 // decoder's self-attention gives no weight to later positions (the causal mask).
 func TestLoadedAttention(t *testing.T) {
 	for _, kind := range []string{"seq2seq", "lstm"} {
@@ -65,9 +64,20 @@ func TestLoadedAttention(t *testing.T) {
 					}
 				}
 				if m.Block == "cross" {
+					// Every source position is a key, padding included; the default cross
+					// mask (pad) gives the padding no weight.
 					src := append(task.SrcVocab.Decode(ex.Source), task.SrcVocab.Token(task.SrcVocab.EOS))
-					if !slices.Equal(m.Keys, src) {
-						t.Errorf("cross keys %v, want the source tokens %v", m.Keys, src)
+					if len(m.Keys) < len(src) || !slices.Equal(m.Keys[:len(src)], src) {
+						t.Errorf("cross keys %v, want the source tokens %v then padding", m.Keys, src)
+					}
+					for _, w := range m.Weights {
+						for q, row := range w {
+							for k := len(src); k < len(row); k++ {
+								if m.Keys[k] != task.SrcVocab.Token(task.SrcVocab.PAD) || row[k] != 0 {
+									t.Errorf("cross query %d: key %d (%s) has weight %g, want padding with 0", q, k, m.Keys[k], row[k])
+								}
+							}
+						}
 					}
 				}
 			}
