@@ -35,8 +35,11 @@ type Report struct {
 	Metrics  []string
 	Cells    []*CellReport
 	curves   map[string][]plots.Run // cell key -> runs of the curve metric
-	finals   map[string]map[int64]map[string]float64
-	spec     ReportSpec
+	// stageCurve is the metric drawn as curves per stage: the report's curve metric,
+	// or valid_loss for a stage that does not log it.
+	stageCurve map[string]string
+	finals     map[string]map[int64]map[string]float64
+	spec       ReportSpec
 }
 
 func cellKey(stage, cell string) string { return stage + "\x00" + cell }
@@ -62,7 +65,7 @@ func BuildReport(dir string) (*Report, error) {
 		return nil, err
 	}
 	rep := &Report{Name: p.Name, Baseline: p.Baseline, spec: p.Report,
-		curves: map[string][]plots.Run{}, finals: map[string]map[int64]map[string]float64{}}
+		curves: map[string][]plots.Run{}, stageCurve: map[string]string{}, finals: map[string]map[int64]map[string]float64{}}
 	curve := p.Report.Curve
 	if curve == "" {
 		curve = "valid_loss"
@@ -102,10 +105,20 @@ func BuildReport(dir string) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
+		// A stage that does not log the sweep's curve metric (a pre-training stage of an
+		// SFT sweep has no completion loss) is drawn with valid_loss instead.
+		m := rep.stageCurve[r.Stage]
+		if m == "" {
+			m = curve
+			if !slices.ContainsFunc(lines, func(l Metrics) bool { _, ok := l[curve]; return ok }) {
+				m = "valid_loss"
+			}
+			rep.stageCurve[r.Stage] = m
+		}
 		run := plots.Run{Seed: int(r.Seed)}
-		for _, m := range lines {
-			if v, ok := m[curve]; ok {
-				run.X = append(run.X, float64(m.Step()))
+		for _, l := range lines {
+			if v, ok := l[m]; ok {
+				run.X = append(run.X, float64(l.Step()))
 				run.Y = append(run.Y, v)
 			}
 		}
@@ -259,6 +272,21 @@ func (r *Report) LaTeX() []byte {
 	return []byte(b.String())
 }
 
+// stageHas reports whether a done run of the stage has the final value key.
+func (r *Report) stageHas(stage, key string) bool {
+	for _, c := range r.Cells {
+		if c.Stage != stage {
+			continue
+		}
+		for _, vals := range r.finals[cellKey(c.Stage, c.Cell)] {
+			if _, ok := vals[key]; ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // label of a cell in figures: the cell, prefixed by its stage when there are several.
 func (r *Report) label(c *CellReport) string {
 	stages := map[string]bool{}
@@ -377,6 +405,19 @@ func (r *Report) Figures() (map[string]plots.Figure, error) {
 		}
 		var series []plots.Series
 		var bars []plots.BarSeries
+		curve := curve
+		if m := r.stageCurve[st]; m != "" {
+			curve = m
+		}
+		// The bar metric, or the first fallback the stage's runs have (a pre-training
+		// stage without greedy decoding has no valid_exact).
+		bar := bar
+		for _, m := range []string{bar, "valid_acc", "valid_loss"} {
+			if r.stageHas(st, "final_"+m) {
+				bar = m
+				break
+			}
+		}
 		for _, c := range r.Cells {
 			if c.Stage != st {
 				continue
@@ -396,7 +437,12 @@ func (r *Report) Figures() (map[string]plots.Figure, error) {
 			}
 		}
 		if len(series) > 0 {
-			p, err := plots.LossCurves(series, plots.CurveOptions{Title: fmt.Sprintf("%s: %s by %s (mean, Student-t 95%% CI over seeds)", r.Name, curve, r.axisName(st)), YLabel: curve})
+			by := " by " + r.axisName(st)
+			name := r.Name
+			if r.axisName(st) == st { // a stage without axes: one cell
+				by, name = "", fmt.Sprintf("%s (stage %s)", r.Name, st)
+			}
+			p, err := plots.LossCurves(series, plots.CurveOptions{Title: fmt.Sprintf("%s: %s%s (mean, Student-t 95%% CI over seeds)", name, curve, by), YLabel: curve})
 			if err != nil {
 				return nil, err
 			}

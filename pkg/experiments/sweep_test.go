@@ -3,10 +3,12 @@ package experiments
 import (
 	"bytes"
 	"context"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -245,9 +247,10 @@ base:
   model: {kind: decoder, layers: 1, d_model: 16, heads: 2, ff: 32}
   masks: {input: none}
   train: {steps: 6, batch_size: 8, log_every: 3, checkpoint_every: 3}
-  eval: {every: 0, batches: 1, greedy_examples: 2}
+  eval: {every: 3, batches: 1, greedy_examples: 2}
 seeds: [1]
 baseline: "masks.loss=all"
+report: {curve: valid_completion_loss, bar: valid_exact}
 stages:
   - {name: pre, base: {task: {name: cedict-docs, max_examples: 100, max_eval: 8}, eval: {greedy_examples: 0}}}
   - name: sft
@@ -298,5 +301,23 @@ stages:
 		if _, ok := s.Final["valid_completion_loss"]; !ok {
 			t.Errorf("run %s: no completion loss in %v", r.ID, s.Final)
 		}
+	}
+	// The report draws every stage: the pre-training stage, which logs no completion
+	// loss and decodes nothing, with valid_loss curves and valid_acc bars.
+	rep, err := BuildReport(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	figs, err := rep.Figures()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"curves_pre", "bars_pre", "curves_sft", "bars_sft"} {
+		if figs[k] == nil {
+			t.Errorf("report figures %v: no %s", slices.Sorted(maps.Keys(figs)), k)
+		}
+	}
+	if rep.stageCurve["pre"] != "valid_loss" || rep.stageCurve["sft"] != "valid_completion_loss" {
+		t.Errorf("curve metrics by stage %v, want valid_loss for pre and valid_completion_loss for sft", rep.stageCurve)
 	}
 }

@@ -23,8 +23,22 @@ var Palette = []color.RGBA{
 	{0xF0, 0xE4, 0x42, 0xFF}, // yellow
 }
 
-// Color returns the palette colour of series i (cycling).
-func Color(i int) color.RGBA { return Palette[((i%len(Palette))+len(Palette))%len(Palette)] }
+// Color returns the colour of series i: Palette[i] for the first len(Palette) series,
+// then the palette again mixed with white (40% for the second round, 65% for the
+// third, ...), so that bars, which have no dash pattern, stay distinct beyond eight
+// series (notebook 04 draws ten).
+func Color(i int) color.RGBA {
+	n := len(Palette)
+	i = ((i % (4 * n)) + 4*n) % (4 * n)
+	c := Palette[i%n]
+	round := i / n
+	if round == 0 {
+		return c
+	}
+	w := []float64{0, 0.4, 0.65, 0.8}[round]
+	mix := func(x uint8) uint8 { return uint8(float64(x) + (255-float64(x))*w + 0.5) }
+	return color.RGBA{mix(c.R), mix(c.G), mix(c.B), 0xFF}
+}
 
 // dashes distinguish series in greyscale prints as well as by colour.
 var dashes = [][]vg.Length{
