@@ -36,6 +36,7 @@ def main():
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     total = 0.0
+    listed = set()
     for dir in sorted(glob.glob(os.path.join(runs_dir, "*"))):
         name = os.path.basename(dir)
         sweep = f"sweeps/{name}.yaml"
@@ -62,11 +63,31 @@ def main():
         state = ", ".join(f"{k}: {v}" for k, v in sorted(states.items()))
         for png in pngs:
             fig = os.path.splitext(os.path.basename(png))[0]
+            listed.add(f"{name}-{fig}")
             lines.append(
                 f"| `{name}-{fig}` (.png, .pdf) | `{sweep}` | {state} | {', '.join(short(c) for c in sorted(commits))} | "
                 f"{', '.join(sorted(gomlx))} | {', '.join(f'`{b}`' for b in sorted(backends))} | {secs / 60:.1f} min | "
                 f"{' '.join(ids)} |"
             )
+    # Figures that no report drew: the notebooks draw them in full mode
+    # (experiments.SavePaperFigure) from the same runs.
+    extra = []
+    for png in sorted(glob.glob(os.path.join(figs_dir, "*.png"))):
+        fig = os.path.splitext(os.path.basename(png))[0]
+        if fig in listed:
+            continue
+        nbs = sorted(glob.glob(os.path.join("notebooks", fig[:2] + "-*.ipynb")))
+        nb = f"`{nbs[0]}`" if nbs else "a notebook"
+        extra.append(f"| `{fig}` (.png, .pdf) | {nb} (full mode) | {time.strftime('%Y-%m-%d', time.gmtime(os.path.getmtime(png)))} |")
+    if extra:
+        lines += [
+            "",
+            "Drawn by the notebooks in full mode from the same runs (`scripts/reproduce.sh` executes them after",
+            "the sweeps, with `MASKLAB_RUNS` pointing at the runs above, so nothing is retrained):",
+            "",
+            "| figure | drawn by | written (UTC) |",
+            "| --- | --- | --- |",
+        ] + extra
     lines += [
         "",
         f"Training time summed over all runs: {total / 3600:.2f} h (one process per run at a time unless `--workers` was given).",

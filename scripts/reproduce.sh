@@ -17,20 +17,29 @@
 #   scripts/reproduce.sh --quick [NAME...]    # a smoke test of the pipeline: every run cut to
 #                                             # 20 steps, output under out/reproduce-quick/
 #                                             # (figures/ and results/ are left alone)
+#   scripts/reproduce.sh --no-notebooks       # skip the notebooks (see below)
+#
+# After the sweeps, the notebooks whose sweeps were all run here (notebooks/NN-*.ipynb for
+# sweeps/NN-*.yaml) are executed headless in full mode on the same runs (nothing is
+# retrained): they draw the figures the reports do not (03: padded evaluation and
+# cross-attention heatmaps; 05: loss by position in unpacked documents) into figures/.
+# Executed copies go to out/notebooks/. Needs scripts/setup-notebooks.sh; not in --quick.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 . scripts/env.sh
 
 quick=0
+notebooks=1
 workers=1
 names=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
+    --no-notebooks) notebooks=0 ;;
     --workers) shift; workers=${1:?--workers needs a number} ;;
     --workers=*) workers=${1#--workers=} ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "reproduce: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) names+=("$1") ;;
   esac
@@ -90,9 +99,35 @@ for s in "${sweeps[@]}"; do
   done
   echo "=== $name: $((SECONDS - ts))s"
 done
+
+# The notebooks of the sweeps run above, in full mode on the same runs.
+nb_failed=0
+if [ "$quick" = 0 ] && [ "$notebooks" = 1 ]; then
+  nbs=()
+  for nb in notebooks/[0-9][0-9]-*.ipynb; do
+    nn=$(basename "$nb" | cut -c1-2)
+    have=0; all=1
+    for f in sweeps/"$nn"-*.yaml; do
+      [ -e "$f" ] || continue
+      have=1
+      printf '%s\n' "${sweeps[@]}" | grep -qx "$f" || all=0
+    done
+    [ "$have" = 1 ] && [ "$all" = 1 ] && nbs+=("$nb")
+  done
+  if [ ${#nbs[@]} -gt 0 ]; then
+    echo "=== notebooks in full mode on $runs: ${nbs[*]}"
+    # A failing notebook does not stop the manifest below from being written.
+    MASKLAB_QUICK=0 MASKLAB_NOTEBOOK_RUNS="$runs" MASKLAB_NOTEBOOK_TIMEOUT=7200 scripts/test-notebooks.sh "${nbs[@]}" ||
+      nb_failed=1
+  fi
+fi
 wall=$((SECONDS - t0))
 
 mode="full mode"
 [ "$quick" = 1 ] && mode="quick mode: every run cut to 20 steps, a pipeline test, not results"
 /usr/bin/python3 scripts/reproduce-manifest.py "$runs" "$figs" "$mode"
 echo "reproduce: ${#sweeps[@]} sweep(s) in ${wall}s; figures in $figs, tables in $results, manifest $figs/MANIFEST.md"
+if [ "$nb_failed" = 1 ]; then
+  echo "reproduce: a notebook failed (see its report above); the sweeps' figures and tables were written" >&2
+  exit 1
+fi

@@ -9,6 +9,8 @@
 #   scripts/test-notebooks.sh                       # all notebooks, quick mode
 #   scripts/test-notebooks.sh notebooks/01-masks.ipynb
 #   MASKLAB_QUICK=0 scripts/test-notebooks.sh ...   # full mode (long: see each notebook)
+#   MASKLAB_NOTEBOOK_RUNS=DIR ...                   # keep the runs in DIR (reused when finished)
+#   MASKLAB_NOTEBOOK_TIMEOUT=SECONDS ...            # the time one cell may take (default 900)
 #
 # Offline: the notebooks build against the working tree through go.work with GOPROXY=off,
 # so a module that is not in the module cache is an error (run `go mod download` first).
@@ -39,7 +41,13 @@ mkdir -p "$root/out/notebooks"
 out=$(mktemp -d "$root/out/notebooks/$(date +%Y%m%d-%H%M%S)-XXXX")
 # Notebooks that train store their runs under $MASKLAB_RUNS: a fresh directory, so that
 # every test trains from scratch instead of finding an earlier test's finished runs.
-export MASKLAB_RUNS="$out/runs"
-trap 'rm -rf "$MASKLAB_RUNS"' EXIT
+# MASKLAB_NOTEBOOK_RUNS=DIR uses (and keeps) DIR instead: scripts/reproduce.sh runs the
+# notebooks in full mode on the runs it has just trained.
+if [ -n "${MASKLAB_NOTEBOOK_RUNS:-}" ]; then
+  export MASKLAB_RUNS="$MASKLAB_NOTEBOOK_RUNS"
+else
+  export MASKLAB_RUNS="$out/runs"
+  trap 'rm -rf "$MASKLAB_RUNS"' EXIT
+fi
 echo "test-notebooks: ${#nbs[@]} notebook(s), MASKLAB_QUICK=$MASKLAB_QUICK, executed copies in $out"
-/usr/bin/python3 scripts/run-notebooks.py --out "$out" "${nbs[@]}"
+/usr/bin/python3 scripts/run-notebooks.py --out "$out" ${MASKLAB_NOTEBOOK_TIMEOUT:+--timeout "$MASKLAB_NOTEBOOK_TIMEOUT"} "${nbs[@]}"

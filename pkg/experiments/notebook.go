@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/masklab/masklab/pkg/plots"
 )
@@ -182,4 +183,29 @@ func LoadCell(dir, cell string, seed int64) (*Loaded, error) {
 		return nil, fmt.Errorf("sweep %s has no cell %q; its cells are %q", dir, cell, cells)
 	}
 	return nil, fmt.Errorf("sweep %s: no finished run of %q with seed %d", dir, cell, seed)
+}
+
+// SavePaperFigure writes f as root/figures/name.png and name.pdf (next to the figures
+// scripts/reproduce.sh draws) when the notebook runs in full mode, and does nothing in
+// quick mode: quick numbers never overwrite a paper figure. It returns the paths written.
+func SavePaperFigure(root, name string, f plots.Figure, size plots.Size) ([]string, error) {
+	if QuickMode() {
+		return nil, nil
+	}
+	if name == "" || strings.ContainsAny(name, `/\`) {
+		return nil, fmt.Errorf("paper figure name %q: want a file name without directories or extension", name)
+	}
+	dir := filepath.Join(root, "figures")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	var paths []string
+	for _, ext := range []string{".png", ".pdf"} {
+		p := filepath.Join(dir, name+ext)
+		if err := plots.Save(f, p, size); err != nil {
+			return paths, err
+		}
+		paths = append(paths, p)
+	}
+	return paths, nil
 }

@@ -1,7 +1,9 @@
 package experiments
 
 import (
+	"bytes"
 	"context"
+	"github.com/masklab/masklab/pkg/plots"
 	"math"
 	"os"
 	"path/filepath"
@@ -110,5 +112,37 @@ seeds: [1, 2, 3]
 	}
 	if _, _, err := RunNotebookSweep(context.Background(), root, "missing"); err == nil {
 		t.Error("missing sweep file: no error")
+	}
+}
+
+// A paper figure is written (PNG and PDF under root/figures) only in full mode.
+func TestSavePaperFigure(t *testing.T) {
+	root := t.TempDir()
+	p, err := plots.Bars([]string{"a"}, []plots.BarSeries{{Label: "x", Values: [][]float64{{1, 2, 3}}}}, plots.BarOptions{Title: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("MASKLAB_QUICK", "1")
+	if paths, err := SavePaperFigure(root, "fig", p, plots.SingleColumn); err != nil || paths != nil {
+		t.Fatalf("quick mode: wrote %v, err %v", paths, err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "figures")); !os.IsNotExist(err) {
+		t.Fatalf("quick mode created figures/: %v", err)
+	}
+	t.Setenv("MASKLAB_QUICK", "")
+	paths, err := SavePaperFigure(root, "fig", p, plots.SingleColumn)
+	if err != nil || len(paths) != 2 {
+		t.Fatalf("full mode: wrote %v, err %v", paths, err)
+	}
+	png, err := os.ReadFile(filepath.Join(root, "figures", "fig.png"))
+	if err != nil || !bytes.HasPrefix(png, []byte("\x89PNG")) {
+		t.Errorf("fig.png: %d bytes, err %v", len(png), err)
+	}
+	pdf, err := os.ReadFile(filepath.Join(root, "figures", "fig.pdf"))
+	if err != nil || !bytes.HasPrefix(pdf, []byte("%PDF")) {
+		t.Errorf("fig.pdf: %d bytes, err %v", len(pdf), err)
+	}
+	if _, err := SavePaperFigure(root, "../x", p, plots.SingleColumn); err == nil {
+		t.Error("a name with a directory: no error")
 	}
 }
