@@ -442,7 +442,7 @@ func (r *Report) Figures() (map[string]plots.Figure, error) {
 			if r.axisName(st) == st { // a stage without axes: one cell
 				by, name = "", fmt.Sprintf("%s (stage %s)", r.Name, st)
 			}
-			p, err := plots.LossCurves(series, plots.CurveOptions{Title: fmt.Sprintf("%s: %s%s (mean, Student-t 95%% CI over seeds)", name, curve, by), YLabel: curve})
+			p, err := plots.LossCurves(series, plots.CurveOptions{Title: fmt.Sprintf("%s: %s%s (mean, Student-t 95%% CI over seeds)", name, curve, by), YLabel: curve, LogY: r.spec.LogY})
 			if err != nil {
 				return nil, err
 			}

@@ -53,6 +53,9 @@ type ReportSpec struct {
 	Metrics []string `yaml:"metrics"` // final/best metrics in the tables (default: every eval metric)
 	Curve   string   `yaml:"curve"`   // the metric of the curves figure (default valid_loss)
 	Bar     string   `yaml:"bar"`     // the metric of the bars figure (default valid_acc)
+	// LogY draws the curves on a log scale: losses that fall by orders of magnitude
+	// (a task every strategy solves) differ only at the end, invisible on a linear axis.
+	LogY bool `yaml:"log_y,omitempty" json:",omitempty"`
 }
 
 // Axis is one sweep axis: a config key and its values.

@@ -250,7 +250,7 @@ base:
   eval: {every: 3, batches: 1, greedy_examples: 2}
 seeds: [1]
 baseline: "masks.loss=all"
-report: {curve: valid_completion_loss, bar: valid_exact}
+report: {curve: valid_completion_loss, bar: valid_exact, log_y: true}
 stages:
   - {name: pre, base: {task: {name: cedict-docs, max_examples: 100, max_eval: 8}, eval: {greedy_examples: 0}}}
   - name: sft
@@ -316,6 +316,9 @@ stages:
 		if figs[k] == nil {
 			t.Errorf("report figures %v: no %s", slices.Sorted(maps.Keys(figs)), k)
 		}
+	}
+	if !rep.spec.LogY {
+		t.Error("report: log_y of the sweep file was lost on the way through the manifest")
 	}
 	if rep.stageCurve["pre"] != "valid_loss" || rep.stageCurve["sft"] != "valid_completion_loss" {
 		t.Errorf("curve metrics by stage %v, want valid_loss for pre and valid_completion_loss for sft", rep.stageCurve)
