@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 
+	"gonum.org/v1/plot"
+
 	"github.com/masklab/masklab/pkg/plots"
 )
 
@@ -457,4 +459,52 @@ func (r *Report) Figures() (map[string]plots.Figure, error) {
 		}
 	}
 	return figs, nil
+}
+
+// MetricBars draws the final value of several metrics side by side for the cells of one
+// stage ("" = the first): one group per metric, one bar per cell (mean over seeds with a
+// Student-t 95% CI), e.g. teacher-forced valid_acc next to free-running valid_exact.
+// A metric no run of the stage has is an error naming the metrics there are.
+func (r *Report) MetricBars(stage string, metrics ...string) (*plot.Plot, error) {
+	if len(metrics) == 0 {
+		return nil, fmt.Errorf("report %s: MetricBars needs at least one metric", r.Name)
+	}
+	if stage == "" && len(r.Cells) > 0 {
+		stage = r.Cells[0].Stage
+	}
+	for _, m := range metrics {
+		if !r.stageHas(stage, "final_"+m) {
+			var have []string
+			for _, c := range r.Cells {
+				if c.Stage == stage {
+					for _, vals := range r.finals[cellKey(c.Stage, c.Cell)] {
+						for k := range vals {
+							if k, ok := strings.CutPrefix(k, "final_"); ok && !slices.Contains(have, k) {
+								have = append(have, k)
+							}
+						}
+					}
+				}
+			}
+			slices.Sort(have)
+			return nil, fmt.Errorf("report %s, stage %q: no run has the final metric %q (there are %v)", r.Name, stage, m, have)
+		}
+	}
+	var bars []plots.BarSeries
+	for _, c := range r.Cells {
+		if c.Stage != stage || len(c.Seeds) == 0 {
+			continue
+		}
+		s := plots.BarSeries{Label: r.shortLabel(c), Values: make([][]float64, len(metrics))}
+		for i, m := range metrics {
+			for _, seed := range c.Seeds {
+				if v, ok := r.finals[cellKey(c.Stage, c.Cell)][seed]["final_"+m]; ok {
+					s.Values[i] = append(s.Values[i], v)
+				}
+			}
+		}
+		bars = append(bars, s)
+	}
+	return plots.Bars(metrics, bars, plots.BarOptions{
+		Title: fmt.Sprintf("%s: final %s by %s (mean, Student-t 95%% CI over seeds)", r.Name, strings.Join(metrics, " and "), r.axisName(stage))})
 }

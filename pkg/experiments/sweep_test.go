@@ -317,6 +317,13 @@ stages:
 			t.Errorf("report figures %v: no %s", slices.Sorted(maps.Keys(figs)), k)
 		}
 	}
+	// Teacher-forced and free-running metrics side by side, per fine-tuning cell.
+	if _, err := rep.MetricBars("sft", "valid_completion_acc", "valid_exact"); err != nil {
+		t.Errorf("MetricBars: %v", err)
+	}
+	if _, err := rep.MetricBars("pre", "valid_exact"); err == nil || !strings.Contains(err.Error(), "valid_acc") {
+		t.Errorf("MetricBars of a metric the stage lacks: error %v, want one listing valid_acc", err)
+	}
 	if !rep.spec.LogY {
 		t.Error("report: log_y of the sweep file was lost on the way through the manifest")
 	}

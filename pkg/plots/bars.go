@@ -184,8 +184,9 @@ func (b *bars) DataRange() (xmin, xmax, ymin, ymax float64) {
 	if ymax == ymin {
 		ymax = ymin + 1
 	}
-	// Headroom above the tallest bar for the legend.
-	ymax += 0.25 * (ymax - ymin)
+	// Headroom above the tallest bar for the legend, one legend row more per series:
+	// when every corner has a tall bar (all strategies near 1.0), the legend sits there.
+	ymax += (0.25 + 0.045*float64(max(0, len(b.stats)-2))) * (ymax - ymin)
 	return -0.5, float64(cats) - 0.5, ymin, ymax
 }
 
