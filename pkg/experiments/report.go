@@ -508,3 +508,95 @@ func (r *Report) MetricBars(stage string, metrics ...string) (*plot.Plot, error)
 	return plots.Bars(metrics, bars, plots.BarOptions{
 		Title: fmt.Sprintf("%s: final %s by %s (mean, Student-t 95%% CI over seeds)", r.Name, strings.Join(metrics, " and "), r.axisName(stage))})
 }
+
+// GroupedBars draws the final value of metric for the cells of one stage ("" = the
+// first) with one group per value of the axis groupBy (e.g. task.max_examples) and,
+// within a group, one bar per value of the other axes (e.g. masks.loss), so that an
+// interaction between two axes reads off one figure. Bars are the mean over seeds with a
+// Student-t 95% CI.
+func (r *Report) GroupedBars(stage, metric, groupBy string) (*plot.Plot, error) {
+	if stage == "" && len(r.Cells) > 0 {
+		stage = r.Cells[0].Stage
+	}
+	cats, bars, err := r.groupedSeries(stage, metric, groupBy)
+	if err != nil {
+		return nil, err
+	}
+	return plots.Bars(cats, bars, plots.BarOptions{YLabel: metric,
+		Title: fmt.Sprintf("%s: final %s by %s (mean, Student-t 95%% CI over seeds)", r.Name, metric, r.axisName(stage))})
+}
+
+// groupedSeries is GroupedBars' data: the categories and one series per other-axes label.
+func (r *Report) groupedSeries(stage, metric, groupBy string) ([]string, []plots.BarSeries, error) {
+	if !r.stageHas(stage, "final_"+metric) {
+		return nil, nil, fmt.Errorf("report %s, stage %q: no run has the final metric %q", r.Name, stage, metric)
+	}
+	var groups, labels []string
+	var axes []string
+	for _, c := range r.Cells {
+		if c.Stage != stage {
+			continue
+		}
+		for k := range c.Values {
+			if !slices.Contains(axes, k) {
+				axes = append(axes, k)
+			}
+		}
+		g, ok := c.Values[groupBy]
+		if !ok {
+			continue
+		}
+		if !slices.Contains(groups, g) {
+			groups = append(groups, g)
+		}
+		if l := otherValues(c.Values, groupBy); !slices.Contains(labels, l) {
+			labels = append(labels, l)
+		}
+	}
+	if len(groups) == 0 {
+		slices.Sort(axes)
+		return nil, nil, fmt.Errorf("report %s, stage %q: no axis %q (the axes are %v)", r.Name, stage, groupBy, axes)
+	}
+	bars := make([]plots.BarSeries, len(labels))
+	for i, l := range labels {
+		bars[i] = plots.BarSeries{Label: l, Values: make([][]float64, len(groups))}
+	}
+	for _, c := range r.Cells {
+		g, ok := c.Values[groupBy]
+		if c.Stage != stage || !ok {
+			continue
+		}
+		gi := slices.Index(groups, g)
+		si := slices.Index(labels, otherValues(c.Values, groupBy))
+		for _, seed := range c.Seeds {
+			if v, ok := r.finals[cellKey(c.Stage, c.Cell)][seed]["final_"+metric]; ok {
+				bars[si].Values[gi] = append(bars[si].Values[gi], v)
+			}
+		}
+	}
+	cats := make([]string, len(groups))
+	for i, g := range groups {
+		cats[i] = groupBy + "=" + g
+	}
+	return cats, bars, nil
+}
+
+// otherValues is a cell's legend label without the axis skip: the remaining value, or
+// the remaining "key=value"s joined when there are several.
+func otherValues(values map[string]string, skip string) string {
+	var keys []string
+	for k := range values {
+		if k != skip {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	if len(keys) == 1 {
+		return values[keys[0]]
+	}
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + values[k]
+	}
+	return strings.Join(parts, ", ") // "" with no other axis: plots.Bars names it "series 1"
+}

@@ -324,6 +324,26 @@ stages:
 	if _, err := rep.MetricBars("pre", "valid_exact"); err == nil || !strings.Contains(err.Error(), "valid_acc") {
 		t.Errorf("MetricBars of a metric the stage lacks: error %v, want one listing valid_acc", err)
 	}
+	if _, err := rep.GroupedBars("sft", "valid_completion_loss", "masks.loss"); err != nil {
+		t.Errorf("GroupedBars: %v", err)
+	}
+	cats, series, err := rep.groupedSeries("sft", "valid_completion_loss", "masks.loss")
+	if err != nil || !slices.Equal(cats, []string{"masks.loss=all", "masks.loss=completion"}) || len(series) != 1 || len(series[0].Values) != 2 {
+		t.Fatalf("groupedSeries: categories %v, series %+v, err %v", cats, series, err)
+	}
+	for i, cell := range []string{"masks.loss=all", "masks.loss=completion"} {
+		for _, c := range rep.Cells {
+			if c.Stage == "sft" && c.Cell == cell {
+				want := rep.finals[cellKey("sft", cell)][1]["final_valid_completion_loss"]
+				if got := series[0].Values[i]; len(got) != 1 || got[0] != want {
+					t.Errorf("groupedSeries %s: %v, want [%g]", cell, got, want)
+				}
+			}
+		}
+	}
+	if _, err := rep.GroupedBars("sft", "valid_completion_loss", "task.size"); err == nil || !strings.Contains(err.Error(), "masks.loss") {
+		t.Errorf("GroupedBars by an axis that is not there: error %v, want one naming the axes", err)
+	}
 	if !rep.spec.LogY {
 		t.Error("report: log_y of the sweep file was lost on the way through the manifest")
 	}
