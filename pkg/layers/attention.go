@@ -240,7 +240,11 @@ func (b *AttentionBuilder) build(wantWeights bool) (out, weights *graph.Node, er
 			q = graph.TransposeAllAxes(q, 0, 2, 1, 3)
 			k = graph.TransposeAllAxes(k, 0, 2, 1, 3)
 			v = graph.TransposeAllAxes(v, 0, 2, 1, 3)
-			scores = graph.DotGeneral(q, []int{3}, []int{0, 1}, k, []int{3}, []int{0, 1})
+			if plainGradients {
+				scores = graph.DotGeneral(q, []int{3}, []int{0, 1}, k, []int{3}, []int{0, 1})
+			} else {
+				scores = matmul(q, k, 2, true)
+			}
 		} else {
 			scores = graph.DotGeneral(q, []int{3}, []int{0, 2}, k, []int{3}, []int{0, 2})
 		}
@@ -260,7 +264,11 @@ func (b *AttentionBuilder) build(wantWeights bool) (out, weights *graph.Node, er
 		}
 		var o *graph.Node // [B,H,Q,dh], then [B,Q,H,dh]
 		if headMajor {
-			o = graph.DotGeneral(w, []int{3}, []int{0, 1}, v, []int{2}, []int{0, 1})
+			if plainGradients {
+				o = graph.DotGeneral(w, []int{3}, []int{0, 1}, v, []int{2}, []int{0, 1})
+			} else {
+				o = matmul(w, v, 2, false)
+			}
 		} else {
 			o = graph.DotGeneral(w, []int{3}, []int{0, 1}, v, []int{1}, []int{0, 2})
 		}

@@ -46,7 +46,14 @@ func dense(scope *model.Scope, x *graph.Node, out int, useBias bool) *graph.Node
 	if useBias {
 		b = scope.WithInitializer(init).VariableWithShape("biases", shapes.Make(x.DType(), out)).NodeValue(g)
 	}
-	return nn.Dense(x, w, b, compute.DenseLayoutInputOutputs)
+	if plainGradients {
+		return nn.Dense(x, w, b, compute.DenseLayoutInputOutputs)
+	}
+	y := matmul(x, w, 0, false)
+	if b != nil {
+		y = addBias(y, b)
+	}
+	return y
 }
 
 // layerNorm normalises the last axis with GoMLX's variable names

@@ -256,9 +256,13 @@ func transformerModel(scope *model.Scope, cfg Config, in Inputs, wantWeights boo
 	os := scope.In("output")
 	if cfg.Tied {
 		// logits = y · tableᵀ + bias
-		logits := graph.DotGeneral(y, []int{2}, nil, table, []int{1}, nil)
 		bias := os.WithInitializer(constInit(0)).VariableWithShape("biases", shapes.Make(floatDType, cfg.Vocab)).NodeValue(g)
-		res.Logits = graph.Add(logits, graph.Reshape(bias, 1, 1, cfg.Vocab))
+		if plainGradients {
+			logits := graph.DotGeneral(y, []int{2}, nil, table, []int{1}, nil)
+			res.Logits = graph.Add(logits, graph.Reshape(bias, 1, 1, cfg.Vocab))
+		} else {
+			res.Logits = addBias(matmul(y, table, 0, true), bias)
+		}
 	} else {
 		res.Logits = dense(os, y, cfg.Vocab, true)
 	}

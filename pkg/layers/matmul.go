@@ -1,0 +1,199 @@
+package layers
+
+import (
+	"os"
+	"sync"
+	"sync/atomic"
+	"weak"
+
+	"github.com/gomlx/compute/shapes"
+	"github.com/gomlx/gomlx/core/graph"
+)
+
+// This file gives masklab's matmuls and bias additions gradients laid out for GoMLX's Go
+// backend. Why not GoMLX's own: its DotGeneral gradient (dotGeneralVJP in v0.28.2)
+//
+//   - puts the output gradient on the left with the contracted axes first, a layout the
+//     Go backend's matmul does not support, so the backend transposes both operands of
+//     every weight gradient (a transpose of a [1536,64] activation costs as much as the
+//     [1536,64]x[64,64] matmul itself);
+//   - always "transposes back" its result, a full copy even when the permutation is the
+//     identity (every Linear's input gradient);
+//
+// and the gradient of a bias added by broadcasting is a generic reduction over (batch,
+// time), 14x slower there than the same sum as a matmul with a ones vector
+// (docs/performance.md, kernel table). GoMLX has no public way to give one node its own
+// multi-input gradient (graph.IdentityWithCustomGradient is per input and keeps its
+// shape), so the nodes built here are remembered (weakly) and graph.VJPRegistration's
+// entries for DotGeneral and Add are wrapped: a remembered node gets the gradient below,
+// every other node GoMLX's own, unchanged. The values are the same sums in another
+// order (tested against GoMLX's gradients).
+
+// dotInfo describes a DotGeneral built by matmul.
+type dotInfo struct {
+	lhs, rhs        *graph.Node
+	batch           int  // leading batch axes of both operands
+	rhsContractLast bool // rhs is [batch..., N, K] (else [batch..., K, N])
+}
+
+// biasInfo describes an Add built by addBias: y [..., N] + b [1, ..., 1, N].
+type biasInfo struct{}
+
+// plainGradients ($MASKLAB_PLAIN_GRADIENTS=1) builds Linear layers with GoMLX's nn.Dense
+// and attention with graph.DotGeneral and their own gradients instead: the "before" of
+// the benchmark in docs/performance.md.
+var plainGradients = os.Getenv("MASKLAB_PLAIN_GRADIENTS") == "1"
+
+var (
+	customNodes sync.Map // weak.Pointer[graph.Node] -> dotInfo or biasInfo
+	customAdded atomic.Int64
+	// customUsed counts the gradients built here (tests check that the path is taken).
+	customUsed atomic.Int64
+	installOnce sync.Once
+)
+
+// remember records node's custom gradient, pruning entries of collected graphs now and then.
+func remember(node *graph.Node, info any) {
+	installOnce.Do(installVJPs)
+	customNodes.Store(weak.Make(node), info)
+	if customAdded.Add(1)%4096 == 0 {
+		customNodes.Range(func(k, _ any) bool {
+			if k.(weak.Pointer[graph.Node]).Value() == nil {
+				customNodes.Delete(k)
+			}
+			return true
+		})
+	}
+}
+
+func lookup(node *graph.Node) (any, bool) { return customNodes.Load(weak.Make(node)) }
+
+// installVJPs wraps GoMLX's DotGeneral and Add gradients (once, on first use: graphs are
+// built after that, so no gradient is being computed while the table changes).
+func installVJPs() {
+	origDot := graph.VJPRegistration[graph.NodeTypeDotGeneral]
+	graph.VJPRegistration[graph.NodeTypeDotGeneral] = func(node *graph.Node, v []*graph.Node, s shapes.Shape) []*graph.Node {
+		if info, ok := lookup(node); ok {
+			if d, ok := info.(dotInfo); ok {
+				customUsed.Add(1)
+				return dotVJP(d, v[0])
+			}
+		}
+		return origDot(node, v, s)
+	}
+	origAdd := graph.VJPRegistration[graph.NodeTypeAdd]
+	graph.VJPRegistration[graph.NodeTypeAdd] = func(node *graph.Node, v []*graph.Node, s shapes.Shape) []*graph.Node {
+		if info, ok := lookup(node); ok {
+			if _, ok := info.(biasInfo); ok {
+				customUsed.Add(1)
+				return biasVJP(node, v[0])
+			}
+		}
+		return origAdd(node, v, s)
+	}
+}
+
+// matmul contracts the last axis of lhs [batch..., M..., K] with rhs [batch..., K, N]
+// (or [batch..., N, K] when rhsContractLast), batch being the number of leading batch
+// axes of both; the result is [batch..., M..., N]. Its value is graph.DotGeneral's; its
+// gradient needs no transpose for lhs and one for rhs (of the smaller of lhs and the
+// output gradient).
+func matmul(lhs, rhs *graph.Node, batch int, rhsContractLast bool) *graph.Node {
+	batchAxes := make([]int, batch)
+	for i := range batchAxes {
+		batchAxes[i] = i
+	}
+	rc := batch
+	if rhsContractLast {
+		rc = batch + 1
+	}
+	out := graph.DotGeneral(lhs, []int{lhs.Rank() - 1}, batchAxes, rhs, []int{rc}, batchAxes)
+	if rhs.Rank() == batch+2 && lhs.Rank() > batch+1 {
+		remember(out, dotInfo{lhs: lhs, rhs: rhs, batch: batch, rhsContractLast: rhsContractLast})
+	}
+	return out
+}
+
+// dotVJP is the gradient of matmul(lhs, rhs) for the output gradient v [batch..., M..., N].
+func dotVJP(d dotInfo, v *graph.Node) []*graph.Node {
+	lhs, rhs, nb := d.lhs, d.rhs, d.batch
+	batchAxes := make([]int, nb)
+	for i := range batchAxes {
+		batchAxes[i] = i
+	}
+	// dlhs[b, m..., k] = sum_n v[b, m..., n] rhs[b, k, n]: v contracts its last axis, rhs
+	// its N axis; the result is already in lhs's axis order.
+	rn := nb + 1
+	if d.rhsContractLast {
+		rn = nb
+	}
+	dlhs := graph.DotGeneral(v, []int{v.Rank() - 1}, batchAxes, rhs, []int{rn}, batchAxes)
+
+	// drhs: flatten the M axes, then either transpose lhs ([b,K,M] x [b,M,N] = [b,K,N]) or
+	// v ([b,N,M] x [b,M,K] = [b,N,K]), whichever copies fewer elements, counting the
+	// transpose of the result when it is not in rhs's order.
+	dims := lhs.Shape().Dimensions
+	K, N := dims[len(dims)-1], v.Shape().Dim(-1)
+	M := 1
+	for _, x := range dims[nb : len(dims)-1] {
+		M *= x
+	}
+	bdims := dims[:nb]
+	lhs2 := graph.Reshape(lhs, append(append([]int(nil), bdims...), M, K)...)
+	v2 := graph.Reshape(v, append(append([]int(nil), bdims...), M, N)...)
+	B := 1
+	for _, x := range bdims {
+		B *= x
+	}
+	costL, costV := B*M*K, B*M*N // elements transposed
+	if d.rhsContractLast {
+		costL += B * K * N // result [b,K,N] must become [b,N,K]
+	} else {
+		costV += B * K * N
+	}
+	swap := func(x *graph.Node) *graph.Node { // transposes the last two axes
+		perm := make([]int, x.Rank())
+		for i := range perm {
+			perm[i] = i
+		}
+		perm[len(perm)-1], perm[len(perm)-2] = perm[len(perm)-2], perm[len(perm)-1]
+		return graph.TransposeAllAxes(x, perm...)
+	}
+	var drhs *graph.Node
+	if costL <= costV {
+		drhs = graph.DotGeneral(swap(lhs2), []int{nb + 1}, batchAxes, v2, []int{nb}, batchAxes) // [b, K, N]
+		if d.rhsContractLast {
+			drhs = swap(drhs)
+		}
+	} else {
+		drhs = graph.DotGeneral(swap(v2), []int{nb + 1}, batchAxes, lhs2, []int{nb}, batchAxes) // [b, N, K]
+		if !d.rhsContractLast {
+			drhs = swap(drhs)
+		}
+	}
+	return []*graph.Node{dlhs, drhs}
+}
+
+// addBias returns y + b, b [N] broadcast over every axis of y [..., N] but the last,
+// with the bias gradient computed as a matmul with a ones vector.
+func addBias(y, b *graph.Node) *graph.Node {
+	shape := make([]int, y.Rank())
+	for i := range shape {
+		shape[i] = 1
+	}
+	shape[len(shape)-1] = b.Shape().Dim(0)
+	out := graph.Add(y, graph.Reshape(b, shape...))
+	remember(out, biasInfo{})
+	return out
+}
+
+// biasVJP is the gradient of addBias's Add node: v for y, and ones[1,R] x v[R,N] for the
+// bias (R the product of y's other axes), reshaped to [1, ..., 1, N].
+func biasVJP(node, v *graph.Node) []*graph.Node {
+	bShape := node.Inputs()[1].Shape().Dimensions
+	N := v.Shape().Dim(-1)
+	R := v.Shape().Size() / N
+	ones := graph.Ones(v.Graph(), shapes.Make(v.DType(), 1, R))
+	db := graph.DotGeneral(ones, []int{1}, nil, graph.Reshape(v, R, N), []int{0}, nil) // [1, N]
+	return []*graph.Node{v, graph.Reshape(db, bShape...)}
+}
