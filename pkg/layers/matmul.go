@@ -48,7 +48,7 @@ var (
 	customNodes sync.Map // weak.Pointer[graph.Node] -> dotInfo or biasInfo
 	customAdded atomic.Int64
 	// customUsed counts the gradients built here (tests check that the path is taken).
-	customUsed atomic.Int64
+	customUsed  atomic.Int64
 	installOnce sync.Once
 )
 
