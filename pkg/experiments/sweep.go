@@ -309,16 +309,21 @@ func WriteManifest(p *Plan, sweepDir string) error {
 		}
 	}
 	// Merge with an existing manifest so a sweep directory can hold several plans
-	// (e.g. a sweep extended with more seeds) without forgetting runs.
+	// (e.g. a sweep extended with more seeds) without forgetting runs. An old run of a
+	// (stage, cell, seed) the new plan also has is superseded (the sweep file changed,
+	// e.g. more steps): keeping it would count that seed twice in the report. Its
+	// directory stays on disk.
 	old, err := ReadManifest(sweepDir)
 	if err == nil {
 		have := map[string]bool{}
+		slot := map[string]bool{}
 		for _, r := range p.Runs {
 			have[r.ID] = true
+			slot[fmt.Sprintf("%s\x00%s\x00%d", r.Stage, r.Cell, r.Seed)] = true
 		}
 		var extra []*PlannedRun
 		for _, r := range old.Runs {
-			if !have[r.ID] {
+			if !have[r.ID] && !slot[fmt.Sprintf("%s\x00%s\x00%d", r.Stage, r.Cell, r.Seed)] {
 				extra = append(extra, r)
 			}
 		}

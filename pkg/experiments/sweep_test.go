@@ -3,6 +3,7 @@ package experiments
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"maps"
 	"math/rand/v2"
 	"os"
@@ -350,4 +351,63 @@ stages:
 	if rep.stageCurve["pre"] != "valid_loss" || rep.stageCurve["sft"] != "valid_completion_loss" {
 		t.Errorf("curve metrics by stage %v, want valid_loss for pre and valid_completion_loss for sft", rep.stageCurve)
 	}
+}
+
+// A sweep directory keeps the runs of an earlier plan with other seeds (a sweep
+// extended with more seeds), but a changed sweep file supersedes the old run of each
+// (stage, cell, seed) it plans again, so the report never counts a seed twice.
+func TestManifestMergeSupersedesChangedRuns(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "sw")
+	sweep := func(steps int, seeds string) string {
+		return writeSweep(t, fmt.Sprintf(`
+name: merge
+base:
+  task: {name: reverse, vocab: 12, min_len: 3, max_len: 5, train_size: 100, max_eval: 8}
+  model: {kind: seq2seq, layers: 1, d_model: 16, heads: 2, ff: 32}
+  train: {steps: %d, batch_size: 8}
+axes:
+  masks.input: [none, full]
+seeds: %s
+`, steps, seeds))
+	}
+	ids := func(p *Plan) map[string]bool {
+		m := map[string]bool{}
+		for _, r := range p.Runs {
+			m[r.ID] = true
+		}
+		return m
+	}
+	a, err := PrepareSweep(sweep(10, "[1, 2]"), dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// More seeds: the old runs stay.
+	b, err := PrepareSweep(sweep(10, "[3]"), dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := ReadManifest(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(m); len(got) != 6 || !maps.Equal(got, mergeSets(ids(a), ids(b))) {
+		t.Fatalf("after adding seed 3: %d runs %v, want the 4 of the first plan and 2 new", len(got), got)
+	}
+	// More steps for seeds 1-3: every old run is superseded.
+	c, err := PrepareSweep(sweep(12, "[1, 2, 3]"), dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m, err = ReadManifest(dir); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(m); !maps.Equal(got, ids(c)) {
+		t.Fatalf("after changing the steps: runs %v, want exactly the new plan's %v", got, ids(c))
+	}
+}
+
+func mergeSets(a, b map[string]bool) map[string]bool {
+	m := maps.Clone(a)
+	maps.Copy(m, b)
+	return m
 }
