@@ -87,7 +87,10 @@ for s in "${sweeps[@]}"; do
   echo "=== $name: sweep $s into $dir"
   ts=$SECONDS
   "$bin" sweep "$s" --out "$dir" --workers "$workers" ${sets[@]+"${sets[@]}"}
-  "$bin" status "$dir" | head -5
+  # Not "| head": with pipefail, status dying of SIGPIPE on a long listing (a staged
+  # sweep) would stop the script before the report.
+  "$bin" status "$dir" > "$dir/status.txt"
+  head -5 "$dir/status.txt"
   rep="$dir/report"
   "$bin" report "$dir" --out "$rep" >/dev/null
   cp "$rep/report.csv" "$results/$name.csv"
