@@ -71,25 +71,22 @@ func lookup(node *graph.Node) (any, bool) { return customNodes.Load(weak.Make(no
 // installVJPs wraps GoMLX's DotGeneral and Add gradients (once, on first use: graphs are
 // built after that, so no gradient is being computed while the table changes).
 func installVJPs() {
-	origDot := graph.VJPRegistration[graph.NodeTypeDotGeneral]
-	graph.VJPRegistration[graph.NodeTypeDotGeneral] = func(node *graph.Node, v []*graph.Node, s shapes.Shape) []*graph.Node {
+	wrapVJP(graph.NodeTypeDotGeneral, func(node, v *graph.Node, d dotInfo) []*graph.Node { return dotVJP(d, v) })
+	wrapVJP(graph.NodeTypeAdd, func(node, v *graph.Node, _ biasInfo) []*graph.Node { return biasVJP(node, v) })
+}
+
+// wrapVJP makes the gradient of nodes of type t that were remembered with an info of
+// type I custom's, and leaves every other node of that type to GoMLX's gradient.
+func wrapVJP[I any](t graph.NodeType, custom func(node, v *graph.Node, info I) []*graph.Node) {
+	orig := graph.VJPRegistration[t]
+	graph.VJPRegistration[t] = func(node *graph.Node, v []*graph.Node, s shapes.Shape) []*graph.Node {
 		if info, ok := lookup(node); ok {
-			if d, ok := info.(dotInfo); ok {
+			if i, ok := info.(I); ok {
 				customUsed.Add(1)
-				return dotVJP(d, v[0])
+				return custom(node, v[0], i)
 			}
 		}
-		return origDot(node, v, s)
-	}
-	origAdd := graph.VJPRegistration[graph.NodeTypeAdd]
-	graph.VJPRegistration[graph.NodeTypeAdd] = func(node *graph.Node, v []*graph.Node, s shapes.Shape) []*graph.Node {
-		if info, ok := lookup(node); ok {
-			if _, ok := info.(biasInfo); ok {
-				customUsed.Add(1)
-				return biasVJP(node, v[0])
-			}
-		}
-		return origAdd(node, v, s)
+		return orig(node, v, s)
 	}
 }
 
