@@ -113,7 +113,7 @@ if [ "$quick" = 0 ] && [ "$notebooks" = 1 ]; then
     for f in sweeps/"$nn"-*.yaml; do
       [ -e "$f" ] || continue
       have=1
-      printf '%s\n' "${sweeps[@]}" | grep -qx "$f" || all=0
+      grep -qx "$f" <<<"$(printf '%s\n' "${sweeps[@]}")" || all=0
     done
     [ "$have" = 1 ] && [ "$all" = 1 ] && nbs+=("$nb")
   done

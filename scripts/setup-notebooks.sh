@@ -29,7 +29,7 @@ say() { echo "setup-notebooks: $*"; }
 debs=(python3-nbclient python3-nbformat python3-jupyter-client jupyter-nbconvert)
 missing=()
 for p in "${debs[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+  if [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != *"install ok installed"* ]]; then
     missing+=("$p")
   fi
 done

@@ -131,7 +131,7 @@ start_munge() {
   die "munged did not start (see /var/log/munge/munged.log)"
 }
 
-node_state() { sinfo -h -N -n "$NODE" -o %T 2>/dev/null | head -1; }
+node_state() { sinfo -h -N -n "$NODE" -o %T 2>/dev/null | sed -n 1p; }
 
 start() {
   install_pkgs

@@ -99,11 +99,11 @@ submit() {
   out=$(timeout "$(left)" "$M" slurm "$SWEEP" --out "$CLUSTER" --cpus 1 --max-parallel 2 --time 10 --submit) ||
     fail "masklab slurm --submit failed: $out"
   echo "$out" | sed 's/^/  | /'
-  ARRAY=$(echo "$out" | sed -n 's/^submitted array job \([0-9]*\).*/\1/p' | head -1)
+  ARRAY=$(echo "$out" | sed -n 's/^submitted array job \([0-9]*\).*/\1/p' | sed -n 1p)
   REPORT=$(echo "$out" | sed -n 's/^submitted report job \([0-9]*\).*/\1/p')
   [ -n "$ARRAY" ] && [ -n "$REPORT" ] || fail "no job ids in masklab slurm's output"
   JOBS+=("$ARRAY" "$REPORT")
-  RUNLIST=$(ls -t "$CLUSTER"/slurm/array-*.runs | head -1)
+  RUNLIST=$(ls -t "$CLUSTER"/slurm/array-*.runs | sed -n 1p)
 }
 
 last_step() { # run dir -> last logged step (0 if none)
@@ -145,8 +145,8 @@ grep -q "CANCELLED" "$CLUSTER"/slurm/logs/"${ARRAY}"_*.out || fail "no task log 
 [ -s "$CLUSTER"/slurm/logs/report-"$REPORT".out ] || fail "no report job log"
 [ ! -e "$CLUSTER/runs/$CANCELLED/summary.json" ] || fail "the cancelled run $CANCELLED has a summary: $(cat "$CLUSTER/runs/$CANCELLED/summary.json")"
 status=$("$M" status "$CLUSTER")
-echo "$status" | grep -qx "done: 3" || fail "want 3 done runs after the cancel: $status"
-echo "$status" | grep -qx "pending: 1" || fail "want 1 pending run after the cancel: $status"
+grep -qx "done: 3" <<<"$status" || fail "want 3 done runs after the cancel: $status"
+grep -qx "pending: 1" <<<"$status" || fail "want 1 pending run after the cancel: $status"
 
 # 6. Resubmit: only the cancelled run.
 t0=$SECONDS
@@ -155,10 +155,10 @@ submit
 wait_jobs "$ARRAY" "$REPORT"
 say "resubmitted run and report done in $((SECONDS - t0))s"
 status=$("$M" status "$CLUSTER")
-echo "$status" | grep -qx "done: 4" || fail "want 4 done runs: $status"
+grep -qx "done: 4" <<<"$status" || fail "want 4 done runs: $status"
 grep -q '"resumes": [1-9]' "$CLUSTER/runs/$CANCELLED/summary.json" || fail "the cancelled run did not resume from its checkpoint (resumes = 0)"
 out=$("$M" slurm "$SWEEP" --out "$CLUSTER" --submit) || fail "masklab slurm with nothing pending failed: $out"
-echo "$out" | grep -q "no pending runs" || fail "with every run done, masklab slurm says: $out"
+grep -q "no pending runs" <<<"$out" || fail "with every run done, masklab slurm says: $out"
 
 # 7. Same numbers as the local sweep.
 no_provenance() { sed '/"provenance": {/,/^  }/d' "$1"; }
