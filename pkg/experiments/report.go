@@ -274,19 +274,29 @@ func (r *Report) LaTeX() []byte {
 	return []byte(b.String())
 }
 
-// stageHas reports whether a done run of the stage has the final value key.
-func (r *Report) stageHas(stage, key string) bool {
+// stageFinals returns, sorted, the metrics that some done run of the stage has a final
+// value of.
+func (r *Report) stageFinals(stage string) []string {
+	var have []string
 	for _, c := range r.Cells {
 		if c.Stage != stage {
 			continue
 		}
 		for _, vals := range r.finals[cellKey(c.Stage, c.Cell)] {
-			if _, ok := vals[key]; ok {
-				return true
+			for k := range vals {
+				if m, ok := strings.CutPrefix(k, "final_"); ok && !slices.Contains(have, m) {
+					have = append(have, m)
+				}
 			}
 		}
 	}
-	return false
+	slices.Sort(have)
+	return have
+}
+
+// stageHas reports whether a done run of the stage has a final value of metric.
+func (r *Report) stageHas(stage, metric string) bool {
+	return slices.Contains(r.stageFinals(stage), metric)
 }
 
 // label of a cell in figures: the cell, prefixed by its stage when there are several.
@@ -415,7 +425,7 @@ func (r *Report) Figures() (map[string]plots.Figure, error) {
 		// stage without greedy decoding has no valid_exact).
 		bar := bar
 		for _, m := range []string{bar, "valid_acc", "valid_loss"} {
-			if r.stageHas(st, "final_"+m) {
+			if r.stageHas(st, m) {
 				bar = m
 				break
 			}
@@ -473,20 +483,7 @@ func (r *Report) MetricBars(stage string, metrics ...string) (*plot.Plot, error)
 		stage = r.Cells[0].Stage
 	}
 	for _, m := range metrics {
-		if !r.stageHas(stage, "final_"+m) {
-			var have []string
-			for _, c := range r.Cells {
-				if c.Stage == stage {
-					for _, vals := range r.finals[cellKey(c.Stage, c.Cell)] {
-						for k := range vals {
-							if k, ok := strings.CutPrefix(k, "final_"); ok && !slices.Contains(have, k) {
-								have = append(have, k)
-							}
-						}
-					}
-				}
-			}
-			slices.Sort(have)
+		if have := r.stageFinals(stage); !slices.Contains(have, m) {
 			return nil, fmt.Errorf("report %s, stage %q: no run has the final metric %q (there are %v)", r.Name, stage, m, have)
 		}
 	}
@@ -528,7 +525,7 @@ func (r *Report) GroupedBars(stage, metric, groupBy string) (*plot.Plot, error) 
 
 // groupedSeries is GroupedBars' data: the categories and one series per other-axes label.
 func (r *Report) groupedSeries(stage, metric, groupBy string) ([]string, []plots.BarSeries, error) {
-	if !r.stageHas(stage, "final_"+metric) {
+	if !r.stageHas(stage, metric) {
 		return nil, nil, fmt.Errorf("report %s, stage %q: no run has the final metric %q", r.Name, stage, metric)
 	}
 	var groups, labels []string
