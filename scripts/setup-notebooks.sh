@@ -89,5 +89,24 @@ if [ ! -f "$spec" ]; then
   say "gonb --install did not write $spec"
   exit 1
 fi
+# The kernel's environment: the Go toolchain go.mod asks for and the SIMD kernels, as in
+# scripts/env.sh, also for a Jupyter started outside masklab's scripts (whose Go may
+# default to GOTOOLCHAIN=local and stop at "go.mod requires go >= 1.27").
+"$py" - "$spec" "$GOTOOLCHAIN" "${GOEXPERIMENT:-}" <<'PY'
+import json, sys
+path, toolchain, experiment = sys.argv[1:4]
+spec = json.load(open(path))
+env = dict(spec.get("env") or {})
+want = {"GOTOOLCHAIN": toolchain}
+if experiment:
+    want["GOEXPERIMENT"] = experiment
+if any(env.get(k) != v for k, v in want.items()):
+    env.update(want)
+    spec["env"] = env
+    json.dump(spec, open(path + ".tmp", "w"), indent=1)
+    import os
+    os.replace(path + ".tmp", path)
+    print("setup-notebooks: kernel environment", " ".join(f"{k}={v}" for k, v in want.items()))
+PY
 say "kernel: $spec"
 say "ok"

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -39,7 +41,16 @@ func TestVersion(t *testing.T) {
 	if code != 0 || errs != "" {
 		t.Fatalf("masklab version: exit %d, stderr %q", code, errs)
 	}
-	for _, want := range []string{"masklab ", "(commit ", "gomlx v0.28.2", "backend go:parallelism=-1 (from default)"} {
+	// The GoMLX version this module requires, as go.mod says.
+	gomod, err := os.ReadFile("../../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gomlx := regexp.MustCompile(`(?m)^\s*github\.com/gomlx/gomlx (v\S+)`).FindSubmatch(gomod)
+	if gomlx == nil {
+		t.Fatal("go.mod names no github.com/gomlx/gomlx version")
+	}
+	for _, want := range []string{"masklab ", "(commit ", "gomlx " + string(gomlx[1]), "backend go:parallelism=-1 (from default)"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("masklab version output lacks %q:\n%s", want, out)
 		}

@@ -75,8 +75,10 @@ func goParallelism(opts string) (string, bool) {
 }
 
 // checkGoParallelism refuses a bounded worker pool of more than one worker: in GoMLX
-// compute v0.1.2 parallel ops hold worker slots while their matmul waits for more, and a
-// run freezes for ever (seen with go:parallelism=2 at the first step of a d64 model).
+// compute v0.1.2 parallel ops held worker slots while their matmul waited for more, and a
+// run froze for ever (seen with go:parallelism=2 at the first step of a d64 model).
+// compute v0.1.14 ran go:parallelism=2 through a benchmark, but slower than -1 (6.2k
+// against 7.1k target tokens/s, RB-d64 on 2 threads), so the refusal stays.
 // -1 (unbounded; GOMAXPROCS bounds the threads) and 1 are safe and give the same numbers.
 func checkGoParallelism(c Choice) error {
 	name, opts, _ := strings.Cut(c.Config, ":")
@@ -88,7 +90,7 @@ func checkGoParallelism(c Choice) error {
 	case "", "-1", "0", "1":
 		return nil
 	}
-	return fmt.Errorf("backend %q (from %s): parallelism=%s can deadlock in GoMLX compute v0.1.2's worker pool; "+
+	return fmt.Errorf("backend %q (from %s): parallelism=%s deadlocked in GoMLX compute v0.1.2's worker pool and is slower than -1; "+
 		"use parallelism=-1 and bound the threads with GOMAXPROCS=N (set MASKLAB_ALLOW_GO_PARALLELISM=1 to try anyway)",
 		c.Config, c.Source, v)
 }

@@ -98,14 +98,16 @@ func (l *Loaded) Attention(text string) (*AttentionReading, error) {
 
 	if l.attEx == nil {
 		l.attEx, err = model.NewExec(l.sess.be, l.sess.store, func(scope *model.Scope, in []*graph.Node) []*graph.Node {
+			layers.VariablesAsParameters(in[0].Graph())
 			res, err := layers.Run(scope.In("model"), su.model, l.sess.inputs(in, false), true)
 			if err != nil {
 				panic(err)
 			}
 			l.attBlocks = l.attBlocks[:0]
 			// The logits are an output too, although unused: with only attention weights as
-			// outputs (the rest of the model dead code), GoMLX v0.28.2's Go backend fails at
-			// execution ("index out of range [377] with length 371"); seen, not assumed.
+			// outputs (the rest of the model dead code), GoMLX v0.28.2's Go backend failed at
+			// execution ("index out of range [377] with length 371"); seen, not assumed, and kept with
+			// v0.28.16 (one more output costs nothing worth a regression).
 			nodes := []*graph.Node{res.Logits}
 			for _, a := range res.Attention {
 				l.attBlocks = append(l.attBlocks, layers.AttentionWeights{Block: a.Block, Layer: a.Layer})

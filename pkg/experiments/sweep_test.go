@@ -39,6 +39,16 @@ func writeSweep(t *testing.T, text string) string {
 	return p
 }
 
+// killDelay is the time attempt i of TestSweepSurvivesSIGKILL runs before its SIGKILL:
+// uniform in (0, whole/5] for the first two attempts, then in (0, whole*(i-1)/3].
+func killDelay(rng *rand.Rand, whole time.Duration, i int) time.Duration {
+	limit := whole / 5
+	if i >= 2 {
+		limit = whole * time.Duration(i-1) / 3
+	}
+	return time.Duration(1 + rng.Int64N(int64(max(limit, time.Millisecond))))
+}
+
 func runSweepInProcess(t *testing.T, sweepPath, dir string) SweepResult {
 	t.Helper()
 	p, err := PrepareSweep(sweepPath, dir, nil)
@@ -64,7 +74,13 @@ func TestSweepSurvivesSIGKILL(t *testing.T) {
 	}
 	sweep := writeSweep(t, tinySweep)
 	ref := filepath.Join(t.TempDir(), "ref")
+	t0 := time.Now()
 	runSweepInProcess(t, sweep, ref)
+	// The kill delays scale with the time the whole sweep takes here (1 worker), so that
+	// a fast backend or machine is interrupted as often as a slow one: the first two
+	// attempts are killed within a fifth of it (with 2 workers and a process to start,
+	// neither can finish), later ones wait longer so that the sweep makes progress.
+	whole := time.Since(t0)
 
 	dir := filepath.Join(t.TempDir(), "killed")
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
@@ -83,7 +99,7 @@ func TestSweepSurvivesSIGKILL(t *testing.T) {
 			if err != nil {
 				t.Fatalf("sweep run %d: %v\n%s", i, err, out.String())
 			}
-		case <-time.After(time.Duration(200+rng.IntN(400+200*i)) * time.Millisecond):
+		case <-time.After(killDelay(rng, whole, i)):
 			_ = cmd.Process.Signal(syscall.SIGKILL)
 			<-done
 			kills++

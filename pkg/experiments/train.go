@@ -143,6 +143,8 @@ func nll(logits, tgt *graph.Node) (*graph.Node, *graph.Node) {
 
 // trainGraph: inputs as hostBatch.tensors plus the learning rate; outputs loss, grad norm.
 func (s *session) trainGraph(scope *model.Scope, in []*graph.Node) []*graph.Node {
+	// Before s.inputs, whose random corruptions read the RNG state variable.
+	layers.VariablesAsParameters(in[0].Graph())
 	mscope := scope.In("model")
 	logits, err := layers.Forward(mscope, s.su.model, s.inputs(in, true))
 	if err != nil {
@@ -173,6 +175,7 @@ func (s *session) trainGraph(scope *model.Scope, in []*graph.Node) []*graph.Node
 
 // evalGraph: inputs as hostBatch.tensors; outputs nll [B,T] and argmax [B,T].
 func (s *session) evalGraph(scope *model.Scope, in []*graph.Node) []*graph.Node {
+	layers.VariablesAsParameters(in[0].Graph())
 	logits, err := layers.Forward(scope.In("model"), s.su.model, s.inputs(in, false))
 	if err != nil {
 		panic(err)

@@ -97,6 +97,7 @@ func MultiHeadAttention(scope *model.Scope, query, key, value *graph.Node, heads
 		b.err = fmt.Errorf("layers: attention needs heads > 0 and headDim > 0, got %d and %d", heads, headDim)
 	default:
 		b.outputDim = query.Shape().Dim(-1)
+		VariablesAsParameters(query.Graph())
 	}
 	return b
 }
@@ -163,7 +164,8 @@ func (b *AttentionBuilder) WithOutputDim(d int) *AttentionBuilder {
 
 // WithFusion allows (default) or forbids GoMLX's fused attention.Core path, used only
 // when the backend has a fused scaled-dot-product-attention op (XLA), no weights are
-// requested and no dropout is active. The pure-Go backend has none.
+// requested and no dropout is active. The pure-Go backend always takes the explicit
+// path (see hasFusedAttention).
 func (b *AttentionBuilder) WithFusion(enabled bool) *AttentionBuilder {
 	b.fusion = enabled
 	return b
@@ -312,7 +314,13 @@ func rotary(x, pos *graph.Node, base float64) *graph.Node {
 	}, 3)
 }
 
-// hasFusedAttention reports whether g's backend has a fused attention op.
+// hasFusedAttention reports whether g's backend has a fused attention op worth taking
+// for training. The pure-Go backend has one since GoMLX v0.28.16 (compute v0.1.14), but
+// GoMLX differentiates attention.Core by recomputing the decomposed attention, so a
+// training step through it is 1.8x slower there than masklab's explicit path with its
+// closed-form softmax gradient (RB-d64, 1 thread: 5.7k against 10.2k target tokens/s;
+// docs/performance.md). XLA (cuDNN on CUDA) keeps the fused op.
 func hasFusedAttention(g *graph.Graph) bool {
-	return g.Backend().Capabilities().Operations[compute.OpTypeFusedScaledDotProductAttention]
+	b := g.Backend()
+	return b.Name() != "go" && b.Capabilities().Operations[compute.OpTypeFusedScaledDotProductAttention]
 }

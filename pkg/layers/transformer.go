@@ -86,6 +86,9 @@ func Run(scope *model.Scope, cfg Config, in Inputs, wantWeights bool) (res *Resu
 	if fn == nil {
 		return nil, fmt.Errorf("layers: model kind %q is not built into this binary", cfg.Kind)
 	}
+	if in.Dec != nil {
+		VariablesAsParameters(in.Dec.Graph())
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			res, err = nil, fmt.Errorf("layers: building %s model: %v", cfg.Kind, r)
@@ -305,6 +308,7 @@ func Encode(scope *model.Scope, cfg Config, in Inputs) (mem *graph.Node, err err
 	if in.Src == nil || in.Src.Rank() != 2 || !in.Src.DType().IsInt() {
 		return nil, fmt.Errorf("layers: Encode needs Inputs.Src integer ids [B,S], got %v", shapeOf(in.Src))
 	}
+	VariablesAsParameters(in.Src.Graph())
 	B, S := in.Src.Shape().Dim(0), in.Src.Shape().Dim(1)
 	if in.SrcLen == nil {
 		in.SrcLen = graph.BroadcastToDims(graph.Scalar(in.Src.Graph(), dtypes.Int32, S), B)

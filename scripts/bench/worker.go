@@ -205,6 +205,7 @@ func newTrainer(be compute.Backend, cfg layers.Config) (*trainer, error) {
 	opt := optimizer.Adam().LearningRate(refLR).Betas(0.9, 0.999).Epsilon(1e-8).WeightDecay(refWD).Done()
 	var err error
 	t.step, err = model.NewExec(be, t.store, func(scope *model.Scope, in []*graph.Node) []*graph.Node {
+		layers.VariablesAsParameters(in[0].Graph()) // the optimizer's moments and step too
 		loss, _, _ := t.forward(scope, in, true)
 		opt.UpdateGraph(scope, loss.Graph(), loss)
 		return []*graph.Node{loss}
@@ -213,6 +214,7 @@ func newTrainer(be compute.Backend, cfg layers.Config) (*trainer, error) {
 		return nil, err
 	}
 	t.eval, err = model.NewExec(be, t.store, func(scope *model.Scope, in []*graph.Node) []*graph.Node {
+		layers.VariablesAsParameters(in[0].Graph())
 		_, correct, total := t.forward(scope, in, false)
 		return []*graph.Node{correct, total}
 	})
