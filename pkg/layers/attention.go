@@ -322,5 +322,7 @@ func rotary(x, pos *graph.Node, base float64) *graph.Node {
 // docs/performance.md). XLA (cuDNN on CUDA) keeps the fused op.
 func hasFusedAttention(g *graph.Graph) bool {
 	b := g.Backend()
-	return b.Name() != "go" && b.Capabilities().Operations[compute.OpTypeFusedScaledDotProductAttention]
+	// The Go backend's Name is "Go Backend" and its String the registered name "go".
+	isGo := b.Name() == "go" || b.String() == "go"
+	return !isGo && b.Capabilities().Operations[compute.OpTypeFusedScaledDotProductAttention]
 }

@@ -78,3 +78,13 @@ func TestCorePathMatchesOwnAttention(t *testing.T) {
 		})
 	}
 }
+
+// On the pure-Go backend the layers take their own attention path even though the
+// backend has a fused attention op (compute v0.1.14): GoMLX's gradient of that op
+// recomputes the decomposed attention, and a training step is slower for it.
+func TestGoBackendTakesOwnAttentionPath(t *testing.T) {
+	g := graph.NewGraph(backend.Must(), "probe")
+	if hasFusedAttention(g) {
+		t.Fatalf("backend %q (%s) would take attention.Core", g.Backend().Name(), g.Backend().String())
+	}
+}
