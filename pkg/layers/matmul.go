@@ -11,7 +11,7 @@ import (
 )
 
 // This file gives masklab's matmuls and bias additions gradients laid out for GoMLX's Go
-// backend. Why not GoMLX's own: its DotGeneral gradient (dotGeneralVJP in v0.28.2)
+// backend. Why not GoMLX's own: its DotGeneral gradient (dotGeneralVJP; the same in v0.28.16)
 //
 //   - puts the output gradient on the left with the contracted axes first, a layout the
 //     Go backend's matmul does not support, so the backend transposes both operands of
