@@ -1,7 +1,7 @@
 # Sourced by masklab's scripts: one Go toolchain and one GOEXPERIMENT setting for every
 # build, test and run, so the build cache is shared.
 #
-# go.mod asks for Go 1.27 (GoMLX v0.28.16's Go backend, about twice as fast as v0.28.2
+# go.mod asks for Go 1.27 (GoMLX v0.28.16's Go backend, 2-3 times as fast as v0.28.2
 # here: docs/performance.md) with `toolchain go1.27.3`. GOTOOLCHAIN=go1.27.3+auto makes
 # any local Go (1.21+) run that toolchain, fetched once through the Go module proxy and
 # then taken from the module cache (also with GOPROXY=off, as the notebook tests run);
