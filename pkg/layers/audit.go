@@ -152,7 +152,6 @@ func (a Audit) Run(be compute.Backend) (dep [][]bool, err error) {
 	var buildErr error
 	exec, err := model.NewExec(be, store, func(scope *model.Scope, ins []*graph.Node) *graph.Node {
 		g := ins[0].Graph()
-		VariablesAsParameters(g)
 		in := Inputs{Dec: ins[0], DecLen: ins[1], PrefixLen: ins[2]}
 		rest := ins[3:]
 		if cfg.Kind != KindDecoder {

@@ -56,7 +56,6 @@ func newGreedy(backend compute.Backend, store *model.Store, cfg Config, opts Gre
 	}
 	d := &Greedy{cfg: cfg, opts: opts, full: full}
 	fn := func(scope *model.Scope, ins []*graph.Node) *graph.Node {
-		VariablesAsParameters(ins[0].Graph())
 		scope = subScope(scope, opts.Scope)
 		// One document per row: a "doc" mask of a model trained on packed rows sees
 		// the row as one document.
