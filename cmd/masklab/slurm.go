@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/masklab/masklab/internal/runlock"
 	"github.com/masklab/masklab/pkg/experiments"
 )
 
@@ -120,7 +121,7 @@ func runSlurm(args []string, stdout, stderr io.Writer) error {
 		counts[experiments.StatusRunning], counts[experiments.StatusFailed], counts[experiments.StatusPending])
 	if len(running) > 0 {
 		fmt.Fprintf(stdout, "not resubmitted, held by a live process (a killed holder's lock goes stale after %s): %s\n",
-			experiments.LockStaleAfter, strings.Join(running, ", "))
+			runlock.StaleAfter, strings.Join(running, ", "))
 	}
 	if len(runs) == 0 {
 		fmt.Fprintln(stdout, "no pending runs: nothing to submit")

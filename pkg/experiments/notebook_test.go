@@ -3,12 +3,13 @@ package experiments
 import (
 	"bytes"
 	"context"
-	"github.com/masklab/masklab/pkg/plots"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/masklab/masklab/pkg/plots"
 )
 
 func TestRunNotebookSweepQuick(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 
 	"gonum.org/v1/plot"
 
+	"github.com/masklab/masklab/internal/fsx"
 	"github.com/masklab/masklab/pkg/plots"
 )
 
@@ -365,7 +366,7 @@ func WriteReport(dir, out string) ([]string, error) {
 	var written []string
 	for name, data := range map[string][]byte{"report.csv": rep.CSV(), "report.md": rep.Markdown(), "report.tex": rep.LaTeX()} {
 		p := filepath.Join(out, name)
-		if err := WriteFileAtomic(p, data); err != nil {
+		if err := fsx.WriteFileAtomic(p, data); err != nil {
 			return nil, err
 		}
 		written = append(written, p)

@@ -10,13 +10,15 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/masklab/masklab/internal/fsx"
 )
 
 // fakeDone writes the summary and metrics of a finished run without training it.
 func fakeDone(t *testing.T, runDir string, acc float64) {
 	t.Helper()
 	final := map[string]float64{"valid_acc": acc, "valid_loss": 1 - acc}
-	if err := WriteJSONAtomic(filepath.Join(runDir, SummaryFile), &Summary{Status: StatusDone, Step: 32, Final: final, Best: final}); err != nil {
+	if err := fsx.WriteJSONAtomic(filepath.Join(runDir, SummaryFile), &Summary{Status: StatusDone, Step: 32, Final: final, Best: final}); err != nil {
 		t.Fatal(err)
 	}
 	lines := fmt.Sprintf("{\"step\":16,\"valid_loss\":%g}\n{\"step\":32,\"valid_loss\":%g}\n", 1.5-acc, 1-acc)

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/masklab/masklab/internal/runlock"
 )
 
 // SweepOptions control how a sweep is run (none of them changes its numbers).
@@ -63,7 +65,7 @@ func RunSweep(ctx context.Context, p *Plan, dir string, opts SweepOptions) (Swee
 					trained, s, err := RunOne(ctx, p, dir, r.ID, opts)
 					mu.Lock()
 					switch {
-					case errors.Is(err, ErrLocked):
+					case errors.Is(err, runlock.ErrLocked):
 						res.Busy++
 					case !trained && err == nil:
 						res.Skipped++
@@ -128,7 +130,7 @@ func RunOne(ctx context.Context, p *Plan, dir, id string, opts SweepOptions) (tr
 		topts.InitFrom = fromDir
 	}
 	s, err = TrainRun(ctx, r.Config, runDir, topts)
-	return err == nil || !errors.Is(err, ErrLocked), s, err
+	return err == nil || !errors.Is(err, runlock.ErrLocked), s, err
 }
 
 // ResolveRunDir finds a run directory from a path or an id inside a sweep directory.

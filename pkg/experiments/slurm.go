@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/masklab/masklab/internal/fsx"
 )
 
 // SlurmOptions says how to run a sweep's pending runs as a Slurm job array. Each array
@@ -284,7 +286,7 @@ func WriteSlurmJob(o SlurmOptions, runs []SlurmRun, now time.Time) (*SlurmJob, e
 			return nil, err
 		}
 		// The run list first: a script never exists without the list it reads.
-		if err := WriteFileAtomic(a.RunList, []byte(strings.Join(a.RunIDs, "\n")+"\n")); err != nil {
+		if err := fsx.WriteFileAtomic(a.RunList, []byte(strings.Join(a.RunIDs, "\n")+"\n")); err != nil {
 			return nil, err
 		}
 		if err := writeScript(a.Script, script); err != nil {
@@ -302,7 +304,7 @@ func WriteSlurmJob(o SlurmOptions, runs []SlurmRun, now time.Time) (*SlurmJob, e
 }
 
 func writeScript(path, text string) error {
-	if err := WriteFileAtomic(path, []byte(text)); err != nil {
+	if err := fsx.WriteFileAtomic(path, []byte(text)); err != nil {
 		return err
 	}
 	if err := os.Chmod(path, 0o755); err != nil {

@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/masklab/masklab/internal/fsx"
 )
 
 // File names inside a run directory.
@@ -30,59 +32,6 @@ const (
 	StatusRunning  = "running"
 	StatusPending  = "pending"
 )
-
-// WriteFileAtomic writes data to path so that a reader (or a crash) sees either the old
-// content or the new one, never a mix: it writes a temp file in the same directory,
-// fsyncs it, renames it over path and fsyncs the directory.
-func WriteFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("writing %s: fsync: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	ok = true
-	return syncDir(dir)
-}
-
-// WriteJSONAtomic writes v as indented JSON with WriteFileAtomic.
-func WriteJSONAtomic(path string, v any) error {
-	data, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return WriteFileAtomic(path, append(data, '\n'))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	// Some filesystems refuse fsync on directories; the rename is still atomic there.
-	_ = d.Sync()
-	return nil
-}
 
 // Metrics is one line of metrics.jsonl: the step and named values ("train_loss", "lr",
 // "grad_norm", "valid_loss", ...). Eval metrics appear only on evaluated steps.
@@ -114,7 +63,7 @@ func OpenMetricsLog(path string, keepThrough int) (*MetricsLog, error) {
 		buf.Write(data)
 		buf.WriteByte('\n')
 	}
-	if err := WriteFileAtomic(path, buf.Bytes()); err != nil {
+	if err := fsx.WriteFileAtomic(path, buf.Bytes()); err != nil {
 		return nil, err
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o644)

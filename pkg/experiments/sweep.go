@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/masklab/masklab/internal/fsx"
+	"github.com/masklab/masklab/internal/runlock"
 	"gopkg.in/yaml.v3"
 )
 
@@ -333,7 +335,7 @@ func WriteManifest(p *Plan, sweepDir string) error {
 			p = &cp
 		}
 	}
-	return WriteJSONAtomic(filepath.Join(sweepDir, ManifestFile), p)
+	return fsx.WriteJSONAtomic(filepath.Join(sweepDir, ManifestFile), p)
 }
 
 // ensureRunDir creates a run directory with its config.yaml, or checks that an existing
@@ -357,7 +359,7 @@ func ensureRunDir(dir string, cfg *Config) error {
 				path, old.ID(), cfg.ID(), configDiff(old, cfg))
 		}
 	}
-	return WriteFileAtomic(path, cfg.YAML())
+	return fsx.WriteFileAtomic(path, cfg.YAML())
 }
 
 // ReadManifest reads a sweep directory's manifest.json and the runs' configs.
@@ -404,7 +406,7 @@ func States(sweepDir string) ([]RunState, error) {
 
 func runState(r *PlannedRun, dir string) RunState {
 	st := RunState{Run: r, Dir: dir, State: StatusPending}
-	if held, li := lockState(dir); held {
+	if held, li := runlock.Held(filepath.Join(dir, LockFile)); held {
 		st.State = StatusRunning
 		st.Detail = fmt.Sprintf("%s pid %d", li.Host, li.PID)
 	} else if s, err := ReadSummary(dir); err == nil {

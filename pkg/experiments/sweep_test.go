@@ -214,26 +214,6 @@ func TestPlanSweepErrors(t *testing.T) {
 	}
 }
 
-func TestLockStaleAndExclusive(t *testing.T) {
-	dir := t.TempDir()
-	l, err := AcquireLock(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := AcquireLock(dir); err == nil {
-		t.Fatal("second lock acquired while the first is held")
-	}
-	l.Release()
-	// A lock of a dead process on this host is broken at once.
-	os.WriteFile(filepath.Join(dir, LockFile), []byte(`{"host":"`+hostname()+`","pid":999999999,"token":"x","heartbeat":`+
-		strings.TrimSpace(time.Now().Format("20060102"))[:0]+`1}`), 0o644)
-	l2, err := AcquireLock(dir)
-	if err != nil {
-		t.Fatalf("stale lock not broken: %v", err)
-	}
-	l2.Release()
-}
-
 // Every shipped sweep plans: its keys, values and mask strings are valid.
 func TestShippedSweepsPlan(t *testing.T) {
 	files, _ := filepath.Glob("../../sweeps/*.yaml")

@@ -22,6 +22,8 @@ import (
 	"github.com/gomlx/gomlx/ml/model/checkpoint"
 	"github.com/gomlx/gomlx/ml/train/optimizer"
 	"github.com/masklab/masklab/datasets"
+	"github.com/masklab/masklab/internal/fsx"
+	"github.com/masklab/masklab/internal/runlock"
 	"github.com/masklab/masklab/pkg/backend"
 	"github.com/masklab/masklab/pkg/layers"
 	"github.com/masklab/masklab/pkg/version"
@@ -60,7 +62,7 @@ func TrainRun(ctx context.Context, cfg *Config, runDir string, opts TrainOptions
 	if s, err := ReadSummary(runDir); err == nil && (s.Status == StatusDone || s.Status == StatusDiverged) {
 		return s, nil
 	}
-	lock, err := AcquireLock(runDir)
+	lock, err := runlock.Acquire(filepath.Join(runDir, LockFile))
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +77,7 @@ func TrainRun(ctx context.Context, cfg *Config, runDir string, opts TrainOptions
 		// Record the failure; the sweep goes on with other runs.
 		fs := &Summary{Status: StatusFailed, Error: oneLineErr(err), Final: map[string]float64{}, Best: map[string]float64{}}
 		fs.Provenance = provenance(cfg, backend.Resolve(opts.Backend, cfg.Backend), 0, 0, 0)
-		_ = WriteJSONAtomic(filepath.Join(runDir, SummaryFile), fs)
+		_ = fsx.WriteJSONAtomic(filepath.Join(runDir, SummaryFile), fs)
 		return fs, err
 	}
 	return s, err
@@ -212,7 +214,7 @@ func (s *session) saveCheckpoint(runDir string) error {
 	if err := h.Save(); err != nil {
 		return err
 	}
-	if err := syncTree(tmp); err != nil {
+	if err := fsx.SyncTree(tmp); err != nil {
 		return err
 	}
 	os.RemoveAll(old)
@@ -224,28 +226,9 @@ func (s *session) saveCheckpoint(runDir string) error {
 	if err := os.Rename(tmp, cur); err != nil {
 		return err
 	}
-	_ = syncDir(runDir)
+	_ = fsx.SyncDir(runDir)
 	os.RemoveAll(old)
 	return nil
-}
-
-func syncTree(dir string) error {
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return err
-	}
-	for _, e := range ents {
-		f, err := os.Open(filepath.Join(dir, e.Name()))
-		if err != nil {
-			return err
-		}
-		err = f.Sync()
-		f.Close()
-		if err != nil {
-			return err
-		}
-	}
-	return syncDir(dir)
 }
 
 // checkpointDir returns the directory holding a run's last complete checkpoint, or "".
@@ -345,7 +328,7 @@ func sameArchitecture(cfg *Config, initDir string) error {
 	return fmt.Errorf("init_from %s: a different model: %s", initDir, strings.Join(diffs, ", "))
 }
 
-func trainLocked(ctx context.Context, cfg *Config, runDir string, opts TrainOptions, lock *Lock) (*Summary, error) {
+func trainLocked(ctx context.Context, cfg *Config, runDir string, opts TrainOptions, lock *runlock.Lock) (*Summary, error) {
 	choice := backend.Resolve(opts.Backend, cfg.Backend)
 	be, err := backend.New(choice)
 	if err != nil {
@@ -422,7 +405,7 @@ func trainLocked(ctx context.Context, cfg *Config, runDir string, opts TrainOpti
 				}
 			}
 		}
-		if err := WriteJSONAtomic(filepath.Join(runDir, SummaryFile), sum); err != nil {
+		if err := fsx.WriteJSONAtomic(filepath.Join(runDir, SummaryFile), sum); err != nil {
 			return nil, err
 		}
 		bar.done(status)
@@ -510,7 +493,7 @@ type sessionState struct {
 }
 
 func writeSessionState(runDir string, st sessionState) error {
-	return WriteJSONAtomic(filepath.Join(runDir, "session.json"), st)
+	return fsx.WriteJSONAtomic(filepath.Join(runDir, "session.json"), st)
 }
 
 func readSessionState(runDir string) (sessionState, error) {
@@ -527,7 +510,7 @@ func provenance(cfg *Config, choice backend.Choice, wall float64, steps, resumes
 	p := Provenance{
 		Masklab: v.Masklab, Commit: v.Commit, GoMLX: v.GoMLX, Compute: v.Compute, Go: v.Go,
 		Backend: choice.Config, BackendSource: choice.Source, SIMD: v.SIMD,
-		CPU: cpuModel(), NumCPU: runtime.NumCPU(), Host: hostname(),
+		CPU: cpuModel(), NumCPU: runtime.NumCPU(), Host: runlock.Hostname(),
 		Seed: cfg.Seed, ConfigHash: cfg.Hash(), WallSeconds: wall, Finished: nowString(), Resumes: resumes,
 	}
 	if wall > 0 {

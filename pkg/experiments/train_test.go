@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/masklab/masklab/internal/fsx"
 )
 
 // tinyConfig is a model and task small enough for a few dozen steps in a second or two.
@@ -102,7 +104,7 @@ func TestDivergedRun(t *testing.T) {
 func TestInitFromNeedsTheSameModel(t *testing.T) {
 	from := t.TempDir()
 	base := tinyConfig(t)
-	if err := WriteFileAtomic(filepath.Join(from, ConfigFile), base.YAML()); err != nil {
+	if err := fsx.WriteFileAtomic(filepath.Join(from, ConfigFile), base.YAML()); err != nil {
 		t.Fatal(err)
 	}
 	if err := sameArchitecture(tinyConfig(t, "model.dropout=0.2", "task.name=copy"), from); err != nil {

@@ -1,29 +1,32 @@
-package experiments
+// Package runlock is the lock of a run directory: an O_EXCL lock file with a heartbeat,
+// broken when stale, so two processes (or Slurm tasks) never train the same run.
+package runlock
 
 import (
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/masklab/masklab/internal/fsx"
 )
 
-// Lock timing. A holder refreshes its heartbeat every LockHeartbeat; another process may
-// break a lock whose heartbeat is older than LockStaleAfter, or at once when the holder is
+// Lock timing. A holder refreshes its heartbeat every Heartbeat; another process may
+// break a lock whose heartbeat is older than StaleAfter, or at once when the holder is
 // on the same host and its process is gone. Variables so tests can shorten them.
 var (
-	LockHeartbeat  = 5 * time.Second
-	LockStaleAfter = 60 * time.Second
+	Heartbeat  = 5 * time.Second
+	StaleAfter = 60 * time.Second
 )
 
-// ErrLocked is returned by AcquireLock when a live process holds the run.
+// ErrLocked is returned by Acquire when a live process holds the run.
 var ErrLocked = errors.New("run is locked by another process")
 
-// LockInfo is the content of a run's lock file.
-type LockInfo struct {
+// Info is the content of a run's lock file.
+type Info struct {
 	Host      string `json:"host"`
 	PID       int    `json:"pid"`
 	Token     string `json:"token"` // unique per acquisition, to tell our lock from a successor's
@@ -35,7 +38,7 @@ type LockInfo struct {
 // heartbeat found the lock taken over, in which case the holder must stop writing.
 type Lock struct {
 	path string
-	info LockInfo
+	info Info
 	stop chan struct{}
 	lost chan struct{}
 	once sync.Once
@@ -47,7 +50,8 @@ var lockCounter struct {
 	n int
 }
 
-func hostname() string {
+// Hostname is the host name recorded in locks ("unknown" if the system has none).
+func Hostname() string {
 	h, err := os.Hostname()
 	if err != nil {
 		return "unknown"
@@ -55,13 +59,13 @@ func hostname() string {
 	return h
 }
 
-// ReadLock reads a lock file.
-func ReadLock(path string) (*LockInfo, error) {
+// Read reads a lock file.
+func Read(path string) (*Info, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	var li LockInfo
+	var li Info
 	if err := json.Unmarshal(data, &li); err != nil {
 		// A lock file cut short by a crash between create and write: treat it as stale
 		// once it is old enough (its mtime is the heartbeat).
@@ -69,18 +73,18 @@ func ReadLock(path string) (*LockInfo, error) {
 		if serr != nil {
 			return nil, serr
 		}
-		return &LockInfo{Host: "?", PID: -1, Heartbeat: st.ModTime().Unix()}, nil
+		return &Info{Host: "?", PID: -1, Heartbeat: st.ModTime().Unix()}, nil
 	}
 	return &li, nil
 }
 
-// Stale says whether a lock can be broken: its heartbeat is older than LockStaleAfter, or
+// Stale says whether a lock can be broken: its heartbeat is older than StaleAfter, or
 // its process, on this host, no longer exists.
-func (li *LockInfo) Stale() bool {
-	if time.Since(time.Unix(li.Heartbeat, 0)) > LockStaleAfter {
+func (li *Info) Stale() bool {
+	if time.Since(time.Unix(li.Heartbeat, 0)) > StaleAfter {
 		return true
 	}
-	if li.Host == hostname() && li.PID > 0 && !processAlive(li.PID) {
+	if li.Host == Hostname() && li.PID > 0 && !processAlive(li.PID) {
 		return true
 	}
 	return false
@@ -91,18 +95,17 @@ func processAlive(pid int) bool {
 	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
-// AcquireLock takes the lock of a run directory, breaking a stale one. The file is
+// Acquire takes the lock file at path, breaking a stale one. The file is
 // created with O_EXCL, which is atomic on local and NFS (v3+) filesystems. It returns
 // ErrLocked (wrapped, naming the holder) when a live process holds the run.
-func AcquireLock(runDir string) (*Lock, error) {
-	path := filepath.Join(runDir, LockFile)
+func Acquire(path string) (*Lock, error) {
 	lockCounter.Lock()
 	lockCounter.n++
 	n := lockCounter.n
 	lockCounter.Unlock()
 	now := time.Now().Unix()
-	info := LockInfo{Host: hostname(), PID: os.Getpid(), Started: now, Heartbeat: now,
-		Token: fmt.Sprintf("%s-%d-%d-%d", hostname(), os.Getpid(), time.Now().UnixNano(), n)}
+	info := Info{Host: Hostname(), PID: os.Getpid(), Started: now, Heartbeat: now,
+		Token: fmt.Sprintf("%s-%d-%d-%d", Hostname(), os.Getpid(), time.Now().UnixNano(), n)}
 	data, _ := json.Marshal(info)
 	for attempt := 0; attempt < 3; attempt++ {
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
@@ -122,7 +125,7 @@ func AcquireLock(runDir string) (*Lock, error) {
 		if !os.IsExist(err) {
 			return nil, fmt.Errorf("creating lock %s: %w", path, err)
 		}
-		held, rerr := ReadLock(path)
+		held, rerr := Read(path)
 		if rerr != nil {
 			if os.IsNotExist(rerr) {
 				continue // released meanwhile
@@ -139,7 +142,7 @@ func AcquireLock(runDir string) (*Lock, error) {
 		if err := os.Rename(path, aside); err != nil {
 			continue
 		}
-		moved, _ := ReadLock(aside)
+		moved, _ := Read(aside)
 		if moved != nil && moved.Token != held.Token && !moved.Stale() {
 			// A live successor took it between our read and our rename: give it back.
 			_ = os.Rename(aside, path)
@@ -152,21 +155,21 @@ func AcquireLock(runDir string) (*Lock, error) {
 
 func (l *Lock) heartbeat() {
 	defer l.wg.Done()
-	t := time.NewTicker(LockHeartbeat)
+	t := time.NewTicker(Heartbeat)
 	defer t.Stop()
 	for {
 		select {
 		case <-l.stop:
 			return
 		case <-t.C:
-			cur, err := ReadLock(l.path)
+			cur, err := Read(l.path)
 			if err != nil || cur.Token != l.info.Token {
 				l.once.Do(func() { close(l.lost) })
 				return
 			}
 			l.info.Heartbeat = time.Now().Unix()
 			data, _ := json.Marshal(l.info)
-			if err := WriteFileAtomic(l.path, data); err != nil {
+			if err := fsx.WriteFileAtomic(l.path, data); err != nil {
 				continue // try again at the next tick; staleness allows a few misses
 			}
 		}
@@ -180,7 +183,7 @@ func (l *Lock) Lost() <-chan struct{} { return l.lost }
 func (l *Lock) Release() error {
 	close(l.stop)
 	l.wg.Wait()
-	cur, err := ReadLock(l.path)
+	cur, err := Read(l.path)
 	if err != nil {
 		if os.IsNotExist(err) {
 			return nil
@@ -193,9 +196,9 @@ func (l *Lock) Release() error {
 	return os.Remove(l.path)
 }
 
-// lockState tells whether a run directory is locked by a live process.
-func lockState(runDir string) (held bool, info *LockInfo) {
-	li, err := ReadLock(filepath.Join(runDir, LockFile))
+// Held tells whether the lock file at path is held by a live process, and by whom.
+func Held(path string) (held bool, info *Info) {
+	li, err := Read(path)
 	if err != nil {
 		return false, nil
 	}
