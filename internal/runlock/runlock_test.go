@@ -27,4 +27,3 @@ func TestLockStaleAndExclusive(t *testing.T) {
 	}
 	l2.Release()
 }
-
