@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/masklab/masklab/datasets"
 	"github.com/masklab/masklab/pkg/mask"
 )
 
@@ -74,7 +75,7 @@ func runCorrupt(args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("--corpus %s: %w", *corpusFile, err)
 		}
 	}
-	v, err := mask.ShowCorruption(cor, toks, src, corpusToks, *seed, *step, *index)
+	v, err := mask.ShowCorruption(cor, toks, src, corpusToks, showTokens, *seed, *step, *index)
 	if err != nil {
 		return usageError("%v", err)
 	}
@@ -99,3 +100,6 @@ func runCorrupt(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "corrupted: %s\n", strings.Join(v.Corrupted, " "))
 	return nil
 }
+
+// showTokens gives pictures of input corruption the text tasks' special tokens and tokenizer.
+var showTokens = mask.ShowTokens{BOS: datasets.BosToken, Mask: datasets.MaskToken, Unk: datasets.UnkToken, Split: datasets.Tokenize}

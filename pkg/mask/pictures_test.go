@@ -23,7 +23,7 @@ func inputPicture(t *testing.T, spec string) string {
 	if err != nil {
 		t.Fatalf("%q: %v", spec, err)
 	}
-	v, err := ShowCorruption(c, picTarget, picSource, nil, 0, 0, 0)
+	v, err := ShowCorruption(c, picTarget, picSource, nil, ShowTokens{}, 0, 0, 0)
 	if err != nil {
 		t.Fatalf("%q: %v", spec, err)
 	}

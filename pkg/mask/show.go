@@ -1,10 +1,38 @@
 package mask
 
-import (
-	"fmt"
+import "fmt"
 
-	"github.com/masklab/masklab/datasets"
-)
+// ShowTokens is the side data ShowCorruption takes from a tokenizer, as plain values.
+// The zero value uses "<bos>", "<mask>" and "<unk>" (the special tokens of masklab's
+// text tasks, see package datasets) and splits keep-lists into single characters.
+type ShowTokens struct {
+	BOS, Mask, Unk string
+	// Split splits a keep-list (interactive(keep, "...")) into tokens, as the training
+	// tokenizer does (datasets.Tokenize); nil splits into runes.
+	Split func(text string) []string
+}
+
+func (t ShowTokens) withDefaults() ShowTokens {
+	if t.BOS == "" {
+		t.BOS = "<bos>"
+	}
+	if t.Mask == "" {
+		t.Mask = "<mask>"
+	}
+	if t.Unk == "" {
+		t.Unk = "<unk>"
+	}
+	if t.Split == nil {
+		t.Split = func(text string) []string {
+			var out []string
+			for _, r := range text {
+				out = append(out, string(r))
+			}
+			return out
+		}
+	}
+	return t
+}
 
 // CorruptionView is what a decoder-input corruption strategy does to one tokenized
 // example: the decoder input (BOS, then the target tokens), which positions are hidden,
@@ -20,12 +48,11 @@ type CorruptionView struct {
 // datasets.Tokenize): the decoder input is BOS followed by target; source is the
 // example's source tokens (read by interactive(copy, p)); token frequencies for
 // interactive(freq, f) are counted over corpus, or over target and source when corpus
-// is empty; keep-lists are split with datasets.Tokenize, as in training. Token ids come
-// from a small vocabulary of the tokens at hand, with the special tokens of the
-// datasets' text tasks first, and the random stream is the one training uses for
-// example index of the batch at step with the run's seed, so the view is reproducible.
-// It is what "masklab corrupt" prints.
-func ShowCorruption(c Corruption, target, source, corpus []string, seed uint64, step, index int) (CorruptionView, error) {
+// is empty; keep-lists are split with tok.Split, as in training. Token ids come from a
+// small vocabulary of the tokens at hand, with the special tokens first, and the random
+// stream is the one training uses for example index of the batch at step with the run's
+// seed, so the view is reproducible. It is what "masklab corrupt" prints.
+func ShowCorruption(c Corruption, target, source, corpus []string, tok ShowTokens, seed uint64, step, index int) (CorruptionView, error) {
 	if c.IsZero() {
 		return CorruptionView{}, fmt.Errorf("mask: empty corruption strategy")
 	}
@@ -35,7 +62,11 @@ func ShowCorruption(c Corruption, target, source, corpus []string, seed uint64, 
 	if step < 0 || index < 0 {
 		return CorruptionView{}, fmt.Errorf("input %q: step and index must be >= 0, got %d and %d", c.spec, step, index)
 	}
-	vocab := []string{datasets.PadToken, datasets.BosToken, datasets.EosToken, datasets.UnkToken, datasets.SepToken, datasets.MaskToken}
+	tok = tok.withDefaults()
+	// The special tokens take ids 0..5 in the order of the text tasks' vocabularies
+	// (PAD, BOS, EOS, UNK, SEP, MASK); PAD, EOS and SEP never occur in a view, so their
+	// slots hold names no token can have.
+	vocab := []string{"\x00pad", tok.BOS, "\x00eos", tok.Unk, "\x00sep", tok.Mask}
 	ids := map[string]int32{}
 	for i, t := range vocab {
 		ids[t] = int32(i)
@@ -48,7 +79,7 @@ func ShowCorruption(c Corruption, target, source, corpus []string, seed uint64, 
 		vocab = append(vocab, t)
 		return ids[t]
 	}
-	tokens := append([]string{datasets.BosToken}, target...)
+	tokens := append([]string{tok.BOS}, target...)
 	input := make([]int32, len(tokens))
 	for i, t := range tokens {
 		input[i] = id(t)
@@ -68,13 +99,13 @@ func ShowCorruption(c Corruption, target, source, corpus []string, seed uint64, 
 		freq[ids[t]]++
 	}
 	cp := &Corpus{
-		MaskID: ids[datasets.MaskToken],
-		UnkID:  ids[datasets.UnkToken],
+		MaskID: ids[tok.Mask],
+		UnkID:  ids[tok.Unk],
 		Freq:   freq,
 		Lookup: func(t string) (int32, bool) { v, ok := ids[t]; return v, ok },
 		Tokenize: func(text string) []int32 {
 			var out []int32
-			for _, t := range datasets.Tokenize(text) {
+			for _, t := range tok.Split(text) {
 				out = append(out, id(t))
 			}
 			return out
@@ -84,9 +115,9 @@ func ShowCorruption(c Corruption, target, source, corpus []string, seed uint64, 
 		return CorruptionView{}, err
 	}
 	hidden := c.Hide(Input{Tokens: input, Source: src, Step: step, Corpus: cp}, ExampleRNG(seed, step, index))
-	repl := datasets.MaskToken
+	repl := tok.Mask
 	if c.Replace() == ReplaceUnk {
-		repl = datasets.UnkToken
+		repl = tok.Unk
 	}
 	view := CorruptionView{Spec: c.String(), Tokens: tokens, Hidden: hidden, Corrupted: make([]string, len(tokens))}
 	for i, t := range tokens {

@@ -27,7 +27,7 @@ func TestShowCorruption(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		v, err := mask.ShowCorruption(c, target, nil, nil, 1, 0, 0)
+		v, err := mask.ShowCorruption(c, target, nil, nil, showTokens, 1, 0, 0)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.spec, err)
 		}
@@ -54,7 +54,7 @@ func TestShowCorruption(t *testing.T) {
 	}
 	// Word dropout replaces with UNK; the copy rule hides only tokens of the source.
 	c, _ := mask.ParseCorruption("drop(1)")
-	v, err := mask.ShowCorruption(c, target, nil, nil, 1, 0, 0)
+	v, err := mask.ShowCorruption(c, target, nil, nil, showTokens, 1, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestShowCorruption(t *testing.T) {
 		t.Errorf("drop(1): position 1 shows %q, want %q", v.Corrupted[1], datasets.UnkToken)
 	}
 	c, _ = mask.ParseCorruption("interactive(copy, 1)")
-	v, err = mask.ShowCorruption(c, target, datasets.Tokenize("程序"), nil, 1, 0, 0)
+	v, err = mask.ShowCorruption(c, target, datasets.Tokenize("程序"), nil, showTokens, 1, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,30 @@ func TestShowCorruption(t *testing.T) {
 			t.Errorf("interactive(copy, 1) with source 程序: position %d (%s) hidden=%v, want %v", i, tok, v.Hidden[i], want)
 		}
 	}
-	if _, err := mask.ShowCorruption(c, nil, nil, nil, 1, 0, 0); err == nil {
+	if _, err := mask.ShowCorruption(c, nil, nil, nil, showTokens, 1, 0, 0); err == nil {
 		t.Error("empty target: no error")
+	}
+}
+
+// showTokens is what the CLI and notebooks pass: the text tasks' special tokens and
+// tokenizer.
+var showTokens = mask.ShowTokens{BOS: datasets.BosToken, Mask: datasets.MaskToken, Unk: datasets.UnkToken, Split: datasets.Tokenize}
+
+// The zero ShowTokens names the special tokens exactly as the datasets package does.
+func TestShowTokensDefaultsMatchDatasets(t *testing.T) {
+	c, err := mask.ParseCorruption("full")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := mask.ShowCorruption(c, []string{"我"}, nil, nil, mask.ShowTokens{}, 1, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Tokens[0] != datasets.BosToken || v.Corrupted[1] != datasets.MaskToken {
+		t.Errorf("zero ShowTokens: %q %q, want %q %q", v.Tokens[0], v.Corrupted[1], datasets.BosToken, datasets.MaskToken)
+	}
+	d, _ := mask.ParseCorruption("drop(1)")
+	if v, _ := mask.ShowCorruption(d, []string{"我"}, nil, nil, mask.ShowTokens{}, 1, 0, 0); v.Corrupted[1] != datasets.UnkToken {
+		t.Errorf("zero ShowTokens: drop shows %q, want %q", v.Corrupted[1], datasets.UnkToken)
 	}
 }
