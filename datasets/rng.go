@@ -1,7 +1,5 @@
 package datasets
 
-import "hash/fnv"
-
 // rng is splitmix64: tiny, fast and fully specified here, so generated data and
 // shuffles are identical on every machine and Go version.
 type rng struct{ s uint64 }
@@ -47,22 +45,25 @@ func (r *rng) perm(n int) []int {
 	return p
 }
 
+// FNV-1a 64 parameters.
+const (
+	fnvOffset = 14695981039346656037
+	fnvPrime  = 1099511628211
+)
+
 // hashString is FNV-1a 64 of s: the key of deterministic splits and subsets.
-func hashString(s string) uint64 {
-	h := fnv.New64a()
-	h.Write([]byte(s))
-	return h.Sum64()
+func hashString(s string) uint64 { return fnvAdd(fnvOffset, s) }
+
+// hashPair is FNV-1a 64 of a, a zero byte and b: hashString(a+"\x00"+b) without
+// building the string.
+func hashPair(a, b string) uint64 {
+	return fnvAdd(fnvAdd(fnvOffset, a)*fnvPrime, b) // the zero byte: h ^= 0, h *= prime
 }
 
-// hashPair is FNV-1a 64 of a, a zero byte and b.
-func hashPair(a, b string) uint64 {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(a); i++ {
-		h = (h ^ uint64(a[i])) * 1099511628211
-	}
-	h = (h ^ 0) * 1099511628211
-	for i := 0; i < len(b); i++ {
-		h = (h ^ uint64(b[i])) * 1099511628211
+// fnvAdd continues an FNV-1a 64 hash h with the bytes of s.
+func fnvAdd(h uint64, s string) uint64 {
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint64(s[i])) * fnvPrime
 	}
 	return h
 }

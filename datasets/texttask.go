@@ -11,6 +11,10 @@ type rawExample struct {
 	key, origin      string
 	src, tgt, prompt []int32 // interned tokens; prompt: SFT only (tgt is then the completion)
 	srcText, tgtText string
+	// texts are hashes of strings that no two splits may share besides the key (e.g.
+	// the halves of a couplet, keyed on its poem): a valid example with one of them in
+	// train, or a test example with one in train or valid, is dropped (Task.Dropped).
+	texts []uint64
 }
 
 // Split fractions of text tasks, by hash of the example's key: 90% train, 5% valid,
@@ -23,7 +27,7 @@ const (
 // splitOf returns 0 (train), 1 (valid) or 2 (test) for a key: stable across runs and
 // machines (FNV-1a of the key).
 func splitOf(key string) int {
-	h := hashString("split\x00"+key) % 1000
+	h := hashPair("split", key) % 1000 // = hashString("split\x00"+key)
 	switch {
 	case h < trainPerMille:
 		return 0
@@ -69,19 +73,47 @@ func buildTextTask(name string, kind Kind, raws []rawExample, in *interner, o Op
 		s := splitOf(r.key)
 		splits[s] = append(splits[s], i)
 	}
+	// Examples sharing a text with an earlier split leave the later one.
+	if slices.ContainsFunc(raws, func(r rawExample) bool { return len(r.texts) > 0 }) {
+		seen := map[uint64]bool{}
+		for s := range splits {
+			if s > 0 {
+				splits[s] = slices.DeleteFunc(splits[s], func(i int) bool {
+					if slices.ContainsFunc(raws[i].texts, func(h uint64) bool { return seen[h] }) {
+						t.Dropped++
+						return true
+					}
+					return false
+				})
+			}
+			for _, i := range splits[s] {
+				for _, h := range raws[i].texts {
+					seen[h] = true
+				}
+			}
+		}
+	}
 	subset := func(idx []int, n int) []int {
 		if n <= 0 || n >= len(idx) {
 			return idx
 		}
 		// The n examples whose keys hash lowest (whole key groups first), back in
 		// file order.
-		sorted := slices.Clone(idx)
-		slices.SortStableFunc(sorted, func(a, b int) int {
-			return cmp.Compare(hashString("subset\x00"+raws[a].key), hashString("subset\x00"+raws[b].key))
-		})
-		sorted = sorted[:n]
-		slices.Sort(sorted)
-		return sorted
+		type hashed struct {
+			h uint64
+			i int
+		}
+		sorted := make([]hashed, len(idx))
+		for j, i := range idx {
+			sorted[j] = hashed{hashPair("subset", raws[i].key), i} // = hashString("subset\x00"+key)
+		}
+		slices.SortStableFunc(sorted, func(a, b hashed) int { return cmp.Compare(a.h, b.h) })
+		out := make([]int, n)
+		for j := range out {
+			out[j] = sorted[j].i
+		}
+		slices.Sort(out)
+		return out
 	}
 	splits[0] = subset(splits[0], o.MaxExamples)
 	splits[1] = subset(splits[1], o.MaxEval)
