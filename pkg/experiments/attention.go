@@ -98,8 +98,9 @@ func (l *Loaded) Attention(text string) (*AttentionReading, error) {
 
 	if l.attEx == nil {
 		l.attEx, err = model.NewExec(l.sess.be, l.sess.store, func(scope *model.Scope, in []*graph.Node) []*graph.Node {
-			layers.VariablesAsParameters(in[0].Graph())
-			res, err := layers.Run(scope.In("model"), su.model, l.sess.inputs(in, false), true)
+			x := inputNodes(in, false)
+			layers.VariablesAsParameters(x.Dec.Graph())
+			res, err := layers.Run(scope.In("model"), su.model, l.sess.modelInputs(x, false), true)
 			if err != nil {
 				panic(err)
 			}
@@ -122,7 +123,7 @@ func (l *Loaded) Attention(text string) (*AttentionReading, error) {
 			return nil, err
 		}
 	}
-	res, err := call(l.attEx, hb.tensors()...)
+	res, err := call(l.attEx, hb.inputs(nil)...)
 	if err != nil {
 		return nil, fmt.Errorf("attention of %q: %w", text, err)
 	}

@@ -3,6 +3,7 @@ package experiments
 import (
 	"fmt"
 
+	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/masklab/masklab/datasets"
 	"github.com/masklab/masklab/pkg/layers"
@@ -159,7 +160,7 @@ func (su *setup) makeBatch(split string, step int, seed uint64, corruptStep int)
 }
 
 func (su *setup) prepare(b datasets.Batch, seed uint64, corruptStep int) (*hostBatch, error) {
-	hb := &hostBatch{b: b, prefix: make([]int32, b.B), weights: make([]float32, b.B*b.T)}
+	hb := &hostBatch{b: b, prefix: make([]int32, b.B)}
 	lens := make([]int, b.B)
 	var sources [][]int32
 	if b.S > 0 {
@@ -187,48 +188,72 @@ func (su *setup) prepare(b datasets.Batch, seed uint64, corruptStep int) (*hostB
 		return nil, err
 	}
 	hb.dec = dec
-	// Loss weights per document (segment) of each row.
-	for i := 0; i < b.B; i++ {
-		row := i * b.T
-		for p := 0; p < lens[i]; {
-			seg := b.Segments[row+p]
-			q := p
-			prompt := 0
-			for q < lens[i] && b.Segments[row+q] == seg {
-				if b.Prompt != nil && b.Prompt[row+q] == 1 {
-					prompt++
-				}
-				q++
-			}
-			w := su.loss.Weights(q-p, q-p, prompt)
-			for k := p; k < q; k++ {
-				hb.weights[row+k] = w[k-p]
-			}
-			p = q
-		}
+	if hb.weights, err = su.loss.PackedWeights(b.B, b.T, lens, b.Segments, b.Prompt); err != nil {
+		return nil, err
 	}
 	return hb, nil
 }
 
-// tensors returns the graph inputs: src, srcLen, dec, decLen, tgt, weights, segments,
-// positions, prefixLen.
-func (hb *hostBatch) tensors() []any {
+// graphInputs is a batch as the training and evaluation graphs take it, by name: T is
+// *tensors.Tensor on the host (hostBatch.inputs) and *graph.Node inside a graph
+// (inputNodes). fields is the one place that fixes the order executables take them in.
+type graphInputs[T any] struct {
+	Src, SrcLen         T // [B,S] source ids, [B] lengths ([B,1] and [B] zeros for decoder-only tasks)
+	Dec, DecLen         T // [B,T] corrupted decoder inputs, [B] valid lengths
+	Tgt, Weights        T // [B,T] labels, [B,T] float32 loss weights (mask.Loss.PackedWeights)
+	Segments, Positions T // [B,T] document ids and positions within the document
+	PrefixLen           T // [B] prefix-LM prefix (SFT: prompt + SEP)
+	LR                  T // scalar float32 learning rate: training graph only
+}
+
+func (g *graphInputs[T]) fields(train bool) []*T {
+	f := []*T{&g.Src, &g.SrcLen, &g.Dec, &g.DecLen, &g.Tgt, &g.Weights, &g.Segments, &g.Positions, &g.PrefixLen}
+	if train {
+		f = append(f, &g.LR)
+	}
+	return f
+}
+
+// inputNodes names a graph's inputs (train: the training graph's, with the learning rate).
+func inputNodes(in []*graph.Node, train bool) graphInputs[*graph.Node] {
+	var g graphInputs[*graph.Node]
+	f := g.fields(train)
+	if len(in) != len(f) {
+		panic(fmt.Sprintf("experiments: graph built with %d inputs, want %d", len(in), len(f)))
+	}
+	for i, p := range f {
+		*p = in[i]
+	}
+	return g
+}
+
+// inputs returns the graph inputs of the batch, in the order of graphInputs.fields; with
+// lr != nil, the training graph's (the learning rate last).
+func (hb *hostBatch) inputs(lr *float32) []any {
 	b := hb.b
 	src, srcLen, S := b.Src, b.SrcLen, b.S
 	if S == 0 {
 		S, src, srcLen = 1, make([]int32, b.B), make([]int32, b.B)
 	}
-	return []any{
-		tensors.FromFlatDataAndDimensions(src, b.B, S),
-		tensors.FromFlatDataAndDimensions(srcLen, b.B),
-		tensors.FromFlatDataAndDimensions(hb.dec, b.B, b.T),
-		tensors.FromFlatDataAndDimensions(b.TgtLen, b.B),
-		tensors.FromFlatDataAndDimensions(b.Tgt, b.B, b.T),
-		tensors.FromFlatDataAndDimensions(hb.weights, b.B, b.T),
-		tensors.FromFlatDataAndDimensions(b.Segments, b.B, b.T),
-		tensors.FromFlatDataAndDimensions(b.Positions, b.B, b.T),
-		tensors.FromFlatDataAndDimensions(hb.prefix, b.B),
+	g := graphInputs[*tensors.Tensor]{
+		Src:       tensors.FromFlatDataAndDimensions(src, b.B, S),
+		SrcLen:    tensors.FromFlatDataAndDimensions(srcLen, b.B),
+		Dec:       tensors.FromFlatDataAndDimensions(hb.dec, b.B, b.T),
+		DecLen:    tensors.FromFlatDataAndDimensions(b.TgtLen, b.B),
+		Tgt:       tensors.FromFlatDataAndDimensions(b.Tgt, b.B, b.T),
+		Weights:   tensors.FromFlatDataAndDimensions(hb.weights, b.B, b.T),
+		Segments:  tensors.FromFlatDataAndDimensions(b.Segments, b.B, b.T),
+		Positions: tensors.FromFlatDataAndDimensions(b.Positions, b.B, b.T),
+		PrefixLen: tensors.FromFlatDataAndDimensions(hb.prefix, b.B),
 	}
+	if lr != nil {
+		g.LR = tensors.FromScalar(*lr)
+	}
+	var out []any
+	for _, p := range g.fields(lr != nil) {
+		out = append(out, *p)
+	}
+	return out
 }
 
 // tokenCounts counts token ids in the training targets (for interactive(freq, f)).

@@ -47,7 +47,7 @@ func (s *session) evaluate(split string, step int) (map[string]float64, error) {
 		if err != nil {
 			return nil, err
 		}
-		out, err := call(s.evalEx, hb.tensors()...)
+		out, err := call(s.evalEx, hb.inputs(nil)...)
 		if err != nil {
 			return nil, err
 		}

@@ -120,41 +120,30 @@ func newSession(su *setup, be compute.Backend) (*session, error) {
 	return s, nil
 }
 
-func (s *session) inputs(in []*graph.Node, training bool) layers.Inputs {
-	li := layers.Inputs{
-		Dec: in[2], DecLen: in[3], Segments: in[6], Positions: in[7], Training: training,
-	}
+// modelInputs gives the model the inputs its kind and task use.
+func (s *session) modelInputs(x graphInputs[*graph.Node], training bool) layers.Inputs {
+	li := layers.Inputs{Dec: x.Dec, DecLen: x.DecLen, Segments: x.Segments, Positions: x.Positions, Training: training}
 	if s.su.model.Kind != layers.KindDecoder {
-		li.Src, li.SrcLen = in[0], in[1]
+		li.Src, li.SrcLen = x.Src, x.SrcLen
 	}
-	if s.su.task.Kind == "sft" {
-		li.PrefixLen = in[8]
+	if s.su.task.Kind == datasets.SFT {
+		li.PrefixLen = x.PrefixLen
 	}
 	return li
 }
 
-// nll returns the per-position negative log-likelihood [B,T] and the argmax [B,T].
-func nll(logits, tgt *graph.Node) (*graph.Node, *graph.Node) {
-	logits = graph.ConvertDType(logits, dtypes.Float32)
-	vocab := logits.Shape().Dim(-1)
-	logp := graph.LogSoftmax(logits, -1)
-	oh := graph.OneHot(tgt, vocab, dtypes.Float32)
-	n := graph.Neg(graph.ReduceSum(graph.Mul(logp, oh), -1))
-	return n, graph.ArgMax(logits, -1, dtypes.Int32)
-}
-
-// trainGraph: inputs as hostBatch.tensors plus the learning rate; outputs loss, grad norm.
+// trainGraph takes graphInputs (with the learning rate) and returns the loss and the
+// gradient norm, updating the variables with AdamW.
 func (s *session) trainGraph(scope *model.Scope, in []*graph.Node) []*graph.Node {
-	// Before s.inputs, whose random corruptions read the RNG state variable.
-	layers.VariablesAsParameters(in[0].Graph())
+	x := inputNodes(in, true)
+	// Before the model, whose random corruptions read the RNG state variable.
+	layers.VariablesAsParameters(x.Dec.Graph())
 	mscope := scope.In("model")
-	logits, err := layers.Forward(mscope, s.su.model, s.inputs(in, true))
+	logits, err := layers.Forward(mscope, s.su.model, s.modelInputs(x, true))
 	if err != nil {
 		panic(err)
 	}
-	n, _ := nll(logits, in[4])
-	w := in[5]
-	loss := graph.Div(graph.ReduceAllSum(graph.Mul(n, w)), graph.Max(graph.ReduceAllSum(w), graph.ScalarOne(w.Graph(), dtypes.Float32)))
+	loss := layers.WeightedCrossEntropy(logits, x.Tgt, x.Weights)
 	g := loss.Graph()
 	var vars []*model.Variable
 	var nodes []*graph.Node
@@ -170,20 +159,20 @@ func (s *session) trainGraph(scope *model.Scope, in []*graph.Node) []*graph.Node
 		nodes = append(nodes, v.NodeValue(g))
 	}
 	grads := graph.Gradient(loss, nodes...)
-	norm := adamWUpdate(scope, s.su.cfg.Optim, vars, grads, in[9])
+	norm := adamWUpdate(scope, s.su.cfg.Optim, vars, grads, x.LR)
 	s.trainV = vars
 	return []*graph.Node{loss, norm}
 }
 
-// evalGraph: inputs as hostBatch.tensors; outputs nll [B,T] and argmax [B,T].
+// evalGraph takes graphInputs and returns the token losses [B,T] and the argmax [B,T].
 func (s *session) evalGraph(scope *model.Scope, in []*graph.Node) []*graph.Node {
-	layers.VariablesAsParameters(in[0].Graph())
-	logits, err := layers.Forward(scope.In("model"), s.su.model, s.inputs(in, false))
+	x := inputNodes(in, false)
+	layers.VariablesAsParameters(x.Dec.Graph())
+	logits, err := layers.Forward(scope.In("model"), s.su.model, s.modelInputs(x, false))
 	if err != nil {
 		panic(err)
 	}
-	n, am := nll(logits, in[4])
-	return []*graph.Node{n, am}
+	return []*graph.Node{layers.TokenCrossEntropy(logits, x.Tgt), graph.ArgMax(logits, -1, dtypes.Int32)}
 }
 
 // call runs an exec, turning panics into errors.
@@ -427,8 +416,8 @@ func trainLocked(ctx context.Context, cfg *Config, runDir string, opts TrainOpti
 			return nil, err
 		}
 		lr := LearningRate(cfg.Optim, step, steps)
-		args := append(hb.tensors(), tensors.FromScalar(float32(lr)))
-		out, err := call(sess.trainEx, args...)
+		lr32 := float32(lr)
+		out, err := call(sess.trainEx, hb.inputs(&lr32)...)
 		if err != nil {
 			return nil, fmt.Errorf("training step %d: %w", step, err)
 		}

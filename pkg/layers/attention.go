@@ -10,13 +10,8 @@ import (
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/layers/attention"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/masklab/masklab/pkg/layers/internal/fast"
 )
-
-// headMajor selects the internal attention layout: queries, keys and values
-// transposed to [B,H,L,dh] before the matmuls (true) or left [B,L,H,dh] for the
-// backend's DotGeneral to arrange (false). Both give the same numbers; the benchmarks
-// compare their speed.
-var headMajor = true
 
 // forceCore makes the layers take the attention.Core path even on a backend without a
 // fused attention op (GoMLX then runs Core's decomposed version): for the test that
@@ -183,6 +178,7 @@ func (b *AttentionBuilder) DoneWithWeights() (out, weights *graph.Node, err erro
 	return b.build(true)
 }
 
+// build reads project → rotary → attend → output.
 func (b *AttentionBuilder) build(wantWeights bool) (out, weights *graph.Node, err error) {
 	if b.err != nil {
 		return nil, nil, b.err
@@ -192,17 +188,38 @@ func (b *AttentionBuilder) build(wantWeights bool) (out, weights *graph.Node, er
 			out, weights, err = nil, nil, fmt.Errorf("layers: attention in scope %q: %v", b.scope.Scope(), r)
 		}
 	}()
-	B, Q, K := b.query.Shape().Dim(0), b.query.Shape().Dim(1), b.key.Shape().Dim(1)
-	H, dh := b.heads, b.headDim
-	if m := b.mask; m != nil {
-		d := m.Allowed.Shape().Dimensions
-		if (d[0] != B && d[0] != 1) || (d[1] != 1 && d[1] != H) || d[2] != Q || d[3] != K {
-			return nil, nil, fmt.Errorf("layers: attention mask %s does not fit [B=%d,1|H=%d,Q=%d,K=%d]",
-				m.Allowed.Shape(), B, H, Q, K)
-		}
+	if err := b.checkMask(); err != nil {
+		return nil, nil, err
 	}
 	scope := b.scope.In("MultiHeadAttention")
-	var q, k, v *graph.Node // [B,L,H,dh]
+	q, k, v := b.project(scope)
+	if b.qPos != nil {
+		q = rotary(q, b.qPos, b.rotaryBase)
+		k = rotary(k, b.kPos, b.rotaryBase)
+	}
+	out, weights = b.attend(scope, q, k, v, wantWeights)
+	out = dense(scope.In("output"), out, b.outputDim, true)
+	return out, weights, nil
+}
+
+// checkMask checks that the mask fits [B,1|H,Q,K].
+func (b *AttentionBuilder) checkMask() error {
+	m := b.mask
+	if m == nil {
+		return nil
+	}
+	B, Q, K, H := b.query.Shape().Dim(0), b.query.Shape().Dim(1), b.key.Shape().Dim(1), b.heads
+	d := m.Allowed.Shape().Dimensions
+	if (d[0] != B && d[0] != 1) || (d[1] != 1 && d[1] != H) || d[2] != Q || d[3] != K {
+		return fmt.Errorf("layers: attention mask %s does not fit [B=%d,1|H=%d,Q=%d,K=%d]", m.Allowed.Shape(), B, H, Q, K)
+	}
+	return nil
+}
+
+// project returns the queries, keys and values [B,L,H,dh].
+func (b *AttentionBuilder) project(scope *model.Scope) (q, k, v *graph.Node) {
+	B, Q, K := b.query.Shape().Dim(0), b.query.Shape().Dim(1), b.key.Shape().Dim(1)
+	H, dh := b.heads, b.headDim
 	if b.fusedQKV {
 		q, k, v = fusedQKV(scope.In("qkv"), b.query, H*dh)
 	} else {
@@ -210,75 +227,48 @@ func (b *AttentionBuilder) build(wantWeights bool) (out, weights *graph.Node, er
 		k = dense(scope.In("key"), b.key, H*dh, true)
 		v = dense(scope.In("value"), b.value, H*dh, true)
 	}
-	q = graph.Reshape(q, B, Q, H, dh)
-	k = graph.Reshape(k, B, K, H, dh)
-	v = graph.Reshape(v, B, K, H, dh)
-	if b.qPos != nil {
-		q = rotary(q, b.qPos, b.rotaryBase)
-		k = rotary(k, b.kPos, b.rotaryBase)
-	}
-	scale := 1 / math.Sqrt(float64(dh))
+	return graph.Reshape(q, B, Q, H, dh), graph.Reshape(k, B, K, H, dh), graph.Reshape(v, B, K, H, dh)
+}
 
+// attend returns the attended values [B,Q,H*dh] and, on the explicit path, the weights
+// [B,H,Q,K]. It takes XLA's fused kernel (attention.Core) when the backend has one worth
+// taking (see hasFusedAttention) and nothing needs the weights or dropout; otherwise the
+// explicit path of the fast package.
+func (b *AttentionBuilder) attend(scope *model.Scope, q, k, v *graph.Node, wantWeights bool) (out, weights *graph.Node) {
+	scale := 1 / math.Sqrt(float64(b.headDim))
 	dropoutActive := b.training && b.dropoutRate > 0
 	g := b.query.Graph()
 	if b.fusion && !wantWeights && !dropoutActive && (hasFusedAttention(g) || forceCore) {
-		// XLA's fused kernel: BSHD layout, bool mask [B,Q,1|H,K].
-		opts := attention.CoreOptions{Scale: scale, AttentionBias: b.bias}
-		if b.mask != nil {
-			opts.AttentionMask = graph.TransposeAllAxes(b.mask.Allowed, 0, 2, 1, 3)
-		}
-		o, _ := attention.Core(q, k, v, attention.LayoutBSHD, opts)
-		if b.mask != nil { // rows with no allowed key are zero, whatever the kernel gives
-			valid := graph.TransposeAllAxes(b.mask.rowValid, 0, 2, 1, 3) // [B,Q,1|H,1]
-			o = graph.Where(graph.BroadcastToShape(graph.GreaterThan(valid, graph.ScalarZero(g, floatDType)), o.Shape()), o, graph.ZerosLike(o))
-		}
-		out = graph.Reshape(o, B, Q, H*dh)
-	} else {
-		q = graph.MulScalar(q, scale)
-		// scores [B,H,Q,K]. Head-major [B,H,L,dh] operands put the batch axes (B,H)
-		// first, the layout the backend's matmuls take without transposing.
-		var scores *graph.Node
-		if headMajor {
-			q = graph.TransposeAllAxes(q, 0, 2, 1, 3)
-			k = graph.TransposeAllAxes(k, 0, 2, 1, 3)
-			v = graph.TransposeAllAxes(v, 0, 2, 1, 3)
-			if plainGradients {
-				scores = graph.DotGeneral(q, []int{3}, []int{0, 1}, k, []int{3}, []int{0, 1})
-			} else {
-				scores = matmul(q, k, 2, true)
-			}
-		} else {
-			scores = graph.DotGeneral(q, []int{3}, []int{0, 2}, k, []int{3}, []int{0, 2})
-		}
-		if b.mask != nil {
-			scores = graph.Add(scores, b.mask.bias)
-		}
-		if b.bias != nil {
-			scores = graph.Add(scores, b.bias)
-		}
-		weights = softmax(scores)
-		if b.mask != nil {
-			weights = graph.Mul(weights, b.mask.rowValid)
-		}
-		w := weights
-		if dropoutActive {
-			w = dropout(scope.In("dropout"), w, b.dropoutRate, true)
-		}
-		var o *graph.Node // [B,H,Q,dh], then [B,Q,H,dh]
-		if headMajor {
-			if plainGradients {
-				o = graph.DotGeneral(w, []int{3}, []int{0, 1}, v, []int{2}, []int{0, 1})
-			} else {
-				o = matmul(w, v, 2, false)
-			}
-		} else {
-			o = graph.DotGeneral(w, []int{3}, []int{0, 1}, v, []int{1}, []int{0, 2})
-		}
-		o = graph.TransposeAllAxes(o, 0, 2, 1, 3)
-		out = graph.Reshape(o, B, Q, H*dh)
+		return b.attendFused(q, k, v, scale), nil
 	}
-	out = dense(scope.In("output"), out, b.outputDim, true)
-	return out, weights, nil
+	var biases []*graph.Node
+	var rowValid *graph.Node
+	if b.mask != nil {
+		biases, rowValid = append(biases, b.mask.bias), b.mask.rowValid
+	}
+	biases = append(biases, b.bias)
+	var drop func(*graph.Node) *graph.Node
+	if dropoutActive {
+		drop = func(w *graph.Node) *graph.Node { return dropout(scope.In("dropout"), w, b.dropoutRate, true) }
+	}
+	return fast.Attend(q, k, v, scale, biases, rowValid, drop)
+}
+
+// attendFused runs attention.Core (BSHD layout, bool mask [B,Q,1|H,K]); rows with no
+// allowed key are zero, whatever the kernel gives.
+func (b *AttentionBuilder) attendFused(q, k, v *graph.Node, scale float64) *graph.Node {
+	g := q.Graph()
+	B, Q, H, dh := q.Shape().Dim(0), q.Shape().Dim(1), q.Shape().Dim(2), q.Shape().Dim(3)
+	opts := attention.CoreOptions{Scale: scale, AttentionBias: b.bias}
+	if b.mask != nil {
+		opts.AttentionMask = graph.TransposeAllAxes(b.mask.Allowed, 0, 2, 1, 3)
+	}
+	o, _ := attention.Core(q, k, v, attention.LayoutBSHD, opts)
+	if b.mask != nil {
+		valid := graph.TransposeAllAxes(b.mask.rowValid, 0, 2, 1, 3) // [B,Q,1|H,1]
+		o = graph.Where(graph.BroadcastToShape(graph.GreaterThan(valid, graph.ScalarZero(g, floatDType)), o.Shape()), o, graph.ZerosLike(o))
+	}
+	return graph.Reshape(o, B, Q, H*dh)
 }
 
 // fusedQKV projects x [B,L,D] to query, key and value [B,L,width] with one matmul.
@@ -315,11 +305,9 @@ func rotary(x, pos *graph.Node, base float64) *graph.Node {
 }
 
 // hasFusedAttention reports whether g's backend has a fused attention op worth taking
-// for training. The pure-Go backend has one since GoMLX v0.28.16 (compute v0.1.14), but
-// GoMLX differentiates attention.Core by recomputing the decomposed attention, so a
-// training step through it is 1.8x slower there than masklab's explicit path with its
-// closed-form softmax gradient (RB-d64, 1 thread: 5.7k against 10.2k target tokens/s;
-// docs/performance.md). XLA (cuDNN on CUDA) keeps the fused op.
+// for training: XLA's (cuDNN on CUDA). The pure-Go backend's fused op is not taken,
+// because GoMLX differentiates it by recomputing the decomposed attention, which makes a
+// training step slower than the explicit path (measured in docs/performance.md).
 func hasFusedAttention(g *graph.Graph) bool {
 	b := g.Backend()
 	// The Go backend's Name is "Go Backend" and its String the registered name "go".

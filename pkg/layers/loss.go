@@ -1,31 +1,39 @@
 package layers
 
 import (
+	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/gomlx/core/graph"
 )
 
-// WeightedCrossEntropy returns the weighted mean token cross-entropy
-// sum_i(w_i * l_i) / sum_i(w_i), where l_i = -log softmax(logits_i)[label_i].
-// logits are [B,T,V], labels integer [B,T] and weights float [B,T] (from a pkg/mask
-// loss strategy: zero on padding). nil weights mean 1 everywhere. When every weight is
-// zero the loss is 0 (and so are its gradients).
+// WeightedCrossEntropy is masklab's one training loss: the weighted token cross-entropy
+//
+//	loss = Σ_i w_i·l_i / max(Σ_i w_i, 1),   l_i = -log softmax(logits_i)[label_i]
+//
+// over every position i of the batch, with logits [B,T,V], integer labels [B,T] and
+// float weights [B,T] from a pkg/mask loss strategy (mask.Loss.PackedWeights: 0 on
+// padding). nil weights mean 1 everywhere.
+//
+// The denominator rule: a batch whose weights sum to at least 1 gets the weighted mean
+// of its token losses. One whose weights sum to less than 1 (prompt-only rows under
+// plw(0.01), say) is divided by 1, not by its tiny sum, so a few down-weighted tokens are
+// not blown up to the size of a full batch's loss; a batch with no weight at all has loss
+// 0 and zero gradients. The loss is computed in float32 whatever the logits' dtype.
 func WeightedCrossEntropy(logits, labels, weights *graph.Node) *graph.Node {
 	l := TokenCrossEntropy(logits, labels)
-	g := logits.Graph()
+	g := l.Graph()
 	if weights == nil {
-		return graph.ReduceAllMean(l)
+		weights = graph.OnesLike(l)
 	}
-	w := graph.ConvertDType(weights, l.DType())
-	total := graph.ReduceAllSum(w)
-	safe := graph.Where(graph.GreaterThan(total, graph.ScalarZero(g, l.DType())), total, graph.OnesLike(total))
-	return graph.Div(graph.ReduceAllSum(graph.Mul(w, l)), safe)
+	w := graph.ConvertDType(weights, dtypes.Float32)
+	return graph.Div(graph.ReduceAllSum(graph.Mul(l, w)), graph.Max(graph.ReduceAllSum(w), graph.ScalarOne(g, dtypes.Float32)))
 }
 
-// TokenCrossEntropy returns the per-token cross-entropy -log softmax(logits)[label],
-// [B,T] for logits [B,T,V] and integer labels [B,T].
+// TokenCrossEntropy returns the per-token cross-entropy -log softmax(logits)[label] in
+// float32, [B,T] for logits [B,T,V] and integer labels [B,T].
 func TokenCrossEntropy(logits, labels *graph.Node) *graph.Node {
+	logits = graph.ConvertDType(logits, dtypes.Float32)
 	v := logits.Shape().Dim(-1)
 	logp := graph.LogSoftmax(logits, -1)
-	onehot := graph.OneHot(labels, v, logits.DType())
+	onehot := graph.OneHot(labels, v, dtypes.Float32)
 	return graph.Neg(graph.ReduceSum(graph.Mul(logp, onehot), -1))
 }

@@ -40,7 +40,8 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-// WeightedCrossEntropy is sum(w*l)/sum(w), checked against a host computation.
+// WeightedCrossEntropy is sum(w*l)/max(sum(w), 1), checked against a host computation:
+// the weighted mean when the weights sum to at least 1, sum(w*l) when they sum to less.
 func TestWeightedCrossEntropy(t *testing.T) {
 	logits := [][][]float32{{{1, 2, 0.5}, {0, 0, 3}, {2, -1, 1}}}
 	labels := [][]int32{{1, 2, 0}}
@@ -57,8 +58,8 @@ func TestWeightedCrossEntropy(t *testing.T) {
 		wsum += float64(weights[0][i])
 	}
 	want /= wsum
-	exec := graph.MustNewExec(backend.Must(), func(lg, lb, w *graph.Node) (*graph.Node, *graph.Node) {
-		return WeightedCrossEntropy(lg, lb, w), WeightedCrossEntropy(lg, lb, graph.ZerosLike(w))
+	exec := graph.MustNewExec(backend.Must(), func(lg, lb, w *graph.Node) []*graph.Node {
+		return []*graph.Node{WeightedCrossEntropy(lg, lb, w), WeightedCrossEntropy(lg, lb, graph.ZerosLike(w)), WeightedCrossEntropy(lg, lb, graph.MulScalar(w, 0.1))}
 	})
 	res, err := exec.Exec(logits, labels, weights)
 	if err != nil {
@@ -69,6 +70,10 @@ func TestWeightedCrossEntropy(t *testing.T) {
 	}
 	if got := res[1].Value().(float32); got != 0 {
 		t.Errorf("loss with all-zero weights = %g, want 0", got)
+	}
+	// Weights summing to 0.125 < 1: divided by 1, so the loss is 0.1·sum(w·l).
+	if got, want := float64(res[2].Value().(float32)), 0.1*want*wsum; math.Abs(got-want) > 1e-6 {
+		t.Errorf("loss with weights summing to %g = %g, want %g (divided by 1)", 0.1*wsum, got, want)
 	}
 }
 

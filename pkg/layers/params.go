@@ -3,11 +3,11 @@ package layers
 import (
 	"math"
 
-	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/nn"
+	"github.com/masklab/masklab/pkg/layers/internal/fast"
 )
 
 // uniformInit returns an initializer drawing U(-bound, bound) from the store's RNG
@@ -46,14 +46,7 @@ func dense(scope *model.Scope, x *graph.Node, out int, useBias bool) *graph.Node
 	if useBias {
 		b = scope.WithInitializer(init).VariableWithShape("biases", shapes.Make(x.DType(), out)).NodeValue(g)
 	}
-	if plainGradients {
-		return nn.Dense(x, w, b, compute.DenseLayoutInputOutputs)
-	}
-	y := matmul(x, w, 0, false)
-	if b != nil {
-		y = addBias(y, b)
-	}
-	return y
+	return fast.Linear(x, w, b)
 }
 
 // layerNorm normalises the last axis with GoMLX's variable names

@@ -14,6 +14,7 @@ import (
 	"github.com/gomlx/gomlx/ml/train/optimizer"
 	"github.com/masklab/masklab/datasets"
 	"github.com/masklab/masklab/pkg/backend"
+	"github.com/masklab/masklab/pkg/layers/internal/fast"
 )
 
 // referenceConfig is RB-d64 of shared/bench/README.md: pre-LN 2+2 layers, d_model 64,
@@ -201,7 +202,7 @@ func BenchmarkLayoutAB(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer func() { headMajor, reluSelect = true, true }()
+	defer func() { fast.HeadMajor, reluSelect = true, true }()
 	trainers := make([]*train.Trainer, len(variants))
 	times := make([][]float64, len(variants))
 	step := 0
@@ -218,7 +219,7 @@ func BenchmarkLayoutAB(b *testing.B) {
 		return time.Since(start).Seconds()
 	}
 	for i, v := range variants {
-		headMajor, reluSelect = v.headMajor, v.relu
+		fast.HeadMajor, reluSelect = v.headMajor, v.relu
 		cfg := referenceConfig()
 		cfg.FusedQKV = v.fused
 		trainers[i] = seq2seqTrainer(b, cfg, 1e-3, 0)

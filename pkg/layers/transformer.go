@@ -8,6 +8,7 @@ import (
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/masklab/masklab/pkg/layers/internal/fast"
 	"github.com/masklab/masklab/pkg/mask"
 )
 
@@ -260,12 +261,7 @@ func transformerModel(scope *model.Scope, cfg Config, in Inputs, wantWeights boo
 	if cfg.Tied {
 		// logits = y · tableᵀ + bias
 		bias := os.WithInitializer(constInit(0)).VariableWithShape("biases", shapes.Make(floatDType, cfg.Vocab)).NodeValue(g)
-		if plainGradients {
-			logits := graph.DotGeneral(y, []int{2}, nil, table, []int{1}, nil)
-			res.Logits = graph.Add(logits, graph.Reshape(bias, 1, 1, cfg.Vocab))
-		} else {
-			res.Logits = addBias(matmul(y, table, 0, true), bias)
-		}
+		res.Logits = fast.LinearT(y, table, bias)
 	} else {
 		res.Logits = dense(os, y, cfg.Vocab, true)
 	}

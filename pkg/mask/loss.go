@@ -3,14 +3,14 @@ package mask
 import "fmt"
 
 // Loss is a loss-mask strategy (the loss kind): a weight for each target position. The
-// training loss is the weighted mean over the batch,
+// training loss (layers.WeightedCrossEntropy) is the weighted mean over the batch,
 //
-//	loss = sum_i(w_i * l_i) / sum_i(w_i)
+//	loss = sum_i(w_i * l_i) / max(sum_i(w_i), 1)
 //
 // where l_i is the token cross-entropy at target position i. Padding positions
 // (i >= the valid target length) always have weight 0. Prompt tokens are the target
-// positions i < promptLen; the rest are the completion. When every weight of a batch is
-// 0 (e.g. completion on prompt-only examples) the caller must skip the division.
+// positions i < promptLen; the rest are the completion. A batch whose weights sum to
+// less than 1 (prompt-only examples under plw(w) or completion) is divided by 1.
 type Loss struct {
 	spec   string
 	weight func(pos, validLen, promptLen int) float32
@@ -60,6 +60,40 @@ func (l Loss) BatchWeights(b, t int, lens, promptLens []int) ([]float32, error) 
 			p = promptLens[i]
 		}
 		out = append(out, l.Weights(t, lens[i], p)...)
+	}
+	return out, nil
+}
+
+// PackedWeights returns the [B*T] row-major weights of a batch whose rows may each hold
+// several documents (packing), as training uses them: row i has lens[i] valid positions;
+// segments [B*T] gives each position's document id (nil: one document per row), and
+// prompt [B*T] is 1 on prompt positions and 0 elsewhere (nil: no prompts). Each
+// document, a run of equal segment ids within a row, is weighed on its own, with as many
+// leading prompt positions as it has positions flagged in prompt.
+func (l Loss) PackedWeights(b, t int, lens []int, segments, prompt []int32) ([]float32, error) {
+	if len(lens) != b {
+		return nil, fmt.Errorf("loss %q: %d valid lengths for a batch of %d", l.spec, len(lens), b)
+	}
+	if (segments != nil && len(segments) != b*t) || (prompt != nil && len(prompt) != b*t) {
+		return nil, fmt.Errorf("loss %q: segments (%d) and prompt flags (%d) must have B*T = %d entries", l.spec, len(segments), len(prompt), b*t)
+	}
+	out := make([]float32, b*t)
+	for i := 0; i < b; i++ {
+		if lens[i] < 0 || lens[i] > t {
+			return nil, fmt.Errorf("loss %q: row %d has valid length %d outside 0..%d", l.spec, i, lens[i], t)
+		}
+		row := i * t
+		for p := 0; p < lens[i]; {
+			q, promptLen := p, 0
+			for q < lens[i] && (segments == nil || segments[row+q] == segments[row+p]) {
+				if prompt != nil && prompt[row+q] == 1 {
+					promptLen++
+				}
+				q++
+			}
+			copy(out[row+p:row+q], l.Weights(q-p, q-p, promptLen))
+			p = q
+		}
 	}
 	return out, nil
 }

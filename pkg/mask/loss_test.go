@@ -103,3 +103,48 @@ func TestLossBatchAndErrors(t *testing.T) {
 		t.Errorf("user loss: %v %v", u.Weights(4, 3, 0), err)
 	}
 }
+
+// PackedWeights weighs each document of a packed row exactly as BatchWeights weighs the
+// same document alone in a row (prompt counted per document), and padding gets 0.
+func TestPackedWeightsPerDocument(t *testing.T) {
+	for _, spec := range []string{"all", "completion", "plw(0.1)"} {
+		l, err := ParseLoss(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// One row of T=8: doc 1 = 2 prompt + 1 completion, doc 2 = 1 prompt + 2 completion, 2 padding.
+		seg := []int32{1, 1, 1, 2, 2, 2, 0, 0}
+		prompt := []int32{1, 1, 0, 1, 0, 0, 0, 0}
+		got, err := l.PackedWeights(1, 8, []int{6}, seg, prompt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		alone, err := l.BatchWeights(2, 3, []int{3, 3}, []int{2, 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := append(append([]float32(nil), alone...), 0, 0)
+		for i := range want {
+			if got[i] != want[i] {
+				t.Errorf("%s: packed weights %v, want %v", spec, got, want)
+				break
+			}
+		}
+		// Without segments and prompts: one document per row, no prompt.
+		plain, _ := l.PackedWeights(1, 8, []int{6}, nil, nil)
+		one, _ := l.BatchWeights(1, 8, []int{6}, nil)
+		for i := range one {
+			if plain[i] != one[i] {
+				t.Errorf("%s: unsegmented weights %v, want %v", spec, plain, one)
+				break
+			}
+		}
+	}
+	l, _ := ParseLoss("all")
+	if _, err := l.PackedWeights(1, 4, []int{5}, nil, nil); err == nil {
+		t.Error("PackedWeights accepted a valid length beyond T")
+	}
+	if _, err := l.PackedWeights(1, 4, []int{4}, []int32{1}, nil); err == nil {
+		t.Error("PackedWeights accepted segments of the wrong size")
+	}
+}

@@ -1,7 +1,6 @@
-package layers
+package fast
 
 import (
-	"os"
 	"sync"
 	"sync/atomic"
 	"weak"
@@ -39,11 +38,6 @@ type dotInfo struct {
 // biasInfo describes an Add built by addBias: y [..., N] + b [1, ..., 1, N].
 type biasInfo struct{}
 
-// plainGradients ($MASKLAB_PLAIN_GRADIENTS=1) builds Linear layers with GoMLX's nn.Dense
-// and attention with graph.DotGeneral and their own gradients instead: the "before" of
-// the benchmark in docs/performance.md.
-var plainGradients = os.Getenv("MASKLAB_PLAIN_GRADIENTS") == "1"
-
 var (
 	customNodes sync.Map // weak.Pointer[graph.Node] -> dotInfo or biasInfo
 	customAdded atomic.Int64
@@ -68,8 +62,12 @@ func remember(node *graph.Node, info any) {
 
 func lookup(node *graph.Node) (any, bool) { return customNodes.Load(weak.Make(node)) }
 
-// installVJPs wraps GoMLX's DotGeneral and Add gradients (once, on first use: graphs are
-// built after that, so no gradient is being computed while the table changes).
+// installVJPs is the one place where masklab changes GoMLX's process-wide state: it
+// wraps graph.VJPRegistration's DotGeneral and Add entries (once, on the first matmul or
+// addBias: graphs are built after that, so no gradient is being computed while the table
+// changes). A wrapped entry gives the nodes remembered here their gradient below and
+// every other node GoMLX's own, unchanged (TestMatmulGradientsMatchGoMLX,
+// layers.TestModelGradientsMatchStockGoMLX).
 func installVJPs() {
 	wrapVJP(graph.NodeTypeDotGeneral, func(node, v *graph.Node, d dotInfo) []*graph.Node { return dotVJP(d, v) })
 	wrapVJP(graph.NodeTypeAdd, func(node, v *graph.Node, _ biasInfo) []*graph.Node { return biasVJP(node, v) })

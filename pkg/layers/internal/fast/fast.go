@@ -1,0 +1,109 @@
+// Package fast is masklab's fast path behind a wall: the few graph operations whose
+// gradients masklab lays out for GoMLX's pure-Go backend (Linear, attention products).
+//
+// pkg/layers builds every model from these operations and nothing else of this package
+// leaks out. Each operation has the value of its stock GoMLX counterpart; only the
+// gradient graph differs, and the tests compare both with GoMLX's. Plain switches the
+// whole path off (stock GoMLX ops and gradients), for benchmarks and as a reference.
+package fast
+
+import (
+	"os"
+
+	"github.com/gomlx/compute"
+	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/ml/nn"
+)
+
+// EnvPlain names the environment variable that, set to 1, makes Plain true at start-up.
+const EnvPlain = "MASKLAB_PLAIN_GRADIENTS"
+
+// Plain builds Linear layers with GoMLX's nn.Dense and the attention products with
+// graph.DotGeneral, all with GoMLX's own gradients: the "before" of the benchmarks in
+// docs/performance.md. Read from $MASKLAB_PLAIN_GRADIENTS once; tests may set it before
+// building a graph.
+var Plain = os.Getenv(EnvPlain) == "1"
+
+// HeadMajor selects the attention layout: queries, keys and values transposed to
+// [B,H,L,dh] before the products (true, the default) or left [B,L,H,dh] for
+// DotGeneral to arrange (false). Both give the same numbers; benchmarks compare them.
+var HeadMajor = true
+
+// Linear returns x [..., in] · w [in, out] + b [out] (b may be nil).
+func Linear(x, w, b *graph.Node) *graph.Node {
+	if Plain {
+		return nn.Dense(x, w, b, compute.DenseLayoutInputOutputs)
+	}
+	y := matmul(x, w, 0, false)
+	if b != nil {
+		y = addBias(y, b)
+	}
+	return y
+}
+
+// LinearT returns x [B,T,d] · tableᵀ + b for table [V,d] and b [V]: the output layer of
+// a model whose embeddings are tied.
+func LinearT(x, table, b *graph.Node) *graph.Node {
+	if Plain {
+		y := graph.DotGeneral(x, []int{2}, nil, table, []int{1}, nil)
+		return graph.Add(y, graph.Reshape(b, 1, 1, b.Shape().Dim(0)))
+	}
+	return addBias(matmul(x, table, 0, true), b)
+}
+
+// Attend is scaled dot-product attention on q [B,Q,H,dh] and k, v [B,K,H,dh]:
+//
+//	weights = softmax(scale·q·kᵀ + Σ biases) · rowValid   [B,H,Q,K]
+//	out     = dropout(weights) · v                         [B,Q,H·dh]
+//
+// biases are added in order (each broadcastable to [B,H,Q,K]; nil entries are skipped),
+// rowValid [B,1|H,Q,1] zeroes the rows of queries that may attend nowhere (nil: none),
+// and dropout, when not nil, is applied to the weights that multiply v. The returned
+// weights are before dropout.
+func Attend(q, k, v *graph.Node, scale float64, biases []*graph.Node, rowValid *graph.Node, dropout func(*graph.Node) *graph.Node) (out, weights *graph.Node) {
+	B, Q, H, dh := q.Shape().Dim(0), q.Shape().Dim(1), q.Shape().Dim(2), q.Shape().Dim(3)
+	q = graph.MulScalar(q, scale)
+	// scores [B,H,Q,K]. Head-major [B,H,L,dh] operands put the batch axes (B,H) first,
+	// the layout the Go backend's matmuls take without transposing.
+	var scores *graph.Node
+	if HeadMajor {
+		q = graph.TransposeAllAxes(q, 0, 2, 1, 3)
+		k = graph.TransposeAllAxes(k, 0, 2, 1, 3)
+		v = graph.TransposeAllAxes(v, 0, 2, 1, 3)
+		if Plain {
+			scores = graph.DotGeneral(q, []int{3}, []int{0, 1}, k, []int{3}, []int{0, 1})
+		} else {
+			scores = matmul(q, k, 2, true)
+		}
+	} else {
+		scores = graph.DotGeneral(q, []int{3}, []int{0, 2}, k, []int{3}, []int{0, 2})
+	}
+	for _, b := range biases {
+		if b != nil {
+			scores = graph.Add(scores, b)
+		}
+	}
+	weights = Softmax(scores)
+	if rowValid != nil {
+		weights = graph.Mul(weights, rowValid)
+	}
+	w := weights
+	if dropout != nil {
+		w = dropout(w)
+	}
+	var o *graph.Node // [B,H,Q,dh]
+	switch {
+	case HeadMajor && Plain:
+		o = graph.DotGeneral(w, []int{3}, []int{0, 1}, v, []int{2}, []int{0, 1})
+	case HeadMajor:
+		o = matmul(w, v, 2, false)
+	default:
+		o = graph.DotGeneral(w, []int{3}, []int{0, 1}, v, []int{1}, []int{0, 2})
+	}
+	o = graph.TransposeAllAxes(o, 0, 2, 1, 3)
+	return graph.Reshape(o, B, Q, H*dh), weights
+}
+
+// CustomGradients counts the gradients this package has built so far (tests check that
+// the fast path is taken).
+func CustomGradients() int64 { return customUsed.Load() }
