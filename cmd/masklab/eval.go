@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/masklab/masklab/internal/textutil"
 	"github.com/masklab/masklab/pkg/experiments"
 )
 
@@ -59,7 +60,7 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 	for _, k := range sortedMetricKeys(m) {
 		fmt.Fprintf(stdout, "  %s = %.4f\n", k, m[k])
 	}
-	for _, k := range sortedKeysOf(byPos) {
+	for _, k := range textutil.SortedKeys(byPos) {
 		var parts []string
 		for _, v := range byPos[k] {
 			parts = append(parts, fmt.Sprintf("%.3f", v))
@@ -67,13 +68,4 @@ func runEval(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "  %s by position: %s\n", k, strings.Join(parts, " "))
 	}
 	return nil
-}
-
-func sortedKeysOf(m map[string][]float64) []string {
-	var ks []string
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sortStrings(ks)
-	return ks
 }

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/masklab/masklab/internal/textutil"
 	"gopkg.in/yaml.v3"
 )
 
@@ -503,39 +504,11 @@ func unknownKey(key string, sections bool) error {
 			cands = append(cands, defaultTree.Content[i].Value)
 		}
 	}
-	if near := closest(key, cands, false); near != "" {
+	if near := textutil.ClosestKey(key, cands); near != "" {
 		return fmt.Errorf("unknown key %q; did you mean %q?", key, near)
 	}
 	return fmt.Errorf("unknown key %q; known keys: %s", key, strings.Join(keys, ", "))
 }
-
-// closest returns the key nearest to s by edit distance (on the last path element when
-// leafOnly), or "" when nothing is near.
-func closest(s string, keys []string, leafOnly bool) string {
-	best, bestD := "", 1<<30
-	for _, k := range keys {
-		cand := k
-		if leafOnly {
-			cand = k[strings.LastIndex(k, ".")+1:]
-		}
-		d := editDistance(s, cand)
-		if !leafOnly {
-			// "layers" should find "model.layers": also compare with the last element.
-			if d2 := editDistance(s, k[strings.LastIndex(k, ".")+1:]) + 1; d2 < d {
-				d = d2
-			}
-		}
-		if d < bestD {
-			best, bestD = k, d
-		}
-	}
-	if bestD > max(3, len(s)/2) {
-		return ""
-	}
-	return best
-}
-
-func editDistance(a, b string) int { return editDistanceRunes([]rune(a), []rune(b)) }
 
 // Validate checks values that YAML types cannot: enumerations, sizes, and every mask
 // string (parsed with pkg/mask), so a bad run fails before any training starts.
@@ -551,7 +524,7 @@ func (c *Config) Validate() error {
 			}
 		}
 		msg := "want one of " + strings.Join(opts, ", ")
-		if near := closest(v, opts, true); near != "" {
+		if near := textutil.Closest(v, opts); near != "" {
 			msg += fmt.Sprintf(" (did you mean %q?)", near)
 		}
 		bad(key, v, msg)

@@ -228,7 +228,7 @@ func trimEOS(ids []int32, eos int) []int32 {
 	return ids
 }
 
-// editDistanceRunes is the Levenshtein distance (CER, and the "did you mean" of config keys).
+// editDistanceRunes is the Levenshtein distance of the character error rate (CER).
 func editDistanceRunes(a, b []rune) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)

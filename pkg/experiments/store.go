@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -208,16 +207,6 @@ func lastEval(lines []Metrics) map[string]float64 {
 		}
 	}
 	return map[string]float64{}
-}
-
-// sortedKeys returns a map's keys in order.
-func sortedKeys[V any](m map[string]V) []string {
-	ks := make([]string, 0, len(m))
-	for k := range m {
-		ks = append(ks, k)
-	}
-	sort.Strings(ks)
-	return ks
 }
 
 func nowString() string { return time.Now().UTC().Format(time.RFC3339) }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/masklab/masklab/internal/fsx"
 	"github.com/masklab/masklab/internal/runlock"
+	"github.com/masklab/masklab/internal/textutil"
 	"gopkg.in/yaml.v3"
 )
 
@@ -477,7 +478,7 @@ func explainSweepError(err error) string {
 				keys = append(keys, strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0])
 			}
 			e = fmt.Sprintf("line %d: unknown key %q", line, field)
-			if near := closest(field, keys, true); near != "" {
+			if near := textutil.Closest(field, keys); near != "" {
 				e += fmt.Sprintf("; did you mean %q?", near)
 			} else {
 				e += "; known keys: " + strings.Join(keys, ", ")

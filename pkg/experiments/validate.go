@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/masklab/masklab/datasets"
+	"github.com/masklab/masklab/internal/textutil"
 	"github.com/masklab/masklab/pkg/mask"
 )
 
@@ -44,7 +45,7 @@ func validateTask(c *Config) []string {
 		}
 	}
 	msg := fmt.Sprintf("task.name=%q: unknown task; known: %s, tsv:PATH, jsonl:PATH", name, strings.Join(known, ", "))
-	if near := closest(name, known, true); near != "" {
+	if near := textutil.Closest(name, known); near != "" {
 		msg += fmt.Sprintf(" (did you mean %q?)", near)
 	}
 	return []string{msg}

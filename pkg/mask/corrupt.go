@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/masklab/masklab/internal/textutil"
 )
 
 // Replace says what a hidden decoder-input token becomes.
@@ -441,7 +443,7 @@ func newSchedule(a Args) (Corruption, error) {
 	if !ok || name == "schedule" {
 		known := Names(KindInput)
 		msg := fmt.Sprintf("schedule: unknown strategy %q; known: %s", name, strings.Join(known, ", "))
-		if s := closest(name, known); s != "" {
+		if s := textutil.Closest(name, known); s != "" {
 			msg += fmt.Sprintf(" (did you mean %q?)", s)
 		}
 		return Corruption{}, argErr(0, "%s", msg)

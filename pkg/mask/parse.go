@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/masklab/masklab/internal/textutil"
 )
 
 // SyntaxError is a spec that does not parse: it names the offending text, its 1-based
@@ -191,7 +193,7 @@ func (p *parser) atom() (Args, token, error) {
 func (p *parser) unknown(t token, known []string) *SyntaxError {
 	e := p.errAt(t, "unknown %s name %q", p.kind, t.text)
 	e.Known = known
-	e.Suggest = closest(t.text, known)
+	e.Suggest = textutil.Closest(t.text, known)
 	return e
 }
 

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/masklab/masklab/internal/textutil"
 )
 
 // Kind names one namespace of strategies. Attention masks (self and cross) share one
@@ -96,17 +98,10 @@ func (a Args) Count(min, max int) error {
 	case min == max && min == 0:
 		return fmt.Errorf("%s takes no arguments, got %d", a.Name, n)
 	case min == max:
-		return fmt.Errorf("%s takes %d argument%s, got %d", a.Name, min, plural(min), n)
+		return fmt.Errorf("%s takes %d argument%s, got %d", a.Name, min, textutil.Plural(min), n)
 	default:
 		return fmt.Errorf("%s takes %d to %d arguments, got %d", a.Name, min, max, n)
 	}
-}
-
-func plural(n int) string {
-	if n == 1 {
-		return ""
-	}
-	return "s"
 }
 
 // ArgError is an invalid argument; Index is its 0-based position in the atom, so the
@@ -329,48 +324,4 @@ func isIdent(s string) bool {
 		}
 	}
 	return true
-}
-
-// closest returns the known name nearest to s by edit distance, or "" when none is
-// near (distance greater than about a third of the length, at least 1).
-func closest(s string, known []string) string {
-	best, bestD := "", 1<<30
-	for _, k := range known {
-		if d := editDistance(strings.ToLower(s), k); d < bestD {
-			best, bestD = k, d
-		}
-	}
-	limit := max(1, (len([]rune(s))+1)/3)
-	if bestD <= limit {
-		return best
-	}
-	return ""
-}
-
-// editDistance is the optimal-string-alignment distance between a and b, counted in
-// runes: insertions, deletions, substitutions and swaps of adjacent characters ("dco"
-// is one edit from "doc").
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	d := make([][]int, len(ra)+1)
-	for i := range d {
-		d[i] = make([]int, len(rb)+1)
-		d[i][0] = i
-	}
-	for j := range d[0] {
-		d[0][j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(ra)][len(rb)]
 }

@@ -1,0 +1,89 @@
+// Package textutil holds the small text helpers every masklab package shares: the one
+// "did you mean" rule, plurals, and sorted map keys.
+package textutil
+
+import (
+	"cmp"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// Distance is the optimal-string-alignment distance between a and b, counted in runes:
+// insertions, deletions, substitutions and swaps of adjacent characters ("dco" is one
+// edit from "doc").
+func Distance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	d := make([][]int, len(ra)+1)
+	for i := range d {
+		d[i] = make([]int, len(rb)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(ra)][len(rb)]
+}
+
+// near is the one threshold of a suggestion: at most a third of the typed length in
+// edits (rounded up), and at least 1.
+func near(s string, d int) bool { return d <= max(1, (len([]rune(s))+1)/3) }
+
+// Closest returns the candidate nearest to s (compared in lower case) by Distance, or ""
+// when none is near enough to be what the user meant.
+func Closest(s string, candidates []string) string {
+	best, bestD := "", 1<<30
+	for _, c := range candidates {
+		if d := Distance(strings.ToLower(s), strings.ToLower(c)); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	if best != "" && near(s, bestD) {
+		return best
+	}
+	return ""
+}
+
+// ClosestKey is Closest for dotted keys ("model.layers"): s may be the whole key or just
+// its last element ("layers", one edit more), and the whole key is returned.
+func ClosestKey(s string, keys []string) string {
+	best, bestD := "", 1<<30
+	for _, k := range keys {
+		d := Distance(s, k)
+		if leaf := k[strings.LastIndex(k, ".")+1:]; leaf != k {
+			d = min(d, Distance(s, leaf)+1)
+		}
+		if d < bestD {
+			best, bestD = k, d
+		}
+	}
+	if best != "" && near(s, bestD) {
+		return best
+	}
+	return ""
+}
+
+// Plural returns "s" unless n is 1.
+func Plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// SortedKeys returns m's keys in order.
+func SortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
+	return slices.Sorted(maps.Keys(m))
+}
