@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/masklab/masklab/internal/textutil"
+	"github.com/masklab/masklab/pkg/optim"
 	"gopkg.in/yaml.v3"
 )
 
@@ -85,15 +86,15 @@ init_from: ""            # fine-tuning: a run directory (or run id in the same s
 
 // Config is a run's configuration. See DefaultYAML for every key and its meaning.
 type Config struct {
-	Task     TaskConfig  `yaml:"task"`
-	Model    ModelConfig `yaml:"model"`
-	Masks    MaskConfig  `yaml:"masks"`
-	Optim    OptimConfig `yaml:"optim"`
-	Train    TrainConfig `yaml:"train"`
-	Eval     EvalConfig  `yaml:"eval"`
-	Seed     int64       `yaml:"seed"`
-	Backend  string      `yaml:"backend"`
-	InitFrom string      `yaml:"init_from"`
+	Task     TaskConfig   `yaml:"task"`
+	Model    ModelConfig  `yaml:"model"`
+	Masks    MaskConfig   `yaml:"masks"`
+	Optim    optim.Config `yaml:"optim"`
+	Train    TrainConfig  `yaml:"train"`
+	Eval     EvalConfig   `yaml:"eval"`
+	Seed     int64        `yaml:"seed"`
+	Backend  string       `yaml:"backend"`
+	InitFrom string       `yaml:"init_from"`
 }
 
 // TaskConfig selects the data.
@@ -130,20 +131,6 @@ type MaskConfig struct {
 	Cross string `yaml:"cross"`
 	Input string `yaml:"input"`
 	Loss  string `yaml:"loss"`
-}
-
-// OptimConfig configures AdamW, its schedule and clipping.
-type OptimConfig struct {
-	LR                  float64 `yaml:"lr"`
-	MinLR               float64 `yaml:"min_lr"`
-	Schedule            string  `yaml:"schedule"`
-	WarmupSteps         int     `yaml:"warmup_steps"`
-	WeightDecay         float64 `yaml:"weight_decay"`
-	DecayNormsAndBiases bool    `yaml:"decay_norms_and_biases"`
-	Beta1               float64 `yaml:"beta1"`
-	Beta2               float64 `yaml:"beta2"`
-	Epsilon             float64 `yaml:"epsilon"`
-	ClipNorm            float64 `yaml:"clip_norm"`
 }
 
 // TrainConfig sets the length and cadence of training.

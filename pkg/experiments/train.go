@@ -23,9 +23,11 @@ import (
 	"github.com/gomlx/gomlx/ml/train/optimizer"
 	"github.com/masklab/masklab/datasets"
 	"github.com/masklab/masklab/internal/fsx"
+	"github.com/masklab/masklab/internal/progress"
 	"github.com/masklab/masklab/internal/runlock"
 	"github.com/masklab/masklab/pkg/backend"
 	"github.com/masklab/masklab/pkg/layers"
+	"github.com/masklab/masklab/pkg/optim"
 	"github.com/masklab/masklab/pkg/version"
 )
 
@@ -159,7 +161,7 @@ func (s *session) trainGraph(scope *model.Scope, in []*graph.Node) []*graph.Node
 		nodes = append(nodes, v.NodeValue(g))
 	}
 	grads := graph.Gradient(loss, nodes...)
-	norm := adamWUpdate(scope, s.su.cfg.Optim, vars, grads, x.LR)
+	norm := optim.AdamW(scope, s.su.cfg.Optim, vars, grads, x.LR)
 	s.trainV = vars
 	return []*graph.Node{loss, norm}
 }
@@ -371,7 +373,7 @@ func trainLocked(ctx context.Context, cfg *Config, runDir string, opts TrainOpti
 
 	steps := cfg.Train.Steps
 	seed := uint64(cfg.Seed)
-	bar := newProgress(opts.Progress, opts.Label, steps, start)
+	bar := progress.New(opts.Progress, opts.Label, steps, start)
 	t0 := time.Now()
 	var lossSum float64
 	var lossN int
@@ -397,7 +399,7 @@ func trainLocked(ctx context.Context, cfg *Config, runDir string, opts TrainOpti
 		if err := fsx.WriteJSONAtomic(filepath.Join(runDir, SummaryFile), sum); err != nil {
 			return nil, err
 		}
-		bar.done(status)
+		bar.Done(status)
 		return sum, nil
 	}
 	if start >= steps {
@@ -415,7 +417,7 @@ func trainLocked(ctx context.Context, cfg *Config, runDir string, opts TrainOpti
 		if err != nil {
 			return nil, err
 		}
-		lr := LearningRate(cfg.Optim, step, steps)
+		lr := optim.LearningRate(cfg.Optim, step, steps)
 		lr32 := float32(lr)
 		out, err := call(sess.trainEx, hb.inputs(&lr32)...)
 		if err != nil {
@@ -452,7 +454,7 @@ func trainLocked(ctx context.Context, cfg *Config, runDir string, opts TrainOpti
 				return nil, err
 			}
 		}
-		bar.update(step, loss)
+		bar.Update(step, loss)
 		if step%cfg.Train.CheckpointEvery == 0 || step == steps {
 			if err := sess.saveCheckpoint(runDir); err != nil {
 				return nil, fmt.Errorf("checkpoint at step %d: %w", step, err)

@@ -1,4 +1,6 @@
-package experiments
+// Package progress is the training progress display: a one-line bar on a terminal,
+// plain periodic lines elsewhere (logs, notebooks, Slurm), nothing for a nil writer.
+package progress
 
 import (
 	"fmt"
@@ -10,10 +12,10 @@ import (
 	"golang.org/x/term"
 )
 
-// progress draws a one-line progress bar on a terminal and plain lines otherwise (logs,
-// notebooks, Slurm). It is our own few lines rather than a library: it must write
-// whole lines when not on a terminal, and nothing at all when w is nil.
-type progress struct {
+// Bar draws a one-line progress bar on a terminal and plain lines otherwise. It is our
+// own few lines rather than a library: it must write whole lines when not on a
+// terminal, and nothing at all when w is nil.
+type Bar struct {
 	w          io.Writer
 	tty        bool
 	label      string
@@ -26,8 +28,9 @@ type progress struct {
 	everyLines time.Duration
 }
 
-func newProgress(w io.Writer, label string, total, start int) *progress {
-	p := &progress{w: w, label: label, total: total, start: start, t0: time.Now(), everyLines: 10 * time.Second}
+// New starts a bar for steps start+1..total of the run named label.
+func New(w io.Writer, label string, total, start int) *Bar {
+	p := &Bar{w: w, label: label, total: total, start: start, t0: time.Now(), everyLines: 10 * time.Second}
 	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		p.tty = true
 	}
@@ -40,7 +43,7 @@ func newProgress(w io.Writer, label string, total, start int) *progress {
 	return p
 }
 
-func (p *progress) rate(step int) (float64, time.Duration) {
+func (p *Bar) rate(step int) (float64, time.Duration) {
 	el := time.Since(p.t0).Seconds()
 	done := float64(step - p.start)
 	if el <= 0 || done <= 0 {
@@ -50,7 +53,8 @@ func (p *progress) rate(step int) (float64, time.Duration) {
 	return r, time.Duration(float64(p.total-step) / r * float64(time.Second)).Round(time.Second)
 }
 
-func (p *progress) update(step int, loss float64) {
+// Update shows step and its training loss.
+func (p *Bar) Update(step int, loss float64) {
 	if p.w == nil {
 		return
 	}
@@ -73,7 +77,8 @@ func (p *progress) update(step int, loss float64) {
 	}
 }
 
-func (p *progress) done(status string) {
+// Done ends the bar with the run's status.
+func (p *Bar) Done(status string) {
 	if p.w == nil {
 		return
 	}

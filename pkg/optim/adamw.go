@@ -1,4 +1,6 @@
-package experiments
+// Package optim is masklab's optimizer in graph ops: AdamW with decoupled weight decay
+// (not on biases and norms), global-norm clipping, and a warmup + cosine schedule.
+package optim
 
 import (
 	"math"
@@ -11,7 +13,7 @@ import (
 	"github.com/gomlx/gomlx/ml/train/optimizer"
 )
 
-// Our own AdamW, written in graph ops, because GoMLX's Adam decays every variable
+// masklab's own AdamW, written in graph ops, because GoMLX's Adam decays every variable
 // (biases and norms included) and has no global-norm gradient clipping.
 //
 // One update, for each trainable variable p with gradient g, at step t (1-based):
@@ -26,12 +28,12 @@ import (
 // The moments live in the store under "optimizers/adamw" and the step in GoMLX's
 // "global_step" variable, so a checkpoint holds the whole optimizer state.
 
-// adamWScope is where the moments live.
-const adamWScope = "optimizers/adamw"
+// Scope is where the moments live in the variable store.
+const Scope = "optimizers/adamw"
 
 // LearningRate is the schedule: linear warmup from 0 to lr over warmup steps, then
 // constant or cosine decay to min_lr at the last step. step is 1-based.
-func LearningRate(o OptimConfig, step, totalSteps int) float64 {
+func LearningRate(o Config, step, totalSteps int) float64 {
 	if o.WarmupSteps > 0 && step <= o.WarmupSteps {
 		return o.LR * float64(step) / float64(o.WarmupSteps)
 	}
@@ -47,9 +49,9 @@ func LearningRate(o OptimConfig, step, totalSteps int) float64 {
 	return o.MinLR + 0.5*(o.LR-o.MinLR)*(1+math.Cos(math.Pi*frac))
 }
 
-// adamWUpdate builds one AdamW update of vars (with gradients grads) and returns the
-// global gradient norm before clipping. lr is a scalar float32 node.
-func adamWUpdate(scope *model.Scope, o OptimConfig, vars []*model.Variable, grads []*graph.Node, lr *graph.Node) *graph.Node {
+// AdamW builds one AdamW update of vars (with gradients grads) and returns the global
+// gradient norm before clipping. lr is a scalar float32 node.
+func AdamW(scope *model.Scope, o Config, vars []*model.Variable, grads []*graph.Node, lr *graph.Node) *graph.Node {
 	g := lr.Graph()
 	store := scope.Store()
 	// Global norm over all gradients.
@@ -102,10 +104,24 @@ func adamWUpdate(scope *model.Scope, o OptimConfig, vars []*model.Variable, grad
 
 // momentVar returns (creating with zeros) the moment variable of v.
 func momentVar(store *model.Store, which string, v *model.Variable) *model.Variable {
-	path := model.JoinPath("/", adamWScope, which, v.Path())
+	path := model.JoinPath("/", Scope, which, v.Path())
 	if mv := store.GetVariable(path); mv != nil {
 		return mv
 	}
 	zeros := tensors.FromShape(shapes.Make(v.DType(), v.Shape().Dimensions...))
 	return store.VariableWithValue(path, zeros).SetTrainable(false)
+}
+
+// Config configures AdamW, its schedule and clipping: the optim section of a run config.
+type Config struct {
+	LR                  float64 `yaml:"lr"`
+	MinLR               float64 `yaml:"min_lr"`
+	Schedule            string  `yaml:"schedule"` // "cosine" or "constant"
+	WarmupSteps         int     `yaml:"warmup_steps"`
+	WeightDecay         float64 `yaml:"weight_decay"`
+	DecayNormsAndBiases bool    `yaml:"decay_norms_and_biases"`
+	Beta1               float64 `yaml:"beta1"`
+	Beta2               float64 `yaml:"beta2"`
+	Epsilon             float64 `yaml:"epsilon"`
+	ClipNorm            float64 `yaml:"clip_norm"` // 0: no clipping
 }
