@@ -1,17 +1,15 @@
 package experiments
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
-	"reflect"
 	"sort"
 	"strings"
 
 	"github.com/masklab/masklab/internal/textutil"
+	"github.com/masklab/masklab/internal/yamlkeys"
 	"github.com/masklab/masklab/pkg/optim"
 	"gopkg.in/yaml.v3"
 )
@@ -172,113 +170,11 @@ func ParseConfig(data []byte, name string) (*Config, error) {
 	return decodeStrict(data, name, Default())
 }
 
+// schema checks, decodes and edits configs by dotted key against DefaultYAML.
+var schema = yamlkeys.New[Config](DefaultYAML)
+
 func decodeStrict(data []byte, name string, base *Config) (*Config, error) {
-	c := base
-	if c == nil {
-		c = &Config{}
-	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("config %s: %v", name, err)
-	}
-	if len(doc.Content) > 0 {
-		if errs := checkConfigNode(doc.Content[0]); len(errs) > 0 {
-			return nil, fmt.Errorf("config %s: %s", name, strings.Join(errs, "; "))
-		}
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil && !errors.Is(err, errEOF) {
-		return nil, fmt.Errorf("config %s: %v", name, err)
-	}
-	return c, nil
-}
-
-var errEOF = func() error {
-	var x struct{}
-	return yaml.NewDecoder(strings.NewReader("")).Decode(&x)
-}()
-
-// defaultTree is DefaultYAML as a YAML mapping node: the shape every config must fit.
-var defaultTree = func() *yaml.Node {
-	var n yaml.Node
-	if err := yaml.Unmarshal([]byte(DefaultYAML), &n); err != nil {
-		panic("experiments: DefaultYAML does not parse: " + err.Error())
-	}
-	return n.Content[0]
-}()
-
-// checkConfigNode checks a config mapping (a file, or a sweep's base) against the
-// defaults before it is decoded, so that errors name the dotted key and its line: an
-// unknown key with the closest valid one ("did you mean"), a section given a value, or
-// a value of the wrong type ("want an integer, got "four"").
-func checkConfigNode(root *yaml.Node) []string {
-	if root == nil || root.Kind == 0 || (root.Kind == yaml.ScalarNode && root.Tag == "!!null") {
-		return nil
-	}
-	if root.Kind != yaml.MappingNode {
-		return []string{fmt.Sprintf("line %d: want a mapping of keys (task:, model:, ...), got %s", root.Line, describeNode(root))}
-	}
-	var errs []string
-	var walk func(prefix string, user, def *yaml.Node)
-	walk = func(prefix string, user, def *yaml.Node) {
-		for i := 0; i+1 < len(user.Content); i += 2 {
-			k, v := user.Content[i], user.Content[i+1]
-			key := k.Value
-			if prefix != "" {
-				key = prefix + "." + key
-			}
-			var dv *yaml.Node
-			for j := 0; j+1 < len(def.Content); j += 2 {
-				if def.Content[j].Value == k.Value {
-					dv = def.Content[j+1]
-				}
-			}
-			switch {
-			case dv == nil:
-				errs = append(errs, fmt.Sprintf("line %d: %v", k.Line, unknownKey(key, true)))
-			case dv.Kind == yaml.MappingNode && v.Kind == yaml.MappingNode:
-				walk(key, v, dv)
-			case dv.Kind == yaml.MappingNode:
-				if v.Tag != "!!null" {
-					errs = append(errs, fmt.Sprintf("line %d: %s is a section: want keys under it (e.g. %s.%s), got %s",
-						v.Line, key, key, dv.Content[0].Value, describeNode(v)))
-				}
-			default:
-				if err := checkScalar(key, v); err != nil {
-					errs = append(errs, fmt.Sprintf("line %d: %v", v.Line, err))
-				}
-			}
-		}
-	}
-	walk("", root, defaultTree)
-	return errs
-}
-
-func describeNode(n *yaml.Node) string {
-	switch {
-	case n.Kind == yaml.MappingNode:
-		return "a mapping"
-	case n.Kind == yaml.SequenceNode:
-		return "a list"
-	case n.Tag == "!!null":
-		return "an empty value"
-	}
-	return fmt.Sprintf("%q", n.Value)
-}
-
-// checkScalar checks that a YAML value fits the Go type of the config key.
-func checkScalar(key string, n *yaml.Node) error {
-	kind := fieldKind(key)
-	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("bad value for %s: want %s, got %s", key, kindName(kind), describeNode(n))
-	}
-	isInt := kind >= reflect.Int && kind <= reflect.Int64
-	isFloat := kind == reflect.Float64 || kind == reflect.Float32
-	if isInt && n.Tag != "!!int" || isFloat && n.Tag != "!!float" && n.Tag != "!!int" || kind == reflect.Bool && n.Tag != "!!bool" {
-		return fmt.Errorf("bad value for %s: want %s, got %s", key, kindName(kind), describeNode(n))
-	}
-	return nil
+	return schema.Decode(data, "config "+name, base)
 }
 
 // Clone returns a deep copy.
@@ -309,42 +205,16 @@ func (c *Config) Hash() string {
 func (c *Config) ID() string { return c.Hash()[:12] }
 
 // Keys lists every settable key in dotted form ("model.layers"), in order.
-func Keys() []string {
-	var n yaml.Node
-	if err := yaml.Unmarshal([]byte(DefaultYAML), &n); err != nil {
-		panic(err)
-	}
-	var out []string
-	var walk func(prefix string, m *yaml.Node)
-	walk = func(prefix string, m *yaml.Node) {
-		for i := 0; i+1 < len(m.Content); i += 2 {
-			k, v := m.Content[i].Value, m.Content[i+1]
-			if prefix != "" {
-				k = prefix + "." + k
-			}
-			if v.Kind == yaml.MappingNode {
-				walk(k, v)
-			} else {
-				out = append(out, k)
-			}
-		}
-	}
-	walk("", n.Content[0])
-	return out
-}
+func Keys() []string { return schema.Keys() }
 
 // Set overrides one key from its text form, as "--set key=value" does: the value is
 // parsed as YAML unless the key holds a string (mask specs stay verbatim). An unknown key
 // or a value of the wrong type is an error naming the key, the value and the closest
 // valid key.
-func (c *Config) Set(key, value string) error {
-	return c.set(key, value)
-}
+func (c *Config) Set(key, value string) error { return schema.Set(c, key, value) }
 
 // SetValue overrides one key with a Go value (a sweep axis value or a notebook's).
-func (c *Config) SetValue(key string, value any) error {
-	return c.set(key, value)
-}
+func (c *Config) SetValue(key string, value any) error { return schema.Set(c, key, value) }
 
 // SetAll applies "key=value" overrides in order.
 func (c *Config) SetAll(kvs []string) error {
@@ -358,143 +228,6 @@ func (c *Config) SetAll(kvs []string) error {
 		}
 	}
 	return nil
-}
-
-func (c *Config) set(key string, value any) error {
-	var root yaml.Node
-	if err := yaml.Unmarshal(c.YAML(), &root); err != nil {
-		return err
-	}
-	node := root.Content[0]
-	parts := strings.Split(key, ".")
-	for i, p := range parts {
-		var next *yaml.Node
-		for j := 0; j+1 < len(node.Content); j += 2 {
-			if node.Content[j].Value == p {
-				next = node.Content[j+1]
-				break
-			}
-		}
-		if i == len(parts)-1 && next != nil && next.Kind == yaml.MappingNode {
-			return fmt.Errorf("--set %s=%v: %s is a section: set one of its keys, e.g. %s.%s", key, value, key, key, next.Content[0].Value)
-		}
-		if next == nil || (i < len(parts)-1 && next.Kind != yaml.MappingNode) {
-			return unknownKeyError(key, value)
-		}
-		if i == len(parts)-1 {
-			var nv yaml.Node
-			switch s := value.(type) {
-			case string:
-				// A string for a key that is not a string (--set text, or a sweep axis
-				// value such as "two") is parsed as YAML and must fit the key's type.
-				kind := fieldKind(key)
-				if kind != reflect.String {
-					if err := yaml.Unmarshal([]byte(s), &nv); err != nil || len(nv.Content) != 1 {
-						return fmt.Errorf("--set %s=%s: not a valid value: %v", key, s, err)
-					}
-					nv = *nv.Content[0]
-					if err := checkScalar(key, &nv); err != nil {
-						return fmt.Errorf("--set %s=%s: %v", key, s, err)
-					}
-				} else {
-					nv = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s, Style: yaml.DoubleQuotedStyle}
-				}
-			default:
-				if err := nv.Encode(value); err != nil {
-					return fmt.Errorf("setting %s=%v: %v", key, value, err)
-				}
-				if err := checkScalar(key, &nv); err != nil {
-					return fmt.Errorf("setting %s=%v: %v", key, value, err)
-				}
-			}
-			*next = nv
-		}
-		node = next
-	}
-	data, err := yaml.Marshal(&root)
-	if err != nil {
-		return err
-	}
-	nc, err := decodeStrict(data, "", &Config{})
-	if err != nil {
-		return fmt.Errorf("--set %s=%v: bad value for %s (%s): %s", key, value, key, typeOfKey(key), explainValueError(err))
-	}
-	*c = *nc
-	return nil
-}
-
-// fieldKind returns the Go kind of the Config field at a dotted yaml key.
-func fieldKind(key string) reflect.Kind {
-	t := reflect.TypeOf(Config{})
-	for _, p := range strings.Split(key, ".") {
-		found := false
-		for i := 0; i < t.NumField(); i++ {
-			if strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0] == p {
-				t, found = t.Field(i).Type, true
-				break
-			}
-		}
-		if !found {
-			return reflect.Invalid
-		}
-	}
-	return t.Kind()
-}
-
-func kindName(k reflect.Kind) string {
-	switch {
-	case k >= reflect.Int && k <= reflect.Int64:
-		return "an integer"
-	case k == reflect.Float64 || k == reflect.Float32:
-		return "a number"
-	case k == reflect.Bool:
-		return "true or false"
-	}
-	return k.String()
-}
-
-func explainValueError(err error) string {
-	msg := err.Error()
-	if i := strings.Index(msg, "cannot unmarshal"); i >= 0 {
-		return msg[i:]
-	}
-	return msg
-}
-
-func typeOfKey(key string) string {
-	var n yaml.Node
-	_ = yaml.Unmarshal(Default().YAML(), &n)
-	node := n.Content[0]
-	for _, p := range strings.Split(key, ".") {
-		for j := 0; j+1 < len(node.Content); j += 2 {
-			if node.Content[j].Value == p {
-				node = node.Content[j+1]
-				break
-			}
-		}
-	}
-	return strings.TrimPrefix(node.Tag, "!!")
-}
-
-func unknownKeyError(key string, value any) error {
-	return fmt.Errorf("--set %s=%v: %w", key, value, unknownKey(key, false))
-}
-
-// unknownKey says that key is not a config key and names the closest one; with
-// sections, a section name such as "model" is a candidate too (a misspelt section in a
-// file).
-func unknownKey(key string, sections bool) error {
-	keys := Keys()
-	cands := append([]string{}, keys...)
-	for i := 0; sections && i+1 < len(defaultTree.Content); i += 2 {
-		if defaultTree.Content[i+1].Kind == yaml.MappingNode {
-			cands = append(cands, defaultTree.Content[i].Value)
-		}
-	}
-	if near := textutil.ClosestKey(key, cands); near != "" {
-		return fmt.Errorf("unknown key %q; did you mean %q?", key, near)
-	}
-	return fmt.Errorf("unknown key %q; known keys: %s", key, strings.Join(keys, ", "))
 }
 
 // Validate checks values that YAML types cannot: enumerations, sizes, and every mask

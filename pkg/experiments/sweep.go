@@ -164,7 +164,7 @@ func PlanSweep(sf *SweepFile, overrides []string) (*Plan, error) {
 				continue
 			}
 			// Checked here too so that the lines in errors are the sweep file's.
-			if errs := checkConfigNode(n); len(errs) > 0 {
+			if errs := schema.CheckNode(n); len(errs) > 0 {
 				return nil, fmt.Errorf("sweep %s (stage %s, base): %s", sf.Name, st.Name, strings.Join(errs, "; "))
 			}
 			data, err := yaml.Marshal(n)

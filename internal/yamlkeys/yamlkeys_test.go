@@ -1,0 +1,48 @@
+package yamlkeys
+
+import (
+	"strings"
+	"testing"
+)
+
+type cfg struct {
+	Model struct {
+		Layers int    `yaml:"layers"`
+		Norm   string `yaml:"norm"`
+	} `yaml:"model"`
+	LR float64 `yaml:"lr"`
+}
+
+const defaults = "model:\n  layers: 2\n  norm: pre\nlr: 0.001\n"
+
+func TestSchema(t *testing.T) {
+	s := New[cfg](defaults)
+	if got := strings.Join(s.Keys(), ","); got != "model.layers,model.norm,lr" {
+		t.Fatalf("Keys = %s", got)
+	}
+	c, err := s.Decode([]byte("model:\n  layers: 4\n"), "config x.yaml", nil)
+	if err != nil || c.Model.Layers != 4 {
+		t.Fatalf("Decode: %+v, %v", c, err)
+	}
+	if err := s.Set(c, "model.norm", "post"); err != nil || c.Model.Norm != "post" {
+		t.Fatalf("Set: %+v, %v", c, err)
+	}
+	for _, tc := range []struct {
+		do   func() error
+		want []string
+	}{
+		{func() error { _, err := s.Decode([]byte("model:\n  layres: 4\n"), "config x.yaml", nil); return err }, []string{"config x.yaml", "line 2", `did you mean "model.layers"`}},
+		{func() error { _, err := s.Decode([]byte("model:\n  layers: four\n"), "config x.yaml", nil); return err }, []string{"line 2", "want an integer", `"four"`}},
+		{func() error { _, err := s.Decode([]byte("model: 3\n"), "c", nil); return err }, []string{"model is a section"}},
+		{func() error { return s.Set(c, "lr", "fast") }, []string{"--set lr=fast", "want a number"}},
+		{func() error { return s.Set(c, "model.layr", "3") }, []string{"model.layr", `did you mean "model.layers"`}},
+		{func() error { return s.Set(c, "model", "3") }, []string{"model is a section"}},
+	} {
+		err := tc.do()
+		for _, w := range tc.want {
+			if err == nil || !strings.Contains(err.Error(), w) {
+				t.Errorf("error %v, want it to mention %q", err, w)
+			}
+		}
+	}
+}
