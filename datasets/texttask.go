@@ -60,6 +60,7 @@ func buildTextTask(name string, kind Kind, raws []rawExample, in *interner, o Op
 	}
 	t := &Task{Kind: kind, Options: o}
 	var splits [3][]int
+	lastKey, lastSplit := "", -1 // consecutive examples often share a key (a poem's couplets)
 	for i := range raws {
 		r := &raws[i]
 		n := len(r.tgt)
@@ -70,12 +71,16 @@ func buildTextTask(name string, kind Kind, raws []rawExample, in *interner, o Op
 			t.Dropped++
 			continue
 		}
-		s := splitOf(r.key)
+		s := lastSplit
+		if s < 0 || r.key != lastKey {
+			s = splitOf(r.key)
+			lastKey, lastSplit = r.key, s
+		}
 		splits[s] = append(splits[s], i)
 	}
 	// Examples sharing a text with an earlier split leave the later one.
 	if slices.ContainsFunc(raws, func(r rawExample) bool { return len(r.texts) > 0 }) {
-		seen := map[uint64]bool{}
+		seen := make(map[uint64]bool, 2*len(raws))
 		for s := range splits {
 			if s > 0 {
 				splits[s] = slices.DeleteFunc(splits[s], func(i int) bool {
@@ -153,14 +158,30 @@ func buildTextTask(name string, kind Kind, raws []rawExample, in *interner, o Op
 			return nil, fmt.Errorf("task %q: %w", name, err)
 		}
 	}
-	encode := func(m []int32, toks []int32) []int32 {
-		ids := make([]int32, len(toks))
-		for i, tok := range toks {
-			ids[i] = m[tok]
-		}
-		return ids
-	}
 	for s, idx := range splits {
+		// The ids of a split live in one array (fewer, larger allocations); each
+		// example's slices have their capacity clipped, so appending copies.
+		n := 0
+		for _, i := range idx {
+			r := &raws[i]
+			n += len(r.src) + len(r.tgt)
+			if kind == SFT {
+				n += len(r.prompt) + 1
+			}
+		}
+		arena := make([]int32, 0, n)
+		encode := func(m []int32, toks ...[]int32) []int32 {
+			start := len(arena)
+			for k, part := range toks {
+				if k > 0 {
+					arena = append(arena, textSEP)
+				}
+				for _, tok := range part {
+					arena = append(arena, m[tok])
+				}
+			}
+			return arena[start:len(arena):len(arena)]
+		}
 		exs := make([]Example, len(idx))
 		for j, i := range idx {
 			r := &raws[i]
@@ -171,8 +192,7 @@ func buildTextTask(name string, kind Kind, raws []rawExample, in *interner, o Op
 			case LM:
 				e.Target = encode(tgtMap, r.tgt)
 			case SFT:
-				e.Target = make([]int32, 0, len(r.prompt)+1+len(r.tgt))
-				e.Target = append(append(append(e.Target, encode(tgtMap, r.prompt)...), textSEP), encode(tgtMap, r.tgt)...)
+				e.Target = encode(tgtMap, r.prompt, r.tgt) // prompt, SEP, completion
 				e.PromptLen = len(r.prompt) + 1
 			}
 			exs[j] = e
