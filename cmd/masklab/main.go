@@ -10,6 +10,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/masklab/masklab/internal/envvars"
 )
 
 // command is one subcommand. Each lives in its own file and registers itself in init.
@@ -110,7 +112,7 @@ func runCommand(c *command, args []string, stdout, stderr io.Writer) (code int) 
 		// No Go panic trace reaches the user: a panic from deep inside is reported on one
 		// line (set MASKLAB_TRACE=1 to see the trace when debugging).
 		if r := recover(); r != nil {
-			if os.Getenv("MASKLAB_TRACE") != "" {
+			if envvars.Get("MASKLAB_TRACE") != "" {
 				panic(r)
 			}
 			fmt.Fprintf(stderr, "masklab %s: internal error: %s\n", c.name, oneLine(fmt.Sprint(r)))

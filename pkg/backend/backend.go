@@ -18,6 +18,7 @@ import (
 
 	"github.com/gomlx/compute"
 	_ "github.com/gomlx/compute/gobackend" // the embedded pure-Go backend
+	"github.com/masklab/masklab/internal/envvars"
 )
 
 // Default is the backend configuration used when nothing else is chosen.
@@ -38,7 +39,7 @@ func Resolve(override, fromConfig string) Choice {
 	if s := strings.TrimSpace(override); s != "" {
 		return Choice{normalize(s), "override"}
 	}
-	if s := strings.TrimSpace(os.Getenv(EnvVar)); s != "" {
+	if s := strings.TrimSpace(envvars.Get(EnvVar)); s != "" {
 		return Choice{normalize(s), "env"}
 	}
 	if s := strings.TrimSpace(fromConfig); s != "" {
@@ -82,7 +83,7 @@ func goParallelism(opts string) (string, bool) {
 // -1 (unbounded; GOMAXPROCS bounds the threads) and 1 are safe and give the same numbers.
 func checkGoParallelism(c Choice) error {
 	name, opts, _ := strings.Cut(c.Config, ":")
-	if name != "go" || os.Getenv("MASKLAB_ALLOW_GO_PARALLELISM") == "1" {
+	if name != "go" || envvars.Get("MASKLAB_ALLOW_GO_PARALLELISM") == "1" {
 		return nil
 	}
 	v, _ := goParallelism(opts)

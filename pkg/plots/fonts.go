@@ -9,6 +9,7 @@ import (
 	"sync"
 	"unicode"
 
+	"github.com/masklab/masklab/internal/envvars"
 	"golang.org/x/image/font/opentype"
 	"golang.org/x/image/font/sfnt"
 	"gonum.org/v1/plot/font"
@@ -77,7 +78,7 @@ func loadFonts() *fontState {
 				fonts.latin = f.Face
 			}
 		}
-		cjk, path, err := findCJKFont(os.Getenv(CJKFontEnv))
+		cjk, path, err := findCJKFont(envvars.Get(CJKFontEnv))
 		if err != nil {
 			fonts.cjkErr = err
 			return

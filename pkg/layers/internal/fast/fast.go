@@ -8,11 +8,10 @@
 package fast
 
 import (
-	"os"
-
 	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/nn"
+	"github.com/masklab/masklab/internal/envvars"
 )
 
 // EnvPlain names the environment variable that, set to 1, makes Plain true at start-up.
@@ -22,7 +21,7 @@ const EnvPlain = "MASKLAB_PLAIN_GRADIENTS"
 // graph.DotGeneral, all with GoMLX's own gradients: the "before" of the benchmarks in
 // docs/performance.md. Read from $MASKLAB_PLAIN_GRADIENTS once; tests may set it before
 // building a graph.
-var Plain = os.Getenv(EnvPlain) == "1"
+var Plain = envvars.Get(EnvPlain) == "1"
 
 // HeadMajor selects the attention layout: queries, keys and values transposed to
 // [B,H,L,dh] before the products (true, the default) or left [B,L,H,dh] for
