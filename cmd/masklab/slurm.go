@@ -12,6 +12,7 @@ import (
 
 	"github.com/masklab/masklab/internal/runlock"
 	"github.com/masklab/masklab/pkg/experiments"
+	"github.com/masklab/masklab/pkg/slurm"
 )
 
 func init() {
@@ -28,7 +29,7 @@ func runSlurm(args []string, stdout, stderr io.Writer) error {
 	c := commands["slurm"]
 	fs := newFlags(c, stderr)
 	out := fs.String("out", "", "the sweep directory (shared by every node: runs, logs, report)")
-	var o experiments.SlurmOptions
+	var o slurm.Options
 	fs.StringVar(&o.Partition, "partition", "", "Slurm partition(s) (default: the cluster's default)")
 	fs.StringVar(&o.Time, "time", "", "time limit per run, in Slurm's format (30, 1:30:00, 1-00:00:00); a task that reaches it resumes from its checkpoint when resubmitted")
 	fs.IntVar(&o.CPUs, "cpus", 0, "CPUs per run (--cpus-per-task; also the run's GOMAXPROCS)")
@@ -110,10 +111,10 @@ func runSlurm(args []string, stdout, stderr io.Writer) error {
 			running = append(running, fmt.Sprintf("%s (%s)", st.Run.ID, st.Detail))
 		}
 	}
-	var runs []experiments.SlurmRun
+	var runs []slurm.Run
 	for _, r := range plan.Runs {
 		if isPending[r.ID] {
-			runs = append(runs, experiments.SlurmRun{ID: r.ID, Stage: r.Stage})
+			runs = append(runs, slurm.Run{ID: r.ID, Stage: r.Stage})
 		}
 	}
 	fmt.Fprintf(stdout, "sweep %s: %d runs: %d done, %d diverged, %d running, %d failed, %d pending\n",
@@ -127,7 +128,7 @@ func runSlurm(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, "no pending runs: nothing to submit")
 		return nil
 	}
-	j, err := experiments.WriteSlurmJob(o, runs, time.Now())
+	j, err := slurm.WriteJob(o, runs, time.Now())
 	if err != nil {
 		return err
 	}
@@ -141,12 +142,12 @@ func runSlurm(args []string, stdout, stderr io.Writer) error {
 			j.Arrays[0].Script, j.ReportScript)
 		return nil
 	}
-	arrays, report, err := experiments.SubmitSlurmJob(j)
+	arrays, report, err := slurm.Submit(j)
 	for i, id := range arrays {
 		fmt.Fprintf(stdout, "submitted array job %s (stage %s, %d task%s)\n", id, j.Arrays[i].Stage, len(j.Arrays[i].RunIDs), plural(len(j.Arrays[i].RunIDs)))
 	}
 	if err != nil {
-		if errors.Is(err, experiments.ErrNoSbatch) {
+		if errors.Is(err, slurm.ErrNoSbatch) {
 			return fmt.Errorf("%w (scripts written under %s)", err, j.Dir)
 		}
 		return err

@@ -1,4 +1,4 @@
-package experiments
+package slurm
 
 import (
 	"bytes"
@@ -14,10 +14,10 @@ import (
 	"github.com/masklab/masklab/internal/fsx"
 )
 
-// SlurmOptions says how to run a sweep's pending runs as a Slurm job array. Each array
+// Options says how to run a sweep's pending runs as a Slurm job array. Each array
 // task runs exactly one run with "masklab sweep SWEEP --out DIR --only RUN_ID", so a task
 // shares the run directory, lock and resume semantics of a local sweep.
-type SlurmOptions struct {
+type Options struct {
 	Masklab     string   // absolute path of the masklab binary the tasks run
 	SweepFile   string   // the sweep file, made absolute
 	OutDir      string   // the sweep directory, made absolute
@@ -32,27 +32,27 @@ type SlurmOptions struct {
 	Set         []string // "key=value" overrides, passed on to every task's "masklab sweep --set"
 }
 
-// SlurmRun is one run to put in a job array, with the sweep stage it belongs to.
-type SlurmRun struct {
+// Run is one run to put in a job array, with the sweep stage it belongs to.
+type Run struct {
 	ID    string
 	Stage string
 }
 
-// SlurmArray is one job array: task i runs RunIDs[i], listed on line i+1 of RunList.
-type SlurmArray struct {
+// Array is one job array: task i runs RunIDs[i], listed on line i+1 of RunList.
+type Array struct {
 	Stage   string
 	Script  string   // DIR/slurm/array-<stamp>[-<stage>].sbatch
 	RunList string   // the same path with .runs
 	RunIDs  []string // array task i runs RunIDs[i]
 }
 
-// SlurmJob is what WriteSlurmJob wrote: one array per sweep stage with pending runs (a
+// Job is what WriteJob wrote: one array per sweep stage with pending runs (a
 // fine-tuning stage's array starts after the array of the stage before it), and the
 // report job that runs after every array.
-type SlurmJob struct {
+type Job struct {
 	Dir          string // DIR/slurm
 	LogDir       string // DIR/slurm/logs: %A_%a.out per array task, report-%j.out
-	Arrays       []*SlurmArray
+	Arrays       []*Array
 	ReportScript string // DIR/slurm/report-<stamp>.sbatch
 }
 
@@ -64,7 +64,7 @@ var slurmTime = regexp.MustCompile(`^(\d+|\d+:\d+|\d+:\d+:\d+|\d+-\d+|\d+-\d+:\d
 var slurmName = regexp.MustCompile(`^[A-Za-z0-9_.,+=-]+$`)
 
 // Validate checks the options and says which one is wrong, with its value.
-func (o *SlurmOptions) Validate() error {
+func (o *Options) Validate() error {
 	if o.Masklab == "" || !filepath.IsAbs(o.Masklab) {
 		return fmt.Errorf("slurm: the masklab binary path must be absolute (tasks run on other nodes, in other directories), got %q", o.Masklab)
 	}
@@ -135,7 +135,7 @@ func sbatchQuote(s string) string {
 	return s
 }
 
-func (o *SlurmOptions) jobName() string {
+func (o *Options) jobName() string {
 	if o.JobName == "" {
 		return "masklab"
 	}
@@ -143,7 +143,7 @@ func (o *SlurmOptions) jobName() string {
 }
 
 // commonDirectives are the #SBATCH lines shared by the array and the report job.
-func (o *SlurmOptions) commonDirectives(b *bytes.Buffer) {
+func (o *Options) commonDirectives(b *bytes.Buffer) {
 	if o.Partition != "" {
 		fmt.Fprintf(b, "#SBATCH --partition=%s\n", o.Partition)
 	}
@@ -155,10 +155,10 @@ func (o *SlurmOptions) commonDirectives(b *bytes.Buffer) {
 	}
 }
 
-// SlurmArrayScript returns the text of a job-array script: task i runs line i+1 of
+// ArrayScript returns the text of a job-array script: task i runs line i+1 of
 // a.RunList; its log is j.LogDir/%A_%a.out (array job id, task index), appended to on a
 // requeue.
-func SlurmArrayScript(o SlurmOptions, j *SlurmJob, a *SlurmArray) (string, error) {
+func ArrayScript(o Options, j *Job, a *Array) (string, error) {
 	if err := o.Validate(); err != nil {
 		return "", err
 	}
@@ -204,7 +204,7 @@ func SlurmArrayScript(o SlurmOptions, j *SlurmJob, a *SlurmArray) (string, error
 }
 
 // setFlags returns the --set flags that tasks pass on, so they plan the same runs.
-func (o *SlurmOptions) setFlags() string {
+func (o *Options) setFlags() string {
 	var b strings.Builder
 	for _, kv := range o.Set {
 		b.WriteString(" --set " + shellQuote(kv))
@@ -212,9 +212,9 @@ func (o *SlurmOptions) setFlags() string {
 	return b.String()
 }
 
-// SlurmReportScript returns the text of j's report job, which runs "masklab report DIR
+// ReportScript returns the text of j's report job, which runs "masklab report DIR
 // --out DIR/report" after the array (submitted with --dependency=afterany:ARRAY).
-func SlurmReportScript(o SlurmOptions, j *SlurmJob) (string, error) {
+func ReportScript(o Options, j *Job) (string, error) {
 	if err := o.Validate(); err != nil {
 		return "", err
 	}
@@ -233,10 +233,10 @@ func SlurmReportScript(o SlurmOptions, j *SlurmJob) (string, error) {
 	return b.String(), nil
 }
 
-// WriteSlurmJob writes one array script and run list per stage of runs (in the order the
+// WriteJob writes one array script and run list per stage of runs (in the order the
 // stages first appear), and the report script, under OutDir/slurm, stamped with now (UTC,
 // to the second; a suffix keeps stamps unique).
-func WriteSlurmJob(o SlurmOptions, runs []SlurmRun, now time.Time) (*SlurmJob, error) {
+func WriteJob(o Options, runs []Run, now time.Time) (*Job, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
@@ -267,13 +267,13 @@ func WriteSlurmJob(o SlurmOptions, runs []SlurmRun, now time.Time) (*SlurmJob, e
 		}
 		base = fmt.Sprintf("%s-%d", stamp, i)
 	}
-	j := &SlurmJob{Dir: dir, LogDir: logDir, ReportScript: filepath.Join(dir, "report-"+base+".sbatch")}
+	j := &Job{Dir: dir, LogDir: logDir, ReportScript: filepath.Join(dir, "report-"+base+".sbatch")}
 	for _, st := range stages {
 		name := "array-" + base
 		if len(stages) > 1 {
 			name += "-" + fileSafe(st)
 		}
-		j.Arrays = append(j.Arrays, &SlurmArray{
+		j.Arrays = append(j.Arrays, &Array{
 			Stage:   st,
 			Script:  filepath.Join(dir, name+".sbatch"),
 			RunList: filepath.Join(dir, name+".runs"),
@@ -281,7 +281,7 @@ func WriteSlurmJob(o SlurmOptions, runs []SlurmRun, now time.Time) (*SlurmJob, e
 		})
 	}
 	for _, a := range j.Arrays {
-		script, err := SlurmArrayScript(o, j, a)
+		script, err := ArrayScript(o, j, a)
 		if err != nil {
 			return nil, err
 		}
@@ -293,7 +293,7 @@ func WriteSlurmJob(o SlurmOptions, runs []SlurmRun, now time.Time) (*SlurmJob, e
 			return nil, err
 		}
 	}
-	report, err := SlurmReportScript(o, j)
+	report, err := ReportScript(o, j)
 	if err != nil {
 		return nil, err
 	}
@@ -322,15 +322,15 @@ func fileSafe(s string) string {
 	return s
 }
 
-// ErrNoSbatch is returned by SubmitSlurmJob when sbatch is not on PATH.
+// ErrNoSbatch is returned by Submit when sbatch is not on PATH.
 var ErrNoSbatch = errors.New("sbatch not found on PATH: run on a Slurm login node, or submit the written script there by hand")
 
-// SubmitSlurmJob submits the arrays with sbatch, each after the one before it
+// Submit submits the arrays with sbatch, each after the one before it
 // (--dependency=afterany, so a fine-tuning stage starts once its pre-training stage has
 // ended), then the report job after all of them. afterany, not afterok: a failed or
 // cancelled task must not leave the report waiting forever. It returns the array job ids,
 // in order, and the report job id.
-func SubmitSlurmJob(j *SlurmJob) (arrayIDs []string, reportID string, err error) {
+func Submit(j *Job) (arrayIDs []string, reportID string, err error) {
 	sbatch, err := exec.LookPath("sbatch")
 	if err != nil {
 		return nil, "", ErrNoSbatch

@@ -1,4 +1,4 @@
-package experiments
+package slurm
 
 import (
 	"os"
@@ -9,27 +9,27 @@ import (
 	"time"
 )
 
-func runsOf(stage string, ids ...string) []SlurmRun {
-	var rs []SlurmRun
+func runsOf(stage string, ids ...string) []Run {
+	var rs []Run
 	for _, id := range ids {
-		rs = append(rs, SlurmRun{ID: id, Stage: stage})
+		rs = append(rs, Run{ID: id, Stage: stage})
 	}
 	return rs
 }
 
-func testSlurmOptions(dir string) SlurmOptions {
-	return SlurmOptions{
+func testOptions(dir string) Options {
+	return Options{
 		Masklab:   "/opt/masklab/bin/masklab",
 		SweepFile: "/home/me/sweeps/ablation.yaml",
 		OutDir:    filepath.Join(dir, "out dir"),
 	}
 }
 
-// TestWriteSlurmJobScripts checks the written array script line by line where it matters:
+// TestWriteJobScripts checks the written array script line by line where it matters:
 // the array range and throttle, per-task logs, resources, and the one command a task runs.
-func TestWriteSlurmJobScripts(t *testing.T) {
+func TestWriteJobScripts(t *testing.T) {
 	dir := t.TempDir()
-	o := testSlurmOptions(dir)
+	o := testOptions(dir)
 	o.Partition = "gpu"
 	o.Time = "1:30:00"
 	o.CPUs = 4
@@ -39,7 +39,7 @@ func TestWriteSlurmJobScripts(t *testing.T) {
 	o.Extra = []string{"--account=lab", "--qos=high"}
 	now := time.Date(2026, 11, 29, 15, 4, 5, 0, time.UTC)
 	o.Set = []string{"train.steps=20", "masks.input=span(0.15, 3)"}
-	j, err := WriteSlurmJob(o, runsOf("main", "run-a", "run-b", "run-c"), now)
+	j, err := WriteJob(o, runsOf("main", "run-a", "run-b", "run-c"), now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestWriteSlurmJobScripts(t *testing.T) {
 	}
 
 	// A second job in the same second gets its own files.
-	j2, err := WriteSlurmJob(o, runsOf("main", "run-b"), now)
+	j2, err := WriteJob(o, runsOf("main", "run-b"), now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,9 +136,9 @@ func TestWriteSlurmJobScripts(t *testing.T) {
 	}
 }
 
-// TestSlurmArrayScriptRuns runs the generated script with bash, as Slurm would for task 1,
+// TestArrayScriptRuns runs the generated script with bash, as Slurm would for task 1,
 // with a fake masklab that prints its arguments: the task must run exactly run-b.
-func TestSlurmArrayScriptRuns(t *testing.T) {
+func TestArrayScriptRuns(t *testing.T) {
 	if _, err := exec.LookPath("bash"); err != nil {
 		t.Skip("bash not available")
 	}
@@ -147,10 +147,10 @@ func TestSlurmArrayScriptRuns(t *testing.T) {
 	if err := os.WriteFile(fake, []byte("#!/bin/sh\necho \"GOMAXPROCS=$GOMAXPROCS\"; for a in \"$@\"; do echo \"arg:$a\"; done\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	o := testSlurmOptions(dir)
+	o := testOptions(dir)
 	o.Masklab = fake
 	o.CPUs = 2
-	j, err := WriteSlurmJob(o, runsOf("main", "run-a", "run-b"), time.Now())
+	j, err := WriteJob(o, runsOf("main", "run-a", "run-b"), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,27 +175,27 @@ func TestSlurmArrayScriptRuns(t *testing.T) {
 	}
 }
 
-func TestSlurmOptionsValidate(t *testing.T) {
+func TestOptionsValidate(t *testing.T) {
 	dir := t.TempDir()
 	for _, tc := range []struct {
 		name string
-		edit func(*SlurmOptions)
+		edit func(*Options)
 		want string
 	}{
-		{"relative binary", func(o *SlurmOptions) { o.Masklab = "masklab" }, `must be absolute`},
-		{"relative sweep", func(o *SlurmOptions) { o.SweepFile = "s.yaml" }, `sweep file path must be absolute, got "s.yaml"`},
-		{"bad time", func(o *SlurmOptions) { o.Time = "1h" }, `time "1h" is not a Slurm time limit`},
-		{"negative cpus", func(o *SlurmOptions) { o.CPUs = -1 }, `cpus must be >= 0, got -1`},
-		{"negative parallel", func(o *SlurmOptions) { o.MaxParallel = -2 }, `max-parallel must be >= 0, got -2`},
-		{"bad partition", func(o *SlurmOptions) { o.Partition = "a b" }, `partition "a b"`},
-		{"bad mem", func(o *SlurmOptions) { o.Mem = "lots" }, `mem "lots"`},
-		{"extra not an option", func(o *SlurmOptions) { o.Extra = []string{"account=lab"} }, `must be one option starting with '-'`},
-		{"extra overrides array", func(o *SlurmOptions) { o.Extra = []string{"--array=0-9"} }, `would override masklab's own --array`},
-		{"override without =", func(o *SlurmOptions) { o.Set = []string{"train.steps"} }, `override "train.steps" must be one key=value`},
-		{"path with quote", func(o *SlurmOptions) { o.OutDir = `/tmp/a"b` }, `cannot be passed through an sbatch script`},
-		{"extra with newline", func(o *SlurmOptions) { o.Extra = []string{"--qos=a\nrm -rf /"} }, `must be one option`},
+		{"relative binary", func(o *Options) { o.Masklab = "masklab" }, `must be absolute`},
+		{"relative sweep", func(o *Options) { o.SweepFile = "s.yaml" }, `sweep file path must be absolute, got "s.yaml"`},
+		{"bad time", func(o *Options) { o.Time = "1h" }, `time "1h" is not a Slurm time limit`},
+		{"negative cpus", func(o *Options) { o.CPUs = -1 }, `cpus must be >= 0, got -1`},
+		{"negative parallel", func(o *Options) { o.MaxParallel = -2 }, `max-parallel must be >= 0, got -2`},
+		{"bad partition", func(o *Options) { o.Partition = "a b" }, `partition "a b"`},
+		{"bad mem", func(o *Options) { o.Mem = "lots" }, `mem "lots"`},
+		{"extra not an option", func(o *Options) { o.Extra = []string{"account=lab"} }, `must be one option starting with '-'`},
+		{"extra overrides array", func(o *Options) { o.Extra = []string{"--array=0-9"} }, `would override masklab's own --array`},
+		{"override without =", func(o *Options) { o.Set = []string{"train.steps"} }, `override "train.steps" must be one key=value`},
+		{"path with quote", func(o *Options) { o.OutDir = `/tmp/a"b` }, `cannot be passed through an sbatch script`},
+		{"extra with newline", func(o *Options) { o.Extra = []string{"--qos=a\nrm -rf /"} }, `must be one option`},
 	} {
-		o := testSlurmOptions(dir)
+		o := testOptions(dir)
 		tc.edit(&o)
 		err := o.Validate()
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -203,36 +203,36 @@ func TestSlurmOptionsValidate(t *testing.T) {
 		}
 	}
 	for _, tm := range []string{"30", "30:00", "1:30:00", "2-00", "2-00:30", "2-00:30:00", "UNLIMITED"} {
-		o := testSlurmOptions(dir)
+		o := testOptions(dir)
 		o.Time = tm
 		if err := o.Validate(); err != nil {
 			t.Errorf("time %q: %v", tm, err)
 		}
 	}
-	o := testSlurmOptions(dir)
-	if _, err := WriteSlurmJob(o, nil, time.Now()); err == nil {
+	o := testOptions(dir)
+	if _, err := WriteJob(o, nil, time.Now()); err == nil {
 		t.Error("no runs: want an error")
 	}
-	if _, err := WriteSlurmJob(o, runsOf("main", "../escape"), time.Now()); err == nil {
+	if _, err := WriteJob(o, runsOf("main", "../escape"), time.Now()); err == nil {
 		t.Error("run id with a slash: want an error")
 	}
 }
 
-func TestSubmitSlurmJobWithoutSbatch(t *testing.T) {
+func TestSubmitWithoutSbatch(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
-	o := testSlurmOptions(t.TempDir())
-	j, err := WriteSlurmJob(o, runsOf("main", "r1"), time.Now())
+	o := testOptions(t.TempDir())
+	j, err := WriteJob(o, runsOf("main", "r1"), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := SubmitSlurmJob(j); err != ErrNoSbatch {
+	if _, _, err := Submit(j); err != ErrNoSbatch {
 		t.Errorf("got %v, want ErrNoSbatch", err)
 	}
 }
 
-// TestSubmitSlurmJobFakeSbatch checks the two sbatch calls (array, then the report job
+// TestSubmitFakeSbatch checks the two sbatch calls (array, then the report job
 // depending on it with afterany) through a fake sbatch that logs its arguments.
-func TestSubmitSlurmJobFakeSbatch(t *testing.T) {
+func TestSubmitFakeSbatch(t *testing.T) {
 	bin := t.TempDir()
 	logf := filepath.Join(bin, "calls")
 	fake := "#!/bin/sh\necho \"$*\" >> " + shellQuote(logf) + "\nn=$(wc -l < " + shellQuote(logf) + ")\necho \"$((41 + n));cluster\"\n"
@@ -240,10 +240,10 @@ func TestSubmitSlurmJobFakeSbatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
-	o := testSlurmOptions(t.TempDir())
+	o := testOptions(t.TempDir())
 	// Two stages: the fine-tuning array waits for the pre-training one; the report for both.
 	runs := append(runsOf("pretrain", "p1", "p2"), runsOf("sft/v2", "f1", "f2", "f3")...)
-	j, err := WriteSlurmJob(o, runs, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	j, err := WriteJob(o, runs, time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +256,7 @@ func TestSubmitSlurmJobFakeSbatch(t *testing.T) {
 	if got := strings.Join(j.Arrays[1].RunIDs, ","); got != "f1,f2,f3" {
 		t.Errorf("stage 2 runs %s", got)
 	}
-	arrs, rep, err := SubmitSlurmJob(j)
+	arrs, rep, err := Submit(j)
 	if err != nil {
 		t.Fatal(err)
 	}
