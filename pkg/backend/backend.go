@@ -2,8 +2,8 @@
 //
 // Precedence: an explicit override (command line or notebook), then $GOMLX_BACKEND,
 // then a config file's value, then the default: the embedded pure-Go backend with
-// options that are safe on small machines ("go:parallelism=-1"; the default options
-// deadlock on 2 cores because parallel ops hold worker slots while their matmul waits).
+// options that are safe on small machines ("go:parallelism=-1": unbounded workers, the
+// threads bounded by GOMAXPROCS; docs/performance.md tells why).
 //
 // XLA (PJRT) is used only when asked for. Nothing is downloaded unless the user opts in
 // with MASKLAB_XLA_AUTO_INSTALL=1; otherwise a missing plugin is a clear error that
@@ -48,8 +48,8 @@ func Resolve(override, fromConfig string) Choice {
 	return Choice{Default, "default"}
 }
 
-// normalize gives the Go backend the safe worker-pool option when none is given: GoMLX's
-// own default (a pool of 2*GOMAXPROCS workers) deadlocks on small machines.
+// normalize gives the Go backend the safe worker-pool option (parallelism=-1) when none
+// is given.
 func normalize(cfg string) string {
 	name, opts, _ := strings.Cut(cfg, ":")
 	if name != "go" {
@@ -75,12 +75,9 @@ func goParallelism(opts string) (string, bool) {
 	return val, found
 }
 
-// checkGoParallelism refuses a bounded worker pool of more than one worker: in GoMLX
-// compute v0.1.2 parallel ops held worker slots while their matmul waited for more, and a
-// run froze for ever (seen with go:parallelism=2 at the first step of a d64 model).
-// compute v0.1.14 ran go:parallelism=2 through a benchmark, but slower than -1 (6.2k
-// against 7.1k target tokens/s, RB-d64 on 2 threads), so the refusal stays.
-// -1 (unbounded; GOMAXPROCS bounds the threads) and 1 are safe and give the same numbers.
+// checkGoParallelism refuses a bounded worker pool of more than one worker, which has
+// frozen runs and is slower than -1 (measured in docs/performance.md). -1 (unbounded;
+// GOMAXPROCS bounds the threads) and 1 are safe and give the same numbers.
 func checkGoParallelism(c Choice) error {
 	name, opts, _ := strings.Cut(c.Config, ":")
 	if name != "go" || envvars.Get("MASKLAB_ALLOW_GO_PARALLELISM") == "1" {
@@ -91,7 +88,7 @@ func checkGoParallelism(c Choice) error {
 	case "", "-1", "0", "1":
 		return nil
 	}
-	return fmt.Errorf("backend %q (from %s): parallelism=%s deadlocked in GoMLX compute v0.1.2's worker pool and is slower than -1; "+
+	return fmt.Errorf("backend %q (from %s): parallelism=%s has frozen runs and is slower than -1; "+
 		"use parallelism=-1 and bound the threads with GOMAXPROCS=N (set MASKLAB_ALLOW_GO_PARALLELISM=1 to try anyway)",
 		c.Config, c.Source, v)
 }

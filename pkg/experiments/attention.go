@@ -105,10 +105,9 @@ func (l *Loaded) Attention(text string) (*AttentionReading, error) {
 				panic(err)
 			}
 			l.attBlocks = l.attBlocks[:0]
-			// The logits are an output too, although unused: with only attention weights as
-			// outputs (the rest of the model dead code), GoMLX v0.28.2's Go backend failed at
-			// execution ("index out of range [377] with length 371"); seen, not assumed, and kept with
-			// v0.28.16 (one more output costs nothing worth a regression).
+			// The logits are an output too, although unused: a graph whose only outputs are
+			// the attention weights (the rest dead code) has failed at execution on the Go
+			// backend (docs/performance.md, "GoMLX issues met").
 			nodes := []*graph.Node{res.Logits}
 			for _, a := range res.Attention {
 				l.attBlocks = append(l.attBlocks, layers.AttentionWeights{Block: a.Block, Layer: a.Layer})

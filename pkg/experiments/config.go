@@ -77,8 +77,8 @@ eval:
 seed: 1                  # model init, data order, dropout and random masks
 backend: ""              # "" = default (go:parallelism=-1); overridden by $GOMLX_BACKEND and --backend.
                          # On the Go backend go:parallelism=-1 (also what plain "go" means here) and =1
-                         # give identical numbers; go:parallelism=N>1 is refused (it deadlocked in GoMLX
-                         # compute v0.1.2's worker pool); bound threads with GOMAXPROCS=N instead
+                         # give identical numbers; go:parallelism=N>1 is refused (it has frozen runs and
+                         # is slower); bound threads with GOMAXPROCS=N instead
 init_from: ""            # fine-tuning: a run directory (or run id in the same sweep) whose checkpoint starts this run
 `
 

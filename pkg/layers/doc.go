@@ -7,5 +7,5 @@
 // ".../layer_normalization/gain") so checkpoints look familiar. Initialisation follows
 // PyTorch's defaults (Linear: U(±1/sqrt(fan_in)) for weights and biases; Embedding:
 // N(0,1); LayerNorm: gain 1, offset 0, epsilon 1e-5), so a model here is the same model
-// as the PyTorch reference in shared/bench.
+// as the PyTorch reference benchmark's (scripts/bench).
 package layers

@@ -8,8 +8,7 @@ import (
 // VariablesAsParameters makes every model variable used by g a graph parameter, fed its
 // current value at each call, never a constant baked in at compile time.
 //
-// Since GoMLX v0.28.16 (compute v0.1.14) the pure-Go backend prefers variables embedded
-// as constants, and GoMLX then embeds the value of every variable that already has one
+// The pure-Go backend prefers variables embedded as constants, and GoMLX then embeds the value of every variable that already has one
 // into any graph not marked as training (model.Store.IsTraining). masklab's training step
 // updates its variables itself (the AdamW moments and the step counter already have
 // values when the graph is built), and its evaluation, decoding and attention

@@ -10,7 +10,7 @@ import (
 )
 
 // This file gives masklab's matmuls and bias additions gradients laid out for GoMLX's Go
-// backend. Why not GoMLX's own: its DotGeneral gradient (dotGeneralVJP; the same in v0.28.16)
+// backend. Why not GoMLX's own: its DotGeneral gradient (dotGeneralVJP)
 //
 //   - puts the output gradient on the left with the contracted axes first, a layout the
 //     Go backend's matmul does not support, so the backend transposes both operands of
