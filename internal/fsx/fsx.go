@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 )
 
 // WriteFileAtomic writes data to path so that a reader (or a crash) sees either the old
@@ -14,7 +15,7 @@ import (
 // fsyncs it, renames it over path and fsyncs the directory.
 func WriteFileAtomic(path string, data []byte) error {
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	f, err := CreateTemp(dir, "."+filepath.Base(path)+".tmp-")
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
@@ -40,6 +41,30 @@ func WriteFileAtomic(path string, data []byte) error {
 	}
 	ok = true
 	return SyncDir(dir)
+}
+
+// FileMode and DirMode are the modes masklab creates files and directories with; the
+// process's umask applies, as with every other tool (0644 and 0755 under the usual
+// umask 022), so collaborators on a shared filesystem can read results.
+const (
+	FileMode os.FileMode = 0o666
+	DirMode  os.FileMode = 0o777
+)
+
+var tempCounter atomic.Uint64
+
+// CreateTemp creates a new file in dir named prefix followed by a unique suffix, like
+// os.CreateTemp but with FileMode (so the umask decides its permissions, not a fixed
+// 0600): renamed over a result, it must be as readable as any file the user creates.
+func CreateTemp(dir, prefix string) (*os.File, error) {
+	for {
+		name := filepath.Join(dir, fmt.Sprintf("%s%d-%d", prefix, os.Getpid(), tempCounter.Add(1)))
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, FileMode)
+		if os.IsExist(err) {
+			continue
+		}
+		return f, err
+	}
 }
 
 // WriteJSONAtomic writes v as indented JSON with WriteFileAtomic.

@@ -108,7 +108,7 @@ func Acquire(path string) (*Lock, error) {
 		Token: fmt.Sprintf("%s-%d-%d-%d", Hostname(), os.Getpid(), time.Now().UnixNano(), n)}
 	data, _ := json.Marshal(info)
 	for attempt := 0; attempt < 3; attempt++ {
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fsx.FileMode)
 		if err == nil {
 			_, werr := f.Write(data)
 			serr := f.Sync()

@@ -65,7 +65,7 @@ func OpenMetricsLog(path string, keepThrough int) (*MetricsLog, error) {
 	if err := fsx.WriteFileAtomic(path, buf.Bytes()); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, fsx.FileMode)
 	if err != nil {
 		return nil, fmt.Errorf("opening metrics log: %w", err)
 	}

@@ -303,7 +303,7 @@ const ManifestFile = "manifest.json"
 // WriteManifest creates the sweep directory, writes the plan (manifest.json) and each
 // run's resolved config.yaml (atomically; an existing config must match).
 func WriteManifest(p *Plan, sweepDir string) error {
-	if err := os.MkdirAll(RunsDir(sweepDir), 0o755); err != nil {
+	if err := os.MkdirAll(RunsDir(sweepDir), fsx.DirMode); err != nil {
 		return err
 	}
 	for _, r := range p.Runs {
@@ -345,7 +345,7 @@ func ensureRunDir(dir string, cfg *Config) error {
 	if st, err := os.Stat(dir); err == nil && !st.IsDir() {
 		return fmt.Errorf("run directory %s is a file, not a directory", dir)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, fsx.DirMode); err != nil {
 		return err
 	}
 	path := filepath.Join(dir, ConfigFile)

@@ -195,7 +195,7 @@ func (s *session) saveCheckpoint(runDir string) error {
 	cur := filepath.Join(runDir, CkptDir)
 	old := filepath.Join(runDir, CkptDir+".old")
 	os.RemoveAll(tmp)
-	if err := os.MkdirAll(tmp, 0o755); err != nil {
+	if err := os.MkdirAll(tmp, fsx.DirMode); err != nil {
 		return err
 	}
 	h, err := checkpoint.Build(s.store).Dir(tmp).Keep(1).Done()
