@@ -30,6 +30,11 @@ func TestExperimentCommandErrors(t *testing.T) {
 		{[]string{"status", filepath.Join(dir, "nothing")}, 1, []string{"not a sweep directory"}},
 		{[]string{"eval"}, 2, []string{"RUN_DIR"}},
 		{[]string{"generate", dir}, 2, []string{"--text"}},
+		// A diverged single run is a failure scripts can see (exit 1), naming what diverged.
+		{[]string{"train", "--quiet", "--out", filepath.Join(dir, "div"), "--set", "task.name=reverse", "--set", "task.train_size=200",
+			"--set", "model.d_model=16", "--set", "model.layers=1", "--set", "optim.lr=1e30", "--set", "optim.warmup_steps=0",
+			"--set", "optim.clip_norm=0", "--set", "train.steps=10", "--set", "eval.greedy_examples=0"}, 1, []string{"diverged", "at step"}},
+		{[]string{"eval", filepath.Join(dir, "div")}, 1, []string{"diverged", "nothing to evaluate"}},
 	} {
 		var out, errb bytes.Buffer
 		code := run(tc.args, &out, &errb)

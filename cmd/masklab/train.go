@@ -85,6 +85,13 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	for _, k := range sortedMetricKeys(s.Final) {
 		fmt.Fprintf(stdout, "  %s = %.4f\n", k, s.Final[k])
 	}
+	if s.Status == experiments.StatusDiverged {
+		what := fmt.Sprintf("at step %d", s.DivergedAt)
+		if s.Divergence != nil {
+			what = s.Divergence.String()
+		}
+		return fmt.Errorf("run %s diverged: %s (lower optim.lr, or set optim.clip_norm)", dir, what)
+	}
 	return nil
 }
 

@@ -44,6 +44,13 @@ func LoadRun(runDir, backendOverride string, overrides ...string) (*Loaded, erro
 	}
 	ck := checkpointDir(runDir)
 	if ck == "" {
+		if s, err := ReadSummary(runDir); err == nil && s.Status == StatusDiverged {
+			what := fmt.Sprintf("at step %d", s.DivergedAt)
+			if s.Divergence != nil {
+				what = s.Divergence.String()
+			}
+			return nil, fmt.Errorf("run %s diverged (%s) before its first checkpoint: there is nothing to evaluate; lower optim.lr or set optim.clip_norm", runDir, what)
+		}
 		return nil, fmt.Errorf("run %s has no checkpoint yet", runDir)
 	}
 	be, err := backend.New(backend.Resolve(backendOverride, cfg.Backend))

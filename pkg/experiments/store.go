@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,6 +40,56 @@ type Metrics map[string]float64
 
 // Step returns the line's step.
 func (m Metrics) Step() int { return int(m["step"]) }
+
+// MarshalJSON writes the values as JSON numbers, except NaN and ±Inf (which JSON lacks),
+// written as the strings "NaN", "+Inf" and "-Inf".
+func (m Metrics) MarshalJSON() ([]byte, error) {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			out[k] = FormatValue(v)
+		}
+	}
+	return json.Marshal(out)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (m *Metrics) UnmarshalJSON(data []byte) error {
+	var raw map[string]any
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return err
+	}
+	*m = make(Metrics, len(raw))
+	for k, v := range raw {
+		switch x := v.(type) {
+		case float64:
+			(*m)[k] = x
+		case string:
+			f, err := strconv.ParseFloat(x, 64)
+			if err != nil || !(math.IsNaN(f) || math.IsInf(f, 0)) {
+				return fmt.Errorf("metric %q: want a number, NaN, +Inf or -Inf, got %q", k, x)
+			}
+			(*m)[k] = f
+		default:
+			return fmt.Errorf("metric %q: want a number, got %v", k, v)
+		}
+	}
+	return nil
+}
+
+// FormatValue writes a metric value as text: a number, or NaN, +Inf, -Inf.
+func FormatValue(v float64) string {
+	switch {
+	case math.IsNaN(v):
+		return "NaN"
+	case math.IsInf(v, 1):
+		return "+Inf"
+	case math.IsInf(v, -1):
+		return "-Inf"
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
+}
 
 // MetricsLog appends lines to a run's metrics.jsonl, each written whole and fsynced.
 type MetricsLog struct {
@@ -120,10 +172,13 @@ func ReadMetrics(path string) ([]Metrics, error) {
 
 // Summary is a run's summary.json.
 type Summary struct {
-	Status     string             `json:"status"` // done, diverged or failed
-	Error      string             `json:"error,omitempty"`
-	Step       int                `json:"step"` // the last step trained
-	DivergedAt int                `json:"diverged_at,omitempty"`
+	Status     string `json:"status"` // done, diverged or failed
+	Error      string `json:"error,omitempty"`
+	Step       int    `json:"step"` // the last step trained
+	DivergedAt int    `json:"diverged_at,omitempty"`
+	// Divergence says what diverged (status diverged): the step, the metric that became
+	// NaN or infinite, and its value.
+	Divergence *Divergence        `json:"divergence,omitempty"`
 	Final      map[string]float64 `json:"final"`          // the last evaluation
 	Best       map[string]float64 `json:"best"`           // best value of each eval metric over evaluations
 	Test       map[string]float64 `json:"test,omitempty"` // test split, only when asked for
@@ -131,6 +186,18 @@ type Summary struct {
 	// and for packed decoder-only runs "valid_loss_doc" by position within the document.
 	ByPosition map[string][]float64 `json:"by_position,omitempty"`
 	Provenance Provenance           `json:"provenance"`
+}
+
+// Divergence is the first non-finite training metric of a diverged run.
+type Divergence struct {
+	Step   int    `json:"step"`
+	Metric string `json:"metric"` // train_loss or grad_norm
+	Value  string `json:"value"`  // NaN, +Inf or -Inf
+}
+
+// String says what diverged, e.g. "grad_norm = +Inf at step 3".
+func (d *Divergence) String() string {
+	return fmt.Sprintf("%s = %s at step %d", d.Metric, d.Value, d.Step)
 }
 
 // Provenance says what produced a run's numbers.

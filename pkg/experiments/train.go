@@ -378,13 +378,16 @@ func trainLocked(ctx context.Context, cfg *Config, runDir string, opts TrainOpti
 	var lossSum float64
 	var lossN int
 	ranSteps := 0
-	finish := func(status string, step int, divergedAt int) (*Summary, error) {
+	finish := func(status string, step int, div *Divergence) (*Summary, error) {
 		lines, err := ReadMetrics(filepath.Join(runDir, MetricsFile))
 		if err != nil {
 			return nil, err
 		}
 		wall := prevWall + time.Since(t0).Seconds()
-		sum := &Summary{Status: status, Step: step, DivergedAt: divergedAt, Final: lastEval(lines), Best: bestOf(lines)}
+		sum := &Summary{Status: status, Step: step, Divergence: div, Final: lastEval(lines), Best: bestOf(lines)}
+		if div != nil {
+			sum.DivergedAt = div.Step
+		}
 		sum.Provenance = provenance(cfg, choice, wall, step, resumes)
 		if status == StatusDone {
 			if sum.ByPosition, err = sess.positionMetrics(step); err != nil {
@@ -403,7 +406,7 @@ func trainLocked(ctx context.Context, cfg *Config, runDir string, opts TrainOpti
 		return sum, nil
 	}
 	if start >= steps {
-		return finish(StatusDone, start, 0)
+		return finish(StatusDone, start, nil)
 	}
 	for step := start + 1; step <= steps; step++ {
 		select {
@@ -426,9 +429,9 @@ func trainLocked(ctx context.Context, cfg *Config, runDir string, opts TrainOpti
 		loss := float64(tensors.MustCopyFlatData[float32](out[0])[0])
 		gnorm := float64(tensors.MustCopyFlatData[float32](out[1])[0])
 		ranSteps++
-		if math.IsNaN(loss) || math.IsInf(loss, 0) || math.IsNaN(gnorm) || math.IsInf(gnorm, 0) {
-			_ = mlog.Append(Metrics{"step": float64(step), "train_loss": nanSafe(loss), "lr": lr, "grad_norm": nanSafe(gnorm)})
-			return finish(StatusDiverged, step, step)
+		if div := divergence(step, loss, gnorm); div != nil {
+			_ = mlog.Append(Metrics{"step": float64(step), "train_loss": loss, "lr": lr, "grad_norm": gnorm})
+			return finish(StatusDiverged, step, div)
 		}
 		lossSum += loss
 		lossN++
@@ -465,15 +468,21 @@ func trainLocked(ctx context.Context, cfg *Config, runDir string, opts TrainOpti
 			return nil, fmt.Errorf("%w: after %d steps (at step %d)", ErrStopped, ranSteps, step)
 		}
 	}
-	return finish(StatusDone, steps, 0)
+	return finish(StatusDone, steps, nil)
 }
 
-func nanSafe(x float64) float64 {
-	// JSON has no NaN or Inf: record them as a huge number so the line stays valid.
-	if math.IsNaN(x) || math.IsInf(x, 0) {
-		return math.MaxFloat64
+// divergence returns what diverged at step, or nil when the loss and the gradient norm
+// are finite.
+func divergence(step int, loss, gnorm float64) *Divergence {
+	for _, m := range []struct {
+		name string
+		v    float64
+	}{{"train_loss", loss}, {"grad_norm", gnorm}} {
+		if math.IsNaN(m.v) || math.IsInf(m.v, 0) {
+			return &Divergence{Step: step, Metric: m.name, Value: FormatValue(m.v)}
+		}
 	}
-	return x
+	return nil
 }
 
 // sessionState is kept next to the checkpoint to carry wall time across resumes.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -96,6 +97,46 @@ func TestDivergedRun(t *testing.T) {
 	}
 	if s.Status != StatusDiverged || s.DivergedAt < 1 || s.DivergedAt > cfg.Train.Steps {
 		t.Fatalf("status %q at %d, want diverged", s.Status, s.DivergedAt)
+	}
+	// The summary says what diverged, and metrics.jsonl records the non-finite value as
+	// such ("+Inf", "NaN"), not as a huge finite number.
+	d := s.Divergence
+	if d == nil || d.Step != s.DivergedAt || (d.Metric != "train_loss" && d.Metric != "grad_norm") || (d.Value != "NaN" && d.Value != "+Inf" && d.Value != "-Inf") {
+		t.Fatalf("divergence %+v, want the step, the metric and its non-finite value", d)
+	}
+	lines, err := ReadMetrics(filepath.Join(dir, MetricsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := lines[len(lines)-1]
+	if v := last[d.Metric]; !math.IsNaN(v) && !math.IsInf(v, 0) {
+		t.Errorf("metrics.jsonl's last line has %s = %g, want it non-finite", d.Metric, v)
+	}
+	// Evaluating it names the divergence rather than a missing checkpoint.
+	if _, err := LoadRun(dir, ""); err == nil || !strings.Contains(err.Error(), "diverged") {
+		t.Errorf("LoadRun of a run diverged before its checkpoint: %v, want it to say it diverged", err)
+	}
+}
+
+// Non-finite metrics round-trip through metrics.jsonl as "NaN", "+Inf", "-Inf".
+func TestMetricsNonFiniteRoundTrip(t *testing.T) {
+	m := Metrics{"step": 3, "grad_norm": math.Inf(1), "train_loss": math.NaN(), "x": math.Inf(-1), "lr": 0.5}
+	data, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), `"grad_norm":"+Inf"`) || !strings.Contains(string(data), `"train_loss":"NaN"`) {
+		t.Errorf("marshalled %s", data)
+	}
+	var back Metrics
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !math.IsInf(back["grad_norm"], 1) || !math.IsNaN(back["train_loss"]) || !math.IsInf(back["x"], -1) || back["lr"] != 0.5 {
+		t.Errorf("round trip gave %v", back)
+	}
+	if err := json.Unmarshal([]byte(`{"step":"three"}`), &back); err == nil {
+		t.Error("a non-numeric metric string was accepted")
 	}
 }
 
