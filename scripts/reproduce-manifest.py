@@ -70,7 +70,7 @@ def main():
                 f"{' '.join(ids)} |"
             )
     # Figures that no report drew: the notebooks draw them in full mode
-    # (experiments.SavePaperFigure) from the same runs.
+    # (notebook.SavePaperFigure) from the same runs.
     extra = []
     for png in sorted(glob.glob(os.path.join(figs_dir, "*.png"))):
         fig = os.path.splitext(os.path.basename(png))[0]

@@ -54,7 +54,7 @@ sets=()
 if [ "$quick" = 1 ]; then
   base="$root/out/reproduce-quick"
   runs="$base/runs"; figs="$base/figures"; results="$base/results"
-  # The same overrides as experiments.QuickOverrides (the notebooks' quick mode).
+  # The same overrides as notebook.QuickOverrides (the notebooks' quick mode).
   sets=(--set train.steps=20 --set train.checkpoint_every=20 --set train.log_every=5 --set eval.every=10
         --set eval.batches=2 --set eval.greedy_examples=32)
 else

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/masklab/masklab/pkg/experiments"
+	"github.com/masklab/masklab/pkg/report"
 )
 
 func init() {
@@ -30,7 +30,7 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	if dir == "" {
 		dir = pos[0] + "/report"
 	}
-	files, err := experiments.WriteReport(pos[0], dir)
+	files, err := report.Write(pos[0], dir)
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 // Package experiments is masklab's engine for training runs and ablation sweeps: configs
 // with strict decoding and --set overrides, training and evaluation, a results store that
-// never loses or corrupts a result, sweeps with locks and resume, and report statistics.
+// never loses or corrupts a result, and sweeps with locks and resume. Package report turns
+// a sweep's runs into statistics, tables and figures.
 //
 // A run lives in one directory, named by the hash of its resolved config:
 //

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -63,8 +62,8 @@ func runSweepInProcess(t *testing.T, sweepPath, dir string) SweepResult {
 }
 
 // A sweep killed with SIGKILL at random moments and re-run completes with every run
-// exactly once, the same metrics line for line, and the same report as a sweep that was
-// never interrupted (the killed sweep runs 2 workers, the reference 1: the number of
+// exactly once, the same metrics line for line, and the same final metrics as a sweep that
+// was never interrupted (the killed sweep runs 2 workers, the reference 1: the number of
 // workers does not change the numbers either).
 func TestSweepSurvivesSIGKILL(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "masklab")
@@ -142,16 +141,13 @@ func TestSweepSurvivesSIGKILL(t *testing.T) {
 	if states, _ := States(dir); CountStates(states)[StatusDone] != 4 {
 		t.Fatalf("states: %v", CountStates(states))
 	}
-	ra, err := BuildReport(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rb, err := BuildReport(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(ra.CSV(), rb.CSV()) {
-		t.Fatalf("reports differ:\n%s\nvs\n%s", ra.CSV(), rb.CSV())
+	// The same final and best metrics, to the bit: what pkg/report's tables are built from.
+	for _, r := range p.Runs {
+		a, errA := ReadSummary(RunDir(ref, r.ID))
+		b, errB := ReadSummary(RunDir(dir, r.ID))
+		if errA != nil || errB != nil || a.Status != b.Status || !maps.Equal(a.Final, b.Final) || !maps.Equal(a.Best, b.Best) {
+			t.Fatalf("run %s: summaries differ (%v, %v):\n%+v\nvs\n%+v", r.ID, errA, errB, a, b)
+		}
 	}
 	// The pending list is empty and a re-run trains nothing.
 	if ids := PendingRuns(dir, p); len(ids) != 0 {
@@ -177,17 +173,11 @@ func TestSweepGoesOnAfterDivergence(t *testing.T) {
 	if c[StatusDone] != 2 || c[StatusDiverged] != 2 {
 		t.Fatalf("states %v", c)
 	}
-	// Re-running skips everything, diverged runs included.
+	// Re-running skips everything, diverged runs included. (pkg/report's tests check
+	// that the report of such a sweep counts the diverged seeds.)
 	res = runSweepInProcess(t, sweep, dir)
 	if res.Skipped != 4 {
 		t.Fatalf("re-run: %+v", res)
-	}
-	rep, err := BuildReport(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if md := string(rep.Markdown()); !strings.Contains(md, "diverged") {
-		t.Fatalf("report does not mention the diverged seeds:\n%s", md)
 	}
 }
 
@@ -299,54 +289,7 @@ stages:
 			t.Errorf("run %s: no completion loss in %v", r.ID, s.Final)
 		}
 	}
-	// The report draws every stage: the pre-training stage, which logs no completion
-	// loss and decodes nothing, with valid_loss curves and valid_acc bars.
-	rep, err := BuildReport(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	figs, err := rep.Figures()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, k := range []string{"curves_pre", "bars_pre", "curves_sft", "bars_sft"} {
-		if figs[k] == nil {
-			t.Errorf("report figures %v: no %s", slices.Sorted(maps.Keys(figs)), k)
-		}
-	}
-	// Teacher-forced and free-running metrics side by side, per fine-tuning cell.
-	if _, err := rep.MetricBars("sft", "valid_completion_acc", "valid_exact"); err != nil {
-		t.Errorf("MetricBars: %v", err)
-	}
-	if _, err := rep.MetricBars("pre", "valid_exact"); err == nil || !strings.Contains(err.Error(), "valid_acc") {
-		t.Errorf("MetricBars of a metric the stage lacks: error %v, want one listing valid_acc", err)
-	}
-	if _, err := rep.GroupedBars("sft", "valid_completion_loss", "masks.loss"); err != nil {
-		t.Errorf("GroupedBars: %v", err)
-	}
-	cats, series, err := rep.groupedSeries("sft", "valid_completion_loss", "masks.loss")
-	if err != nil || !slices.Equal(cats, []string{"masks.loss=all", "masks.loss=completion"}) || len(series) != 1 || len(series[0].Values) != 2 {
-		t.Fatalf("groupedSeries: categories %v, series %+v, err %v", cats, series, err)
-	}
-	for i, cell := range []string{"masks.loss=all", "masks.loss=completion"} {
-		for _, c := range rep.Cells {
-			if c.Stage == "sft" && c.Cell == cell {
-				want := rep.finals[cellKey("sft", cell)][1]["final_valid_completion_loss"]
-				if got := series[0].Values[i]; len(got) != 1 || got[0] != want {
-					t.Errorf("groupedSeries %s: %v, want [%g]", cell, got, want)
-				}
-			}
-		}
-	}
-	if _, err := rep.GroupedBars("sft", "valid_completion_loss", "task.size"); err == nil || !strings.Contains(err.Error(), "masks.loss") {
-		t.Errorf("GroupedBars by an axis that is not there: error %v, want one naming the axes", err)
-	}
-	if !rep.spec.LogY {
-		t.Error("report: log_y of the sweep file was lost on the way through the manifest")
-	}
-	if rep.stageCurve["pre"] != "valid_loss" || rep.stageCurve["sft"] != "valid_completion_loss" {
-		t.Errorf("curve metrics by stage %v, want valid_loss for pre and valid_completion_loss for sft", rep.stageCurve)
-	}
+	// (pkg/report's tests draw the report of this sweep, every stage of it.)
 }
 
 // A sweep directory keeps the runs of an earlier plan with other seeds (a sweep

@@ -11,19 +11,25 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 )
 
-// BarSeries is one strategy's final metric: Values[c] holds one value per seed for
-// category c (e.g. c indexes data sizes). Label names it in the legend.
-type BarSeries struct {
-	Label  string
-	Values [][]float64
+// BarStat is one bar: the Mean and the error bar [Lo, Hi] around it, over N values
+// (seeds). N = 0 leaves a gap; Lo = Hi draws no error bar.
+type BarStat struct {
+	Mean, Lo, Hi float64
+	N            int
 }
 
-// BarOptions configures Bars. The zero value draws 95% CI error bars, bars from 0,
-// and the legend in the corner with the least data.
+// BarSeries is one strategy's bars, Stats[c] for category c (e.g. c indexes data sizes),
+// computed by the caller (package report computes them across seeds). Label names it in
+// the legend.
+type BarSeries struct {
+	Label string
+	Stats []BarStat
+}
+
+// BarOptions configures Bars. The zero value draws bars from 0 and the legend in the
+// corner with the least data.
 type BarOptions struct {
 	Title, XLabel, YLabel string
-	// Interval is the error bar (default CI95; NoInterval draws none).
-	Interval Interval
 	// YMin and YMax fix the y range when YMax > YMin; otherwise it spans 0 and
 	// every bar and error bar.
 	YMin, YMax float64
@@ -31,23 +37,20 @@ type BarOptions struct {
 	Legend LegendPos
 }
 
-// BarStat is the summary drawn for one (series, category) bar.
-type BarStat struct {
-	Mean, Lo, Hi float64
-	N            int // seeds with a finite value
-}
-
-// Bars draws grouped bars: one group per category along x, one bar per series in
-// each group (coloured from Palette), each bar the mean over seeds with an error bar
-// (BarOptions.Interval, computed by Summarize). Categories or series without a
-// finite value leave a gap.
+// Bars draws grouped bars: one group per category along x, one bar per series in each
+// group (coloured from Palette), each bar its BarStat's mean with its error bar. It draws
+// the values it is given: package report computes the means and intervals across seeds
+// (report.BarStats). Bars with N = 0 leave a gap.
 func Bars(categories []string, series []BarSeries, opts BarOptions) (*plot.Plot, error) {
 	if len(categories) == 0 || len(series) == 0 {
 		return nil, fmt.Errorf("bars %q: need at least one category and one series, got %d and %d", opts.Title, len(categories), len(series))
 	}
-	stats, err := BarStats(len(categories), series, opts.Interval)
-	if err != nil {
-		return nil, fmt.Errorf("bars %q: %w", opts.Title, err)
+	stats := make([][]BarStat, len(series))
+	for s, ser := range series {
+		if len(ser.Stats) != len(categories) {
+			return nil, fmt.Errorf("bars %q: series %q has values for %d categories, want %d", opts.Title, ser.Label, len(ser.Stats), len(categories))
+		}
+		stats[s] = ser.Stats
 	}
 	p := newPlot(opts.Title, opts.XLabel, opts.YLabel)
 	p.Add(gridLines())
@@ -92,22 +95,6 @@ func Bars(categories []string, series []BarSeries, opts BarOptions) (*plot.Plot,
 	}
 	placeLegend(p, opts.Legend, pts, false, len(series))
 	return p, nil
-}
-
-// BarStats summarizes series per category: stats[s][c] for series s, category c.
-func BarStats(categories int, series []BarSeries, iv Interval) ([][]BarStat, error) {
-	stats := make([][]BarStat, len(series))
-	for s, ser := range series {
-		if len(ser.Values) != categories {
-			return nil, fmt.Errorf("series %q has values for %d categories, want %d", ser.Label, len(ser.Values), categories)
-		}
-		stats[s] = make([]BarStat, categories)
-		for c, vals := range ser.Values {
-			m, lo, hi, n := Summarize(vals, iv)
-			stats[s][c] = BarStat{Mean: m, Lo: lo, Hi: hi, N: n}
-		}
-	}
-	return stats, nil
 }
 
 // groupWidth is the share of a category's slot taken by its bars.

@@ -11,15 +11,25 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 )
 
-// CurveOptions configures LossCurves. The zero value draws a 95% CI band, linear
-// axes, no smoothing, and the legend in the corner with the least data.
+// Band is a line with an interval around it: at each X (increasing), the Mean and the
+// interval [Lo, Hi], computed by the caller (package report computes them across seeds).
+// Lo and Hi are nil for a line without a band.
+type Band struct {
+	X, Mean, Lo, Hi []float64
+	// N[i] is how many values the statistics at X[i] summarize (not drawn; may be nil).
+	N []int
+}
+
+// Curve is one labelled line of LossCurves with its band.
+type Curve struct {
+	Label string
+	Band  Band
+}
+
+// CurveOptions configures LossCurves. The zero value draws linear axes and the legend
+// in the corner with the least data.
 type CurveOptions struct {
 	Title, XLabel, YLabel string // XLabel defaults to "step", YLabel to "loss"
-	// Band is the interval shaded around each mean line (default CI95).
-	Band Interval
-	// Smoothing is the EMA weight in [0, 1) applied to each run before averaging
-	// (0 = none; 0.6-0.9 is typical for noisy losses).
-	Smoothing float64
 	// LogY draws the y axis on a log scale (values must be > 0; band edges at or
 	// below 0 are clipped to half the smallest positive value).
 	LogY bool
@@ -29,13 +39,13 @@ type CurveOptions struct {
 	Legend LegendPos
 }
 
-// LossCurves draws one line per series (its mean across seeds at each step) with a
-// shaded band (CurveOptions.Band) across seeds, coloured from Palette with distinct
-// dash patterns, and a legend of series labels. The band statistics are those of
-// ComputeBand.
-func LossCurves(series []Series, opts CurveOptions) (*plot.Plot, error) {
-	if len(series) == 0 {
-		return nil, fmt.Errorf("loss curves %q: no series", opts.Title)
+// LossCurves draws one line per curve (its Mean at each X) with its band shaded
+// around it (when it has one), coloured from Palette with distinct dash patterns, and
+// a legend of curve labels. It draws the values it is given: package report computes
+// the means and intervals across seeds (report.Bands).
+func LossCurves(curves []Curve, opts CurveOptions) (*plot.Plot, error) {
+	if len(curves) == 0 {
+		return nil, fmt.Errorf("loss curves %q: no curves", opts.Title)
 	}
 	xl, yl := opts.XLabel, opts.YLabel
 	if xl == "" {
@@ -46,28 +56,28 @@ func LossCurves(series []Series, opts CurveOptions) (*plot.Plot, error) {
 	}
 	p := newPlot(opts.Title, xl, yl)
 	p.Add(gridLines())
-	bands := make([]Band, len(series))
+	bands := make([]Band, len(curves))
 	minPos := math.Inf(1)
-	for i, s := range series {
-		b, err := ComputeBand(s.Runs, opts.Band, opts.Smoothing)
-		if err != nil {
-			return nil, fmt.Errorf("loss curves %q: series %q: %w", opts.Title, s.Label, err)
+	for i, s := range curves {
+		b := s.Band
+		if err := b.check(); err != nil {
+			return nil, fmt.Errorf("loss curves %q: curve %q: %w", opts.Title, s.Label, err)
 		}
 		for j, m := range b.Mean {
 			if opts.LogY && m <= 0 {
-				return nil, fmt.Errorf("loss curves %q: series %q: mean %v at x=%v cannot be drawn on a log scale", opts.Title, s.Label, m, b.X[j])
+				return nil, fmt.Errorf("loss curves %q: curve %q: mean %v at x=%v cannot be drawn on a log scale", opts.Title, s.Label, m, b.X[j])
 			}
 			if m > 0 {
 				minPos = math.Min(minPos, m)
 			}
-			if b.Lo[j] > 0 {
+			if b.Lo != nil && b.Lo[j] > 0 {
 				minPos = math.Min(minPos, b.Lo[j])
 			}
 		}
 		bands[i] = b
 	}
-	labels := make([]string, len(series))
-	for i, s := range series {
+	labels := make([]string, len(curves))
+	for i, s := range curves {
 		labels[i] = s.Label
 		if labels[i] == "" {
 			labels[i] = fmt.Sprintf("series %d", i+1)
@@ -77,7 +87,7 @@ func LossCurves(series []Series, opts CurveOptions) (*plot.Plot, error) {
 	for i, b := range bands {
 		col := Color(i)
 		var fill *plotter.Polygon
-		if opts.Band != NoInterval && len(b.X) > 1 {
+		if b.Lo != nil && len(b.X) > 1 {
 			ring := make(plotter.XYs, 0, 2*len(b.X))
 			for j := range b.X {
 				ring = append(ring, plotter.XY{X: b.X[j], Y: clipLog(b.Lo[j], opts.LogY, minPos)})
@@ -124,11 +134,28 @@ func LossCurves(series []Series, opts CurveOptions) (*plot.Plot, error) {
 	var pts []plotter.XY
 	for _, b := range bands {
 		for j := range b.X {
-			pts = append(pts, plotter.XY{X: b.X[j], Y: b.Mean[j]}, plotter.XY{X: b.X[j], Y: b.Lo[j]}, plotter.XY{X: b.X[j], Y: b.Hi[j]})
+			pts = append(pts, plotter.XY{X: b.X[j], Y: b.Mean[j]})
+			if b.Lo != nil {
+				pts = append(pts, plotter.XY{X: b.X[j], Y: b.Lo[j]}, plotter.XY{X: b.X[j], Y: b.Hi[j]})
+			}
 		}
 	}
-	placeLegend(p, opts.Legend, pts, opts.LogY, len(series))
+	placeLegend(p, opts.Legend, pts, opts.LogY, len(curves))
 	return p, nil
+}
+
+// check says what is wrong with a band that cannot be drawn.
+func (b Band) check() error {
+	if len(b.X) == 0 {
+		return fmt.Errorf("no points")
+	}
+	if len(b.Mean) != len(b.X) {
+		return fmt.Errorf("%d x values but %d means", len(b.X), len(b.Mean))
+	}
+	if (b.Lo == nil) != (b.Hi == nil) || (b.Lo != nil && (len(b.Lo) != len(b.X) || len(b.Hi) != len(b.X))) {
+		return fmt.Errorf("%d x values but %d lower and %d upper band edges (give both, or neither for no band)", len(b.X), len(b.Lo), len(b.Hi))
+	}
+	return nil
 }
 
 // legendLabels resolves the fonts of legend entries (one style for all of them)

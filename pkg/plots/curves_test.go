@@ -5,39 +5,43 @@ import (
 	"testing"
 )
 
-// synthRuns makes n seeds of a decaying loss with seed-dependent noise.
-func synthRuns(n int, rate, floor float64, steps int) []Run {
-	runs := make([]Run, n)
-	for s := range runs {
-		x := make([]float64, steps)
-		y := make([]float64, steps)
-		for i := range steps {
-			x[i] = float64(i * 50)
-			noise := 0.08 * math.Sin(float64(i*(s+3))+float64(s))
-			y[i] = floor + (4-floor)*math.Exp(-rate*float64(i)) + noise*math.Exp(-0.02*float64(i))
-		}
-		runs[s] = Run{Seed: s, X: x, Y: y}
+// synthBand makes a decaying loss with a band that narrows over steps: the kind of
+// curve that package report computes across seeds (plots only draws it).
+func synthBand(rate, floor, width float64, steps int) Band {
+	var b Band
+	for i := range steps {
+		m := floor + (4-floor)*math.Exp(-rate*float64(i)) + 0.03*math.Sin(float64(3*i))*math.Exp(-0.02*float64(i))
+		h := width * (0.3 + math.Exp(-0.03*float64(i)))
+		b.X = append(b.X, float64(i*50))
+		b.Mean = append(b.Mean, m)
+		b.Lo = append(b.Lo, m-h)
+		b.Hi = append(b.Hi, m+h)
+		b.N = append(b.N, 5)
 	}
-	return runs
+	return b
 }
 
-func paperSeries() []Series {
-	return []Series{
-		{Label: "self: causal", Runs: synthRuns(5, 0.08, 0.4, 60)},
-		{Label: "self: causal & window(4)", Runs: synthRuns(5, 0.06, 0.55, 60)},
-		{Label: "input: span(0.15, 3)", Runs: synthRuns(5, 0.05, 0.3, 60)},
-		{Label: "loss: plw(0.1)", Runs: synthRuns(5, 0.1, 0.7, 60)},
+func paperCurves() []Curve {
+	return []Curve{
+		{Label: "self: causal", Band: synthBand(0.08, 0.4, 0.06, 60)},
+		{Label: "self: causal & window(4)", Band: synthBand(0.06, 0.55, 0.06, 60)},
+		{Label: "input: span(0.15, 3)", Band: synthBand(0.05, 0.3, 0.06, 60)},
+		{Label: "loss: plw(0.1)", Band: synthBand(0.1, 0.7, 0.06, 60)},
 	}
 }
 
 func TestLossCurvesFiles(t *testing.T) {
 	dir := reviewDir(t)
-	p, err := LossCurves(paperSeries(), CurveOptions{Title: "Validation loss (mean, 95% CI over 5 seeds)", YLabel: "cross-entropy"})
+	p, err := LossCurves(paperCurves(), CurveOptions{Title: "Validation loss (mean, 95% CI over 5 seeds)", YLabel: "cross-entropy"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	saveAll(t, p, dir, "curves_ci", SingleColumn)
-	p, err = LossCurves(paperSeries(), CurveOptions{Title: "Training loss, log scale, EMA 0.6, min-max", LogY: true, Smoothing: 0.6, Band: MinMax})
+	wide := paperCurves()
+	for i := range wide {
+		wide[i].Band = synthBand(0.05+0.01*float64(i), 0.3+0.1*float64(i), 0.25, 60)
+	}
+	p, err = LossCurves(wide, CurveOptions{Title: "Training loss, log scale, wide bands", LogY: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,19 +51,18 @@ func TestLossCurvesFiles(t *testing.T) {
 func TestBarsFiles(t *testing.T) {
 	dir := reviewDir(t)
 	cats := []string{"1k", "4k", "16k", "64k"}
-	mk := func(base float64) [][]float64 {
-		v := make([][]float64, len(cats))
+	mk := func(base float64) []BarStat {
+		v := make([]BarStat, len(cats))
 		for c := range v {
-			for s := range 5 {
-				v[c] = append(v[c], base+0.05*float64(c)+0.01*math.Sin(float64(s*7+c)))
-			}
+			m := base + 0.05*float64(c)
+			v[c] = BarStat{Mean: m, Lo: m - 0.012, Hi: m + 0.012, N: 5}
 		}
 		return v
 	}
 	series := []BarSeries{
-		{Label: "causal", Values: mk(0.70)},
-		{Label: "prefix-LM", Values: mk(0.74)},
-		{Label: "span(0.15, 3)", Values: mk(0.72)},
+		{Label: "causal", Stats: mk(0.70)},
+		{Label: "prefix-LM", Stats: mk(0.74)},
+		{Label: "span(0.15, 3)", Stats: mk(0.72)},
 	}
 	p, err := Bars(cats, series, BarOptions{Title: "Token accuracy by training size", XLabel: "training examples", YLabel: "accuracy"})
 	if err != nil {
@@ -70,20 +73,17 @@ func TestBarsFiles(t *testing.T) {
 
 // Accuracy rises towards the top right, so the automatic legend must go elsewhere.
 func TestAutoLegendAvoidsData(t *testing.T) {
-	var series []Series
-	for i, s := range paperSeries() {
-		var runs []Run
-		for _, r := range s.Runs {
-			y := make([]float64, len(r.Y))
-			for j, v := range r.Y {
-				y[j] = 1 - v/4.5
-			}
-			runs = append(runs, Run{Seed: r.Seed, X: r.X, Y: y})
+	var curves []Curve
+	for _, c := range paperCurves() {
+		b := Band{X: c.Band.X}
+		for j := range c.Band.X {
+			b.Mean = append(b.Mean, 1-c.Band.Mean[j]/4.5)
+			b.Lo = append(b.Lo, 1-c.Band.Hi[j]/4.5)
+			b.Hi = append(b.Hi, 1-c.Band.Lo[j]/4.5)
 		}
-		series = append(series, Series{Label: s.Label, Runs: runs})
-		_ = i
+		curves = append(curves, Curve{Label: c.Label, Band: b})
 	}
-	p, err := LossCurves(series, CurveOptions{Title: "Token accuracy (legend placed automatically)", YLabel: "accuracy"})
+	p, err := LossCurves(curves, CurveOptions{Title: "Token accuracy (legend placed automatically)", YLabel: "accuracy"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,7 @@ func TestAutoLegendAvoidsData(t *testing.T) {
 		t.Errorf("legend placed at the top (left=%v), where the rising curves are", p.Legend.Left)
 	}
 	saveAll(t, p, reviewDir(t), "curves_accuracy_autolegend", SingleColumn)
-	p, err = LossCurves(paperSeries(), CurveOptions{})
+	p, err = LossCurves(paperCurves(), CurveOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,11 @@
 // Package plots draws masklab's paper figures with gonum/plot: loss curves with
-// confidence bands across seeds, grouped final-metric bars with error bars, mask
-// heatmaps and galleries, and attention heatmaps per layer and head.
+// confidence bands, grouped final-metric bars with error bars, mask heatmaps and
+// galleries, and attention heatmaps per layer and head.
 //
 // It depends on no other masklab package: every figure is built from plain data
-// (series of points per seed, labelled values, boolean or float grids with token
-// labels), so it can be used on any results. All figures share one theme (Liberation
+// (curves with their bands, bars with their error bars, boolean or float grids with
+// token labels), so it can be used on any results. It computes no statistics: it draws
+// the means and intervals it is given, which package report computes across seeds. All figures share one theme (Liberation
 // Sans at paper sizes, the Okabe-Ito colour-blind-safe palette) and are written with
 // [Save] to PNG (300 dpi), SVG or PDF at [SingleColumn] or [DoubleColumn] width.
 //

@@ -5,38 +5,58 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/masklab/masklab/pkg/plots"
 )
 
-// Loss curves of two strategies over three seeds, with the 95% CI band, saved as a
-// one-column PDF.
+// Loss curves of two strategies, each its mean over seeds with a 95% CI band, saved as
+// a one-column PDF. Package plots draws the values it is given; report.Bands computes
+// them from the runs of each seed.
 func ExampleLossCurves() {
 	steps := []float64{0, 100, 200, 300}
-	series := []plots.Series{
-		{Label: "self: causal", Runs: []plots.Run{
-			{Seed: 1, X: steps, Y: []float64{4.0, 2.1, 1.2, 0.9}},
-			{Seed: 2, X: steps, Y: []float64{4.1, 2.3, 1.3, 1.0}},
-			{Seed: 3, X: steps, Y: []float64{3.9, 2.0, 1.1, 0.8}},
-		}},
-		{Label: "self: causal & window(4)", Runs: []plots.Run{
-			{Seed: 1, X: steps, Y: []float64{4.0, 2.6, 1.8, 1.4}},
-			{Seed: 2, X: steps, Y: []float64{4.2, 2.8, 1.9, 1.5}},
-			{Seed: 3, X: steps, Y: []float64{3.9, 2.5, 1.7, 1.3}},
-		}},
+	curves := []plots.Curve{
+		{Label: "self: causal", Band: plots.Band{X: steps,
+			Mean: []float64{4.0, 2.13, 1.2, 0.9},
+			Lo:   []float64{3.75, 1.86, 0.95, 0.65},
+			Hi:   []float64{4.25, 2.41, 1.45, 1.15}}},
+		{Label: "self: causal & window(4)", Band: plots.Band{X: steps,
+			Mean: []float64{4.03, 2.63, 1.8, 1.4},
+			Lo:   []float64{3.65, 2.25, 1.55, 1.15},
+			Hi:   []float64{4.41, 3.01, 2.05, 1.65}}},
 	}
-	p, err := plots.LossCurves(series, plots.CurveOptions{Title: "Validation loss", YLabel: "cross-entropy"})
+	p, err := plots.LossCurves(curves, plots.CurveOptions{Title: "Validation loss (mean, 95% CI over 3 seeds)", YLabel: "cross-entropy"})
 	if err != nil {
 		log.Fatal(err)
 	}
 	dir, _ := os.MkdirTemp("", "plots")
 	defer os.RemoveAll(dir)
-	if err := plots.Save(p, filepath.Join(dir, "loss.pdf"), plots.SingleColumn); err != nil {
+	path := filepath.Join(dir, "loss.pdf")
+	if err := plots.Save(p, path, plots.SingleColumn); err != nil {
 		log.Fatal(err)
 	}
-	b, _ := plots.ComputeBand(series[0].Runs, plots.CI95, 0)
-	fmt.Printf("step 300: mean %.2f, 95%% CI [%.2f, %.2f] over %d seeds\n", b.Mean[3], b.Lo[3], b.Hi[3], b.N[3])
-	// Output: step 300: mean 0.90, 95% CI [0.65, 1.15] over 3 seeds
+	pdf, _ := os.ReadFile(path)
+	fmt.Println(string(pdf[:4]))
+	// Output: %PDF
+}
+
+// Final accuracy of two strategies at two data sizes, each bar a mean over seeds with
+// its error bar (report.BarStats computes them from each seed's value).
+func ExampleBars() {
+	series := []plots.BarSeries{
+		{Label: "causal", Stats: []plots.BarStat{{Mean: 0.71, Lo: 0.68, Hi: 0.74, N: 3}, {Mean: 0.80, Lo: 0.78, Hi: 0.82, N: 3}}},
+		{Label: "prefix", Stats: []plots.BarStat{{Mean: 0.75, Lo: 0.70, Hi: 0.80, N: 3}, {Mean: 0.83, Lo: 0.80, Hi: 0.86, N: 3}}},
+	}
+	p, err := plots.Bars([]string{"1k", "4k"}, series, plots.BarOptions{Title: "Token accuracy", XLabel: "training examples", YLabel: "accuracy"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	svg, err := plots.Encode(p, "svg", plots.SingleColumn)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(strings.Contains(string(svg), "<svg"))
+	// Output: true
 }
 
 // A mask with token labels, sized for one column with square cells.

@@ -98,25 +98,23 @@ func TestLongSequenceHeatmap(t *testing.T) {
 }
 
 func TestCJKLegendAndCategories(t *testing.T) {
-	series := paperSeries()[:2]
-	series[0].Label = "因果掩码 (causal)"
-	series[1].Label = "前缀 prefix(4)"
-	p, err := LossCurves(series, CurveOptions{Title: "中文图例 / Chinese legend", YLabel: "交叉熵"})
+	curves := paperCurves()[:2]
+	curves[0].Label = "因果掩码 (causal)"
+	curves[1].Label = "前缀 prefix(4)"
+	p, err := LossCurves(curves, CurveOptions{Title: "中文图例 / Chinese legend", YLabel: "交叉熵"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	saveAll(t, p, reviewDir(t), "curves_cjk", SingleColumn)
 	cats := []string{"小", "中", "大"}
-	vals := [][]float64{{1, 1.1, 0.9}, {2, 2.2, 1.8}, {3, 3.3, 2.7}}
 	var bs []BarSeries
 	for i := range 6 {
-		v := make([][]float64, len(vals))
-		for c := range vals {
-			for _, x := range vals[c] {
-				v[c] = append(v[c], x*(1+0.1*float64(i)))
-			}
+		v := make([]BarStat, len(cats))
+		for c := range cats {
+			m := float64(c+1) * (1 + 0.1*float64(i))
+			v[c] = BarStat{Mean: m, Lo: 0.75 * m, Hi: 1.25 * m, N: 3}
 		}
-		bs = append(bs, BarSeries{Label: "strategy " + string(rune('A'+i)), Values: v})
+		bs = append(bs, BarSeries{Label: "strategy " + string(rune('A'+i)), Stats: v})
 	}
 	b, err := Bars(cats, bs, BarOptions{Title: "Six strategies x three sizes", XLabel: "数据量", YLabel: "BLEU"})
 	if err != nil {

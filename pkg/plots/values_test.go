@@ -14,80 +14,20 @@ import (
 
 func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol }
 
-// Hand-computed: values 1..5 have mean 3, sample sd sqrt(2.5) = 1.5811388,
-// t(0.975, df 4) = 2.7764451, so the 95% CI half-width is
-// 2.7764451 * 1.5811388 / sqrt(5) = 1.9632432.
-func TestSummarizeHandComputed(t *testing.T) {
-	vals := []float64{3, 1, 5, 2, 4}
-	m, lo, hi, n := Summarize(vals, CI95)
-	if n != 5 || !near(m, 3, 1e-12) || !near(lo, 3-1.9632432, 1e-6) || !near(hi, 3+1.9632432, 1e-6) {
-		t.Errorf("CI95 of 1..5 = (%v, %v, %v, n=%d), want (3, 1.0367568, 4.9632432, 5)", m, lo, hi, n)
-	}
-	if m, lo, hi, _ := Summarize(vals, MinMax); m != 3 || lo != 1 || hi != 5 {
-		t.Errorf("MinMax = (%v, %v, %v), want (3, 1, 5)", m, lo, hi)
-	}
-	if _, lo, hi, _ := Summarize(vals, StdDev); !near(lo, 3-1.5811388, 1e-6) || !near(hi, 3+1.5811388, 1e-6) {
-		t.Errorf("StdDev band = (%v, %v), want 3 ± 1.5811388", lo, hi)
-	}
-	// Diverged seeds (NaN, Inf) are skipped; one value has no spread.
-	if m, lo, hi, n := Summarize([]float64{math.NaN(), 2, math.Inf(1)}, CI95); n != 1 || m != 2 || lo != 2 || hi != 2 {
-		t.Errorf("one finite value: (%v, %v, %v, n=%d), want (2, 2, 2, 1)", m, lo, hi, n)
-	}
-	if _, _, _, n := Summarize(nil, CI95); n != 0 {
-		t.Errorf("no values: n = %d", n)
-	}
-	for df, want := range map[int]float64{1: 12.7062047, 4: 2.7764451, 9: 2.2621572, 1000: 1.9623391} {
-		if got := TCritical95(df); !near(got, want, 1e-6) {
-			t.Errorf("TCritical95(%d) = %v, want %v", df, got, want)
+// A band without points, or with edges that do not match its points, is an error.
+func TestLossCurvesBandErrors(t *testing.T) {
+	for _, b := range []Band{
+		{},
+		{X: []float64{1, 2}, Mean: []float64{1}},
+		{X: []float64{1, 2}, Mean: []float64{1, 1}, Lo: []float64{0, 0}},
+		{X: []float64{1, 2}, Mean: []float64{1, 1}, Lo: []float64{0}, Hi: []float64{2}},
+	} {
+		if _, err := LossCurves([]Curve{{Label: "bad", Band: b}}, CurveOptions{}); err == nil {
+			t.Errorf("band %+v: no error", b)
 		}
 	}
-}
-
-func TestComputeBand(t *testing.T) {
-	// Three seeds; seed 2 stops after x=20 and has a NaN at x=10.
-	runs := []Run{
-		{Seed: 0, X: []float64{0, 10, 20, 30}, Y: []float64{4, 3, 2, 1}},
-		{Seed: 1, X: []float64{0, 10, 20, 30}, Y: []float64{6, 5, 4, 3}},
-		{Seed: 2, X: []float64{0, 10, 20}, Y: []float64{5, math.NaN(), 3}},
-	}
-	b, err := ComputeBand(runs, MinMax, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := Band{
-		X: []float64{0, 10, 20, 30}, Mean: []float64{5, 4, 3, 2},
-		Lo: []float64{4, 3, 2, 1}, Hi: []float64{6, 5, 4, 3}, N: []int{3, 2, 3, 2},
-	}
-	for i := range want.X {
-		if b.X[i] != want.X[i] || b.Mean[i] != want.Mean[i] || b.Lo[i] != want.Lo[i] || b.Hi[i] != want.Hi[i] || b.N[i] != want.N[i] {
-			t.Errorf("band[%d] = x %v mean %v [%v, %v] n %d; want x %v mean %v [%v, %v] n %d", i,
-				b.X[i], b.Mean[i], b.Lo[i], b.Hi[i], b.N[i], want.X[i], want.Mean[i], want.Lo[i], want.Hi[i], want.N[i])
-		}
-	}
-	// CI at x=0 over {4, 6, 5}: mean 5, sd 1, half-width t(0.975,2)=4.3026527 / sqrt(3).
-	b, _ = ComputeBand(runs, CI95, 0)
-	if h := 4.3026527 / math.Sqrt(3); !near(b.Lo[0], 5-h, 1e-6) || !near(b.Hi[0], 5+h, 1e-6) {
-		t.Errorf("CI at x=0 = [%v, %v], want 5 ± %v", b.Lo[0], b.Hi[0], h)
-	}
-	if _, err := ComputeBand([]Run{{X: []float64{1, 2}, Y: []float64{1}}}, CI95, 0); err == nil {
-		t.Error("mismatched X/Y lengths should be an error")
-	}
-	if _, err := ComputeBand(runs, CI95, 1); err == nil {
-		t.Error("smoothing 1 should be an error")
-	}
-}
-
-func TestEMA(t *testing.T) {
-	// alpha 0.5, debiased: 1, (0.25+1)/0.75, (0.625+1.5)/0.875.
-	got := EMA([]float64{1, 2, 3}, 0.5)
-	want := []float64{1, 1.25 / 0.75, 2.125 / 0.875}
-	for i := range want {
-		if !near(got[i], want[i], 1e-12) {
-			t.Errorf("EMA[%d] = %v, want %v", i, got[i], want[i])
-		}
-	}
-	if got := EMA([]float64{2, 7}, 0); got[0] != 2 || got[1] != 7 {
-		t.Errorf("EMA alpha 0 = %v, want the input", got)
+	if _, err := LossCurves(nil, CurveOptions{}); err == nil {
+		t.Error("no curves: no error")
 	}
 }
 
@@ -110,13 +50,12 @@ func fullCanvas(size Size) draw.Canvas {
 	return padded(draw.NewCanvas(&recorder.Canvas{}, size.Width, size.Height))
 }
 
-// The plotted band of seeds 1..5 (constant over steps) spans the hand-computed CI.
+// The plotted band of seeds 1..5 (constant over steps) spans their CI: mean 3 and
+// half-width 1.9632432, as report's TestMeanIntervalHandComputed computes it.
 func TestLossCurvesPlottedBand(t *testing.T) {
-	var runs []Run
-	for s := 1; s <= 5; s++ {
-		runs = append(runs, Run{Seed: s, X: []float64{0, 100, 200}, Y: []float64{float64(s), float64(s), float64(s)}})
-	}
-	p, err := LossCurves([]Series{{Label: "constant", Runs: runs}}, CurveOptions{YMin: 0, YMax: 6, Legend: LegendBottomRight})
+	const h = 1.9632432
+	b := Band{X: []float64{0, 100, 200}, Mean: []float64{3, 3, 3}, Lo: []float64{3 - h, 3 - h, 3 - h}, Hi: []float64{3 + h, 3 + h, 3 + h}}
+	p, err := LossCurves([]Curve{{Label: "constant", Band: b}}, CurveOptions{YMin: 0, YMax: 6, Legend: LegendBottomRight})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,20 +78,15 @@ func TestLossCurvesPlottedBand(t *testing.T) {
 	}
 }
 
+// Bars reach their means: of {1,2,3}, {4,4,4} and {2,2,2}, {1,3,5} (no error bars).
 func TestBarsPlottedValues(t *testing.T) {
+	bar := func(m float64) BarStat { return BarStat{Mean: m, Lo: m, Hi: m, N: 3} }
 	series := []BarSeries{
-		{Label: "a", Values: [][]float64{{1, 2, 3}, {4, 4, 4}}},
-		{Label: "b", Values: [][]float64{{2, 2, 2}, {1, 3, 5}}},
+		{Label: "a", Stats: []BarStat{bar(2), bar(4)}},
+		{Label: "b", Stats: []BarStat{bar(2), bar(3)}},
 	}
-	stats, err := BarStats(2, series, CI95)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// {1,2,3}: mean 2, sd 1, half-width t(0.975,2)/sqrt(3) = 2.4841377.
-	if st := stats[0][0]; !near(st.Mean, 2, 1e-12) || !near(st.Hi-st.Mean, 2.4841377, 1e-6) || st.N != 3 {
-		t.Errorf("stats[a][0] = %+v, want mean 2 ± 2.4841377 over 3", st)
-	}
-	p, err := Bars([]string{"small", "large"}, series, BarOptions{Interval: NoInterval, Legend: LegendNone})
+	stats := [][]BarStat{series[0].Stats, series[1].Stats}
+	p, err := Bars([]string{"small", "large"}, series, BarOptions{Legend: LegendNone})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package experiments
+package notebook
 
 import (
 	"context"
@@ -9,7 +9,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/masklab/masklab/internal/envvars"
+	"github.com/masklab/masklab/pkg/experiments"
 	"github.com/masklab/masklab/pkg/plots"
+	"github.com/masklab/masklab/pkg/report"
 )
 
 // QuickOverrides shrink every run of a sweep to a smoke test: what the notebooks run when
@@ -17,14 +20,23 @@ import (
 // Quick numbers show that the pipeline works, never what a figure shows.
 var QuickOverrides = []string{"train.steps=20", "train.checkpoint_every=20", "train.log_every=5", "eval.every=10", "eval.batches=2", "eval.greedy_examples=32"}
 
-// QuickMode reports whether the notebooks' quick mode is on ($MASKLAB_QUICK=1).
-func QuickMode() bool { return os.Getenv("MASKLAB_QUICK") == "1" }
+// The environment variables this package reads, through internal/envvars (whose table
+// docs/environment.md shows).
+const (
+	// QuickEnv turns quick mode on when set to 1 (the notebook tests set it).
+	QuickEnv = "MASKLAB_QUICK"
+	// RunsEnv is the directory under which notebooks keep their sweeps (SweepDir).
+	RunsEnv = "MASKLAB_RUNS"
+)
 
-// NotebookSweepDir is where a notebook keeps the runs of sweep name: $MASKLAB_RUNS/name
-// (default root/runs/notebooks/name), with a "-quick" suffix in quick mode so that quick
-// and full runs never mix. root is the repository (".." from notebooks/).
-func NotebookSweepDir(root, name string) string {
-	base := os.Getenv("MASKLAB_RUNS")
+// QuickMode reports whether the notebooks' quick mode is on ($MASKLAB_QUICK=1).
+func QuickMode() bool { return envvars.Get(QuickEnv) == "1" }
+
+// SweepDir is where a notebook keeps the runs of sweep name: $MASKLAB_RUNS/name (default
+// root/runs/notebooks/name), with a "-quick" suffix in quick mode so that quick and full
+// runs never mix. root is the repository (".." from notebooks/).
+func SweepDir(root, name string) string {
+	base := envvars.Get(RunsEnv)
 	if base == "" {
 		base = filepath.Join(root, "runs", "notebooks")
 	}
@@ -34,14 +46,14 @@ func NotebookSweepDir(root, name string) string {
 	return filepath.Join(base, name)
 }
 
-// RunNotebookSweep runs root/sweeps/name.yaml the way "masklab sweep" does (finished
-// runs are skipped, unfinished ones resumed) into NotebookSweepDir(root, name). In quick
+// RunSweep runs root/sweeps/name.yaml the way "masklab sweep" does (finished runs are
+// skipped, unfinished ones resumed) into SweepDir(root, name). In quick
 // mode it keeps only the sweep's first seed and applies QuickOverrides, then quickExtra
 // (a notebook's own further cuts, e.g. "eval.greedy_examples=8"); the full mode runs the
 // sweep file as it is. It returns the sweep directory and an error when a run failed
 // (diverged runs are results, not errors).
-func RunNotebookSweep(ctx context.Context, root, name string, quickExtra ...string) (dir string, res SweepResult, err error) {
-	sf, err := LoadSweep(filepath.Join(root, "sweeps", name+".yaml"))
+func RunSweep(ctx context.Context, root, name string, quickExtra ...string) (dir string, res experiments.SweepResult, err error) {
+	sf, err := experiments.LoadSweep(filepath.Join(root, "sweeps", name+".yaml"))
 	if err != nil {
 		return "", res, err
 	}
@@ -52,15 +64,15 @@ func RunNotebookSweep(ctx context.Context, root, name string, quickExtra ...stri
 		}
 		overrides = append(append([]string(nil), QuickOverrides...), quickExtra...)
 	}
-	plan, err := PlanSweep(sf, overrides)
+	plan, err := experiments.PlanSweep(sf, overrides)
 	if err != nil {
 		return "", res, err
 	}
-	dir = NotebookSweepDir(root, name)
-	if err := WriteManifest(plan, dir); err != nil {
+	dir = SweepDir(root, name)
+	if err := experiments.WriteManifest(plan, dir); err != nil {
 		return dir, res, err
 	}
-	res, err = RunSweep(ctx, plan, dir, SweepOptions{})
+	res, err = experiments.RunSweep(ctx, plan, dir, experiments.SweepOptions{})
 	if err != nil {
 		return dir, res, err
 	}
@@ -74,8 +86,9 @@ func RunNotebookSweep(ctx context.Context, root, name string, quickExtra ...stri
 // sources and targets padded to each length in padTo (0 = the padding of training), as
 // "masklab eval --pad-to N" does: how masks behave at padding lengths unseen in
 // training. It returns, for each cell of the sweep (in plan order), the metric's value
-// per seed at each length, ready for plots.Bars with the lengths as categories.
-func EvaluatePadded(dir string, padTo []int, metric string) ([]plots.BarSeries, error) {
+// per seed at each length, ready for report.BarStats and plots.Bars with the lengths as
+// categories.
+func EvaluatePadded(dir string, padTo []int, metric string) ([]report.BarSeries, error) {
 	variants := make([][]string, len(padTo))
 	for i, n := range padTo {
 		if n > 0 {
@@ -88,34 +101,34 @@ func EvaluatePadded(dir string, padTo []int, metric string) ([]plots.BarSeries, 
 
 // EvaluateVariants evaluates every done run of the sweep in dir on the valid split once
 // per variant, each variant a list of config overrides applied to the run's config at
-// evaluation (LoadRun), e.g. {"task.packing=none"} to evaluate packed runs on unpacked
-// documents. It returns, per cell of the sweep (in plan order), the metric's value per
-// seed for each variant (for plots.Bars, variants as categories) and, when byPos names a
-// by-position metric (e.g. "valid_loss"), its values by target position for the first
-// variant, one curve per seed (for plots.LossCurves, x = position).
-func EvaluateVariants(dir string, variants [][]string, metric, byPos string) ([]plots.BarSeries, []plots.Series, error) {
-	plan, err := ReadManifest(dir)
+// evaluation (experiments.LoadRun), e.g. {"task.packing=none"} to evaluate packed runs on
+// unpacked documents. It returns, per cell of the sweep (in plan order), the metric's
+// value per seed for each variant (for report.BarStats, variants as categories) and, when
+// byPos names a by-position metric (e.g. "valid_loss"), its values by target position for
+// the first variant, one curve per seed (for report.Bands, x = position).
+func EvaluateVariants(dir string, variants [][]string, metric, byPos string) ([]report.BarSeries, []report.Series, error) {
+	plan, err := experiments.ReadManifest(dir)
 	if err != nil {
 		return nil, nil, err
 	}
-	var bars []plots.BarSeries
-	var curves []plots.Series
+	var bars []report.BarSeries
+	var curves []report.Series
 	index := map[string]int{}
 	for _, r := range plan.Runs {
-		runDir := RunDir(dir, r.ID)
-		s, err := ReadSummary(runDir)
-		if err != nil || s.Status != "done" {
+		runDir := experiments.RunDir(dir, r.ID)
+		s, err := experiments.ReadSummary(runDir)
+		if err != nil || s.Status != experiments.StatusDone {
 			continue
 		}
 		i, ok := index[r.Cell]
 		if !ok {
 			i = len(bars)
 			index[r.Cell] = i
-			bars = append(bars, plots.BarSeries{Label: r.Cell, Values: make([][]float64, len(variants))})
-			curves = append(curves, plots.Series{Label: r.Cell})
+			bars = append(bars, report.BarSeries{Label: r.Cell, Values: make([][]float64, len(variants))})
+			curves = append(curves, report.Series{Label: r.Cell})
 		}
 		for c, sets := range variants {
-			l, err := LoadRun(runDir, "", sets...)
+			l, err := experiments.LoadRun(runDir, "", sets...)
 			if err != nil {
 				return nil, nil, fmt.Errorf("run %s with %q: %w", r.ID, sets, err)
 			}
@@ -133,7 +146,7 @@ func EvaluateVariants(dir string, variants [][]string, metric, byPos string) ([]
 				if !ok {
 					return nil, nil, fmt.Errorf("run %s: evaluation has no by-position metric %q", r.ID, byPos)
 				}
-				run := plots.Run{Seed: int(r.Seed)}
+				run := report.Run{Seed: int(r.Seed)}
 				for p, y := range ys {
 					if !math.IsNaN(y) {
 						run.X = append(run.X, float64(p))
@@ -157,8 +170,8 @@ func EvaluateVariants(dir string, variants [][]string, metric, byPos string) ([]
 // named as in the report ("masks.cross=pad", "masks.loss=all, task.max_examples=2000");
 // in quick mode, where only the first seed ran, seed 0 takes the first finished seed.
 // The error lists the cells there are when cell is not one of them.
-func LoadCell(dir, cell string, seed int64) (*Loaded, error) {
-	plan, err := ReadManifest(dir)
+func LoadCell(dir, cell string, seed int64) (*experiments.Loaded, error) {
+	plan, err := experiments.ReadManifest(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -170,14 +183,14 @@ func LoadCell(dir, cell string, seed int64) (*Loaded, error) {
 		if r.Cell != cell || (seed != 0 && r.Seed != seed) {
 			continue
 		}
-		runDir := RunDir(dir, r.ID)
-		if s, err := ReadSummary(runDir); err != nil || s.Status != StatusDone {
+		runDir := experiments.RunDir(dir, r.ID)
+		if s, err := experiments.ReadSummary(runDir); err != nil || s.Status != experiments.StatusDone {
 			if seed != 0 {
 				return nil, fmt.Errorf("sweep %s: the run of %q seed %d (%s) has not finished", dir, cell, seed, r.ID)
 			}
 			continue
 		}
-		return LoadRun(runDir, "")
+		return experiments.LoadRun(runDir, "")
 	}
 	if !slices.Contains(cells, cell) {
 		return nil, fmt.Errorf("sweep %s has no cell %q; its cells are %q", dir, cell, cells)

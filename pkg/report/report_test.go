@@ -1,4 +1,4 @@
-package experiments
+package report
 
 import (
 	"bytes"
@@ -12,17 +12,51 @@ import (
 	"testing"
 
 	"github.com/masklab/masklab/internal/fsx"
+	"github.com/masklab/masklab/pkg/experiments"
 )
+
+// tinySweep is pkg/experiments' test sweep: two cells of the reverse task, two seeds.
+const tinySweep = `
+name: tiny
+base:
+  task: {name: reverse, vocab: 12, min_len: 3, max_len: 6, train_size: 400, max_eval: 32}
+  model: {layers: 1, d_model: 16, heads: 2, ff: 32}
+  optim: {lr: 0.01, warmup_steps: 4}
+  train: {steps: 32, batch_size: 16, log_every: 4, checkpoint_every: 4}
+  eval: {every: 8, batches: 1, greedy_examples: 8}
+axes:
+  masks.input: [none, "partial(2)"]
+seeds: [1, 2]
+baseline: "masks.input=none"
+`
+
+func writeSweep(t *testing.T, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "sweep.yaml")
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
 
 // fakeDone writes the summary and metrics of a finished run without training it.
 func fakeDone(t *testing.T, runDir string, acc float64) {
 	t.Helper()
 	final := map[string]float64{"valid_acc": acc, "valid_loss": 1 - acc}
-	if err := fsx.WriteJSONAtomic(filepath.Join(runDir, SummaryFile), &Summary{Status: StatusDone, Step: 32, Final: final, Best: final}); err != nil {
+	if err := fsx.WriteJSONAtomic(filepath.Join(runDir, experiments.SummaryFile), &experiments.Summary{Status: experiments.StatusDone, Step: 32, Final: final, Best: final}); err != nil {
 		t.Fatal(err)
 	}
 	lines := fmt.Sprintf("{\"step\":16,\"valid_loss\":%g}\n{\"step\":32,\"valid_loss\":%g}\n", 1.5-acc, 1-acc)
-	if err := os.WriteFile(filepath.Join(runDir, MetricsFile), []byte(lines), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(runDir, experiments.MetricsFile), []byte(lines), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -32,11 +66,11 @@ func fakeDone(t *testing.T, runDir string, acc float64) {
 // labels that say which interval each output shows. No finished run is an error.
 func TestReportStatistics(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "sweep")
-	p, err := PrepareSweep(writeSweep(t, strings.Replace(tinySweep, "seeds: [1, 2]", "seeds: [1, 2, 3]", 1)), dir, nil)
+	p, err := experiments.PrepareSweep(writeSweep(t, strings.Replace(tinySweep, "seeds: [1, 2]", "seeds: [1, 2, 3]", 1)), dir, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := WriteReport(dir, filepath.Join(dir, "fig")); err == nil || !strings.Contains(err.Error(), "no finished run") {
+	if _, err := Write(dir, filepath.Join(dir, "fig")); err == nil || !strings.Contains(err.Error(), "no finished run") {
 		t.Fatalf("report of an untrained sweep: err = %v", err)
 	}
 	acc := map[string]float64{}
@@ -46,9 +80,9 @@ func TestReportStatistics(t *testing.T) {
 			a += 0.05 * float64(r.Seed) // partial(2): 0.65 0.8 0.95 (paired Δ 0.05 0.1 0.15)
 		}
 		acc[r.ID] = a
-		fakeDone(t, RunDir(dir, r.ID), a)
+		fakeDone(t, experiments.RunDir(dir, r.ID), a)
 	}
-	files, err := WriteReport(dir, filepath.Join(dir, "fig"))
+	files, err := Write(dir, filepath.Join(dir, "fig"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +132,7 @@ func TestReportStatistics(t *testing.T) {
 		t.Fatalf("%d valid_acc rows in\n%v", seen, rows)
 	}
 	// Seeded: building the report again gives the same intervals.
-	again, err := BuildReport(dir)
+	again, err := Build(dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package experiments
+package report
 
 import (
 	"bytes"
@@ -16,11 +16,12 @@ import (
 	"gonum.org/v1/plot"
 
 	"github.com/masklab/masklab/internal/fsx"
+	"github.com/masklab/masklab/pkg/experiments"
 	"github.com/masklab/masklab/pkg/plots"
 )
 
-// CellReport is one cell of a sweep (one stage's axis values) over its seeds.
-type CellReport struct {
+// Cell is one cell of a sweep (one stage's axis values) over its seeds.
+type Cell struct {
 	Stage, Cell string
 	Values      map[string]string // axis key -> value
 	Seeds       []int64
@@ -36,13 +37,13 @@ type Report struct {
 	Name     string
 	Baseline string
 	Metrics  []string
-	Cells    []*CellReport
-	curves   map[string][]plots.Run // cell key -> runs of the curve metric
+	Cells    []*Cell
+	curves   map[string][]Run // cell key -> runs of the curve metric
 	// stageCurve is the metric drawn as curves per stage: the report's curve metric,
 	// or valid_loss for a stage that does not log it.
 	stageCurve map[string]string
 	finals     map[string]map[int64]map[string]float64
-	spec       ReportSpec
+	spec       experiments.ReportSpec
 }
 
 func cellKey(stage, cell string) string { return stage + "\x00" + cell }
@@ -57,40 +58,44 @@ func reportSeed(parts ...string) uint64 {
 	return h.Sum64()
 }
 
-// BuildReport reads a sweep directory and computes per-cell statistics. Only done runs
-// enter the statistics; the state counts say how many seeds are missing.
-func BuildReport(dir string) (*Report, error) {
-	p, err := ReadManifest(dir)
+// Build reads a sweep directory and computes per-cell statistics. Only done runs enter
+// the statistics; the state counts say how many seeds are missing.
+func Build(dir string) (*Report, error) {
+	p, err := experiments.ReadManifest(dir)
 	if err != nil {
 		if os.IsNotExist(err) {
-			return nil, fmt.Errorf("%s is not a sweep directory (no %s; masklab sweep writes one)", dir, ManifestFile)
+			return nil, fmt.Errorf("%s is not a sweep directory (no %s; masklab sweep writes one)", dir, experiments.ManifestFile)
 		}
 		return nil, err
 	}
+	states, err := experiments.States(dir)
+	if err != nil {
+		return nil, err
+	}
 	rep := &Report{Name: p.Name, Baseline: p.Baseline, spec: p.Report,
-		curves: map[string][]plots.Run{}, stageCurve: map[string]string{}, finals: map[string]map[int64]map[string]float64{}}
+		curves: map[string][]Run{}, stageCurve: map[string]string{}, finals: map[string]map[int64]map[string]float64{}}
 	curve := p.Report.Curve
 	if curve == "" {
 		curve = "valid_loss"
 	}
-	byKey := map[string]*CellReport{}
+	byKey := map[string]*Cell{}
 	metricSet := map[string]bool{}
-	for _, r := range p.Runs {
+	for _, st := range states {
+		r := st.Run
 		key := cellKey(r.Stage, r.Cell)
 		c := byKey[key]
 		if c == nil {
-			c = &CellReport{Stage: r.Stage, Cell: r.Cell, Values: r.Values, States: map[string]int{}, Final: map[string]Stat{}, Best: map[string]Stat{}}
+			c = &Cell{Stage: r.Stage, Cell: r.Cell, Values: r.Values, States: map[string]int{}, Final: map[string]Stat{}, Best: map[string]Stat{}}
 			byKey[key] = c
 			rep.Cells = append(rep.Cells, c)
 			rep.finals[key] = map[int64]map[string]float64{}
 		}
-		runDir := RunDir(dir, r.ID)
-		st := runState(r, runDir)
+		runDir := st.Dir
 		c.States[st.State]++
-		if st.State != StatusDone {
+		if st.State != experiments.StatusDone {
 			continue
 		}
-		s, err := ReadSummary(runDir)
+		s, err := experiments.ReadSummary(runDir)
 		if err != nil {
 			return nil, err
 		}
@@ -104,7 +109,7 @@ func BuildReport(dir string) (*Report, error) {
 			vals["best_"+k] = v
 		}
 		rep.finals[key][r.Seed] = vals
-		lines, err := ReadMetrics(filepath.Join(runDir, MetricsFile))
+		lines, err := experiments.ReadMetrics(filepath.Join(runDir, experiments.MetricsFile))
 		if err != nil {
 			return nil, err
 		}
@@ -113,12 +118,12 @@ func BuildReport(dir string) (*Report, error) {
 		m := rep.stageCurve[r.Stage]
 		if m == "" {
 			m = curve
-			if !slices.ContainsFunc(lines, func(l Metrics) bool { _, ok := l[curve]; return ok }) {
+			if !slices.ContainsFunc(lines, func(l experiments.Metrics) bool { _, ok := l[curve]; return ok }) {
 				m = "valid_loss"
 			}
 			rep.stageCurve[r.Stage] = m
 		}
-		run := plots.Run{Seed: int(r.Seed)}
+		run := Run{Seed: int(r.Seed)}
 		for _, l := range lines {
 			if v, ok := l[m]; ok {
 				run.X = append(run.X, float64(l.Step()))
@@ -129,7 +134,7 @@ func BuildReport(dir string) (*Report, error) {
 	}
 	rep.Metrics = p.Report.Metrics
 	if len(rep.Metrics) == 0 {
-		rep.Metrics = sortedKeys(metricSet)
+		rep.Metrics = slices.Sorted(maps.Keys(metricSet))
 	}
 	for _, c := range rep.Cells {
 		key := cellKey(c.Stage, c.Cell)
@@ -190,7 +195,7 @@ func (r *Report) CSV() []byte {
 	for _, c := range r.Cells {
 		for _, m := range r.Metrics {
 			f, b := c.Final[m], c.Best[m]
-			row := []string{c.Stage, c.Cell, m, fmt.Sprint(f.N), fmt.Sprint(c.States[StatusDone]), fmt.Sprint(c.States[StatusDiverged]), fmt.Sprint(c.States[StatusFailed]),
+			row := []string{c.Stage, c.Cell, m, fmt.Sprint(f.N), fmt.Sprint(c.States[experiments.StatusDone]), fmt.Sprint(c.States[experiments.StatusDiverged]), fmt.Sprint(c.States[experiments.StatusFailed]),
 				fmtNum(f.Mean), fmtNum(f.Std), fmtNum(f.CILow), fmtNum(f.CIHigh), fmtNum(b.Mean), fmtNum(b.Std), fmtNum(b.CILow), fmtNum(b.CIHigh)}
 			if d, ok := c.Diff[m]; ok {
 				row = append(row, fmtNum(d.Mean), fmtNum(d.CILow), fmtNum(d.CIHigh))
@@ -204,12 +209,12 @@ func (r *Report) CSV() []byte {
 	return buf.Bytes()
 }
 
-func (r *Report) tableRows(cell func(c *CellReport, m string) string) (header []string, rows [][]string) {
+func (r *Report) tableRows(cell func(c *Cell, m string) string) (header []string, rows [][]string) {
 	header = []string{"stage", "cell", "seeds"}
 	header = append(header, r.Metrics...)
 	for _, c := range r.Cells {
 		seeds := fmt.Sprint(len(c.Seeds))
-		if n := c.States[StatusDiverged]; n > 0 {
+		if n := c.States[experiments.StatusDiverged]; n > 0 {
 			seeds += fmt.Sprintf(" (+%d diverged)", n)
 		}
 		row := []string{c.Stage, c.Cell, seeds}
@@ -221,7 +226,7 @@ func (r *Report) tableRows(cell func(c *CellReport, m string) string) (header []
 	return
 }
 
-func statCell(c *CellReport, m string) string {
+func statCell(c *Cell, m string) string {
 	s := c.Final[m]
 	if s.N == 0 {
 		return "–"
@@ -242,7 +247,7 @@ func (r *Report) Markdown() []byte {
 	if r.Baseline != "" {
 		fmt.Fprintf(&b, "; Δ = paired difference with the baseline `%s` [bootstrap 95%% CI]", r.Baseline)
 	}
-	b.WriteString(". The figures' bands and error bars are Student-t 95% intervals of the mean (pkg/plots).\n\n| " + strings.Join(header, " | ") + " |\n|" + strings.Repeat(" --- |", len(header)) + "\n")
+	b.WriteString(". The figures' bands and error bars are Student-t 95% intervals of the mean.\n\n| " + strings.Join(header, " | ") + " |\n|" + strings.Repeat(" --- |", len(header)) + "\n")
 	for _, row := range rows {
 		b.WriteString("| " + strings.Join(row, " | ") + " |\n")
 	}
@@ -301,7 +306,7 @@ func (r *Report) stageHas(stage, metric string) bool {
 }
 
 // label of a cell in figures: the cell, prefixed by its stage when there are several.
-func (r *Report) label(c *CellReport) string {
+func (r *Report) label(c *Cell) string {
 	stages := map[string]bool{}
 	for _, x := range r.Cells {
 		stages[x.Stage] = true
@@ -333,7 +338,7 @@ func (r *Report) axisName(stage string) string {
 
 // shortLabel is a cell's legend label: its value alone when the sweep has one axis (the
 // axis is named in the caption), else the full "key=value, ..." label.
-func (r *Report) shortLabel(c *CellReport) string {
+func (r *Report) shortLabel(c *Cell) string {
 	if len(c.Values) == 1 {
 		for _, v := range c.Values {
 			return v
@@ -342,17 +347,17 @@ func (r *Report) shortLabel(c *CellReport) string {
 	return c.Cell
 }
 
-// WriteReport builds the report of a sweep directory and writes report.csv, report.md,
+// Write builds the report of a sweep directory and writes report.csv, report.md,
 // report.tex and the figures (curves and bars, PNG, SVG and PDF) into out. It returns
 // the paths written.
-func WriteReport(dir, out string) ([]string, error) {
-	rep, err := BuildReport(dir)
+func Write(dir, out string) ([]string, error) {
+	rep, err := Build(dir)
 	if err != nil {
 		return nil, err
 	}
 	done, total := 0, 0
 	for _, c := range rep.Cells {
-		done += c.States[StatusDone]
+		done += c.States[experiments.StatusDone]
 		for _, n := range c.States {
 			total += n
 		}
@@ -375,7 +380,7 @@ func WriteReport(dir, out string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, name := range sortedKeys(figs) {
+	for _, name := range slices.Sorted(maps.Keys(figs)) {
 		for _, ext := range []string{"png", "svg", "pdf"} {
 			p := filepath.Join(out, name+"."+ext)
 			if err := plots.Save(figs[name], p, plots.DoubleColumn.WithHeight(plots.DoubleColumn.Height*1.2)); err != nil {
@@ -391,8 +396,8 @@ func WriteReport(dir, out string) ([]string, error) {
 // Figures returns the report's figures: "curves" (the curve metric against step, one
 // line per cell with a 95% CI band across seeds) and "bars" (the bar metric's final
 // value per cell with 95% CI error bars), per stage when there are several. The
-// figures' intervals are pkg/plots' Student-t intervals (mean ± t·s/√n), not the
-// tables' bootstrap intervals; their titles say so.
+// figures' intervals are Student-t intervals (CI95: mean ± t·s/√n), not the tables'
+// bootstrap intervals (Summarize); their titles say so.
 func (r *Report) Figures() (map[string]plots.Figure, error) {
 	curve := r.spec.Curve
 	if curve == "" {
@@ -416,8 +421,8 @@ func (r *Report) Figures() (map[string]plots.Figure, error) {
 		if len(stages) > 1 {
 			suffix = "_" + st
 		}
-		var series []plots.Series
-		var bars []plots.BarSeries
+		var series []Series
+		var bars []BarSeries
 		curve := curve
 		if m := r.stageCurve[st]; m != "" {
 			curve = m
@@ -437,7 +442,7 @@ func (r *Report) Figures() (map[string]plots.Figure, error) {
 			}
 			key := cellKey(c.Stage, c.Cell)
 			if runs := r.curves[key]; len(runs) > 0 && len(runs[0].X) > 0 {
-				series = append(series, plots.Series{Label: r.shortLabel(c), Runs: runs})
+				series = append(series, Series{Label: r.shortLabel(c), Runs: runs})
 			}
 			var vals []float64
 			for _, seed := range c.Seeds {
@@ -446,7 +451,7 @@ func (r *Report) Figures() (map[string]plots.Figure, error) {
 				}
 			}
 			if len(vals) > 0 {
-				bars = append(bars, plots.BarSeries{Label: r.shortLabel(c), Values: [][]float64{vals}})
+				bars = append(bars, BarSeries{Label: r.shortLabel(c), Values: [][]float64{vals}})
 			}
 		}
 		if len(series) > 0 {
@@ -455,14 +460,19 @@ func (r *Report) Figures() (map[string]plots.Figure, error) {
 			if r.axisName(st) == st { // a stage without axes: one cell
 				by, name = "", fmt.Sprintf("%s (stage %s)", r.Name, st)
 			}
-			p, err := plots.LossCurves(series, plots.CurveOptions{Title: fmt.Sprintf("%s: %s%s (mean, Student-t 95%% CI over seeds)", name, curve, by), YLabel: curve, LogY: r.spec.LogY})
+			title := fmt.Sprintf("%s: %s%s (mean, Student-t 95%% CI over seeds)", name, curve, by)
+			curves, err := Bands(series, CI95, 0)
+			if err != nil {
+				return nil, fmt.Errorf("loss curves %q: %w", title, err)
+			}
+			p, err := plots.LossCurves(curves, plots.CurveOptions{Title: title, YLabel: curve, LogY: r.spec.LogY})
 			if err != nil {
 				return nil, err
 			}
 			figs["curves"+suffix] = p
 		}
 		if len(bars) > 0 {
-			p, err := plots.Bars([]string{r.axisName(st)}, bars, plots.BarOptions{Title: fmt.Sprintf("%s: final %s (mean, Student-t 95%% CI over seeds)", r.Name, bar), YLabel: bar})
+			p, err := plots.Bars([]string{r.axisName(st)}, BarStats(bars, CI95), plots.BarOptions{Title: fmt.Sprintf("%s: final %s (mean, Student-t 95%% CI over seeds)", r.Name, bar), YLabel: bar})
 			if err != nil {
 				return nil, err
 			}
@@ -488,12 +498,12 @@ func (r *Report) MetricBars(stage string, metrics ...string) (*plot.Plot, error)
 			return nil, fmt.Errorf("report %s, stage %q: no run has the final metric %q (there are %v)", r.Name, stage, m, have)
 		}
 	}
-	var bars []plots.BarSeries
+	var bars []BarSeries
 	for _, c := range r.Cells {
 		if c.Stage != stage || len(c.Seeds) == 0 {
 			continue
 		}
-		s := plots.BarSeries{Label: r.shortLabel(c), Values: make([][]float64, len(metrics))}
+		s := BarSeries{Label: r.shortLabel(c), Values: make([][]float64, len(metrics))}
 		for i, m := range metrics {
 			for _, seed := range c.Seeds {
 				if v, ok := r.finals[cellKey(c.Stage, c.Cell)][seed]["final_"+m]; ok {
@@ -503,7 +513,7 @@ func (r *Report) MetricBars(stage string, metrics ...string) (*plot.Plot, error)
 		}
 		bars = append(bars, s)
 	}
-	return plots.Bars(metrics, bars, plots.BarOptions{
+	return plots.Bars(metrics, BarStats(bars, CI95), plots.BarOptions{
 		Title: fmt.Sprintf("%s: final %s by %s (mean, Student-t 95%% CI over seeds)", r.Name, strings.Join(metrics, " and "), r.axisName(stage))})
 }
 
@@ -520,12 +530,12 @@ func (r *Report) GroupedBars(stage, metric, groupBy string) (*plot.Plot, error) 
 	if err != nil {
 		return nil, err
 	}
-	return plots.Bars(cats, bars, plots.BarOptions{YLabel: metric,
+	return plots.Bars(cats, BarStats(bars, CI95), plots.BarOptions{YLabel: metric,
 		Title: fmt.Sprintf("%s: final %s by %s (mean, Student-t 95%% CI over seeds)", r.Name, metric, r.axisName(stage))})
 }
 
 // groupedSeries is GroupedBars' data: the categories and one series per other-axes label.
-func (r *Report) groupedSeries(stage, metric, groupBy string) ([]string, []plots.BarSeries, error) {
+func (r *Report) groupedSeries(stage, metric, groupBy string) ([]string, []BarSeries, error) {
 	if !r.stageHas(stage, metric) {
 		return nil, nil, fmt.Errorf("report %s, stage %q: no run has the final metric %q", r.Name, stage, metric)
 	}
@@ -555,9 +565,9 @@ func (r *Report) groupedSeries(stage, metric, groupBy string) ([]string, []plots
 		slices.Sort(axes)
 		return nil, nil, fmt.Errorf("report %s, stage %q: no axis %q (the axes are %v)", r.Name, stage, groupBy, axes)
 	}
-	bars := make([]plots.BarSeries, len(labels))
+	bars := make([]BarSeries, len(labels))
 	for i, l := range labels {
-		bars[i] = plots.BarSeries{Label: l, Values: make([][]float64, len(groups))}
+		bars[i] = BarSeries{Label: l, Values: make([][]float64, len(groups))}
 	}
 	for _, c := range r.Cells {
 		g, ok := c.Values[groupBy]

@@ -1,18 +1,20 @@
-package experiments
+package notebook
 
 import (
 	"bytes"
 	"context"
+	"errors"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/masklab/masklab/pkg/experiments"
 	"github.com/masklab/masklab/pkg/plots"
 )
 
-func TestRunNotebookSweepQuick(t *testing.T) {
+func TestRunSweepQuick(t *testing.T) {
 	root := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(root, "sweeps"), 0o755); err != nil {
 		t.Fatal(err)
@@ -31,7 +33,7 @@ seeds: [1, 2, 3]
 	}
 	t.Setenv("MASKLAB_QUICK", "1")
 	t.Setenv("MASKLAB_RUNS", filepath.Join(root, "runs"))
-	dir, res, err := RunNotebookSweep(context.Background(), root, "nb", "eval.greedy_examples=4")
+	dir, res, err := RunSweep(context.Background(), root, "nb", "eval.greedy_examples=4")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,12 +44,12 @@ seeds: [1, 2, 3]
 	if res.Trained != 2 {
 		t.Errorf("trained %d runs, want 2 (2 cells x the first seed)", res.Trained)
 	}
-	m, err := ReadManifest(dir)
+	m, err := experiments.ReadManifest(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range m.Runs {
-		s, err := ReadSummary(RunDir(dir, r.ID))
+		s, err := experiments.ReadSummary(experiments.RunDir(dir, r.ID))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -56,7 +58,7 @@ seeds: [1, 2, 3]
 		}
 	}
 	// A second call finds everything finished.
-	_, res, err = RunNotebookSweep(context.Background(), root, "nb", "eval.greedy_examples=4")
+	_, res, err = RunSweep(context.Background(), root, "nb", "eval.greedy_examples=4")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,10 +110,10 @@ seeds: [1, 2, 3]
 		t.Error("EvaluatePadded with an unknown metric: no error")
 	}
 	t.Setenv("MASKLAB_QUICK", "0")
-	if d := NotebookSweepDir(root, "nb"); strings.HasSuffix(d, "-quick") {
+	if d := SweepDir(root, "nb"); strings.HasSuffix(d, "-quick") {
 		t.Errorf("full-mode dir %s has the quick suffix", d)
 	}
-	if _, _, err := RunNotebookSweep(context.Background(), root, "missing"); err == nil {
+	if _, _, err := RunSweep(context.Background(), root, "missing"); err == nil {
 		t.Error("missing sweep file: no error")
 	}
 }
@@ -119,7 +121,7 @@ seeds: [1, 2, 3]
 // A paper figure is written (PNG and PDF under root/figures) only in full mode.
 func TestSavePaperFigure(t *testing.T) {
 	root := t.TempDir()
-	p, err := plots.Bars([]string{"a"}, []plots.BarSeries{{Label: "x", Values: [][]float64{{1, 2, 3}}}}, plots.BarOptions{Title: "t"})
+	p, err := plots.Bars([]string{"a"}, []plots.BarSeries{{Label: "x", Stats: []plots.BarStat{{Mean: 2, Lo: 1, Hi: 3, N: 3}}}}, plots.BarOptions{Title: "t"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,5 +147,31 @@ func TestSavePaperFigure(t *testing.T) {
 	}
 	if _, err := SavePaperFigure(root, "../x", p, plots.SingleColumn); err == nil {
 		t.Error("a name with a directory: no error")
+	}
+}
+
+// Must, Must2 and Must0 pass values through and panic with the error.
+func TestMust(t *testing.T) {
+	if v := Must(42, nil); v != 42 {
+		t.Errorf("Must(42, nil) = %v", v)
+	}
+	if a, b := Must2("a", 2, nil); a != "a" || b != 2 {
+		t.Errorf("Must2 = %v, %v", a, b)
+	}
+	Must0(nil)
+	boom := errors.New("boom")
+	for name, f := range map[string]func(){
+		"Must":  func() { Must(0, boom) },
+		"Must2": func() { Must2(0, 0, boom) },
+		"Must0": func() { Must0(boom) },
+	} {
+		func() {
+			defer func() {
+				if r := recover(); r != boom {
+					t.Errorf("%s: recovered %v, want the error", name, r)
+				}
+			}()
+			f()
+		}()
 	}
 }
