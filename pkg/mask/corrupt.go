@@ -428,7 +428,12 @@ func newInteractive(a Args) (Corruption, error) {
 			return err
 		}), nil
 	}
-	return Corruption{}, argErr(0, "interactive: unknown rule %q; known rules: freq, copy, keep", rule)
+	rules := []string{"freq", "copy", "keep"}
+	msg := fmt.Sprintf("interactive: unknown rule %q", rule)
+	if s := textutil.Closest(rule, rules); s != "" {
+		msg += fmt.Sprintf(" (did you mean %q?)", s)
+	}
+	return Corruption{}, argErr(0, "%s; known rules: %s", msg, strings.Join(rules, ", "))
 }
 
 func newSchedule(a Args) (Corruption, error) {

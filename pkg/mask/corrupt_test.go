@@ -307,6 +307,8 @@ func TestCorruptionParseErrors(t *testing.T) {
 		"causal":            "known input names: drop, full",
 		"random(0.1":        "expected ',' or ')'",
 		"interactive(keep)": "interactive takes 2 arguments, got 1",
+		// The rule is a word from a short list: a typo gets the closest one.
+		"interactive(frq, 0.3)": `column 13: interactive: unknown rule "frq" (did you mean "freq"?); known rules: freq, copy, keep`,
 	} {
 		_, err := ParseCorruption(spec)
 		if err == nil || !strings.Contains(err.Error(), want) {

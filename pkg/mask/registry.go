@@ -129,14 +129,27 @@ func (a Args) Float(i int, what string) (float64, error) {
 	return x.Num, nil
 }
 
-// Int returns argument i as an integer that is at least min.
+// maxIntArg is the largest integer argument (2^30): no mask size or count comes near it,
+// and it keeps arithmetic on positions within int32.
+const maxIntArg = 1 << 30
+
+// Int returns argument i as an integer in min..maxIntArg.
 func (a Args) Int(i int, what string, min int) (int, error) {
 	f, err := a.Float(i, what)
 	if err != nil {
 		return 0, err
 	}
-	if f != math.Trunc(f) || math.Abs(f) > 1<<30 {
+	if f != math.Trunc(f) {
 		return 0, argErr(i, "%s: %s must be an integer, got %s", a.Name, what, a.List[i].String())
+	}
+	if math.Abs(f) > maxIntArg {
+		// Beyond what any size can be: out of range, with the number as written (not in
+		// exponent form).
+		got := a.List[i].Text
+		if got == "" {
+			got = a.List[i].String()
+		}
+		return 0, argErr(i, "%s: %s is out of range: must be in %d..%d, got %s", a.Name, what, min, maxIntArg, got)
 	}
 	if int(f) < min {
 		return 0, argErr(i, "%s: %s must be >= %d, got %d", a.Name, what, min, int(f))
