@@ -7,6 +7,8 @@ import (
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
+
+	"github.com/masklab/masklab/pkg/backend"
 )
 
 // Attention is an attention mask (the "self" and "cross" kinds): a function of
@@ -244,4 +246,67 @@ func (e *Env) Build(m Attention) (out *graph.Node, err error) {
 		h = e.H
 	}
 	return graph.BroadcastToDims(out, e.B, h, e.Q, e.K), nil
+}
+
+// The side data an attention mask may read, by the names Needs reports them (the
+// names of the masklab flags that give them).
+const (
+	NeedKeyLen   = "klen"     // valid key lengths (Side.KeyLen)
+	NeedPrefix   = "prefix"   // prefix-LM prefix lengths (Side.PrefixLen)
+	NeedQueryLen = "qlen"     // valid query lengths (Side.QueryLen)
+	NeedSegments = "segments" // segment (document) ids (Side.QuerySeg, Side.KeySeg)
+)
+
+// Needs lists the side data the mask reads, sorted: some of NeedKeyLen, NeedPrefix,
+// NeedQueryLen and NeedSegments. A caller that fills side data the user did not give
+// with a default (full lengths, prefix 0, one segment) can tell from it when that
+// default would quietly turn the mask into another one ("causal & doc" with one
+// segment is plain causal) and ask for the value instead.
+//
+// It builds the mask once with each piece of side data missing in turn: a build that
+// then fails reads it. So it also sees registered masks that read Env fields directly
+// rather than through Env.Need. Random atoms are built as when training. A mask that
+// does not build even with every piece present reports nil.
+func (m Attention) Needs() []string {
+	if m.fn == nil {
+		return nil
+	}
+	be, err := backend.New(backend.Choice{Config: backend.Default, Source: "default"})
+	if err != nil {
+		return nil
+	}
+	builds := func(drop string) (ok bool) {
+		g := graph.NewGraph(be, "mask.Needs")
+		defer g.Finalize()
+		defer func() {
+			if recover() != nil {
+				ok = false
+			}
+		}()
+		side := Side{Training: true, Uniform: func(s shapes.Shape) *graph.Node { return graph.Zeros(g, s) }}
+		if drop != NeedQueryLen {
+			side.QueryLen = graph.Const(g, []int32{2})
+		}
+		if drop != NeedKeyLen {
+			side.KeyLen = graph.Const(g, []int32{2})
+		}
+		if drop != NeedPrefix {
+			side.PrefixLen = graph.Const(g, []int32{1})
+		}
+		if drop != NeedSegments {
+			side.QuerySeg = graph.Const(g, [][]int32{{0, 1}})
+		}
+		m.fn(NewEnv(g, 1, 1, 2, 2, side))
+		return true
+	}
+	if !builds("") {
+		return nil
+	}
+	var needs []string
+	for _, n := range []string{NeedKeyLen, NeedPrefix, NeedQueryLen, NeedSegments} {
+		if !builds(n) {
+			needs = append(needs, n)
+		}
+	}
+	return needs
 }

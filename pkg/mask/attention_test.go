@@ -3,6 +3,7 @@ package mask
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -315,6 +316,9 @@ func TestParseErrors(t *testing.T) {
 		{"causal & dco", []string{"column 10", `"dco"`, `did you mean "doc"`}},
 		{"window(-1)", []string{"column 8", "window: w must be >= 0, got -1"}},
 		{"window(1.5)", []string{"column 8", "w must be an integer, got 1.5"}},
+		// An integer too large is out of range, not "not an integer", and the range is named.
+		{"window(2147483648)", []string{"column 8", "window: w is out of range: must be in 0..1073741824, got 2147483648"}},
+		{"chunk(-5e12)", []string{"column 7", "chunk: n is out of range: must be in 1..1073741824, got -5e12"}},
 		{"window", []string{"window takes 1 argument, got 0"}},
 		{"window(1, 2)", []string{"window takes 1 argument, got 2"}},
 		{"causal(1)", []string{"causal takes no arguments, got 1"}},
@@ -363,6 +367,40 @@ func TestMissingSideData(t *testing.T) {
 	e := NewEnv(g, 1, 1, 2, 2, Side{Training: true})
 	if _, err := e.Build(m); err == nil || !strings.Contains(err.Error(), "random source") {
 		t.Errorf("random without Side.Uniform: err = %v", err)
+	}
+}
+
+// Needs names the side data a mask reads, through And, Or and Not, for built-ins and for
+// registered masks that read Env fields directly instead of through Env.Need.
+func TestNeeds(t *testing.T) {
+	unregister(t, KindSelf, "test_prefix_direct")
+	if err := RegisterAttention("test_prefix_direct", "", "reads PrefixLen without Need", func(a Args) (Attention, error) {
+		return NewAttention("", func(e *Env) *graph.Node { return graph.LessThan(e.Key, e.PrefixLen) }, false, false), nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for spec, want := range map[string][]string{
+		"causal":                   nil,
+		"full | window(2)":         nil,
+		"causal & random(0.5)":     nil,
+		"causal & doc":             {"segments"},
+		"prefix":                   {"prefix"},
+		"!(prefix | doc)":          {"prefix", "segments"},
+		"pad & qpad":               {"klen", "qlen"},
+		"band(1)":                  {"klen", "qlen"},
+		"causal & pad":             {"klen"},
+		"test_prefix_direct | doc": {"prefix", "segments"},
+	} {
+		m, err := ParseAttention(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.Needs(); !slices.Equal(got, want) {
+			t.Errorf("ParseAttention(%q).Needs() = %q, want %q", spec, got, want)
+		}
+	}
+	if got := (Attention{}).Needs(); got != nil {
+		t.Errorf("zero Attention: Needs() = %q, want nil", got)
 	}
 }
 
