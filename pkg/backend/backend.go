@@ -16,9 +16,12 @@ import (
 	"strings"
 	"sync"
 
+	"slices"
+
 	"github.com/gomlx/compute"
 	_ "github.com/gomlx/compute/gobackend" // the embedded pure-Go backend
 	"github.com/masklab/masklab/internal/envvars"
+	"github.com/masklab/masklab/internal/textutil"
 )
 
 // Default is the backend configuration used when nothing else is chosen.
@@ -99,6 +102,27 @@ func (c Choice) Name() string {
 	return name
 }
 
+// Check reports a configuration that cannot work, without creating the backend (which
+// for XLA loads a plugin): a backend name this binary does not have, with the closest
+// known one, or a Go worker pool masklab refuses. New calls it first.
+func (c Choice) Check() error {
+	name := c.Name()
+	if !registered(name) {
+		known := slices.Sorted(slices.Values(compute.List()))
+		msg := fmt.Sprintf("backend %q (from %s): no backend %q in this binary", c.Config, c.Source, name)
+		if s := textutil.Closest(name, known); s != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", s)
+		}
+		hint := "Use --backend go (or GOMLX_BACKEND=go) for the embedded pure-Go backend."
+		if name == "xla" {
+			hint = "This binary was built with -tags noxla. " + xlaHint
+		}
+		return fmt.Errorf("%s; known: %s (options after a colon, e.g. go:parallelism=-1, xla:cpu, xla:cuda). %s",
+			msg, strings.Join(known, ", "), hint)
+	}
+	return checkGoParallelism(c)
+}
+
 var (
 	mu    sync.Mutex
 	cache = map[string]compute.Backend{}
@@ -112,22 +136,13 @@ func New(c Choice) (compute.Backend, error) {
 	if b, ok := cache[c.Config]; ok {
 		return b, nil
 	}
-	name := c.Name()
-	if err := checkGoParallelism(c); err != nil {
+	if err := c.Check(); err != nil {
 		return nil, err
-	}
-	if !registered(name) {
-		hint := "Use GOMLX_BACKEND=go for the embedded pure-Go backend."
-		if name == "xla" {
-			hint = "This binary was built with -tags noxla. " + xlaHint
-		}
-		return nil, fmt.Errorf("backend %q (from %s) is not compiled into this binary; known: %s. %s",
-			c.Config, c.Source, strings.Join(compute.List(), ", "), hint)
 	}
 	b, err := newBackend(c.Config)
 	if err != nil {
-		if name == "xla" {
-			return nil, fmt.Errorf("backend %q (from %s): %v. %s", c.Config, c.Source, firstLine(err), xlaHint)
+		if c.Name() != "go" { // xla and its aliases (hlo, shlo, stablehlo)
+			return nil, xlaError(c, err)
 		}
 		return nil, fmt.Errorf("backend %q (from %s): %w", c.Config, c.Source, err)
 	}
@@ -175,7 +190,27 @@ func firstLine(err error) string {
 const xlaHint = "XLA needs a PJRT plugin: install one (CPU: run once with MASKLAB_XLA_AUTO_INSTALL=1 to let go-xla " +
 	"download its CPU plugin into ~/.local/lib/go-xla; CUDA: install a jax-cuda PJRT plugin and point " +
 	"PJRT_PLUGIN_LIBRARY_PATH at the directory holding pjrt_c_api_cuda_plugin.so), " +
-	"or use the embedded pure-Go backend with GOMLX_BACKEND=go."
+	"or run on the embedded pure-Go backend: --backend go (or GOMLX_BACKEND=go)."
+
+// xlaError explains a failure to start XLA in masklab's terms first: what happened, how
+// to install a plugin, the Go fallback. GoMLX's own message, written for developers
+// embedding it ("import _ .../autoinstall"), follows as detail.
+func xlaError(c Choice, err error) error {
+	detail := firstLine(err)
+	what := "XLA did not start"
+	if strings.Contains(detail, "no plugins found") || strings.Contains(detail, "not found: available plugins") {
+		_, opts, _ := strings.Cut(c.Config, ":")
+		plugin, _, _ := strings.Cut(opts, ",")
+		if plugin == "" {
+			what = "no XLA (PJRT) plugin was found"
+		} else {
+			what = fmt.Sprintf("no XLA (PJRT) plugin for %q was found", plugin)
+		}
+		what += " (go-xla searches the directories in PJRT_PLUGIN_LIBRARY_PATH when it is set, otherwise " +
+			"~/.local/lib/go-xla, /usr/local/lib/go-xla and the system's library paths)"
+	}
+	return fmt.Errorf("backend %q (from %s): %s. %s Detail from GoMLX: %s", c.Config, c.Source, what, xlaHint, detail)
+}
 
 // Must is New for the default resolution (override and config empty); it panics on error.
 // For tests and examples only.

@@ -115,3 +115,60 @@ func TestGoParallelismAboveOneIsRefused(t *testing.T) {
 		t.Fatalf("want a clear refusal naming the option and the fix, got %v", err)
 	}
 }
+
+// Check validates a backend configuration without creating it (what "masklab version
+// --backend" uses): an unknown name is an error with the closest known name.
+func TestCheckNames(t *testing.T) {
+	for _, ok := range []string{"go", Default, "go:parallelism=1", "xla:cpu", "xla:cuda", "xla"} {
+		if err := (Choice{Config: ok, Source: "override"}).Check(); err != nil && (ok[:2] == "go" || registered("xla")) {
+			t.Errorf("Check(%q) = %v, want nil", ok, err)
+		}
+	}
+	for cfg, want := range map[string][]string{
+		"gp":      {`backend "gp" (from override)`, `did you mean "go"?`, "known: go", "--backend go"},
+		"GO":      {`did you mean "go"?`},
+		"xls:cpu": {`backend "xls:cpu"`, `did you mean "xla"?`},
+		"foo":     {`backend "foo" (from override)`, "known: go"},
+		":cpu":    {`backend ":cpu"`, "known: go"},
+	} {
+		err := Choice{Config: cfg, Source: "override"}.Check()
+		if err == nil {
+			t.Errorf("Check(%q) = nil, want an error", cfg)
+			continue
+		}
+		for _, w := range want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("Check(%q) = %q, want it to contain %q", cfg, err, w)
+			}
+		}
+		if cfg == "foo" && strings.Contains(err.Error(), "did you mean") {
+			t.Errorf("Check(foo) suggests a name: %q", err)
+		}
+	}
+	if err := (Choice{Config: "go:parallelism=4", Source: "env"}).Check(); err == nil || !strings.Contains(err.Error(), "GOMAXPROCS") {
+		t.Errorf("Check(go:parallelism=4) = %v, want the refusal", err)
+	}
+}
+
+// A missing PJRT plugin is explained in masklab's words first (what happened, how to
+// install a plugin, the Go backend fallback); GoMLX's developer advice ("import _ ...
+// autoinstall") comes after, as detail.
+func TestXLAErrorExplainsFirst(t *testing.T) {
+	t.Setenv("PJRT_PLUGIN_LIBRARY_PATH", t.TempDir())
+	t.Setenv("MASKLAB_XLA_AUTO_INSTALL", "")
+	_, err := New(Choice{Config: "xla:cpu", Source: "override"})
+	if err == nil {
+		t.Skip("an XLA CPU plugin is installed on this machine")
+	}
+	msg := err.Error()
+	if want := `backend "xla:cpu" (from override): no XLA (PJRT) plugin for "cpu" was found`; !strings.HasPrefix(msg, want) {
+		t.Errorf("error does not start with %q:\n%s", want, msg)
+	}
+	install := strings.Index(msg, "MASKLAB_XLA_AUTO_INSTALL=1")
+	fallback := strings.Index(msg, "--backend go")
+	detail := strings.Index(msg, "Detail from GoMLX: ")
+	gomlx := strings.Index(msg, "autoinstall")
+	if install < 0 || fallback < 0 || detail < 0 || gomlx < 0 || !(install < detail && fallback < detail && detail < gomlx) {
+		t.Errorf("want the install route and the --backend go fallback before GoMLX's detail:\n%s", msg)
+	}
+}
