@@ -55,8 +55,9 @@ type Options struct {
 	MaxEval int
 	// MinLen and MaxLen bound the source length for synthetic tasks (defaults 8 and
 	// 22, the reference's); for real data they drop examples whose source or target
-	// (in tokens, without BOS/EOS) is shorter/longer (0 = no bound). Task.Dropped
-	// counts them.
+	// (in tokens, without BOS/EOS) is shorter/longer (0 = no bound, except for the
+	// poetry-* tasks, whose MaxLen defaults to 256: set 4096 to keep every poem).
+	// Task.Dropped counts them.
 	MinLen, MaxLen int
 	// VocabSize is the synthetic vocabulary size including PAD/BOS/EOS (default 64,
 	// the reference's); for text tasks it caps each vocabulary (specials included),
@@ -78,6 +79,14 @@ type Options struct {
 	Stream bool
 	// Path is the user file for the "tsv" and "jsonl" tasks.
 	Path string
+	// Dynasty and Form select the poems of the poetry-* tasks: "tang" or "song", and
+	// "shi" or "ci" ("" = all). In the embedded corpus the Tang poems are all shi and
+	// the Song poems all ci. The task name can carry them too: "poetry-lm:tang".
+	Dynasty, Form string
+	// SplitBy says what the splits of the poetry-* tasks are keyed on: "poem" (the
+	// default: the poem's text, so duplicate poems share a split) or "author" (all of
+	// a poet's poems in one split: poets unseen in training). Also "poetry-lm:by-author".
+	SplitBy string
 }
 
 // Task is a loaded dataset: its vocabularies, splits and length bounds. Tasks loaded
@@ -131,12 +140,20 @@ func (t *Task) Split(name string) ([]Example, error) {
 type taskSpec struct {
 	name, description string
 	load              func(opts Options) (*Task, error)
+	// args, when set, parses the arguments of a name "NAME:ARGS" into opts (and
+	// checks them); tasks without it take no arguments.
+	args func(args string, opts *Options) error
 }
 
 var registry = map[string]taskSpec{}
 
 func register(name, description string, load func(Options) (*Task, error)) {
-	registry[name] = taskSpec{name, description, load}
+	registry[name] = taskSpec{name: name, description: description, load: load}
+}
+
+// registerArgs is register for a task whose name may carry arguments.
+func registerArgs(name, description string, load func(Options) (*Task, error), args func(string, *Options) error) {
+	registry[name] = taskSpec{name, description, load, args}
 }
 
 // Names lists the known task names, sorted.
@@ -153,20 +170,15 @@ func Names() []string {
 func Describe(name string) string { return registry[name].description }
 
 // Load builds the named task. A name ending in .tsv or .jsonl (or "tsv:PATH",
-// "jsonl:PATH") loads that user file. An unknown name is an error listing the known
-// ones.
+// "jsonl:PATH") loads that user file. The poetry-* tasks take arguments after a
+// colon, "poetry-lm:tang,by-author", which set Options fields (see [CheckName]). An
+// unknown name is an error listing the known ones.
 func Load(name string, opts Options) (*Task, error) {
-	if kind, path, ok := strings.Cut(name, ":"); ok && (kind == "tsv" || kind == "jsonl") {
-		name, opts.Path = kind, path
-	} else if strings.HasSuffix(name, ".tsv") {
-		name, opts.Path = "tsv", name
-	} else if strings.HasSuffix(name, ".jsonl") {
-		name, opts.Path = "jsonl", name
+	spec, opts, err := resolve(name, opts)
+	if err != nil {
+		return nil, err
 	}
-	spec, ok := registry[name]
-	if !ok {
-		return nil, fmt.Errorf("unknown task %q (known: %s; or a .tsv/.jsonl file)", name, strings.Join(Names(), ", "))
-	}
+	name = spec.name
 	if opts.MaxExamples < 0 || opts.MaxEval < 0 || opts.MinLen < 0 || opts.MaxLen < 0 || opts.VocabSize < 0 ||
 		opts.TrainSize < 0 || opts.ValidSize < 0 || opts.TestSize < 0 {
 		return nil, fmt.Errorf("task %q: negative option in %+v", name, opts)
@@ -200,6 +212,57 @@ func Load(name string, opts Options) (*Task, error) {
 		return t.clone(), nil
 	}
 	return t, nil
+}
+
+// CheckName reports whether [Load] accepts a task name, without loading anything:
+// nil for a known task, "tsv:PATH", "jsonl:PATH", a .tsv or .jsonl path (not opened
+// here), or a task name with valid arguments; otherwise an error naming the unknown
+// task or the bad argument. A configuration layer can check a name with it (the
+// arguments are part of the name, so they need no configuration fields).
+//
+// Arguments of the poetry-* tasks, comma-separated after a colon: "tang" or "song"
+// (Options.Dynasty), "shi" or "ci" (Options.Form), "by-author" or "by-poem"
+// (Options.SplitBy), or the same as "dynasty=tang", "form=ci", "split=author".
+//
+//	CheckName("poetry-couplet:tang,by-author") == nil
+//	CheckName("poetry-lm:ming") // task "poetry-lm:ming": unknown argument "ming" (...)
+func CheckName(name string) error {
+	_, _, err := resolve(name, Options{})
+	return err
+}
+
+// resolve finds the spec of a task name and folds the name's arguments (or file
+// path) into opts.
+func resolve(name string, opts Options) (taskSpec, Options, error) {
+	full := name
+	args, hasArgs := "", false
+	if kind, path, ok := strings.Cut(name, ":"); ok && (kind == "tsv" || kind == "jsonl") {
+		name, opts.Path = kind, path
+	} else if strings.HasSuffix(name, ".tsv") {
+		name, opts.Path = "tsv", name
+	} else if strings.HasSuffix(name, ".jsonl") {
+		name, opts.Path = "jsonl", name
+	} else if base, a, ok := strings.Cut(name, ":"); ok {
+		if _, known := registry[base]; known {
+			name, args, hasArgs = base, a, true
+		}
+	}
+	spec, ok := registry[name]
+	if !ok {
+		return taskSpec{}, opts, fmt.Errorf("unknown task %q (known: %s; or a .tsv/.jsonl file)", name, strings.Join(Names(), ", "))
+	}
+	if hasArgs {
+		if spec.args == nil {
+			return taskSpec{}, opts, fmt.Errorf("task %q takes no arguments, got %q in %q", name, args, full)
+		}
+		if err := spec.args(args, &opts); err != nil {
+			return taskSpec{}, opts, fmt.Errorf("task %q: %w", full, err)
+		}
+	}
+	if spec.args == nil && (opts.Dynasty != "" || opts.Form != "" || opts.SplitBy != "") {
+		return taskSpec{}, opts, fmt.Errorf("task %q: Options Dynasty %q, Form %q, SplitBy %q are for the poetry-* tasks", name, opts.Dynasty, opts.Form, opts.SplitBy)
+	}
+	return spec, opts, nil
 }
 
 // Loaded tasks are kept per (name, options) so a sweep loads each once; Load hands

@@ -15,6 +15,12 @@ type rawExample struct {
 	// the halves of a couplet, keyed on its poem): a valid example with one of them in
 	// train, or a test example with one in train or valid, is dropped (Task.Dropped).
 	texts []uint64
+	// split, when > 0, places the example in split split-1 instead of by its key's
+	// hash (e.g. a split of authors balanced by their numbers of poems).
+	split int8
+	// dup, when not 0, is a hash of (srcText, tgtText) that a loader finding exact
+	// duplicates can use instead of hashing the texts.
+	dup uint64
 }
 
 // Split fractions of text tasks, by hash of the example's key: 90% train, 5% valid,
@@ -72,7 +78,9 @@ func buildTextTask(name string, kind Kind, raws []rawExample, in *interner, o Op
 			continue
 		}
 		s := lastSplit
-		if s < 0 || r.key != lastKey {
+		if r.split > 0 {
+			s = int(r.split) - 1
+		} else if s < 0 || r.key != lastKey {
 			s = splitOf(r.key)
 			lastKey, lastSplit = r.key, s
 		}
@@ -80,22 +88,27 @@ func buildTextTask(name string, kind Kind, raws []rawExample, in *interner, o Op
 	}
 	// Examples sharing a text with an earlier split leave the later one.
 	if slices.ContainsFunc(raws, func(r rawExample) bool { return len(r.texts) > 0 }) {
-		seen := make(map[uint64]bool, 2*len(raws))
+		var earlier [][]uint64 // sorted texts of each earlier split
 		for s := range splits {
 			if s > 0 {
 				splits[s] = slices.DeleteFunc(splits[s], func(i int) bool {
-					if slices.ContainsFunc(raws[i].texts, func(h uint64) bool { return seen[h] }) {
-						t.Dropped++
-						return true
+					for _, h := range raws[i].texts {
+						for _, e := range earlier {
+							if _, found := slices.BinarySearch(e, h); found {
+								t.Dropped++
+								return true
+							}
+						}
 					}
 					return false
 				})
 			}
+			var hs []uint64
 			for _, i := range splits[s] {
-				for _, h := range raws[i].texts {
-					seen[h] = true
-				}
+				hs = append(hs, raws[i].texts...)
 			}
+			slices.Sort(hs)
+			earlier = append(earlier, hs)
 		}
 	}
 	subset := func(idx []int, n int) []int {
