@@ -24,7 +24,9 @@ func init() {
 SPEC examples: "causal & doc", "pad & band(2)", "!(causal | window(1))", "plw(0.1)".
 ascii prints exactly Q lines of K characters: '#' where the query (row) may attend to
 the key (column), '.' where it may not. Random atoms (random(p), keydrop(p)) are drawn
-from --seed as in a training step; --eval shows them off, as at evaluation.
+from --seed as in a training step; --eval shows them off, as at evaluation. A mask that
+reads segment ids or a prefix length (doc, prefix) needs --segments or --prefix; lengths
+default to all valid.
 Names: ` + namesLine(mask.KindSelf) + `; loss: ` + namesLine(mask.KindLoss) + `.`,
 		run: runMask,
 	})
@@ -96,6 +98,9 @@ func runMask(args []string, stdout, stderr io.Writer) error {
 	}
 	if err != nil {
 		return usageError("%v", err)
+	}
+	if err := checkNeeds(strconv.Quote(spec), m, set); err != nil {
+		return err
 	}
 	// Unset sizes take their defaults; a size given explicitly must be positive.
 	for _, n := range []struct {

@@ -186,3 +186,34 @@ func TestMaskStdoutClean(t *testing.T) {
 		t.Errorf("stdout of a fresh process:\n%q\nwant\n%q", out.String(), want)
 	}
 }
+
+// Like the audit, "masklab mask" does not draw a document or prefix-LM mask with a
+// silent default (one document, prefix 0) that turns it into another mask.
+func TestMaskNeedsSideData(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"mask", "causal & doc", "--q", "4"}, []string{`"causal & doc" reads segment ids`, "--segments"}},
+		{[]string{"mask", "prefix", "--q", "4"}, []string{`"prefix" reads a prefix length`, "--prefix"}},
+		{[]string{"mask", "--kind", "cross", "!doc", "--q", "4"}, []string{"--segments"}},
+	} {
+		code, out, errs := runCLI(tc.args...)
+		if code != 2 || out != "" || strings.Count(errs, "\n") != 1 {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 2 and one line", tc.args, code, out, errs)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(errs, w) {
+				t.Errorf("%q: stderr %q lacks %q", tc.args, errs, w)
+			}
+		}
+	}
+	// Lengths keep their documented default (all valid): pad without --klen is full.
+	if code, out, errs := runCLI("mask", "pad", "--q", "2"); code != 0 || out != "##\n##\n" {
+		t.Errorf("mask pad: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+	if code, out, errs := runCLI("mask", "prefix", "--q", "3", "--prefix", "0"); code != 0 || out != "#..\n##.\n###\n" {
+		t.Errorf("mask prefix --prefix 0: exit %d, stdout %q, stderr %q", code, out, errs)
+	}
+}
