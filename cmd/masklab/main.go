@@ -10,8 +10,10 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/masklab/masklab/internal/envvars"
+	"github.com/masklab/masklab/internal/textutil"
 )
 
 // command is one subcommand. Each lives in its own file and registers itself in init.
@@ -48,7 +50,35 @@ func newFlags(c *command, stderr io.Writer) *flag.FlagSet {
 		fmt.Fprintf(fs.Output(), "usage: masklab %s\n\n%s\n\nflags:\n", c.usage, c.summary)
 		fs.PrintDefaults()
 	}
+	flagSetsMu.Lock()
+	flagSets[c.name] = fs
+	flagSetsMu.Unlock()
 	return fs
+}
+
+// flagSets holds the last FlagSet each subcommand made, for flagsOf.
+var (
+	flagSetsMu sync.Mutex
+	flagSets   = map[string]*flag.FlagSet{}
+)
+
+// flagsOf lists the flags a subcommand defines, in name order. A command defines its
+// flags in its run function, so flagsOf runs it with --help and its output discarded:
+// every command parses its flags before doing anything else (TestEveryCommandHelpAndBadFlag
+// runs each one so).
+func flagsOf(c *command) []*flag.Flag {
+	func() {
+		defer func() { _ = recover() }()
+		_ = c.run([]string{"--help"}, io.Discard, io.Discard)
+	}()
+	flagSetsMu.Lock()
+	fs := flagSets[c.name]
+	flagSetsMu.Unlock()
+	var out []*flag.Flag
+	if fs != nil {
+		fs.VisitAll(func(f *flag.Flag) { out = append(out, f) })
+	}
+	return out
 }
 
 // parseFlags parses flags interleaved with positional arguments (Go's flag package stops
@@ -101,7 +131,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	c, ok := commands[args[0]]
 	if !ok {
-		fmt.Fprintf(stderr, "masklab: unknown command %q; known: %s (see masklab help)\n", args[0], strings.Join(names(), ", "))
+		suggest := ""
+		if s := textutil.Closest(args[0], names()); s != "" {
+			suggest = fmt.Sprintf(" (did you mean %q?)", s)
+		}
+		fmt.Fprintf(stderr, "masklab: unknown command %q%s; known: %s (see masklab help)\n", args[0], suggest, strings.Join(names(), ", "))
 		return 2
 	}
 	return runCommand(c, args[1:], stdout, stderr)

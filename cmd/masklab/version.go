@@ -23,7 +23,7 @@ func init() {
 func runVersion(args []string, stdout, stderr io.Writer) error {
 	c := commands["version"]
 	fs := newFlags(c, stderr)
-	override := fs.String("backend", "", "backend override (e.g. go, xla:cpu); default: $GOMLX_BACKEND, then "+backend.Default)
+	override := fs.String("backend", "", "backend override (go, xla:cpu, xla:cuda, with options after a colon); checked, not loaded; default: $GOMLX_BACKEND, then "+backend.Default)
 	verbose := fs.Bool("verbose", false, "also list the environment variables that change what masklab does, with their values here")
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
@@ -37,7 +37,14 @@ func runVersion(args []string, stdout, stderr io.Writer) error {
 		}
 		return s
 	}
+	// The backend is checked, not created: version answers at once, even for XLA.
 	b := backend.Resolve(*override, "")
+	if err := b.Check(); err != nil {
+		if b.Source == "override" {
+			return usageError("%v", err)
+		}
+		return err
+	}
 	fmt.Fprintf(stdout, "masklab %s (commit %s)\n", known(v.Masklab), known(v.Commit))
 	fmt.Fprintf(stdout, "gomlx %s (compute %s, go-xla %s)\n", known(v.GoMLX), known(v.Compute), known(v.GoXLA))
 	fmt.Fprintf(stdout, "go %s, simd %v\n", v.Go, v.SIMD)
