@@ -64,3 +64,33 @@ func TestPrintDefaults(t *testing.T) {
 		}
 	}
 }
+
+// "masklab sweep --dry-run" lists every run with its cell, seed, status and estimates, and
+// writes nothing; "masklab train --dry-run" likewise for one run.
+func TestDryRunWritesNothing(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "never")
+	var out, errb bytes.Buffer
+	if code := run([]string{"sweep", "../../sweeps/quickstart.yaml", "--out", dir, "--dry-run"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("--dry-run created %s", dir)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 3+12 {
+		t.Fatalf("want a header, 12 runs and a total, got:\n%s", out.String())
+	}
+	for _, w := range []string{"pending", "masks.input=partial(2)", "MiB", "params", "seed", "12 runs to train"} {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("dry run lacks %q:\n%s", w, out.String())
+		}
+	}
+	out.Reset()
+	if code := run([]string{"train", "--dry-run", "--out", dir, "--set", "task.name=reverse"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "estimated") {
+		t.Fatalf("train --dry-run: exit %d, %q %q", code, out.String(), errb.String())
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("train --dry-run created %s", dir)
+	}
+}
+

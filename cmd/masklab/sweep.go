@@ -29,6 +29,8 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 	listPending := fs.Bool("list-pending", false, "print the ids of runs not finished yet, one per line, and exit")
 	be := fs.String("backend", "", "backend override for every run")
 	quiet := fs.Bool("quiet", false, "no progress output")
+	dryRun := fs.Bool("dry-run", false, "list every run (cell, seed, status, estimated memory and time) and exit, writing nothing")
+	maxMem := memoryFlag(fs)
 	var sets setFlags
 	fs.Var(&sets, "set", "override a config key in every run (repeatable)")
 	pos, err := parseFlags(fs, args)
@@ -44,6 +46,9 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 	if *workers < 1 {
 		return usageError("--workers must be >= 1, got %d", *workers)
 	}
+	if *dryRun {
+		return sweepDryRun(pos[0], *out, sets, stdout)
+	}
 	plan, err := experiments.PrepareSweep(pos[0], *out, sets)
 	if err != nil {
 		return usageError("%v", err)
@@ -54,7 +59,7 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 		}
 		return nil
 	}
-	opts := experiments.SweepOptions{Workers: *workers, Backend: *be, Progress: stderr}
+	opts := experiments.SweepOptions{Workers: *workers, Backend: *be, Progress: stderr, MaxMemory: maxMem.bytes}
 	if *quiet {
 		opts.Progress = nil
 	}
@@ -82,5 +87,48 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 	if res.Failed > 0 {
 		return fmt.Errorf("%d runs failed (see masklab status %s)", res.Failed, *out)
 	}
+	return nil
+}
+
+// sweepDryRun prints every run of the sweep with its state and estimates; it writes
+// nothing (no manifest, no run directory).
+func sweepDryRun(path, dir string, sets []string, stdout io.Writer) error {
+	sf, err := experiments.LoadSweep(path)
+	if err != nil {
+		return usageError("%v", err)
+	}
+	plan, err := experiments.PlanSweep(sf, sets)
+	if err != nil {
+		return usageError("%v", err)
+	}
+	fmt.Fprintf(stdout, "sweep %s: %d runs (%s) into %s; nothing written (dry run)\n", plan.Name, len(plan.Runs), strings.Join(plan.Stages, ", "), dir)
+	fmt.Fprintf(stdout, "%-12s  %-8s  %-10s  %-4s  %-10s  %-10s  %-8s  %s\n", "run", "stage", "status", "seed", "params", "memory", "time", "cell")
+	estimates := map[string]experiments.Estimate{}
+	var left float64
+	pending := 0
+	for _, st := range experiments.PlanStates(plan, dir) {
+		r := st.Run
+		key := r.Stage + "\x00" + r.Cell
+		e, ok := estimates[key]
+		if !ok {
+			if e, err = experiments.EstimateRun(r.Config); err != nil {
+				return usageError("run %s (%s): %v", r.ID, r.Cell, err)
+			}
+			estimates[key] = e
+		}
+		status := st.State
+		if st.Step > 0 && st.State == experiments.StatusPending {
+			status = fmt.Sprintf("at %d", st.Step)
+		}
+		if st.State != experiments.StatusDone && st.State != experiments.StatusDiverged {
+			left += e.Seconds()
+			pending++
+		}
+		parts := strings.SplitN(e.String(), ", ", 3) // "N parameters", "memory", "~time"
+		fmt.Fprintf(stdout, "%-12s  %-8s  %-10s  %-4d  %-10s  %-10s  %-8s  %s\n", r.ID, r.Stage, status, r.Seed,
+			strings.TrimSuffix(parts[0], " parameters"), parts[1], parts[2], r.Cell)
+	}
+	fmt.Fprintf(stdout, "%d runs to train: about %s on one core in all (estimated from each run's size and steps; a rough guide)\n",
+		pending, experiments.Estimate{}.Duration(left))
 	return nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/masklab/masklab/internal/sysmem"
 	"github.com/masklab/masklab/pkg/experiments"
 )
 
@@ -44,6 +46,8 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	be := fs.String("backend", "", "backend override (go, xla:cpu, ...); precedence: this, $GOMLX_BACKEND, the config's, go:parallelism=-1")
 	printDefaults := fs.Bool("print-defaults", false, "print the default config with every key documented, and exit")
 	quiet := fs.Bool("quiet", false, "no progress output")
+	maxMem := memoryFlag(fs)
+	dryRun := fs.Bool("dry-run", false, "print the run's id, estimated memory and time, and exit, writing nothing")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -71,13 +75,21 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if dir == "" {
 		dir = filepath.Join("runs", cfg.ID())
 	}
+	if *dryRun {
+		e, err := experiments.EstimateRun(cfg)
+		if err != nil {
+			return usageError("%v", err)
+		}
+		fmt.Fprintf(stdout, "run %s into %s: %s (estimated; nothing written)\n", cfg.ID(), dir, e)
+		return nil
+	}
 	var progress io.Writer = stderr
 	if *quiet {
 		progress = nil
 	}
 	ctx, cancel := signalContext()
 	defer cancel()
-	s, err := experiments.TrainRun(ctx, cfg, dir, experiments.TrainOptions{Backend: *be, Progress: progress, Label: cfg.ID()})
+	s, err := experiments.TrainRun(ctx, cfg, dir, experiments.TrainOptions{Backend: *be, Progress: progress, Label: cfg.ID(), MaxMemory: maxMem.bytes})
 	if err != nil {
 		return interrupted(err, "the same command")
 	}
@@ -111,4 +123,31 @@ func sortedMetricKeys(m map[string]float64) []string {
 	}
 	sortStrings(ks)
 	return ks
+}
+
+// memFlag is --max-memory: a size ("8GiB"), "off", or empty for the machine's memory.
+type memFlag struct{ bytes int64 }
+
+func (m *memFlag) String() string { return "" }
+
+func (m *memFlag) Set(s string) error {
+	if strings.EqualFold(strings.TrimSpace(s), "off") {
+		m.bytes = -1
+		return nil
+	}
+	b, err := sysmem.Parse(s)
+	if err != nil {
+		return err
+	}
+	if b <= 0 {
+		return fmt.Errorf("want a positive size or off, got %q", s)
+	}
+	m.bytes = b
+	return nil
+}
+
+func memoryFlag(fs *flag.FlagSet) *memFlag {
+	m := &memFlag{}
+	fs.Var(m, "max-memory", "refuse a run whose estimated memory exceeds this size (e.g. 8GiB; off: no check; default: the machine's or cgroup's total memory)")
+	return m
 }

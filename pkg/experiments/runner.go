@@ -17,6 +17,8 @@ type SweepOptions struct {
 	Workers  int       // runs trained at once (default 1)
 	Backend  string    // backend override for every run
 	Progress io.Writer // progress lines; nil = silent
+	// MaxMemory bounds each run's estimated memory (TrainOptions.MaxMemory).
+	MaxMemory int64
 }
 
 // SweepResult counts what a sweep invocation did.
@@ -116,7 +118,7 @@ func RunOne(ctx context.Context, p *Plan, dir, id string, opts SweepOptions) (tr
 	if s, err := ReadSummary(runDir); err == nil && (s.Status == StatusDone || s.Status == StatusDiverged) {
 		return false, s, nil
 	}
-	topts := TrainOptions{Backend: opts.Backend, Progress: opts.Progress, Label: fmt.Sprintf("%s %s seed %d", id, r.Cell, r.Seed)}
+	topts := TrainOptions{Backend: opts.Backend, Progress: opts.Progress, Label: fmt.Sprintf("%s %s seed %d", id, r.Cell, r.Seed), MaxMemory: opts.MaxMemory}
 	if r.From != "" {
 		fromDir := RunDir(dir, r.From)
 		fs, err := ReadSummary(fromDir)

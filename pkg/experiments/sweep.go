@@ -398,11 +398,17 @@ func States(sweepDir string) ([]RunState, error) {
 	if err != nil {
 		return nil, err
 	}
+	return PlanStates(p, sweepDir), nil
+}
+
+// PlanStates returns the state of every run of plan p in sweepDir (pending where nothing
+// is on disk), reading only: the dry run of a sweep.
+func PlanStates(p *Plan, sweepDir string) []RunState {
 	var out []RunState
 	for _, r := range p.Runs {
 		out = append(out, runState(r, RunDir(sweepDir, r.ID)))
 	}
-	return out, nil
+	return out
 }
 
 func runState(r *PlannedRun, dir string) RunState {

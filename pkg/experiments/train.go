@@ -45,6 +45,10 @@ type TrainOptions struct {
 	StopAfter int
 	// Label names the run in progress output.
 	Label string
+	// MaxMemory is the memory a run may need (bytes): a run whose estimate exceeds it is
+	// refused before any graph is built. 0 means the machine's (or cgroup's) memory;
+	// negative turns the check off.
+	MaxMemory int64
 }
 
 // ErrStopped is returned when a session stops early (TrainOptions.StopAfter or a lost lock).
@@ -341,6 +345,9 @@ func trainLocked(ctx context.Context, cfg *Config, runDir string, opts TrainOpti
 	}
 	su, err := newSetupVocab(cfg, initVocab)
 	if err != nil {
+		return nil, err
+	}
+	if err := su.checkMemory(opts.MaxMemory); err != nil {
 		return nil, err
 	}
 	if err := su.task.Vocab.Save(filepath.Join(runDir, "vocab.json")); err != nil {

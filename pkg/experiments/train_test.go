@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/masklab/masklab/internal/fsx"
 )
@@ -175,5 +176,31 @@ func TestRunDirErrors(t *testing.T) {
 	os.WriteFile(file, nil, 0o644)
 	if err := ensureRunDir(file, tinyConfig(t)); err == nil || !strings.Contains(err.Error(), "is a file") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// A configuration that cannot fit in memory is refused in seconds, before any graph is
+// built, naming the estimate and the limit; a model too large to hold likewise; and
+// MaxMemory overrides the machine's limit.
+func TestOversizedRunIsRefused(t *testing.T) {
+	for _, sets := range [][]string{{"train.batch_size=100000000"}, {"model.d_model=65536"}} {
+		cfg := tinyConfig(t, sets...)
+		start := time.Now()
+		_, err := TrainRun(context.Background(), cfg, filepath.Join(t.TempDir(), "run"), TrainOptions{})
+		if err == nil || !strings.Contains(err.Error(), "estimated") || !strings.Contains(err.Error(), "limit is") {
+			t.Errorf("%v: err = %v, want a refusal naming the estimate and the limit", sets, err)
+		}
+		if d := time.Since(start); d > 20*time.Second {
+			t.Errorf("%v: refused after %s, want seconds", sets, d)
+		}
+	}
+	cfg := tinyConfig(t)
+	_, err := TrainRun(context.Background(), cfg, filepath.Join(t.TempDir(), "run"), TrainOptions{MaxMemory: 1 << 20})
+	if err == nil || !strings.Contains(err.Error(), "--max-memory") {
+		t.Errorf("a 1 MiB --max-memory: err = %v, want a refusal naming --max-memory", err)
+	}
+	e, err := EstimateRun(cfg)
+	if err != nil || e.Params <= 0 || e.Bytes < baseBytes || e.Seconds() <= 0 {
+		t.Errorf("EstimateRun: %+v, %v", e, err)
 	}
 }
