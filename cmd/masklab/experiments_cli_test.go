@@ -93,4 +93,3 @@ func TestDryRunWritesNothing(t *testing.T) {
 		t.Errorf("train --dry-run created %s", dir)
 	}
 }
-
