@@ -3,6 +3,8 @@ package report
 import (
 	"math"
 	"testing"
+
+	"github.com/masklab/masklab/pkg/plots"
 )
 
 func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol }
@@ -141,5 +143,32 @@ func TestBarStats(t *testing.T) {
 	// A category of diverged seeds only is a gap (N = 0).
 	if st := BarStats([]BarSeries{{Values: [][]float64{{math.NaN(), math.Inf(1)}}}}, CI95)[0].Stats[0]; st.N != 0 {
 		t.Errorf("all NaN: %+v, want N = 0", st)
+	}
+}
+
+// Smoothed min-max bands, and bands without an interval, draw on a log scale (what
+// pkg/plots' review figures drew before plots took precomputed bands).
+func TestBandsDraw(t *testing.T) {
+	var runs []Run
+	for s := range 5 {
+		r := Run{Seed: s}
+		for i := range 60 {
+			r.X = append(r.X, float64(i*50))
+			r.Y = append(r.Y, 0.4+3.6*math.Exp(-0.08*float64(i))+0.08*math.Sin(float64(i*(s+3))+float64(s))*math.Exp(-0.02*float64(i)))
+		}
+		runs = append(runs, r)
+	}
+	series := []Series{{Label: "self: causal", Runs: runs}}
+	for _, iv := range []Interval{MinMax, NoInterval} {
+		curves, err := Bands(series, iv, 0.6)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b := curves[0].Band; len(b.X) != 60 || b.N[0] != 5 || (iv == MinMax) != (b.Lo != nil) {
+			t.Errorf("%v: band of %d points, N[0] %d, Lo %v", iv, len(b.X), b.N[0], b.Lo != nil)
+		}
+		if _, err := plots.LossCurves(curves, plots.CurveOptions{Title: "Training loss, log scale, EMA 0.6, " + iv.String(), LogY: true}); err != nil {
+			t.Errorf("%v: %v", iv, err)
+		}
 	}
 }
