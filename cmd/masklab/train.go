@@ -71,6 +71,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	if err := cfg.Validate(); err != nil {
 		return usageError("%v", err)
 	}
+	if err := cfg.ResolveData("."); err != nil {
+		return usageError("%v", err)
+	}
 	dir := *out
 	if dir == "" {
 		dir = filepath.Join("runs", cfg.ID())

@@ -4,7 +4,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -31,6 +33,8 @@ task:
   src_len: 0             # padded source length (0 = the task's: longest source + EOS, rounded up to 8)
   tgt_len: 0             # padded target / row length (0 = the task's)
   packing: none          # decoder-only: none | first-fit | best-fit-decreasing | concat (documents per row)
+  data_sha256: ""        # set by masklab, not by you: the sha256 of a user data file (tsv/jsonl), so that a
+                         # run's identity changes with its data; its path is made absolute
 
 model:
   kind: seq2seq          # seq2seq (Transformer encoder-decoder) | decoder (decoder-only LM) | lstm
@@ -107,6 +111,77 @@ type TaskConfig struct {
 	SrcLen      int    `yaml:"src_len"`
 	TgtLen      int    `yaml:"tgt_len"`
 	Packing     string `yaml:"packing"`
+	// DataSHA256 is the content hash of a user data file, set by ResolveData (omitted
+	// from the YAML of built-in tasks, whose run ids it therefore leaves unchanged).
+	DataSHA256 string `yaml:"data_sha256,omitempty"`
+}
+
+// DataFile returns the user data file the task names ("tsv:PATH", "jsonl:PATH", or a
+// path ending in .tsv or .jsonl) and the prefix before it ("tsv:", "jsonl:" or ""); ""
+// for built-in tasks.
+func (t TaskConfig) DataFile() (prefix, path string) {
+	if kind, p, ok := strings.Cut(t.Name, ":"); ok && (kind == "tsv" || kind == "jsonl") {
+		return kind + ":", p
+	}
+	if strings.HasSuffix(t.Name, ".tsv") || strings.HasSuffix(t.Name, ".jsonl") {
+		return "", t.Name
+	}
+	return "", ""
+}
+
+// ResolveData makes a user data file's path absolute (a relative one is taken relative
+// to dir: the directory of the config or sweep file that named it, or the working
+// directory for --set) and records the file's sha256 in task.data_sha256. A run's id is
+// the hash of its resolved config, so a run on edited data is a new run, never the old
+// one reported as done. Built-in tasks are left as they are.
+func (c *Config) ResolveData(dir string) error {
+	prefix, path := c.Task.DataFile()
+	if path == "" {
+		c.Task.DataSHA256 = ""
+		return nil
+	}
+	if !filepath.IsAbs(path) {
+		abs, err := filepath.Abs(filepath.Join(dir, path))
+		if err != nil {
+			return fmt.Errorf("task.name=%s: %w", c.Task.Name, err)
+		}
+		path = abs
+	}
+	sum, err := fileSHA256(path)
+	if err != nil {
+		return fmt.Errorf("task.name=%s: the data file: %w", c.Task.Name, err)
+	}
+	c.Task.Name, c.Task.DataSHA256 = prefix+path, sum
+	return nil
+}
+
+// checkData fails when a run's data file no longer has the content it was planned with.
+func (c *Config) checkData() error {
+	_, path := c.Task.DataFile()
+	if path == "" || c.Task.DataSHA256 == "" {
+		return nil
+	}
+	sum, err := fileSHA256(path)
+	if err != nil {
+		return fmt.Errorf("task.name=%s: the data file: %w", c.Task.Name, err)
+	}
+	if sum != c.Task.DataSHA256 {
+		return fmt.Errorf("task.name=%s: the data file changed since this run was planned (sha256 %.12s then, %.12s now); edited data makes a new run: train it with the same command (it gets a new id)", c.Task.Name, c.Task.DataSHA256, sum)
+	}
+	return nil
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // ModelConfig selects the model and its sizes.
@@ -162,7 +237,15 @@ func LoadConfig(path string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ParseConfig(data, path)
+	c, err := ParseConfig(data, path)
+	if err != nil {
+		return nil, err
+	}
+	// A relative data path in a config file is relative to the file.
+	if prefix, p := c.Task.DataFile(); p != "" && !filepath.IsAbs(p) {
+		c.Task.Name = prefix + filepath.Join(filepath.Dir(path), p)
+	}
+	return c, nil
 }
 
 // ParseConfig decodes YAML over the defaults; name is used in error messages.

@@ -1,6 +1,8 @@
 package experiments
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -123,5 +125,73 @@ func TestParseConfigNamesKeyAndLine(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "config x.yaml: ") {
 			t.Errorf("%q: err = %v, want %q", tc.yaml, err, tc.want)
 		}
+	}
+}
+
+// A user data file is part of a run's identity: its path is made absolute (relative to
+// the config or sweep file that names it) and its content hash recorded, so editing the
+// file makes a new run instead of reporting the old one as done; a planned run whose
+// file changed since refuses to train or evaluate on the new content.
+func TestDataFileIsPartOfTheRunIdentity(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "pairs.tsv")
+	write := func(s string) {
+		if err := os.WriteFile(data, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("abc\tcba\nhello\tolleh\n")
+	cfgPath := filepath.Join(dir, "run.yaml")
+	os.WriteFile(cfgPath, []byte("task:\n  name: tsv:pairs.tsv\n"), 0o644)
+	cfg, err := LoadConfig(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Task.Name != "tsv:"+data {
+		t.Errorf("task.name = %q, want the path relative to the config file: %q", cfg.Task.Name, "tsv:"+data)
+	}
+	if err := cfg.ResolveData("/elsewhere"); err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.Task.DataSHA256) != 64 {
+		t.Fatalf("data_sha256 = %q", cfg.Task.DataSHA256)
+	}
+	before := cfg.ID()
+	again := cfg.Clone()
+	if err := again.ResolveData("."); err != nil || again.ID() != before {
+		t.Errorf("resolving the same file again changed the id: %v", err)
+	}
+	write("abc\tcba\nhello\tolleh\nnew\twen\n")
+	if err := cfg.checkData(); err == nil || !strings.Contains(err.Error(), "changed") {
+		t.Errorf("checkData after an edit: %v, want it to say the file changed", err)
+	}
+	edited := cfg.Clone()
+	if err := edited.ResolveData("."); err != nil || edited.ID() == before {
+		t.Errorf("an edited data file kept the run id %s (err %v)", before, err)
+	}
+	// A sweep file's relative paths are relative to the sweep file.
+	sweep := filepath.Join(dir, "s.yaml")
+	os.WriteFile(sweep, []byte("name: s\nbase:\n  task: {name: pairs.tsv}\n  model: {layers: 1}\n"), 0o644)
+	sf, err := LoadSweep(sweep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := PlanSweep(sf, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := p.Runs[0].Config.Task.Name; got != data || p.Runs[0].Config.Task.DataSHA256 != edited.Task.DataSHA256 {
+		t.Errorf("sweep run task %q (sha %.8s), want %q", got, p.Runs[0].Config.Task.DataSHA256, data)
+	}
+	// A missing file is an error naming it.
+	missing := Default()
+	missing.Task.Name = "tsv:nope.tsv"
+	if err := missing.ResolveData(dir); err == nil || !strings.Contains(err.Error(), "nope.tsv") {
+		t.Errorf("missing data file: %v", err)
+	}
+	// Built-in tasks have no hash, so their run ids are what they were.
+	b := Default()
+	if err := b.ResolveData(dir); err != nil || b.Task.DataSHA256 != "" || strings.Contains(string(b.YAML()), "data_sha256") {
+		t.Errorf("built-in task: %v, %q", err, b.Task.DataSHA256)
 	}
 }

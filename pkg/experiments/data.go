@@ -32,6 +32,9 @@ func newSetupVocab(cfg *Config, initVocab *datasets.Vocab) (*setup, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if err := cfg.checkData(); err != nil {
+		return nil, err
+	}
 	su := &setup{cfg: cfg}
 	var err error
 	if su.corrupt, err = mask.ParseCorruption(cfg.Masks.Input); err != nil {

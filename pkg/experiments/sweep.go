@@ -41,6 +41,9 @@ type SweepFile struct {
 	Baseline    string      `yaml:"baseline"`
 	Stages      []StageFile `yaml:"stages"`
 	Report      ReportSpec  `yaml:"report"`
+	// Dir is the directory relative data paths are taken from: the sweep file's
+	// (LoadSweep), else the working directory.
+	Dir string `yaml:"-"`
 }
 
 // StageFile is one stage of a sweep.
@@ -115,7 +118,12 @@ func LoadSweep(path string) (*SweepFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ParseSweep(data, path)
+	sf, err := ParseSweep(data, path)
+	if err != nil {
+		return nil, err
+	}
+	sf.Dir = filepath.Dir(path)
+	return sf, nil
 }
 
 // ParseSweep decodes a sweep definition; name is used in errors.
@@ -220,6 +228,9 @@ func PlanSweep(sf *SweepFile, overrides []string) (*Plan, error) {
 				}
 				if err := cfg.Validate(); err != nil {
 					return nil, fmt.Errorf("sweep %s, stage %s, cell %s, seed %d: %w", sf.Name, st.Name, r.Cell, seed, err)
+				}
+				if err := cfg.ResolveData(sf.Dir); err != nil {
+					return nil, fmt.Errorf("sweep %s, stage %s, cell %s: %w", sf.Name, st.Name, r.Cell, err)
 				}
 				r.ID = cfg.ID()
 				runs = append(runs, r)

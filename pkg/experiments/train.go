@@ -62,6 +62,13 @@ func TrainRun(ctx context.Context, cfg *Config, runDir string, opts TrainOptions
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if cfg.Task.DataSHA256 == "" {
+		// A config that did not come through the CLI or a sweep: resolve its data file here.
+		cfg = cfg.Clone()
+		if err := cfg.ResolveData("."); err != nil {
+			return nil, err
+		}
+	}
 	if err := ensureRunDir(runDir, cfg); err != nil {
 		return nil, err
 	}
