@@ -22,8 +22,9 @@ const DefaultYAML = `# masklab run config: every key with its default. A config 
 # changes; "--set key=value" (CLI) or Config.Set (notebooks) override single keys.
 
 task:
-  name: reverse          # copy | reverse | sort | cedict-pinyin | cedict-english | cedict-docs |
-                         # cedict-sft | tsv:PATH | jsonl:PATH ("masklab train --tasks" lists them)
+  name: reverse          # copy | reverse | sort | cedict-pinyin | cedict-english | cedict-docs | cedict-sft |
+                         # poetry-lm | poetry-couplet | poetry-title | poetry-compose | ... | tsv:PATH |
+                         # jsonl:PATH ("masklab tasks" lists them all)
   vocab: 0               # synthetic: vocabulary size incl. PAD/BOS/EOS; text: cap (0 = task default: 64 / no cap)
   min_len: 0             # shortest source (0 = task default: 8 for synthetic tasks, no bound for text)
   max_len: 0             # longest source (0 = task default: 22 for synthetic tasks, no bound for text)
