@@ -43,3 +43,18 @@ func TestPluralAndSortedKeys(t *testing.T) {
 		t.Errorf("SortedKeys = %v", got)
 	}
 }
+
+func TestLevenshteinCountDuration(t *testing.T) {
+	if d := Levenshtein([]rune("程序员"), []rune("程序猿")); d != 1 {
+		t.Errorf("Levenshtein = %d", d)
+	}
+	if d := Levenshtein([]rune("ab"), []rune("ba")); d != 2 {
+		t.Errorf("Levenshtein counts a swap as %d, want 2", d)
+	}
+	if Count(23100) != "23.1k" || Count(950) != "950" || Count(1_200_000) != "1.2M" {
+		t.Errorf("Count: %s %s %s", Count(23100), Count(950), Count(1_200_000))
+	}
+	if Duration(40) != "40 s" || Duration(720) != "12 min" || Duration(9000) != "2.5 h" {
+		t.Errorf("Duration: %s %s %s", Duration(40), Duration(720), Duration(9000))
+	}
+}

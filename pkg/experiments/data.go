@@ -68,8 +68,8 @@ func newSetupVocab(cfg *Config, initVocab *datasets.Vocab) (*setup, error) {
 		return nil, err
 	}
 	if initVocab != nil {
-		if su.task, err = remapTask(su.task, initVocab); err != nil {
-			return nil, err
+		if su.task, err = su.task.WithVocab(initVocab); err != nil {
+			return nil, fmt.Errorf("init_from: %w", err)
 		}
 	}
 	kind := cfg.Model.Kind
@@ -95,7 +95,7 @@ func newSetupVocab(cfg *Config, initVocab *datasets.Vocab) (*setup, error) {
 	su.corpus = &mask.Corpus{
 		MaskID: int32(v.MASK),
 		UnkID:  int32(v.UNK),
-		Freq:   tokenCounts(su.task),
+		Freq:   su.task.TokenCounts(),
 		Lookup: func(tok string) (int32, bool) {
 			if !v.Has(tok) {
 				return 0, false
@@ -257,59 +257,4 @@ func (hb *hostBatch) inputs(lr *float32) []any {
 		out = append(out, *p)
 	}
 	return out
-}
-
-// tokenCounts counts token ids in the training targets (for interactive(freq, f)).
-func tokenCounts(t *datasets.Task) []int64 {
-	c := make([]int64, t.Vocab.Size())
-	for _, e := range t.Train {
-		for _, id := range e.Target {
-			if id >= 0 && int(id) < len(c) {
-				c[id]++
-			}
-		}
-	}
-	return c
-}
-
-// remapTask returns a copy of t whose decoder-side ids (and, for tasks that share the
-// vocabulary, source ids) are re-encoded with vocab: the adapter that lets a fine-tuning
-// task (cedict-sft) use the vocabulary of its pre-training run (cedict-docs). Tokens the
-// vocabulary lacks become UNK. t itself (possibly cached by the datasets package) is
-// not modified.
-func remapTask(t *datasets.Task, vocab *datasets.Vocab) (*datasets.Task, error) {
-	if vocab.PAD != t.Vocab.PAD || vocab.BOS != t.Vocab.BOS || vocab.EOS != t.Vocab.EOS {
-		return nil, fmt.Errorf("init_from: the pre-trained vocabulary's special ids (PAD %d BOS %d EOS %d) differ from task %q's (%d %d %d)",
-			vocab.PAD, vocab.BOS, vocab.EOS, t.Name, t.Vocab.PAD, t.Vocab.BOS, t.Vocab.EOS)
-	}
-	ids := make([]int32, t.Vocab.Size())
-	for i, tok := range t.Vocab.Tokens {
-		id := vocab.ID(tok)
-		if id < 0 {
-			if vocab.UNK < 0 {
-				return nil, fmt.Errorf("init_from: token %q of task %q is not in the pre-trained vocabulary, which has no UNK", tok, t.Name)
-			}
-			id = vocab.UNK
-		}
-		ids[i] = int32(id)
-	}
-	remap := func(exs []datasets.Example) []datasets.Example {
-		out := make([]datasets.Example, len(exs))
-		for i, e := range exs {
-			nt := make([]int32, len(e.Target))
-			for j, id := range e.Target {
-				nt[j] = ids[id]
-			}
-			e.Target = nt
-			out[i] = e
-		}
-		return out
-	}
-	nt := *t
-	nt.Train, nt.Valid, nt.Test = remap(t.Train), remap(t.Valid), remap(t.Test)
-	if nt.SrcVocab == t.Vocab {
-		nt.SrcVocab = vocab
-	}
-	nt.Vocab = vocab
-	return &nt, nil
 }

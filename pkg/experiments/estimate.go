@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/masklab/masklab/internal/sysmem"
+	"github.com/masklab/masklab/internal/textutil"
 	"github.com/masklab/masklab/pkg/layers"
 )
 
@@ -34,11 +35,11 @@ func (e Estimate) Seconds() float64 {
 }
 
 // Duration writes seconds as a rough duration ("40 s", "12 min", "2.5 h").
-func (Estimate) Duration(seconds float64) string { return duration(seconds) }
+func (Estimate) Duration(seconds float64) string { return textutil.Duration(seconds) }
 
 // String says the estimate in words, e.g. "1.2M parameters, 310 MiB, ~2 min".
 func (e Estimate) String() string {
-	return fmt.Sprintf("%s parameters, %s, ~%s", count(e.Params), sysmem.Format(e.Bytes), duration(e.Seconds()))
+	return fmt.Sprintf("%s parameters, %s, ~%s", textutil.Count(e.Params), sysmem.Format(e.Bytes), textutil.Duration(e.Seconds()))
 }
 
 // EstimateRun estimates the memory and time of cfg's training, as requested (batch size
@@ -86,27 +87,5 @@ func (su *setup) checkMemory(limit int64) error {
 	c := su.cfg
 	return fmt.Errorf("this run needs an estimated %s (%s parameters; batch %d x %d target positions, d_model %d, %d layers, vocabulary %d) but the limit is %s, %s: "+
 		"lower train.batch_size, the lengths, model.d_model or model.layers, or cap task.vocab (or pass --max-memory SIZE if the estimate is wrong)",
-		sysmem.Format(e.Bytes), count(e.Params), c.Train.BatchSize, su.T, c.Model.DModel, c.Model.Layers, su.model.Vocab, sysmem.Format(limit), source)
-}
-
-func count(n int64) string {
-	switch {
-	case n >= 1e9:
-		return fmt.Sprintf("%.3gG", float64(n)/1e9)
-	case n >= 1e6:
-		return fmt.Sprintf("%.3gM", float64(n)/1e6)
-	case n >= 1e3:
-		return fmt.Sprintf("%.3gk", float64(n)/1e3)
-	}
-	return fmt.Sprint(n)
-}
-
-func duration(s float64) string {
-	switch {
-	case s < 90:
-		return fmt.Sprintf("%.0f s", s)
-	case s < 5400:
-		return fmt.Sprintf("%.0f min", s/60)
-	}
-	return fmt.Sprintf("%.1f h", s/3600)
+		sysmem.Format(e.Bytes), textutil.Count(e.Params), c.Train.BatchSize, su.T, c.Model.DModel, c.Model.Layers, su.model.Vocab, sysmem.Format(limit), source)
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/masklab/masklab/datasets"
+	"github.com/masklab/masklab/internal/textutil"
 	"github.com/masklab/masklab/pkg/layers"
 )
 
@@ -153,7 +154,7 @@ func (s *session) greedyMetrics(split string, step int) (exact, cer float64, err
 			}
 			rt := []rune(su.task.Vocab.DecodeText(trimEOS(ref, su.task.Vocab.EOS)))
 			gt := []rune(su.task.Vocab.DecodeText(trimEOS(got, su.task.Vocab.EOS)))
-			errChars += float64(editDistanceRunes(gt, rt))
+			errChars += float64(textutil.Levenshtein(gt, rt))
 			refChars += float64(len(rt))
 			nEx++
 		}
@@ -226,25 +227,4 @@ func trimEOS(ids []int32, eos int) []int32 {
 		}
 	}
 	return ids
-}
-
-// editDistanceRunes is the Levenshtein distance of the character error rate (CER).
-func editDistanceRunes(a, b []rune) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := 1
-			if a[i-1] == b[j-1] {
-				c = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

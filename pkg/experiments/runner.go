@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"sync"
 
 	"github.com/masklab/masklab/internal/runlock"
@@ -133,12 +131,4 @@ func RunOne(ctx context.Context, p *Plan, dir, id string, opts SweepOptions) (tr
 	}
 	s, err = TrainRun(ctx, r.Config, runDir, topts)
 	return err == nil || !errors.Is(err, runlock.ErrLocked), s, err
-}
-
-// ResolveRunDir finds a run directory from a path or an id inside a sweep directory.
-func ResolveRunDir(arg string) (string, error) {
-	if _, err := os.Stat(filepath.Join(arg, ConfigFile)); err == nil {
-		return arg, nil
-	}
-	return "", fmt.Errorf("%s is not a run directory (no %s)", arg, ConfigFile)
 }

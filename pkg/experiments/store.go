@@ -48,7 +48,7 @@ func (m Metrics) MarshalJSON() ([]byte, error) {
 	for k, v := range m {
 		out[k] = v
 		if math.IsNaN(v) || math.IsInf(v, 0) {
-			out[k] = FormatValue(v)
+			out[k] = formatValue(v)
 		}
 	}
 	return json.Marshal(out)
@@ -78,8 +78,8 @@ func (m *Metrics) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-// FormatValue writes a metric value as text: a number, or NaN, +Inf, -Inf.
-func FormatValue(v float64) string {
+// formatValue writes a metric value as text: a number, or NaN, +Inf, -Inf.
+func formatValue(v float64) string {
 	switch {
 	case math.IsNaN(v):
 		return "NaN"
@@ -91,16 +91,16 @@ func FormatValue(v float64) string {
 	return strconv.FormatFloat(v, 'g', -1, 64)
 }
 
-// MetricsLog appends lines to a run's metrics.jsonl, each written whole and fsynced.
-type MetricsLog struct {
+// metricsLog appends lines to a run's metrics.jsonl, each written whole and fsynced.
+type metricsLog struct {
 	path string
 	f    *os.File
 }
 
-// OpenMetricsLog opens path for appending after cutting it back to the lines with
+// openMetricsLog opens path for appending after cutting it back to the lines with
 // step <= keepThrough (use -1 to start empty). A half-written last line (from a crash)
 // is dropped; so are lines beyond the checkpoint, which a resumed run writes again.
-func OpenMetricsLog(path string, keepThrough int) (*MetricsLog, error) {
+func openMetricsLog(path string, keepThrough int) (*metricsLog, error) {
 	lines, err := ReadMetrics(path)
 	if err != nil && !os.IsNotExist(err) {
 		return nil, err
@@ -121,11 +121,11 @@ func OpenMetricsLog(path string, keepThrough int) (*MetricsLog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening metrics log: %w", err)
 	}
-	return &MetricsLog{path: path, f: f}, nil
+	return &metricsLog{path: path, f: f}, nil
 }
 
 // Append writes one line and fsyncs it.
-func (l *MetricsLog) Append(m Metrics) error {
+func (l *metricsLog) Append(m Metrics) error {
 	data, err := json.Marshal(m)
 	if err != nil {
 		return fmt.Errorf("metrics at step %d: %w", m.Step(), err)
@@ -137,7 +137,7 @@ func (l *MetricsLog) Append(m Metrics) error {
 }
 
 // Close closes the log.
-func (l *MetricsLog) Close() error { return l.f.Close() }
+func (l *metricsLog) Close() error { return l.f.Close() }
 
 // ReadMetrics reads metrics.jsonl, in order. A last line without its newline (a write cut
 // short by a crash) is ignored; any other malformed line is an error naming the line.

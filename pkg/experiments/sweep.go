@@ -302,11 +302,11 @@ func uniq(xs []string) []string {
 	return out
 }
 
-// RunsDir is where a sweep directory keeps its run directories.
-func RunsDir(sweepDir string) string { return filepath.Join(sweepDir, "runs") }
+// runsDir is where a sweep directory keeps its run directories.
+func runsDir(sweepDir string) string { return filepath.Join(sweepDir, "runs") }
 
 // RunDir is the directory of one run of a sweep.
-func RunDir(sweepDir, id string) string { return filepath.Join(RunsDir(sweepDir), id) }
+func RunDir(sweepDir, id string) string { return filepath.Join(runsDir(sweepDir), id) }
 
 // ManifestFile is the plan written into a sweep directory.
 const ManifestFile = "manifest.json"
@@ -314,7 +314,7 @@ const ManifestFile = "manifest.json"
 // WriteManifest creates the sweep directory, writes the plan (manifest.json) and each
 // run's resolved config.yaml (atomically; an existing config must match).
 func WriteManifest(p *Plan, sweepDir string) error {
-	if err := os.MkdirAll(RunsDir(sweepDir), fsx.DirMode); err != nil {
+	if err := os.MkdirAll(runsDir(sweepDir), fsx.DirMode); err != nil {
 		return err
 	}
 	for _, r := range p.Runs {

@@ -120,7 +120,7 @@ func TestSweepSurvivesSIGKILL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ents, _ := os.ReadDir(RunsDir(dir))
+	ents, _ := os.ReadDir(runsDir(dir))
 	if len(ents) != len(p.Runs) || len(p.Runs) != 4 {
 		t.Fatalf("%d run dirs for %d planned runs", len(ents), len(p.Runs))
 	}

@@ -379,7 +379,7 @@ func trainLocked(ctx context.Context, cfg *Config, runDir string, opts TrainOpti
 			return nil, err
 		}
 	}
-	mlog, err := OpenMetricsLog(filepath.Join(runDir, MetricsFile), start)
+	mlog, err := openMetricsLog(filepath.Join(runDir, MetricsFile), start)
 	if err != nil {
 		return nil, err
 	}
@@ -493,7 +493,7 @@ func divergence(step int, loss, gnorm float64) *Divergence {
 		v    float64
 	}{{"train_loss", loss}, {"grad_norm", gnorm}} {
 		if math.IsNaN(m.v) || math.IsInf(m.v, 0) {
-			return &Divergence{Step: step, Metric: m.name, Value: FormatValue(m.v)}
+			return &Divergence{Step: step, Metric: m.name, Value: formatValue(m.v)}
 		}
 	}
 	return nil
