@@ -37,5 +37,10 @@ func runReport(args []string, stdout, stderr io.Writer) error {
 	for _, f := range files {
 		fmt.Fprintln(stdout, f)
 	}
+	if r, err := report.Build(pos[0]); err == nil {
+		for _, w := range r.Warnings() {
+			fmt.Fprintf(stderr, "masklab report: warning: %s\n", w)
+		}
+	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"sort"
+	"strings"
 
 	"github.com/masklab/masklab/pkg/plots"
 )
@@ -127,4 +128,71 @@ func BarStats(series []BarSeries, iv Interval) []plots.BarSeries {
 		}
 	}
 	return out
+}
+
+// MetricRange is the range a metric's values can take, by its name: losses are >= 0;
+// accuracies, exact-match rates and character error rates lie in [0, 1]; anything else
+// is unbounded. Figures clip their intervals to it (a Student-t band from 2 seeds can
+// reach below a loss of 0 or above an accuracy of 1, which no run can).
+func MetricRange(metric string) (lo, hi float64) {
+	switch {
+	case strings.HasSuffix(metric, "_loss") || metric == "loss":
+		return 0, math.Inf(1)
+	case strings.HasSuffix(metric, "_acc") || strings.HasSuffix(metric, "_exact") || strings.HasSuffix(metric, "_cer"):
+		return 0, 1
+	}
+	return math.Inf(-1), math.Inf(1)
+}
+
+// ClipCurves clips the bands of curves of metric to MetricRange(metric).
+func ClipCurves(metric string, curves []plots.Curve) {
+	lo, hi := MetricRange(metric)
+	for i := range curves {
+		b := &curves[i].Band
+		for j := range b.Lo {
+			b.Lo[j] = min(max(b.Lo[j], lo), hi)
+			b.Hi[j] = min(max(b.Hi[j], lo), hi)
+		}
+	}
+}
+
+// ClipBars clips the error bars of bars to the range of each category's metric
+// (metrics[c] for category c, or metrics[0] for every category when there is one).
+func ClipBars(metrics []string, bars []plots.BarSeries) {
+	for s := range bars {
+		for c := range bars[s].Stats {
+			m := metrics[0]
+			if len(metrics) > 1 {
+				m = metrics[c]
+			}
+			lo, hi := MetricRange(m)
+			st := &bars[s].Stats[c]
+			st.Lo, st.Hi = min(max(st.Lo, lo), hi), min(max(st.Hi, lo), hi)
+		}
+	}
+}
+
+// withN appends the number of seeds to a legend label: "none (n=3)".
+func withN(label string, n int) string { return fmt.Sprintf("%s (n=%d)", label, n) }
+
+// FewSeeds is the number of seeds below which intervals are not read as confidence
+// intervals: Warnings names the cells that have fewer.
+const FewSeeds = 3
+
+// Warnings says what a reader of the report must know before trusting its intervals:
+// the cells with fewer than FewSeeds finished seeds (with 2 seeds a bootstrap interval
+// is just [min, max] and a Student-t interval is 12.7 standard errors wide; with 1 there
+// is no interval).
+func (r *Report) Warnings() []string {
+	var few []string
+	for _, c := range r.Cells {
+		if n := len(c.Seeds); n > 0 && n < FewSeeds {
+			few = append(few, fmt.Sprintf("%s (%d)", r.label(c), n))
+		}
+	}
+	if len(few) == 0 {
+		return nil
+	}
+	return []string{fmt.Sprintf("fewer than %d finished seeds in %d cell(s): %s. Their intervals are ranges, not confidence intervals: with 2 seeds the bootstrap interval is [min, max] and the Student-t one 12.7 standard errors wide; with 1 there is none. Add seeds before drawing conclusions.",
+		FewSeeds, len(few), strings.Join(few, ", "))}
 }

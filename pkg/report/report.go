@@ -251,6 +251,9 @@ func (r *Report) Markdown() []byte {
 	for _, row := range rows {
 		b.WriteString("| " + strings.Join(row, " | ") + " |\n")
 	}
+	for _, w := range r.Warnings() {
+		b.WriteString("\n**Warning:** " + w + "\n")
+	}
 	return []byte(b.String())
 }
 
@@ -442,7 +445,7 @@ func (r *Report) Figures() (map[string]plots.Figure, error) {
 			}
 			key := cellKey(c.Stage, c.Cell)
 			if runs := r.curves[key]; len(runs) > 0 && len(runs[0].X) > 0 {
-				series = append(series, Series{Label: r.shortLabel(c), Runs: runs})
+				series = append(series, Series{Label: withN(r.shortLabel(c), len(runs)), Runs: runs})
 			}
 			var vals []float64
 			for _, seed := range c.Seeds {
@@ -451,7 +454,7 @@ func (r *Report) Figures() (map[string]plots.Figure, error) {
 				}
 			}
 			if len(vals) > 0 {
-				bars = append(bars, BarSeries{Label: r.shortLabel(c), Values: [][]float64{vals}})
+				bars = append(bars, BarSeries{Label: withN(r.shortLabel(c), len(vals)), Values: [][]float64{vals}})
 			}
 		}
 		if len(series) > 0 {
@@ -465,6 +468,7 @@ func (r *Report) Figures() (map[string]plots.Figure, error) {
 			if err != nil {
 				return nil, fmt.Errorf("loss curves %q: %w", title, err)
 			}
+			ClipCurves(curve, curves)
 			p, err := plots.LossCurves(curves, plots.CurveOptions{Title: title, YLabel: curve, LogY: r.spec.LogY})
 			if err != nil {
 				return nil, err
@@ -472,7 +476,9 @@ func (r *Report) Figures() (map[string]plots.Figure, error) {
 			figs["curves"+suffix] = p
 		}
 		if len(bars) > 0 {
-			p, err := plots.Bars([]string{r.axisName(st)}, BarStats(bars, CI95), plots.BarOptions{Title: fmt.Sprintf("%s: final %s (mean, Student-t 95%% CI over seeds)", r.Name, bar), YLabel: bar})
+			stats := BarStats(bars, CI95)
+			ClipBars([]string{bar}, stats)
+			p, err := plots.Bars([]string{r.axisName(st)}, stats, plots.BarOptions{Title: fmt.Sprintf("%s: final %s (mean, Student-t 95%% CI over seeds)", r.Name, bar), YLabel: bar})
 			if err != nil {
 				return nil, err
 			}
@@ -503,7 +509,7 @@ func (r *Report) MetricBars(stage string, metrics ...string) (*plot.Plot, error)
 		if c.Stage != stage || len(c.Seeds) == 0 {
 			continue
 		}
-		s := BarSeries{Label: r.shortLabel(c), Values: make([][]float64, len(metrics))}
+		s := BarSeries{Label: withN(r.shortLabel(c), len(c.Seeds)), Values: make([][]float64, len(metrics))}
 		for i, m := range metrics {
 			for _, seed := range c.Seeds {
 				if v, ok := r.finals[cellKey(c.Stage, c.Cell)][seed]["final_"+m]; ok {
@@ -513,7 +519,9 @@ func (r *Report) MetricBars(stage string, metrics ...string) (*plot.Plot, error)
 		}
 		bars = append(bars, s)
 	}
-	return plots.Bars(metrics, BarStats(bars, CI95), plots.BarOptions{
+	stats := BarStats(bars, CI95)
+	ClipBars(metrics, stats)
+	return plots.Bars(metrics, stats, plots.BarOptions{
 		Title: fmt.Sprintf("%s: final %s by %s (mean, Student-t 95%% CI over seeds)", r.Name, strings.Join(metrics, " and "), r.axisName(stage))})
 }
 
@@ -530,8 +538,10 @@ func (r *Report) GroupedBars(stage, metric, groupBy string) (*plot.Plot, error) 
 	if err != nil {
 		return nil, err
 	}
-	return plots.Bars(cats, BarStats(bars, CI95), plots.BarOptions{YLabel: metric,
-		Title: fmt.Sprintf("%s: final %s by %s (mean, Student-t 95%% CI over seeds)", r.Name, metric, r.axisName(stage))})
+	stats := BarStats(bars, CI95)
+	ClipBars([]string{metric}, stats)
+	return plots.Bars(cats, stats, plots.BarOptions{YLabel: metric,
+		Title: fmt.Sprintf("%s: final %s by %s (mean, Student-t 95%% CI over %s)", r.Name, metric, r.axisName(stage), seedsPhrase(stats))})
 }
 
 // groupedSeries is GroupedBars' data: the categories and one series per other-axes label.
@@ -607,4 +617,21 @@ func otherValues(values map[string]string, skip string) string {
 		parts[i] = k + "=" + values[k]
 	}
 	return strings.Join(parts, ", ") // "" with no other axis: plots.Bars names it "series 1"
+}
+
+// seedsPhrase says how many seeds the bars summarize: "3 seeds" or "2-3 seeds".
+func seedsPhrase(bars []plots.BarSeries) string {
+	lo, hi := -1, 0
+	for _, b := range bars {
+		for _, st := range b.Stats {
+			if st.N > 0 && (lo < 0 || st.N < lo) {
+				lo = st.N
+			}
+			hi = max(hi, st.N)
+		}
+	}
+	if lo == hi {
+		return fmt.Sprintf("%d seeds", hi)
+	}
+	return fmt.Sprintf("%d-%d seeds", lo, hi)
 }

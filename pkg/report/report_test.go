@@ -149,3 +149,74 @@ func TestReportStatistics(t *testing.T) {
 		t.Errorf("report.tex:\n%s", tex)
 	}
 }
+
+// With few seeds the figures do not mislead: bands and error bars stay inside the
+// metric's range (a loss >= 0, an accuracy <= 1), every legend says n, and the report
+// warns that the intervals of cells with fewer than 3 seeds are ranges.
+func TestFewSeedsDoNotMislead(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "sweep")
+	p, err := experiments.PrepareSweep(writeSweep(t, tinySweep), dir, nil) // 2 seeds
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range p.Runs {
+		// Accuracies 0.95 and 0.55: the Student-t interval of 2 values reaches far past 1,
+		// and the loss band (1 - acc, 1.5 - acc) far below 0.
+		fakeDone(t, experiments.RunDir(dir, r.ID), 0.55+0.4*float64(r.Seed-1))
+	}
+	rep, err := Build(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := rep.Warnings(); len(w) != 1 || !strings.Contains(w[0], "fewer than 3") || !strings.Contains(w[0], "[min, max]") {
+		t.Errorf("warnings %q", w)
+	}
+	if md := string(rep.Markdown()); !strings.Contains(md, "**Warning:**") {
+		t.Errorf("the Markdown table does not carry the warning:\n%s", md)
+	}
+	// The figures' data: what Figures draws, clipped.
+	var series []Series
+	var bars []BarSeries
+	for _, c := range rep.Cells {
+		runs := rep.curves[cellKey(c.Stage, c.Cell)]
+		series = append(series, Series{Label: withN(c.Cell, len(runs)), Runs: runs})
+		var vals []float64
+		for _, seed := range c.Seeds {
+			vals = append(vals, rep.finals[cellKey(c.Stage, c.Cell)][seed]["final_valid_acc"])
+		}
+		bars = append(bars, BarSeries{Label: c.Cell, Values: [][]float64{vals}})
+	}
+	curves, err := Bands(series, CI95, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unclipped := curves[0].Band.Lo[len(curves[0].Band.Lo)-1]
+	ClipCurves("valid_loss", curves)
+	for _, c := range curves {
+		if !strings.HasSuffix(c.Label, "(n=2)") {
+			t.Errorf("legend label %q does not say n", c.Label)
+		}
+		for i := range c.Band.Lo {
+			if c.Band.Lo[i] < 0 {
+				t.Errorf("%s: loss band reaches %g < 0", c.Label, c.Band.Lo[i])
+			}
+		}
+	}
+	if unclipped >= 0 {
+		t.Fatalf("the test data should give a band below 0 before clipping, got %g", unclipped)
+	}
+	stats := BarStats(bars, CI95)
+	if stats[0].Stats[0].Hi <= 1 {
+		t.Fatalf("the test data should give an error bar above 1 before clipping, got %g", stats[0].Stats[0].Hi)
+	}
+	ClipBars([]string{"valid_acc"}, stats)
+	for _, s := range stats {
+		if st := s.Stats[0]; st.Hi > 1 || st.Lo < 0 {
+			t.Errorf("%s: accuracy error bar [%g, %g] outside [0, 1]", s.Label, st.Lo, st.Hi)
+		}
+	}
+	// And the figures themselves are drawn from clipped data (Figures runs the same path).
+	if _, err := rep.Figures(); err != nil {
+		t.Fatal(err)
+	}
+}
