@@ -469,7 +469,7 @@ func init() {
 				texts: []uint64{c.headHash[i]}, dup: mixHash(c.headHash[i], c.textHash[i])})
 		})
 	}, poetryArgs)
-	registerArgs("poetry-tune", "a Song ci -> its tune name (词牌), ci titled by a tune alone (SFT: long prompt, short completion)"+args, func(o Options) (*Task, error) {
+	registerArgs("poetry-tune", "a Song ci -> its tune name (词牌), ci titled by a tune alone (SFT: long prompt, short completion); name args: by-author", func(o Options) (*Task, error) {
 		return poetryTask("poetry-tune", SFT, o, func(c *poetryCache, i int, add func(rawExample)) {
 			if !c.plainTune[i] {
 				return
