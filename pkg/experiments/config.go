@@ -27,13 +27,14 @@ task:
                          # jsonl:PATH ("masklab tasks" lists them all)
   vocab: 0               # synthetic: vocabulary size incl. PAD/BOS/EOS; text: cap (0 = task default: 64 / no cap)
   min_len: 0             # shortest source (0 = task default: 8 for synthetic tasks, no bound for text)
-  max_len: 0             # longest source (0 = task default: 22 for synthetic tasks, no bound for text)
+  max_len: 0             # longest source (0 = task default: 22 for synthetic tasks, 256 for poetry-*, no bound for other text)
   train_size: 0          # synthetic tasks: training examples (0 = 50000)
   max_examples: 0        # if > 0, use only N training examples (data-size ablations)
   max_eval: 0            # if > 0, cap the valid and test splits at N examples
   src_len: 0             # padded source length (0 = the task's: longest source + EOS, rounded up to 8)
   tgt_len: 0             # padded target / row length (0 = the task's)
   packing: none          # decoder-only: none | first-fit | best-fit-decreasing | concat (documents per row)
+  completion_marker: ""  # jsonl {"text"} files: the completion is what follows this text (TRL's response_template)
   data_sha256: ""        # set by masklab, not by you: the sha256 of a user data file (tsv/jsonl), so that a
                          # run's identity changes with its data; its path is made absolute
 
@@ -112,6 +113,9 @@ type TaskConfig struct {
 	SrcLen      int    `yaml:"src_len"`
 	TgtLen      int    `yaml:"tgt_len"`
 	Packing     string `yaml:"packing"`
+	// CompletionMarker makes an LM task SFT (datasets.Task.WithCompletionMarker);
+	// omitted from the YAML when empty, so it leaves existing run ids unchanged.
+	CompletionMarker string `yaml:"completion_marker,omitempty"`
 	// DataSHA256 is the content hash of a user data file, set by ResolveData (omitted
 	// from the YAML of built-in tasks, whose run ids it therefore leaves unchanged).
 	DataSHA256 string `yaml:"data_sha256,omitempty"`

@@ -195,3 +195,25 @@ func TestDataFileIsPartOfTheRunIdentity(t *testing.T) {
 		t.Errorf("built-in task: %v, %q", err, b.Task.DataSHA256)
 	}
 }
+
+// A poetry task's arguments reach datasets.CheckName: filters pass, an unknown one is an
+// error naming it, and a misspelt task still gets "did you mean".
+func TestTaskNameArguments(t *testing.T) {
+	for name, want := range map[string]string{
+		"poetry-lm:tang,by-author": "",
+		"poetry-couplet:song":      "",
+		"poetry-lm:ming":           `unknown argument "ming"`,
+		"poetyr-lm":                `did you mean "poetry-lm"`,
+	} {
+		c := Default()
+		c.Task.Name = name
+		c.Model.Kind = "decoder"
+		if name == "poetry-couplet:song" {
+			c.Model.Kind = "seq2seq"
+		}
+		errs := strings.Join(validateTask(c), "; ")
+		if (want == "") != (errs == "") || (want != "" && !strings.Contains(errs, want)) {
+			t.Errorf("%s: errors %q, want %q", name, errs, want)
+		}
+	}
+}

@@ -72,11 +72,16 @@ func newSetupVocab(cfg *Config, initVocab *datasets.Vocab) (*setup, error) {
 			return nil, fmt.Errorf("init_from: %w", err)
 		}
 	}
+	if m := cfg.Task.CompletionMarker; m != "" {
+		if su.task, _, err = su.task.WithCompletionMarker(m); err != nil {
+			return nil, fmt.Errorf("task.completion_marker: %w", err)
+		}
+	}
 	kind := cfg.Model.Kind
 	switch su.task.Kind {
 	case datasets.Seq2Seq:
 		if kind == layers.KindDecoder {
-			return nil, fmt.Errorf("task %q is seq2seq; model.kind=decoder needs an LM or SFT task (cedict-docs, cedict-sft, jsonl)", cfg.Task.Name)
+			return nil, fmt.Errorf("task %q is seq2seq; model.kind=decoder needs an LM or SFT task (cedict-docs, cedict-sft, poetry-lm, poetry-title, jsonl)", cfg.Task.Name)
 		}
 	default:
 		if kind != layers.KindDecoder {

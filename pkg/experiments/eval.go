@@ -99,7 +99,7 @@ func (s *session) evaluate(split string, step int) (map[string]float64, error) {
 			return nil, err
 		}
 		m[split+"_exact"] = exact
-		if strings.HasPrefix(su.cfg.Task.Name, "cedict-") {
+		if strings.HasPrefix(su.cfg.Task.Name, "cedict-") || strings.HasPrefix(su.cfg.Task.Name, "poetry-") {
 			m[split+"_cer"] = cer
 		}
 	}

@@ -2,6 +2,7 @@ package experiments
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/masklab/masklab/datasets"
@@ -32,17 +33,13 @@ func validateMasks(c *Config) []string {
 // validateTask checks the task name against the datasets package.
 func validateTask(c *Config) []string {
 	name := c.Task.Name
-	if kind, _, ok := strings.Cut(name, ":"); ok && (kind == "tsv" || kind == "jsonl") {
-		return nil
-	}
-	if strings.HasSuffix(name, ".tsv") || strings.HasSuffix(name, ".jsonl") {
+	err := datasets.CheckName(name)
+	if err == nil {
 		return nil
 	}
 	known := datasets.Names()
-	for _, k := range known {
-		if k == name {
-			return nil
-		}
+	if base, _, ok := strings.Cut(name, ":"); ok && slices.Contains(known, base) {
+		return []string{"task.name: " + err.Error()} // a known task with a bad argument
 	}
 	msg := fmt.Sprintf("task.name=%q: unknown task; known: %s, tsv:PATH, jsonl:PATH", name, strings.Join(known, ", "))
 	if near := textutil.Closest(name, known); near != "" {
