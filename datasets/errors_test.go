@@ -38,6 +38,9 @@ func TestLoadErrors(t *testing.T) {
 		{"jsonl", Options{Path: write("half.jsonl", "{\"prompt\":\"p\"}\n")}, []string{"half.jsonl:1", "completion"}},
 		{"jsonl", Options{Path: write("two.jsonl", "{\"text\":\"a\"} {\"text\":\"b\"}\n")}, []string{"two.jsonl:1", "more than one"}},
 		{"jsonl", Options{Path: write("arr.jsonl", "[1,2]\n")}, []string{"arr.jsonl:1"}},
+		// A field of the wrong type is named, with the type it had (not "not a JSON object").
+		{"jsonl", Options{Path: write("num.jsonl", "{\"prompt\": 5, \"completion\": \"x\"}\n")}, []string{"num.jsonl:1", `field "prompt" must be a string`, "number"}},
+		{"jsonl", Options{Path: write("list.jsonl", "{\"text\": [\"a\"]}\n")}, []string{"list.jsonl:1", `field "text" must be a string`, "array"}},
 		{"jsonl", Options{Path: write("emptytext.jsonl", "{\"text\":\" \"}\n")}, []string{"emptytext.jsonl:1", "empty"}},
 		{"jsonl", Options{Path: write("none.jsonl", "")}, []string{"none.jsonl", "no examples"}},
 		{"cedict-pinyin", Options{Path: "x.tsv"}, []string{"cedict-pinyin", "x.tsv"}},

@@ -3,6 +3,7 @@ package datasets
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -126,6 +127,14 @@ func parseJSONL(name string, data []byte) (Kind, []rawExample, *interner, error)
 		var j jsonLine
 		dec := json.NewDecoder(strings.NewReader(line))
 		if err := dec.Decode(&j); err != nil {
+			var te *json.UnmarshalTypeError
+			if errors.As(err, &te) && te.Field != "" {
+				return fmt.Errorf("%s: field %q must be a string, got a JSON %s", at, te.Field, te.Value)
+			}
+			var se *json.SyntaxError
+			if errors.As(err, &se) {
+				return fmt.Errorf("%s: not valid JSON at character %d: %v", at, se.Offset, err)
+			}
 			return fmt.Errorf("%s: not a JSON object: %v", at, err)
 		}
 		if dec.More() {
