@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 
 	"github.com/masklab/masklab/internal/textutil"
@@ -166,6 +167,10 @@ func (s *Schema[T]) checkScalar(key string, n *yaml.Node) error {
 	if isInt && n.Tag != "!!int" || isFloat && n.Tag != "!!float" && n.Tag != "!!int" || kind == reflect.Bool && n.Tag != "!!bool" {
 		return fmt.Errorf("bad value for %s: want %s, got %s", key, kindName(kind), describeNode(n))
 	}
+	if kind == reflect.String && !roundTrips(n.Value) {
+		return fmt.Errorf("bad value for %s: %q has several lines and starts with a line break or a tab, "+
+			"which a saved config cannot hold (it would read back as another value)", key, n.Value)
+	}
 	return nil
 }
 
@@ -189,6 +194,11 @@ func (s *Schema[T]) Set(c *T, key string, value any) error {
 		}
 		if i == len(parts)-1 && next != nil && next.Kind == yaml.MappingNode {
 			return fmt.Errorf("--set %s=%v: %s is a section: set one of its keys, e.g. %s.%s", key, value, key, key, next.Content[0].Value)
+		}
+		if next == nil && i == len(parts)-1 && slices.Contains(s.keys, key) {
+			// A key the config leaves out of its YAML (omitempty, e.g. at its default).
+			next = &yaml.Node{Kind: yaml.ScalarNode}
+			node.Content = append(node.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: p}, next)
 		}
 		if next == nil || (i < len(parts)-1 && next.Kind != yaml.MappingNode) {
 			return s.unknownKeyError(key, value)
@@ -305,4 +315,17 @@ func (s *Schema[T]) unknownKey(key string, sections bool) error {
 		return fmt.Errorf("unknown key %q; did you mean %q?", key, near)
 	}
 	return fmt.Errorf("unknown key %q; known keys: %s", key, strings.Join(keys, ", "))
+}
+
+// roundTrips reports whether yaml.v3 reads s back as written: it writes a string of
+// several lines as a block scalar, which loses a leading line break and cannot start
+// with a tab, so a config holding such a string would change (and change its hash) on
+// its way through config.yaml.
+func roundTrips(s string) bool {
+	if !strings.Contains(s, "\n") {
+		return true
+	}
+	data, err := yaml.Marshal(s)
+	var back string
+	return err == nil && yaml.Unmarshal(data, &back) == nil && back == s
 }

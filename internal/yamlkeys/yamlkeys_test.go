@@ -37,6 +37,8 @@ func TestSchema(t *testing.T) {
 		{func() error { return s.Set(c, "lr", "fast") }, []string{"--set lr=fast", "want a number"}},
 		{func() error { return s.Set(c, "model.layr", "3") }, []string{"model.layr", `did you mean "model.layers"`}},
 		{func() error { return s.Set(c, "model", "3") }, []string{"model is a section"}},
+		// A string yaml.v3 cannot write back as itself (found by FuzzParseConfig).
+		{func() error { return s.Set(c, "model.norm", "\npre") }, []string{"several lines", "line break"}},
 	} {
 		err := tc.do()
 		for _, w := range tc.want {
@@ -44,5 +46,26 @@ func TestSchema(t *testing.T) {
 				t.Errorf("error %v, want it to mention %q", err, w)
 			}
 		}
+	}
+}
+
+// A key its type leaves out of the YAML when empty (omitempty) can still be set.
+func TestSetOmittedKey(t *testing.T) {
+	type opt struct {
+		Masks struct {
+			Self  string `yaml:"self"`
+			Score string `yaml:"score,omitempty"`
+		} `yaml:"masks"`
+	}
+	s := New[opt]("masks:\n  self: causal\n  score: \"\"\n")
+	c, err := s.Decode([]byte("masks: {self: pad}\n"), "c", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set(c, "masks.score", "alibi + softcap(3)"); err != nil || c.Masks.Score != "alibi + softcap(3)" || c.Masks.Self != "pad" {
+		t.Fatalf("Set of an omitted key: %+v, %v", c, err)
+	}
+	if err := s.Set(c, "masks.scor", "alibi"); err == nil || !strings.Contains(err.Error(), `did you mean "masks.score"`) {
+		t.Errorf("misspelt omitted key: %v", err)
 	}
 }
