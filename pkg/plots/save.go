@@ -9,10 +9,10 @@ import (
 	"image/color"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/masklab/masklab/internal/fsx"
 	"golang.org/x/text/encoding/charmap"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
@@ -51,31 +51,16 @@ var Formats = []string{"png", "svg", "pdf"}
 
 // Save writes f to path at the given size; the format comes from the extension
 // (.png, .svg or .pdf). The file is written to a temporary name and renamed, so a
-// failed save leaves no half-written figure.
+// failed save leaves no half-written figure; the umask decides its permissions.
 func Save(f Figure, path string, size Size) error {
 	format := strings.TrimPrefix(strings.ToLower(filepath.Ext(path)), ".")
 	data, err := Encode(f, format, size)
 	if err != nil {
 		return fmt.Errorf("saving figure %s: %w", path, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("saving figure %s: %w", path, err)
-	}
-	_, werr := tmp.Write(data)
-	if werr == nil {
-		werr = tmp.Chmod(0o644)
-	}
-	cerr := tmp.Close()
-	if werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmp.Name(), path)
-	}
-	if werr != nil {
-		os.Remove(tmp.Name())
-		return fmt.Errorf("saving figure %s: %w", path, werr)
+	// Written like every result: atomically, with the umask's permissions.
+	if err := fsx.WriteFileAtomic(path, data); err != nil {
+		return fmt.Errorf("saving figure: %w", err)
 	}
 	return nil
 }
