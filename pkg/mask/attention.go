@@ -149,6 +149,11 @@ type Env struct {
 	Training   bool        // random atoms are active only when training
 	rngState   *graph.Node // see Uniform
 	uniformFor func(e *Env, shape shapes.Shape) *graph.Node
+
+	// The trainable variables of score modifications (see Variable).
+	variableFor func(name string, shape shapes.Shape) *graph.Node
+	varSuffix   string // set by BuildScore for the second and later steps
+	variables   int    // how many Variable calls were made
 }
 
 // Side is the batch's side data as graph nodes, given to NewEnv. Every field is
@@ -162,6 +167,10 @@ type Side struct {
 	// RNG, so random masks are resampled every step and reproducible from the seed).
 	Training bool
 	Uniform  func(shape shapes.Shape) *graph.Node
+	// Variable, when set, returns the trainable float32 variable of that name and shape
+	// (created zero-initialised on first use, e.g. in a model.Scope): the parameters of
+	// score modifications (Env.Variable).
+	Variable func(name string, shape shapes.Shape) *graph.Node
 }
 
 // NewEnv builds the index nodes for a [B,H,Q,K] attention and reshapes the side data.
@@ -190,6 +199,7 @@ func NewEnv(g *graph.Graph, b, h, q, k int, side Side) *Env {
 	case side.QuerySeg != nil && q == k:
 		e.KeySeg = graph.Reshape(graph.ConvertDType(side.QuerySeg, i32), b, 1, 1, k)
 	}
+	e.variableFor = side.Variable
 	if side.Uniform != nil {
 		u := side.Uniform
 		e.uniformFor = func(_ *Env, s shapes.Shape) *graph.Node { return u(s) }

@@ -42,6 +42,8 @@ func TestPictures(t *testing.T) {
 		{"dilated(2)", Example{Q: 4}, "#.#.|.#.#|#.#.|.#.#"},
 		{"band(1)", Example{Q: 4, K: 6}, "##....|###...|..###.|...###"},
 		{"causal & doc", Example{Q: 6, Segments: []int{0, 0, 0, 1, 1, 2}}, "#.....|##....|###...|...#..|...##.|.....#"},
+		{"sink(2)", Example{Q: 4}, "##..|##..|##..|##.."},
+		{"causal & (window(1) | sink(1))", Example{Q: 6}, "#.....|##....|###...|#.##..|#..##.|#...##"},
 	} {
 		got := strings.ReplaceAll(strings.TrimSpace(ASCII(grid(t, tc.spec, tc.ex))), "\n", "|")
 		if got != tc.want {
@@ -68,6 +70,9 @@ var ref = map[string]func(q, k int, ex Example) bool{
 	},
 	"band(1)": func(q, k int, ex Example) bool { return abs(k-q*ex.KeyLen/ex.QueryLen) <= 1 },
 	"band(0)": func(q, k int, ex Example) bool { return k == q*ex.KeyLen/ex.QueryLen },
+	// sink reads no lengths: the first n keys stay visible even past the valid length.
+	"sink(3)": func(q, k int, ex Example) bool { return k < 3 },
+	"sink(0)": func(q, k int, ex Example) bool { return false },
 }
 
 func abs(x int) int {
@@ -140,7 +145,7 @@ type expr struct {
 }
 
 func randomExpr(r *rand.Rand, depth int) expr {
-	atoms := []string{"full", "causal", "causal_br", "pad", "qpad", "prefix", "doc", "window(2)", "chunk(3)", "dilated(3)", "band(1)"}
+	atoms := []string{"full", "causal", "causal_br", "pad", "qpad", "prefix", "doc", "window(2)", "chunk(3)", "dilated(3)", "band(1)", "sink(3)"}
 	if depth <= 0 || r.IntN(3) == 0 {
 		a := atoms[r.IntN(len(atoms))]
 		return expr{a, ref[a]}
@@ -449,5 +454,30 @@ func TestRegisterAttention(t *testing.T) {
 	_ = RegisterAttention("test_panics", "", "", func(Args) (Attention, error) { panic("boom") })
 	if _, err := ParseAttention("causal & test_panics"); err == nil || !strings.Contains(err.Error(), "boom") {
 		t.Errorf("panicking constructor: err = %v", err)
+	}
+}
+
+// TestSinkStreamingLLM checks sink(n) as StreamingLLM uses it: "causal & (window(w) |
+// sink(n))" lets query q see exactly the keys k <= q with k < n or q - k <= w, on random
+// sizes; and sink reads no lengths, so keys past the valid length stay visible unless
+// pad is added.
+func TestSinkStreamingLLM(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for i := 0; i < 20; i++ {
+		n, w := r.IntN(5), r.IntN(4)
+		ex := randomExample(r, true)
+		spec := fmt.Sprintf("causal & (window(%d) | sink(%d))", w, n)
+		checkGrid(t, spec, ex, grid(t, spec, ex), func(q, k int) bool { return k <= q && (k < n || q-k <= w) })
+	}
+	m, _ := ParseAttention("sink(4)")
+	if m.PerHead() || m.Random() || m.Needs() != nil {
+		t.Errorf("sink(4): PerHead %v, Random %v, Needs %q; want false, false, none", m.PerHead(), m.Random(), m.Needs())
+	}
+	ex := Example{Q: 5, KeyLen: 2}
+	if got := strings.ReplaceAll(strings.TrimSpace(ASCII(grid(t, "sink(4)", ex))), "\n", "|"); got != "####.|####.|####.|####.|####." {
+		t.Errorf("sink(4) with klen 2 = %s: want keys 0..3 visible whatever the padding", got)
+	}
+	if got := strings.ReplaceAll(strings.TrimSpace(ASCII(grid(t, "sink(4) & pad", ex))), "\n", "|"); got != "##...|##...|##...|##...|##..." {
+		t.Errorf("sink(4) & pad with klen 2 = %s", got)
 	}
 }

@@ -99,6 +99,28 @@ func Window(w int) Attention {
 	}, false, false)
 }
 
+// Sink allows every query the first n keys (key < n), whatever the padding and the
+// query: the attention sinks of StreamingLLM (Xiao et al., ICLR 2024, "Efficient
+// Streaming Language Models with Attention Sinks"; attention-gym's sink_attn), where
+// "causal & (window(w) | sink(4))" keeps the first 4 keys and a sliding window.
+//
+//	##..   (n 2)
+//	##..
+//	##..
+//	##..
+//
+//	#.....   (causal & (window(1) | sink(1)), Q 6)
+//	##....
+//	###...
+//	#.##..
+//	#..##.
+//	#...##
+func Sink(n int) Attention {
+	return NewAttention(fmt.Sprintf("sink(%d)", n), func(e *Env) *graph.Node {
+		return graph.LessThan(e.Key, graph.ConstAs(e.Key, n))
+	}, false, false)
+}
+
 // Chunk allows a query to attend to the keys of its own block of n positions
 // (floor(query/n) == floor(key/n)); with causal it is chunked causal attention.
 //
@@ -187,6 +209,7 @@ func init() {
 	mustRegister(RegisterAttention("prefix", "", "prefix-LM: key < prefix length, or key <= query", noArgs(Prefix)))
 	mustRegister(RegisterAttention("doc", "", "same segment (document) id", noArgs(Doc)))
 	mustRegister(RegisterAttention("window", "(w)", "|query - key| <= w, w >= 0", intArg("w", 0, Window)))
+	mustRegister(RegisterAttention("sink", "(n)", "attention sinks: key < n for every query, whatever the padding, n >= 0", intArg("n", 0, Sink)))
 	mustRegister(RegisterAttention("chunk", "(n)", "same block of n positions: floor(query/n) == floor(key/n), n >= 1", intArg("n", 1, Chunk)))
 	mustRegister(RegisterAttention("dilated", "(d)", "(query - key) mod d == 0, d >= 1", intArg("d", 1, Dilated)))
 	mustRegister(RegisterAttention("band", "(w)", "cross-attention band: |key - floor(query * Kv / Qv)| <= w on the valid lengths", intArg("w", 0, Band)))

@@ -1,6 +1,6 @@
 // Package mask defines the masks studied by masklab, one definition each, named by a
 // small text syntax: attention masks (decoder self-attention and cross-attention),
-// decoder-input corruption, and loss masks.
+// decoder-input corruption, loss masks, and score modifications (soft masks).
 //
 // An attention mask (Attention) is a function of (batch, head, query index, key index)
 // and the batch's side data (valid lengths, segment ids, prefix lengths) that returns a
@@ -9,7 +9,12 @@
 // training graphs (Env.Build) and draws pictures (Attention.Grid, ASCII). And, Or and
 // Not compose masks. A decoder-input corruption (Corruption) chooses, on the host,
 // which teacher-forcing inputs to replace with MASK (or UNK); a loss mask (Loss) gives
-// per-target-position weights, the loss being sum(w_i*l_i)/sum(w_i).
+// per-target-position weights, the loss being sum(w_i*l_i)/sum(w_i). A score
+// modification (Score; FlexAttention's score_mod, xFormers' attention biases) changes
+// the attention scores before the softmax, per head and per (query, key): an additive
+// bias (ALiBi, T5's learned relative positions) or a transform (soft-capping). It is
+// composed with a boolean mask, which still decides what is allowed: a pair the mask
+// forbids stays forbidden whatever the score modification does.
 //
 // # Spec syntax
 //
@@ -22,11 +27,16 @@
 //     "causal & pad", "pad & band(3)", "!(causal | doc)", "prefix & (window(2) | chunk(4))".
 //   - input (ParseCorruption) and loss (ParseLoss): one atom with arguments, no algebra:
 //     "span(0.15, 3)", `interactive(keep, "我 是")`, "plw(0.1)".
+//   - score (ParseScore): atoms with arguments joined by +, applied left to right:
+//     "alibi", "t5(32, 128)", "softcap(50)", "alibi + softcap(30)" (the ALiBi bias is
+//     added, then the sum soft-capped); "none" changes nothing.
 //
 // Parse errors (*SyntaxError) name the offending text and its 1-based column, list the
 // known names of the kind and suggest the closest. Names(kind) lists the names;
-// RegisterAttention, RegisterCorruption and RegisterLoss add user strategies that then
-// work everywhere built-ins do (specs, the CLI, pictures, sweeps).
+// RegisterAttention, RegisterCorruption, RegisterLoss and RegisterScore add user
+// strategies that then work everywhere built-ins do (specs, the CLI, pictures, sweeps);
+// a user score modification is NewScoreBias (a bias from the index nodes) or
+// NewScoreMod (a function of the scores and the index nodes).
 //
 // # Names
 //
@@ -44,6 +54,7 @@
 //	       prefix                               prefix-LM: key < P, or key <= query
 //	       doc                                  same segment (document) id
 //	       window          (w) w >= 0           |query - key| <= w
+//	       sink            (n) n >= 0           key < n, whatever the padding (attention sinks)
 //	       chunk           (n) n >= 1           floor(query/n) == floor(key/n)
 //	       dilated         (d) d >= 1           (query - key) mod d == 0
 //	       band            (w) w >= 0           |key - floor(query * Kv / Qv)| <= w
@@ -64,6 +75,13 @@
 //	loss   all                                  weight 1 on every non-padding target token
 //	       completion                           weight 0 on prompt tokens (position < prompt length), 1 after
 //	       plw             (w) in [0,1]         prompt tokens weight w, completion tokens 1
+//	score  none                                 the scores as they are (the default)
+//	       alibi                                ALiBi: head h adds -m_h*|query - key|, m_h = 2^(-8(h+1)/H) (H a power
+//	                                            of 2; otherwise BLOOM's rule, AlibiSlopes)
+//	       t5              (buckets,            learned T5 relative position bias: a [buckets, H] table, zero at start,
+//	                        max_distance[,      indexed by the bucket of key - query (T5Bucket; causal buckets unless
+//	                        bidirectional])     bidirectional); t5 alone is t5(32, 128)
+//	       softcap         (c) c > 0            c*tanh(scores/c), as Gemma 2 (a transform, not a bias)
 //
 // # Pictures of input and loss strategies
 //

@@ -31,7 +31,7 @@ func ExampleParseAttention_error() {
 	_, err := mask.ParseAttention("causal & windw(2)")
 	fmt.Println(err)
 	// Output:
-	// self spec "causal & windw(2)": column 10: unknown self name "windw" (did you mean "window"?); known self names: band, causal, causal_br, chunk, dilated, doc, full, keydrop, pad, prefix, qpad, random, window
+	// self spec "causal & windw(2)": column 10: unknown self name "windw" (did you mean "window"?); known self names: band, causal, causal_br, chunk, dilated, doc, full, keydrop, pad, prefix, qpad, random, sink, window
 }
 
 func ExampleCorruption_Apply() {

@@ -86,13 +86,32 @@ func FuzzParseLoss(f *testing.F) {
 	})
 }
 
+// FuzzParseScore: no input panics; canonical forms are stable.
+func FuzzParseScore(f *testing.F) {
+	for _, s := range []string{"none", "alibi", "t5", "t5(32, 128)", "t5(8, 16, bidirectional)", "softcap(50)",
+		"alibi + softcap(30)", "none + none", "alibi +", "+ alibi", "softcap(+3)", "softcap(-3)", "softcap(1e400)",
+		"t5(32)", "t5(3, 1e9)", "alibi & t5", "t5(32, 128, 'causal')", "softcap(NaN)", "++", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, spec string) {
+		s, err := ParseScore(spec)
+		if err != nil {
+			return
+		}
+		s2, err := ParseScore(s.String())
+		if err != nil || s2.String() != s.String() {
+			t.Fatalf("canonical %q of %q: %v", s.String(), spec, err)
+		}
+	})
+}
+
 // TestDocTable checks that the package doc's table names every built-in of every kind.
 func TestDocTable(t *testing.T) {
 	doc, err := os.ReadFile("doc.go")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, k := range []Kind{KindSelf, KindInput, KindLoss} {
+	for _, k := range []Kind{KindSelf, KindInput, KindLoss, KindScore} {
 		for _, i := range Infos(k) {
 			if strings.HasPrefix(i.Name, "test_") {
 				continue

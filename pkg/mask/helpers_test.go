@@ -31,6 +31,8 @@ func unregister(t *testing.T, k Kind, names ...string) {
 				delete(corruptDB, n)
 			case KindLoss:
 				delete(lossDB, n)
+			case KindScore:
+				delete(scoreDB, n)
 			}
 		}
 	})

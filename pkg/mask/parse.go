@@ -42,7 +42,7 @@ const (
 	tIdent
 	tNum
 	tStr
-	tPunct // one of ( ) , & | !
+	tPunct // one of ( ) , & | ! and, in score specs, +
 )
 
 type token struct {
@@ -74,7 +74,7 @@ func lex(kind Kind, spec string) ([]token, error) {
 		switch {
 		case unicode.IsSpace(r):
 			i++
-		case strings.ContainsRune("(),&|!", r):
+		case strings.ContainsRune("(),&|!", r) || (r == '+' && kind == KindScore && !atArgument(toks)):
 			toks = append(toks, token{kind: tPunct, text: string(r), col: i + 1})
 			i++
 		case r == '_' || (r < 128 && unicode.IsLetter(r)):
@@ -125,6 +125,13 @@ func lex(kind Kind, spec string) ([]token, error) {
 	}
 	toks = append(toks, token{kind: tEOF, col: len(rs) + 1})
 	return toks, nil
+}
+
+// atArgument reports whether the next token starts an argument (after '(' or ','),
+// where '+' in a score spec is a number's sign rather than the chaining operator.
+func atArgument(toks []token) bool {
+	n := len(toks)
+	return n > 0 && toks[n-1].kind == tPunct && (toks[n-1].text == "(" || toks[n-1].text == ",")
 }
 
 type parser struct {
@@ -313,6 +320,9 @@ func (p *parser) end() error {
 	if p.kind == KindSelf || p.kind == KindCross {
 		return p.errAt(t, "expected '&', '|' or end of spec, got %s", t.show())
 	}
+	if p.kind == KindScore {
+		return p.errAt(t, "expected '+' or end of spec, got %s (score specs are names with arguments joined by +)", t.show())
+	}
 	return p.errAt(t, "expected end of spec after the %s strategy, got %s (input and loss specs are one name with arguments)", p.kind, t.show())
 }
 
@@ -412,6 +422,42 @@ func ParseLoss(spec string) (Loss, error) {
 	return l, nil
 }
 
+// ParseScore parses a score-modification spec (the score kind): registered names with
+// their arguments joined by "+", applied left to right, e.g. "alibi", "t5(32, 128)",
+// "softcap(50)", "alibi + softcap(30)"; "none" changes nothing. The result's String is
+// the canonical form (none terms dropped). Errors are *SyntaxError.
+func ParseScore(spec string) (Score, error) {
+	p, err := newParser(KindScore, spec)
+	if err != nil {
+		return Score{}, err
+	}
+	var terms []Score
+	for {
+		a, t, err := p.atom()
+		if err != nil {
+			return Score{}, err
+		}
+		e, ok := lookup(scoreDB, a.Name)
+		if !ok {
+			return Score{}, p.unknown(t, Names(KindScore))
+		}
+		s, err := build(e.make, a)
+		if err != nil {
+			return Score{}, p.argError(t, a, err)
+		}
+		s.spec = a.String()
+		terms = append(terms, s)
+		if !p.isPunct("+") {
+			break
+		}
+		p.next()
+	}
+	if err := p.end(); err != nil {
+		return Score{}, err
+	}
+	return ChainScores(terms...), nil
+}
+
 // Validate parses spec as the given kind and reports the error, if any.
 func Validate(kind Kind, spec string) error {
 	var err error
@@ -422,8 +468,10 @@ func Validate(kind Kind, spec string) error {
 		_, err = ParseCorruption(spec)
 	case KindLoss:
 		_, err = ParseLoss(spec)
+	case KindScore:
+		_, err = ParseScore(spec)
 	default:
-		err = fmt.Errorf("unknown kind %q; known: self, cross, input, loss", kind)
+		err = fmt.Errorf("unknown kind %q; known: self, cross, input, loss, score", kind)
 	}
 	return err
 }

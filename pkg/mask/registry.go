@@ -22,13 +22,14 @@ const (
 	KindCross Kind = "cross" // cross-attention masks (Attention; same names as self)
 	KindInput Kind = "input" // decoder-input corruption (Corruption)
 	KindLoss  Kind = "loss"  // loss masks (Loss)
+	KindScore Kind = "score" // score modifications (Score): terms joined by +
 )
 
 // Kinds lists every kind, in the order the docs use.
-var Kinds = []Kind{KindSelf, KindCross, KindInput, KindLoss}
+var Kinds = []Kind{KindSelf, KindCross, KindInput, KindLoss, KindScore}
 
-// ParseKind maps a kind's name ("self", "cross", "input", "loss"; "attention" means
-// self, "corrupt" and "corruption" mean input) to its Kind.
+// ParseKind maps a kind's name ("self", "cross", "input", "loss", "score"; "attention"
+// means self, "corrupt" and "corruption" mean input) to its Kind.
 func ParseKind(s string) (Kind, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "self", "attention":
@@ -39,8 +40,10 @@ func ParseKind(s string) (Kind, error) {
 		return KindInput, nil
 	case "loss":
 		return KindLoss, nil
+	case "score":
+		return KindScore, nil
 	}
-	return "", fmt.Errorf("unknown kind %q; known: self, cross, input, loss", s)
+	return "", fmt.Errorf("unknown kind %q; known: self, cross, input, loss, score", s)
 }
 
 // Arg is one argument of a strategy atom as written in a spec: a number, a bare word
@@ -235,6 +238,7 @@ var (
 	attentionDB = map[string]entry[Attention]{}
 	corruptDB   = map[string]entry[Corruption]{}
 	lossDB      = map[string]entry[Loss]{}
+	scoreDB     = map[string]entry[Score]{}
 )
 
 // RegisterAttention adds an attention mask (self and cross kinds) under name, so that
@@ -257,6 +261,13 @@ func RegisterCorruption(name, args, doc string, make func(Args) (Corruption, err
 // RegisterAttention for the arguments.
 func RegisterLoss(name, args, doc string, make func(Args) (Loss, error)) error {
 	return register(lossDB, Info{KindLoss, name, args, doc}, make)
+}
+
+// RegisterScore adds a score modification (the score kind) under name; see
+// RegisterAttention for the arguments. Build it with NewScoreBias (an additive bias) or
+// NewScoreMod (a transform of the scores).
+func RegisterScore(name, args, doc string, make func(Args) (Score, error)) error {
+	return register(scoreDB, Info{KindScore, name, args, doc}, make)
 }
 
 func register[T any](db map[string]entry[T], info Info, make func(Args) (T, error)) error {
@@ -310,6 +321,8 @@ func Infos(k Kind) []Info {
 		return infos(corruptDB, k)
 	case KindLoss:
 		return infos(lossDB, k)
+	case KindScore:
+		return infos(scoreDB, k)
 	}
 	return nil
 }
