@@ -65,6 +65,7 @@ type AttentionBuilder struct {
 	outputDim         int
 	mask              *Mask
 	bias              *graph.Node
+	score             func(scores *graph.Node) *graph.Node
 	dropoutRate       float64
 	training          bool
 	qPos, kPos        *graph.Node
@@ -120,6 +121,16 @@ func (b *AttentionBuilder) WithBoolMask(allowed *graph.Node) *AttentionBuilder {
 // re-enables it; a bias near +1e9 would.
 func (b *AttentionBuilder) WithBias(bias *graph.Node) *AttentionBuilder {
 	b.bias = bias
+	return b
+}
+
+// WithScore sets a score modification, prepared once per forward pass by PrepareScore
+// (mask.Env.BuildScore): a function of the scaled scores [B,H,Q,K] applied before the
+// mask, so a pair the mask forbids stays forbidden whatever it returns. nil changes
+// nothing. A layer with one always takes the explicit path (the fused kernel cannot
+// apply a transform of the scores).
+func (b *AttentionBuilder) WithScore(score func(scores *graph.Node) *graph.Node) *AttentionBuilder {
+	b.score = score
 	return b
 }
 
@@ -238,7 +249,7 @@ func (b *AttentionBuilder) attend(scope *model.Scope, q, k, v *graph.Node, wantW
 	scale := 1 / math.Sqrt(float64(b.headDim))
 	dropoutActive := b.training && b.dropoutRate > 0
 	g := b.query.Graph()
-	if b.fusion && !wantWeights && !dropoutActive && (hasFusedAttention(g) || forceCore) {
+	if b.fusion && !wantWeights && !dropoutActive && b.score == nil && (hasFusedAttention(g) || forceCore) {
 		return b.attendFused(q, k, v, scale), nil
 	}
 	var biases []*graph.Node
@@ -251,7 +262,7 @@ func (b *AttentionBuilder) attend(scope *model.Scope, q, k, v *graph.Node, wantW
 	if dropoutActive {
 		drop = func(w *graph.Node) *graph.Node { return dropout(scope.In("dropout"), w, b.dropoutRate, true) }
 	}
-	return fast.Attend(q, k, v, scale, biases, rowValid, drop)
+	return fast.Attend(q, k, v, scale, b.score, biases, rowValid, drop)
 }
 
 // attendFused runs attention.Core (BSHD layout, bool mask [B,Q,1|H,K]); rows with no

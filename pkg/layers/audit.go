@@ -34,6 +34,12 @@ type Audit struct {
 	// causal, pad, pad). Self does not apply to an LSTM, which is causal by construction.
 	Self, Cross, Enc mask.Attention
 
+	// Score is the decoder self-attention's score modification (zero: none). A finite
+	// modification only reweights the pairs the masks allow, so the dependence it
+	// measures is the masks' (a masked pair stays exactly independent); the audit shows
+	// it, learned tables included (they start at zero).
+	Score mask.Score
+
 	What string // AuditSelf (default): columns are decoder inputs; AuditCross: source tokens
 	Q    int    // output (decoder) positions: the rows
 	K    int    // columns: decoder inputs (must equal Q) for self, source positions for cross; 0 means Q
@@ -258,7 +264,7 @@ func (a Audit) resolve() (Audit, error) {
 	if a.Kind == KindDecoder {
 		c.EncLayers = 0
 	}
-	c.Self, c.Cross, c.Enc = a.Self, a.Cross, a.Enc
+	c.Self, c.Cross, c.Enc, c.Score = a.Self, a.Cross, a.Enc, a.Score
 	c.MaxLen = max(c.MaxLen, a.Q, a.K)
 	c.Vocab, c.SrcVocab = auditBase, auditBase
 	if a.What == AuditSelf {

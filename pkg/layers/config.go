@@ -19,6 +19,11 @@ const (
 	PosSinusoidal = "sinusoidal" // fixed sin/cos table added to the token embeddings
 	PosLearned    = "learned"    // a learned [MaxLen, DModel] table added to the embeddings
 	PosRotary     = "rotary"     // RoPE on queries and keys of self-attention (not cross)
+	// PosNone adds no position information: for a score modification that carries it
+	// (Config.Score: ALiBi, T5's relative bias), or a causal decoder without any (NoPE).
+	// A seq2seq encoder, which the score modification does not reach, is then
+	// order-blind.
+	PosNone = "none"
 )
 
 // DefaultLayerNormEps is PyTorch's LayerNorm epsilon (GoMLX's own default is 1e-3).
@@ -39,7 +44,7 @@ type Config struct {
 
 	Dropout      float64 // dropout on residual branches, embeddings and attention weights (training only)
 	PostLN       bool    // post-LN blocks (x = LN(x + f(x))); default pre-LN (x = x + f(LN(x)))
-	Positions    string  // "sinusoidal" (default), "learned" or "rotary"
+	Positions    string  // "sinusoidal" (default), "learned", "rotary" or "none"
 	RotaryBase   float64 // RoPE base frequency; 0 means 10000
 	Tied         bool    // output projection shares the decoder's token embedding table
 	MaxLen       int     // longest sequence (learned positions, sinusoidal table); 0 means 512
@@ -49,6 +54,14 @@ type Config struct {
 	// cross-attention mask over the source (default pad). Enc is the encoder's
 	// self-attention mask (default pad).
 	Self, Cross, Enc mask.Attention
+
+	// Score is the score modification of the decoder's self-attention (ALiBi, T5's
+	// relative bias, soft-capping; zero = none), applied in every decoder layer to the
+	// scaled scores before Self's mask. It reaches neither the seq2seq encoder (whose
+	// positions stay the model's Positions) nor cross-attention, where a relative
+	// distance between target and source positions means nothing. Its parameters (t5's
+	// table) live under the scope "score", shared by all layers.
+	Score mask.Score
 
 	// FusedQKV projects self-attention queries, keys and values with one matmul
 	// (variables under "qkv" like GoMLX's UseQKVProjection) instead of three.
@@ -112,6 +125,9 @@ func (c Config) Validate() error {
 		if c.Dropout < 0 || c.Dropout >= 1 {
 			return fmt.Errorf("layers: dropout must be in [0, 1), got %g", c.Dropout)
 		}
+		if !c.Score.IsZero() {
+			return fmt.Errorf("layers: score modification %q: an lstm decoder has no self-attention to modify", c.Score)
+		}
 		return c.validateLSTM() // an LSTM decoder is causal by construction
 	}
 	if c.Heads <= 0 {
@@ -136,14 +152,14 @@ func (c Config) Validate() error {
 		return fmt.Errorf("layers: dropout must be in [0, 1), got %g", c.Dropout)
 	}
 	switch c.Positions {
-	case PosSinusoidal, PosLearned:
+	case PosSinusoidal, PosLearned, PosNone:
 	case PosRotary:
 		if (c.DModel/c.Heads)%2 != 0 {
 			return fmt.Errorf("layers: rotary positions need an even head dimension, got d_model/heads = %d", c.DModel/c.Heads)
 		}
 	default:
 		return fmt.Errorf("layers: positions must be one of %s; got %q",
-			strings.Join([]string{PosSinusoidal, PosLearned, PosRotary}, ", "), c.Positions)
+			strings.Join([]string{PosSinusoidal, PosLearned, PosRotary, PosNone}, ", "), c.Positions)
 	}
 	if c.MaxLen < 1 {
 		return fmt.Errorf("layers: max_len must be >= 1, got %d", c.MaxLen)

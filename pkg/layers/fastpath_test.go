@@ -31,6 +31,8 @@ func TestModelGradientsMatchStockGoMLX(t *testing.T) {
 		{Kind: KindSeq2Seq, Vocab: 11, SrcVocab: 11, DModel: 8, Heads: 2, FF: 16, DecLayers: 2, EncLayers: 1, Self: self, Cross: cross},
 		{Kind: KindSeq2Seq, Vocab: 11, SrcVocab: 11, DModel: 8, Heads: 2, FF: 16, DecLayers: 1, EncLayers: 1, Self: self, Cross: cross, Tied: true},
 		{Kind: KindDecoder, Vocab: 11, DModel: 8, Heads: 2, FF: 16, DecLayers: 2, Self: self, Positions: "rotary"},
+		{Kind: KindDecoder, Vocab: 11, DModel: 8, Heads: 2, FF: 16, DecLayers: 2, Self: self, Positions: "none",
+			Score: mustScore(t, "t5(8, 16) + alibi + softcap(5)")},
 	} {
 		t.Run(fmt.Sprintf("%s-tied=%v", cfg.Kind, cfg.Tied), func(t *testing.T) {
 			fastGrads := modelGradients(t, cfg, false)

@@ -181,6 +181,25 @@ func buildMask(scope *model.Scope, m mask.Attention, B, H, Q, K int, side mask.S
 	return PrepareMask(allowed)
 }
 
+// buildScore evaluates the decoder self-attention's score modification once for a
+// whole forward pass (biases; t5's table, a zero-initialised variable under the scope
+// "score"), and returns what each decoder layer applies to its scores; nil for none.
+func buildScore(scope *model.Scope, s mask.Score, B, H, Q, K int, side mask.Side) (func(*graph.Node) *graph.Node, error) {
+	if s.IsZero() {
+		return nil, nil
+	}
+	g := side.QueryLen.Graph()
+	vs := scope.In("score").WithInitializer(constInit(0))
+	side.Variable = func(name string, sh shapes.Shape) *graph.Node {
+		return vs.VariableWithShape(name, sh).NodeValue(g)
+	}
+	apply, err := mask.NewEnv(g, B, H, Q, K, side).BuildScore(s)
+	if err != nil {
+		return nil, fmt.Errorf("layers: self score: %w", err)
+	}
+	return apply, nil
+}
+
 // transformerModel builds the encoder-decoder (seq2seq) or the decoder-only LM.
 func transformerModel(scope *model.Scope, cfg Config, in Inputs, wantWeights bool) (*Result, error) {
 	B, S, T, err := in.normalize(cfg)
@@ -199,6 +218,10 @@ func transformerModel(scope *model.Scope, cfg Config, in Inputs, wantWeights boo
 	// Masks: built once, shared by all layers and heads.
 	selfSide := mask.Side{QueryLen: in.DecLen, KeyLen: in.DecLen, PrefixLen: in.PrefixLen, QuerySeg: in.Segments, Training: in.Training}
 	selfMask, err := buildMask(scope, cfg.Self, B, H, T, T, selfSide, "self")
+	if err != nil {
+		return nil, err
+	}
+	selfScore, err := buildScore(scope, cfg.Score, B, H, T, T, selfSide)
 	if err != nil {
 		return nil, err
 	}
@@ -241,13 +264,13 @@ func transformerModel(scope *model.Scope, cfg Config, in Inputs, wantWeights boo
 	for l := range cfg.DecLayers {
 		ls := ds.In("layer_%d", l)
 		var w *graph.Node
-		y, w, err = sublayerAttention(ls, "self", cfg, in.Training, y, nil, selfMask, decPos, decPos, wantWeights)
+		y, w, err = sublayerAttention(ls, "self", cfg, in.Training, y, nil, selfMask, selfScore, decPos, decPos, wantWeights)
 		if err != nil {
 			return nil, err
 		}
 		addWeights(res, wantWeights, "self", l, w)
 		if memory != nil {
-			y, w, err = sublayerAttention(ls, "cross", cfg, in.Training, y, memory, crossMask, nil, nil, wantWeights)
+			y, w, err = sublayerAttention(ls, "cross", cfg, in.Training, y, memory, crossMask, nil, nil, nil, wantWeights)
 			if err != nil {
 				return nil, err
 			}
@@ -281,7 +304,7 @@ func encoder(scope *model.Scope, cfg Config, in Inputs, encMask *Mask, B, S int,
 	for l := range cfg.EncLayers {
 		ls := es.In("layer_%d", l)
 		var w *graph.Node
-		x, w, err = sublayerAttention(ls, "self", cfg, in.Training, x, nil, encMask, srcPos, srcPos, wantWeights)
+		x, w, err = sublayerAttention(ls, "self", cfg, in.Training, x, nil, encMask, nil, srcPos, srcPos, wantWeights)
 		if err != nil {
 			return nil, err
 		}
@@ -348,9 +371,10 @@ func addWeights(res *Result, want bool, block string, layer int, w *graph.Node) 
 }
 
 // sublayerAttention is one residual attention block, pre-LN (x + Attn(LN(x))) or
-// post-LN (LN(x + Attn(x))). memory nil means self-attention.
+// post-LN (LN(x + Attn(x))). memory nil means self-attention; score (nil: none) is the
+// prepared score modification.
 func sublayerAttention(scope *model.Scope, name string, cfg Config, training bool, x, memory *graph.Node,
-	m *Mask, qPos, kPos *graph.Node, wantWeights bool) (*graph.Node, *graph.Node, error) {
+	m *Mask, score func(*graph.Node) *graph.Node, qPos, kPos *graph.Node, wantWeights bool) (*graph.Node, *graph.Node, error) {
 	s := scope.In("%s", name)
 	h := x
 	if !cfg.PostLN {
@@ -361,7 +385,7 @@ func sublayerAttention(scope *model.Scope, name string, cfg Config, training boo
 		kv = memory
 	}
 	b := MultiHeadAttention(s, h, kv, kv, cfg.Heads, cfg.DModel/cfg.Heads).
-		WithMask(m).WithDropout(cfg.Dropout, training)
+		WithMask(m).WithScore(score).WithDropout(cfg.Dropout, training)
 	if memory == nil && cfg.FusedQKV {
 		b = b.WithFusedQKV(true)
 	}
@@ -405,14 +429,14 @@ func sublayerFFN(scope *model.Scope, cfg Config, training bool, x *graph.Node) *
 }
 
 // addPositions adds sinusoidal or learned position vectors to x [B,L,d] (rotary
-// positions are applied inside attention instead). explicit is the caller's
+// positions are applied inside attention instead; none adds nothing). explicit is the caller's
 // positions node, nil when positions are 0..L-1 (then a slice of the table is used).
 func addPositions(scope *model.Scope, cfg Config, x, pos, explicit *graph.Node) *graph.Node {
 	g := x.Graph()
 	L, d := x.Shape().Dim(1), x.Shape().Dim(2)
 	var table *graph.Node
 	switch cfg.Positions {
-	case PosRotary:
+	case PosRotary, PosNone:
 		return x
 	case PosLearned:
 		table = scope.WithInitializer(normalInit(scope, 1)).

@@ -52,14 +52,15 @@ func LinearT(x, table, b *graph.Node) *graph.Node {
 
 // Attend is scaled dot-product attention on q [B,Q,H,dh] and k, v [B,K,H,dh]:
 //
-//	weights = softmax(scale·q·kᵀ + Σ biases) · rowValid   [B,H,Q,K]
-//	out     = dropout(weights) · v                         [B,Q,H·dh]
+//	weights = softmax(mod(scale·q·kᵀ) + Σ biases) · rowValid   [B,H,Q,K]
+//	out     = dropout(weights) · v                              [B,Q,H·dh]
 //
-// biases are added in order (each broadcastable to [B,H,Q,K]; nil entries are skipped),
+// mod, when not nil, modifies the scaled scores (a score modification: ALiBi,
+// soft-capping) before the biases (the mask's among them) are added; biases are added in order (each broadcastable to [B,H,Q,K]; nil entries are skipped),
 // rowValid [B,1|H,Q,1] zeroes the rows of queries that may attend nowhere (nil: none),
 // and dropout, when not nil, is applied to the weights that multiply v. The returned
 // weights are before dropout.
-func Attend(q, k, v *graph.Node, scale float64, biases []*graph.Node, rowValid *graph.Node, dropout func(*graph.Node) *graph.Node) (out, weights *graph.Node) {
+func Attend(q, k, v *graph.Node, scale float64, mod func(*graph.Node) *graph.Node, biases []*graph.Node, rowValid *graph.Node, dropout func(*graph.Node) *graph.Node) (out, weights *graph.Node) {
 	B, Q, H, dh := q.Shape().Dim(0), q.Shape().Dim(1), q.Shape().Dim(2), q.Shape().Dim(3)
 	q = graph.MulScalar(q, scale)
 	// scores [B,H,Q,K]. Head-major [B,H,L,dh] operands put the batch axes (B,H) first,
@@ -76,6 +77,9 @@ func Attend(q, k, v *graph.Node, scale float64, biases []*graph.Node, rowValid *
 		}
 	} else {
 		scores = graph.DotGeneral(q, []int{3}, []int{0, 2}, k, []int{3}, []int{0, 2})
+	}
+	if mod != nil {
+		scores = mod(scores)
 	}
 	for _, b := range biases {
 		if b != nil {
