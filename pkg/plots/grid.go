@@ -3,6 +3,7 @@ package plots
 import (
 	"fmt"
 	"image/color"
+	"math"
 	"slices"
 
 	"gonum.org/v1/plot"
@@ -104,6 +105,77 @@ func AttentionLayers(title string, weights [][][][]float64, rowLabels, colLabels
 			compactPanel(hm)
 			g.Panels = append(g.Panels, hm)
 		}
+	}
+	g.shareAxes(true)
+	return g, nil
+}
+
+// ScoreHeads draws a score modification (an attention bias) per head:
+// values[head][q][k] as one panel per head, titled "head h" (headTitles overrides), with
+// one colour scale from the smallest to the largest allowed value and a colour bar;
+// pairs that allowed (when not nil, [q][k]) forbids are drawn as masked cells (light
+// grey), so the picture shows what the bias does where the mask lets it act. cols
+// panels per row (0: all heads in one row).
+func ScoreHeads(title string, values [][][]float64, allowed [][]bool, headTitles []string, cols int, opts ...Option) (*Grid, error) {
+	if len(values) == 0 {
+		return nil, fmt.Errorf("score heads %q: no heads", title)
+	}
+	if headTitles != nil && len(headTitles) != len(values) {
+		return nil, fmt.Errorf("score heads %q: %d head titles for %d heads", title, len(headTitles), len(values))
+	}
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for h, v := range values {
+		rows, ncols, err := shapeOf(len(v), func(i int) int { return len(v[i]) })
+		if err != nil {
+			return nil, fmt.Errorf("score heads %q: head %d: %w", title, h, err)
+		}
+		if allowed != nil && (len(allowed) != rows || len(allowed[0]) != ncols) {
+			return nil, fmt.Errorf("score heads %q: the mask is %dx%d, head %d is %dx%d", title, len(allowed), len(allowed[0]), h, rows, ncols)
+		}
+		for q, row := range v {
+			if len(row) != ncols {
+				return nil, fmt.Errorf("score heads %q: head %d is not rectangular", title, h)
+			}
+			for k, x := range row {
+				if allowed != nil && !allowed[q][k] {
+					continue
+				}
+				if math.IsNaN(x) || math.IsInf(x, 0) {
+					return nil, fmt.Errorf("score heads %q: head %d [%d][%d] = %v, want a finite value", title, h, q, k, x)
+				}
+				lo, hi = math.Min(lo, x), math.Max(hi, x)
+			}
+		}
+	}
+	if lo > hi { // everything masked
+		lo, hi = 0, 1
+	}
+	if lo == hi {
+		lo, hi = lo-0.5, hi+0.5
+	}
+	scale := ColorScale{Min: lo, Max: hi}
+	if cols <= 0 {
+		cols = len(values)
+	}
+	g := &Grid{Title: title, Cols: cols, Scale: &scale}
+	for h, v := range values {
+		name := fmt.Sprintf("head %d", h)
+		if headTitles != nil {
+			name = headTitles[h]
+		}
+		v := v
+		colour := func(r, c int) color.Color {
+			if allowed != nil && !allowed[r][c] {
+				return MaskBlocked
+			}
+			return scale.At(v[r][c])
+		}
+		hm, err := newHeatmap(len(v), len(v[0]), colour, nil, nil, name, "key", "query", collect(opts))
+		if err != nil {
+			return nil, fmt.Errorf("score heads %q: %w", title, err)
+		}
+		compactPanel(hm)
+		g.Panels = append(g.Panels, hm)
 	}
 	g.shareAxes(true)
 	return g, nil

@@ -149,3 +149,61 @@ func TestMixedGalleryFiles(t *testing.T) {
 	}
 	saveAll(t, g, reviewDir(t), "mask_gallery_mixed", DoubleColumn.WithHeight(2.6*72))
 }
+
+// alibiHeads is ALiBi's bias -m_h|q-k| for 4 heads (slopes 1/4 ... 1/256).
+func alibiHeads(n int) [][][]float64 {
+	var out [][][]float64
+	for h := range 4 {
+		m := math.Pow(2, -8*float64(h+1)/4)
+		v := make([][]float64, n)
+		for q := range v {
+			v[q] = make([]float64, n)
+			for k := range v[q] {
+				v[q][k] = -m * math.Abs(float64(q-k))
+			}
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+func TestScoreHeadsFiles(t *testing.T) {
+	dir := reviewDir(t)
+	causal := maskOf(8, func(q, k int) bool { return k <= q })
+	g, err := ScoreHeads("alibi on causal", alibiHeads(8), causal, nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	saveAll(t, g, dir, "score_heads", g.SizeFor(DoubleColumn.Width))
+	// The scale spans the allowed values only; masked cells are drawn as masked.
+	if g.Scale.Min != -1.75 || g.Scale.Max != 0 {
+		t.Errorf("scale %+v, want [-1.75, 0] (head 0's farthest allowed pair)", *g.Scale)
+	}
+	h := g.Panels[0].(*Heatmap)
+	if h.cells.colour(0, 7) != MaskBlocked || h.cells.colour(7, 0) == MaskBlocked {
+		t.Error("masked and allowed cells are not told apart")
+	}
+	if g.titles[3] != "head 3" {
+		t.Errorf("panel titles %q", g.titles)
+	}
+	bad := alibiHeads(3)
+	bad[1][2][0] = math.NaN()
+	for _, tc := range []struct {
+		values [][][]float64
+		mask   [][]bool
+		titles []string
+	}{
+		{nil, nil, nil},
+		{bad, nil, nil},
+		{alibiHeads(3), causal, nil},
+		{alibiHeads(3), nil, []string{"one"}},
+	} {
+		if _, err := ScoreHeads("bad", tc.values, tc.mask, tc.titles, 2); err == nil {
+			t.Errorf("ScoreHeads accepted %v heads, mask %d rows, titles %q", len(tc.values), len(tc.mask), tc.titles)
+		}
+	}
+	// A NaN where the mask forbids is not drawn, so it is no error.
+	if _, err := ScoreHeads("masked NaN", bad, maskOf(3, func(q, k int) bool { return k >= q }), nil, 2); err != nil {
+		t.Error(err)
+	}
+}
