@@ -47,7 +47,7 @@ model:
   ff: 256                # feed-forward hidden size
   dropout: 0.0
   norm: pre              # pre | post (LayerNorm placement)
-  positions: sinusoidal  # sinusoidal | learned | rotary
+  positions: sinusoidal  # sinusoidal | learned | rotary | none (e.g. with masks.score: alibi)
   tie_embeddings: false  # tie the output projection to the target embedding
 
 masks:                   # strategies in the pkg/mask syntax ("masklab mask --help")
@@ -55,6 +55,7 @@ masks:                   # strategies in the pkg/mask syntax ("masklab mask --he
   cross: "pad"           # decoder cross-attention over the encoder (seq2seq, lstm)
   input: "none"          # decoder-input corruption, e.g. full, partial(2), span(0.15,3)
   loss: "all"            # loss mask: all | completion | plw(w)
+  score: "none"          # decoder self-attention score modification: alibi | t5(32, 128) | softcap(50) | a + b (kept out of the run id when none)
 
 optim:                   # AdamW with decoupled weight decay
   lr: 0.001              # peak learning rate
@@ -209,7 +210,15 @@ type MaskConfig struct {
 	Cross string `yaml:"cross"`
 	Input string `yaml:"input"`
 	Loss  string `yaml:"loss"`
+	Score Score  `yaml:"score,omitempty"`
 }
+
+// Score is a score-modification spec (masks.score). "none" (or empty) is left out of
+// the resolved YAML, so the run ids of configs from before masks.score stay the same.
+type Score string
+
+// IsZero makes "none" count as empty for omitempty.
+func (s Score) IsZero() bool { return s == "" || s == "none" }
 
 // TrainConfig sets the length and cadence of training.
 type TrainConfig struct {
@@ -349,7 +358,7 @@ func (c *Config) Validate() error {
 	}
 	oneOf("model.kind", c.Model.Kind, "seq2seq", "decoder", "lstm")
 	oneOf("model.norm", c.Model.Norm, "pre", "post")
-	oneOf("model.positions", c.Model.Positions, "sinusoidal", "learned", "rotary")
+	oneOf("model.positions", c.Model.Positions, "sinusoidal", "learned", "rotary", "none")
 	oneOf("optim.schedule", c.Optim.Schedule, "cosine", "constant")
 	oneOf("task.packing", c.Task.Packing, "none", "first-fit", "best-fit-decreasing", "concat")
 	positive("model.layers", c.Model.Layers)

@@ -217,3 +217,41 @@ func TestTaskNameArguments(t *testing.T) {
 		}
 	}
 }
+
+// masks.score defaults to none and is left out of the resolved YAML when none, so every
+// config from before it keeps its run id; set, it is part of the id and validated.
+func TestScoreKeepsOldRunIDs(t *testing.T) {
+	c := Default()
+	if c.Masks.Score != "none" || strings.Contains(string(c.YAML()), "score") {
+		t.Fatalf("default masks.score = %q; YAML:\n%s", c.Masks.Score, c.YAML())
+	}
+	// The default config's id, as before masks.score existed (at commit ffa106f).
+	old := c.ID()
+	if old != "281174a5360e" {
+		t.Errorf("the default config's id is %s, was 281174a5360e before masks.score", old)
+	}
+	for _, none := range []string{"", "none"} {
+		c.Masks.Score = Score(none)
+		if c.ID() != old {
+			t.Errorf("masks.score=%q changes the run id", none)
+		}
+	}
+	if err := c.SetAll([]string{"masks.score=alibi + softcap(30)", "model.positions=none"}); err != nil {
+		t.Fatal(err)
+	}
+	if c.Masks.Score != "alibi + softcap(30)" || c.ID() == old || !strings.Contains(string(c.YAML()), "score: alibi + softcap(30)") {
+		t.Errorf("masks.score=%q, id %s (default %s); YAML:\n%s", c.Masks.Score, c.ID(), old, c.YAML())
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("alibi with positions none: %v", err)
+	}
+	// A config file written with the score loads it back.
+	back, err := ParseConfig(c.YAML(), "back")
+	if err != nil || back.Masks.Score != c.Masks.Score || back.ID() != c.ID() {
+		t.Errorf("round trip: %v, %q", err, back.Masks.Score)
+	}
+	c.Masks.Score = "alibbi"
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), `masks.score="alibbi"`) || !strings.Contains(err.Error(), `did you mean "alibi"`) {
+		t.Errorf("masks.score=alibbi: %v", err)
+	}
+}

@@ -1,6 +1,7 @@
 package experiments
 
 import (
+	"cmp"
 	"fmt"
 
 	"github.com/gomlx/gomlx/core/graph"
@@ -50,6 +51,10 @@ func newSetupVocab(cfg *Config, initVocab *datasets.Vocab) (*setup, error) {
 	cross, err := mask.ParseCross(cfg.Masks.Cross)
 	if err != nil {
 		return nil, fmt.Errorf("masks.cross: %w", err)
+	}
+	score, err := mask.ParseScore(cmp.Or(string(cfg.Masks.Score), "none"))
+	if err != nil {
+		return nil, fmt.Errorf("masks.score: %w", err)
 	}
 	opts := datasets.Options{
 		Seed:        uint64(cfg.Seed),
@@ -136,7 +141,7 @@ func newSetupVocab(cfg *Config, initVocab *datasets.Vocab) (*setup, error) {
 		Dropout: cfg.Model.Dropout, PostLN: cfg.Model.Norm == "post",
 		Positions: cfg.Model.Positions, Tied: cfg.Model.TieEmbeddings,
 		MaxLen: 0, // the layers default (512): evaluation may pad longer than training (eval --pad-to)
-		Self:   self, Cross: cross,
+		Self:   self, Cross: cross, Score: score,
 	}
 	if kind == layers.KindDecoder {
 		su.model.EncLayers = 0

@@ -1,6 +1,7 @@
 package experiments
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -22,6 +23,7 @@ func validateMasks(c *Config) []string {
 		{"masks.cross", mask.KindCross, c.Masks.Cross},
 		{"masks.input", mask.KindInput, c.Masks.Input},
 		{"masks.loss", mask.KindLoss, c.Masks.Loss},
+		{"masks.score", mask.KindScore, cmp.Or(string(c.Masks.Score), "none")},
 	} {
 		if err := mask.Validate(m.kind, m.spec); err != nil {
 			errs = append(errs, fmt.Sprintf("%s=%q: %v", m.key, m.spec, err))
