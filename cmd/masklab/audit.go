@@ -20,6 +20,7 @@ func init() {
 		usage: `audit [--model decoder|seq2seq|lstm] [--self SPEC] [--cross SPEC] [--enc SPEC]
                      [--layers N] [--what self|cross] [--q N] [--k N] [--klen N]
                      [--segments 0,0,1,...] [--prefix N] [--seed N] [--expect SPEC]
+                     [--score SCORE]
 
 Prints the dependence picture in the format of "masklab mask": exactly Q lines of K
 characters, '#' where output position q (row) depends on input position k (column),
@@ -38,7 +39,12 @@ diagonal is always seen). After the picture and a blank line, stdout lists every
 only, the pairs SPEC allows that the model does not see; the exit status is 1 when
 there is a leak. A mask that reads segment ids or a prefix length (doc, prefix) needs
 --segments or --prefix: there is no silent default.
-Example: masklab audit --self "!causal" --expect causal`,
+Example: masklab audit --self "!causal" --expect causal
+
+--score SCORE adds a score modification (masks.score: alibi, t5(32, 128), softcap(50),
+...) to the decoder self-attention. A finite score modification only reweights the
+pairs the mask allows, so it leaves the dependence as it is: a masked pair stays
+exactly independent.`,
 		run: runAudit,
 	})
 }
@@ -59,6 +65,7 @@ func runAudit(args []string, stdout, stderr io.Writer) error {
 	prefix := fs.Int("prefix", 0, "prefix length for prefix-LM masks")
 	seed := fs.Int64("seed", 1, "initialisation seed")
 	expectSpec := fs.String("expect", "", "the mask the dependence must stay within (e.g. causal): list every (query, key) leaking past it, exit 1 if any")
+	scoreSpec := fs.String("score", "", "score modification of the decoder self-attention, e.g. alibi or t5(32, 128) (not for lstm)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -109,6 +116,11 @@ func runAudit(args []string, stdout, stderr io.Writer) error {
 		}
 		if expect.PerHead() {
 			return usageError("--expect %q differs between heads; the audit measures the union of the heads: expect a mask shared by all heads", *expectSpec)
+		}
+	}
+	if set["score"] {
+		if a.Score, err = mask.ParseScore(*scoreSpec); err != nil {
+			return usageError("--score: %v", err)
 		}
 	}
 	if set["cross"] && *kind == layers.KindDecoder {

@@ -81,9 +81,10 @@ var flagValueWords = map[string][]string{
 	"backend":     {"go", "xla:cpu", "xla:cuda"},
 	"audit model": {layers.KindDecoder, layers.KindSeq2Seq, layers.KindLSTM},
 	"audit what":  {layers.AuditSelf, layers.AuditCross},
-	"mask kind":   {"self", "cross", "loss"},
+	"mask kind":   {"self", "cross", "loss", "score"},
 	"mask format": {"ascii", "png", "svg", "pdf"},
 	"eval split":  {"valid", "test"},
+	"score":       mask.Names(mask.KindScore), // mask and audit --score: a name (terms after + are not completed)
 }
 
 // fileFlags are the flags whose value is a path.

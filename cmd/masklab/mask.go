@@ -10,6 +10,7 @@ import (
 
 	"github.com/masklab/masklab/datasets"
 	"github.com/masklab/masklab/pkg/mask"
+	"github.com/masklab/masklab/pkg/plots"
 )
 
 func init() {
@@ -19,6 +20,7 @@ func init() {
 		usage: `mask SPEC [--kind self|cross] [--q N] [--k N] [--qlen N] [--klen N] [--prefix N]
                     [--segments 0,0,1,...] [--seed N] [--eval] [--heads H --head I]
                     [--format ascii|png|svg|pdf] [--out FILE]
+       masklab mask [SPEC] --score SCORE [--heads H] [--head I] [--q N] ... (as above)
        masklab mask --kind loss SPEC --text TEXT [--prompt-len N] [--pad-to T]
 
 SPEC examples: "causal & doc", "pad & band(2)", "!(causal | window(1))", "plw(0.1)".
@@ -27,7 +29,15 @@ the key (column), '.' where it may not. Random atoms (random(p), keydrop(p)) are
 from --seed as in a training step; --eval shows them off, as at evaluation. A mask that
 reads segment ids or a prefix length (doc, prefix) needs --segments or --prefix; lengths
 default to all valid.
-Names: ` + namesLine(mask.KindSelf) + `; loss: ` + namesLine(mask.KindLoss) + `.`,
+
+--score draws a score modification (soft mask: a bias added to the attention scores
+before the softmax, as masks.score in a config) per head, on the mask SPEC (default
+full): ascii prints each head's values ('.' where SPEC forbids the pair), png/svg/pdf
+one heatmap per head (or --head's) on one colour scale. A learned table (t5) is drawn
+as each pair's bucket (its row of the table); softcap transforms scores rather than
+adding to them, so on zero scores it shows 0.
+Example: masklab mask causal --score alibi --heads 4 --q 8 --format png --out alibi.png
+Names: ` + namesLine(mask.KindSelf) + `; loss: ` + namesLine(mask.KindLoss) + `; score: ` + namesLine(mask.KindScore) + `.`,
 		run: runMask,
 	})
 }
@@ -43,7 +53,7 @@ func namesLine(k mask.Kind) string {
 func runMask(args []string, stdout, stderr io.Writer) error {
 	c := commands["mask"]
 	fs := newFlags(c, stderr)
-	kindFlag := fs.String("kind", "self", "kind of spec: self, cross (attention masks) or loss")
+	kindFlag := fs.String("kind", "self", "kind of spec: self, cross (attention masks), loss, or score (as --score on the full mask)")
 	q := fs.Int("q", 8, "number of queries (rows)")
 	k := fs.Int("k", 0, "number of keys (columns); default --q")
 	qlen := fs.Int("qlen", 0, "valid query length, >= 1 (default --q)")
@@ -59,9 +69,15 @@ func runMask(args []string, stdout, stderr io.Writer) error {
 	text := fs.String("text", "", "loss kind: the target text (one token per CJK character, words otherwise)")
 	promptLen := fs.Int("prompt-len", 0, "loss kind: number of prompt tokens at the start of the target")
 	padTo := fs.Int("pad-to", 0, "loss kind: padded target length (default the number of tokens)")
+	scoreSpec := fs.String("score", "", "a score modification to draw per head on the mask SPEC (e.g. alibi, t5(32, 128), alibi + softcap(30))")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["score"] && len(pos) == 0 {
+		pos = []string{"full"}
 	}
 	if len(pos) != 1 {
 		return usageError("want exactly one SPEC argument, got %d (%q); quote specs with spaces", len(pos), pos)
@@ -71,8 +87,15 @@ func runMask(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError("--kind: %v", err)
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if kind == mask.KindScore { // "--kind score SPEC" draws SPEC on the full mask
+		if set["score"] {
+			return usageError("--kind score takes the score modification as SPEC; --score draws one on an attention mask SPEC")
+		}
+		*scoreSpec, spec, kind, set["score"] = spec, "full", mask.KindSelf, true
+	}
+	if set["score"] && kind != mask.KindSelf {
+		return usageError("--score modifies decoder self-attention: it takes --kind self, not %s", kind)
+	}
 	switch kind {
 	case mask.KindLoss:
 		for _, n := range []string{"q", "k", "qlen", "klen", "prefix", "segments", "seed", "eval", "heads", "head", "format", "out"} {
@@ -120,7 +143,13 @@ func runMask(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if !m.PerHead() {
+	var score mask.Score
+	if set["score"] {
+		if score, err = mask.ParseScore(*scoreSpec); err != nil {
+			return usageError("--score: %v", err)
+		}
+	}
+	if !m.PerHead() && !score.PerHead() {
 		// Every head is the same: evaluate one, whatever --heads says.
 		ex.Heads, *head = 1, 0
 	}
@@ -141,6 +170,16 @@ func runMask(args []string, stdout, stderr io.Writer) error {
 	grid, err := m.Grid(ex)
 	if err != nil {
 		return err
+	}
+	if set["score"] {
+		heads := []int{*head}
+		if !set["head"] {
+			heads = heads[:0]
+			for h := range ex.Heads {
+				heads = append(heads, h)
+			}
+		}
+		return showScore(stdout, score, m, ex, grid, heads, *format, *out)
 	}
 	g := grid[*head]
 	if *format == "ascii" {
@@ -283,3 +322,49 @@ func showLoss(stdout io.Writer, spec, text string, promptLen, padTo int, padSet 
 // tokenize splits text the way masklab's datasets do (one token per CJK character,
 // words otherwise).
 func tokenize(text string) []string { return datasets.Tokenize(text) }
+
+// showScore draws a score modification on the mask (grid, per head) for the given heads:
+// ascii prints each head's values under a "# head h of H" line ('.' where the mask
+// forbids the pair); png, svg and pdf draw one heatmap per head on one colour scale.
+func showScore(stdout io.Writer, score mask.Score, m mask.Attention, ex mask.Example, grid [][][]bool, heads []int, format, out string) error {
+	v, err := score.View(ex)
+	if err != nil {
+		return err
+	}
+	maskOf := func(h int) [][]bool { return grid[min(h, len(grid)-1)] }
+	note := ""
+	switch {
+	case v.Learned:
+		note = " (learned: each pair shows its bucket, the row of the table)"
+	case v.Transform:
+		note = " (a transform of the scores, shown on zero scores)"
+	}
+	title := fmt.Sprintf("%s on %s", v.Spec, m)
+	if format == "ascii" {
+		var b strings.Builder
+		for _, h := range heads {
+			fmt.Fprintf(&b, "# head %d of %d: %s%s\n", h, ex.Heads, title, note)
+			b.WriteString(mask.ScoreASCII(v.Values[h], maskOf(h)))
+		}
+		if out == "" {
+			_, err := io.WriteString(stdout, b.String())
+			return err
+		}
+		return os.WriteFile(out, []byte(b.String()), 0o644)
+	}
+	var values [][][]float64
+	var titles []string
+	for _, h := range heads {
+		values = append(values, v.Values[h])
+		titles = append(titles, fmt.Sprintf("head %d", h))
+	}
+	if m.PerHead() && len(heads) > 1 {
+		// The heatmaps of one figure share one mask.
+		return usageError("--score on a mask that differs between heads: draw one head at a time with --head")
+	}
+	fig, err := plots.ScoreHeads(title+note, values, maskOf(heads[0]), titles, min(len(values), 4))
+	if err != nil {
+		return err
+	}
+	return writeFigure(fig, fig.SizeFor(plots.DoubleColumn.Width), format, out)
+}

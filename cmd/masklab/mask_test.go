@@ -217,3 +217,63 @@ func TestMaskNeedsSideData(t *testing.T) {
 		t.Errorf("mask prefix --prefix 0: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
 }
+
+// mask --score draws a score modification per head on the mask; the help names every
+// atom, the sink and the score names among them.
+func TestMaskScore(t *testing.T) {
+	code, out, errs := runCLI("mask", "causal", "--score", "alibi", "--heads", "2", "--q", "3")
+	// Two heads: slopes 2^-4 and 2^-8.
+	want := "# head 0 of 2: alibi on causal\n      0       .       .\n-0.0625       0       .\n -0.125 -0.0625       0\n" +
+		"# head 1 of 2: alibi on causal\n        0         .         .\n-0.003906         0         .\n-0.007812 -0.003906         0\n"
+	if code != 0 || out != want || errs != "" {
+		t.Errorf("mask causal --score alibi --heads 2 --q 3: code %d\n%s\nstderr %s\nwant:\n%s", code, out, errs, want)
+	}
+	code, out, _ = runCLI("mask", "--score", "t5(8, 16)", "--q", "6", "--head", "0")
+	if code != 0 || !strings.HasPrefix(out, "# head 0 of 1: t5(8, 16) on full (learned") || !strings.HasSuffix(out, "4 4 3 2 1 0\n") {
+		t.Errorf("mask --score t5(8, 16): code %d\n%s", code, out)
+	}
+	code, out, _ = runCLI("mask", "causal & (window(1) | sink(1))", "--score", "softcap(3)", "--q", "4")
+	if code != 0 || !strings.Contains(out, "a transform of the scores") || !strings.HasSuffix(out, "0 . . .\n0 0 . .\n0 0 0 .\n0 . 0 0\n") {
+		t.Errorf("mask ... --score softcap(3): code %d\n%s", code, out)
+	}
+	if _, k, _ := runCLI("mask", "--kind", "score", "alibi", "--q", "3"); !strings.HasPrefix(k, "# head 0 of 1: alibi on full\n        0 -0.003906 -0.007812\n") {
+		t.Errorf("mask --kind score alibi:\n%s", k)
+	}
+	path := filepath.Join(t.TempDir(), "alibi.png")
+	if code, _, errs := runCLI("mask", "causal", "--score", "alibi", "--heads", "4", "--q", "8", "--format", "png", "--out", path); code != 0 {
+		t.Errorf("png: code %d, %s", code, errs)
+	} else if data, err := os.ReadFile(path); err != nil || !strings.HasPrefix(string(data), "\x89PNG") {
+		t.Errorf("png: %d bytes, %v", len(data), err)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"mask", "--score", "alibbi"}, `did you mean "alibi"`},
+		{[]string{"mask", "--kind", "cross", "pad", "--score", "alibi"}, "--score modifies decoder self-attention"},
+		{[]string{"mask", "--kind", "loss", "all", "--score", "alibi", "--text", "x"}, "--score modifies decoder self-attention"},
+	} {
+		if code, _, errs := runCLI(tc.args...); code != 2 || !strings.Contains(errs, tc.want) {
+			t.Errorf("%q: code %d, stderr %q, want %q", tc.args, code, errs, tc.want)
+		}
+	}
+	_, _, help := runCLI("mask", "--help")
+	for _, name := range []string{"sink(n)", "window(w)", "score: alibi", "softcap(c)", "t5(buckets, max_distance[, bidirectional])"} {
+		if !strings.Contains(help, name) {
+			t.Errorf("mask --help lacks %q", name)
+		}
+	}
+}
+
+// audit --score: a finite score modification leaves the dependence as the mask makes it.
+func TestAuditScore(t *testing.T) {
+	args := []string{"audit", "--self", "causal & (window(1) | sink(1))", "--q", "6", "--layers", "1"}
+	_, base, _ := runCLI(args...)
+	code, out, errs := runCLI(append(args, "--score", "alibi + t5(8, 16) + softcap(2)", "--expect", "causal & (window(1) | sink(1))")...)
+	if code != 0 || !strings.HasPrefix(out, base) || !strings.Contains(out, "no leaks") {
+		t.Errorf("audit --score: code %d\n%s\nstderr %s\nwithout --score:\n%s", code, out, errs, base)
+	}
+	if code, _, errs := runCLI("audit", "--model", "lstm", "--score", "alibi"); code != 2 || !strings.Contains(errs, "no self-attention") {
+		t.Errorf("audit --model lstm --score alibi: code %d, %s", code, errs)
+	}
+}

@@ -19,8 +19,14 @@ func writeMaskImage(title string, grid [][]bool, rowLabels, colLabels []string, 
 	if err != nil {
 		return err
 	}
-	size := h.SizeFor(plots.SingleColumn.Width)
-	data, err := plots.Encode(h, format, size)
+	return writeFigure(h, h.SizeFor(plots.SingleColumn.Width), format, out)
+}
+
+// writeFigure encodes a figure in format "png", "svg" or "pdf" and writes it to out
+// (stdout for "" or "-") through a temporary file.
+func writeFigure(f plots.Figure, size plots.Size, format, out string) error {
+	format = strings.ToLower(format)
+	data, err := plots.Encode(f, format, size)
 	if err != nil {
 		return fmt.Errorf("mask image %s: %w", out, err)
 	}
