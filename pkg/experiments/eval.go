@@ -68,7 +68,10 @@ func (s *session) evaluate(split string, step int) (map[string]float64, error) {
 				posLoss[p] += l
 				posN[p]++
 				if packed {
-					dp := int(b.Positions[k])
+					dp := int(b.Positions[k]) // concat: a continued document counts past T
+					if grow := dp + 1 - len(docLoss); grow > 0 {
+						docLoss, docN = append(docLoss, make([]float64, grow)...), append(docN, make([]float64, grow)...)
+					}
 					docLoss[dp] += l
 					docN[dp]++
 				}

@@ -204,3 +204,19 @@ func TestOversizedRunIsRefused(t *testing.T) {
 		t.Errorf("EstimateRun: %+v, %v", e, err)
 	}
 }
+
+// Concat packing cuts documents across rows and a continued document keeps counting its
+// positions past the row length: evaluation's loss by position within the document
+// (valid_loss_doc) covers them instead of indexing past its end.
+func TestConcatEvaluatesContinuedDocuments(t *testing.T) {
+	cfg := tinyConfig(t, "task.name=poetry-lm", "task.min_len=40", "task.max_len=0", "task.vocab=64", "task.max_examples=200", "task.max_eval=8",
+		"model.kind=decoder", "task.packing=concat", "task.tgt_len=16", "train.steps=2", "train.checkpoint_every=2",
+		"eval.every=0", "eval.greedy_examples=0", "eval.batches=0")
+	s, err := TrainRun(context.Background(), cfg, filepath.Join(t.TempDir(), "run"), TrainOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s.ByPosition["valid_loss_doc"]); n <= 16 {
+		t.Errorf("valid_loss_doc has %d positions; documents of >= 40 tokens cut into rows of 16 have more", n)
+	}
+}
