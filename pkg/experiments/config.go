@@ -114,8 +114,7 @@ type TaskConfig struct {
 	SrcLen      int    `yaml:"src_len"`
 	TgtLen      int    `yaml:"tgt_len"`
 	Packing     string `yaml:"packing"`
-	// CompletionMarker makes an LM task SFT (datasets.Task.WithCompletionMarker);
-	// omitted from the YAML when empty, so it leaves existing run ids unchanged.
+	// CompletionMarker makes an LM task SFT (Task.WithCompletionMarker); "" keeps run ids.
 	CompletionMarker string `yaml:"completion_marker,omitempty"`
 	// DataSHA256 is the content hash of a user data file, set by ResolveData (omitted
 	// from the YAML of built-in tasks, whose run ids it therefore leaves unchanged).

@@ -41,6 +41,8 @@ type SweepFile struct {
 	Baseline    string      `yaml:"baseline"`
 	Stages      []StageFile `yaml:"stages"`
 	Report      ReportSpec  `yaml:"report"`
+	// Check: {allow: [NAMES]} lists the pkg/check failures the sweep means (no run id changes).
+	Check struct{ Allow []string } `yaml:"check"`
 	// Dir is the directory relative data paths are taken from: the sweep file's
 	// (LoadSweep), else the working directory.
 	Dir string `yaml:"-"`
