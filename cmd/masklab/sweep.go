@@ -13,7 +13,7 @@ func init() {
 	register(&command{
 		name:    "sweep",
 		summary: "run an ablation sweep: every cell x seed, skipping finished runs and resuming unfinished ones",
-		usage:   "sweep SWEEP.yaml --out DIR [--workers N] [--set key=value ...] [--only RUN_ID | --list-pending]",
+		usage:   "sweep SWEEP.yaml --out DIR [--workers N] [--set key=value ...] [--only RUN_ID | --list-pending] [--no-check]",
 		run:     runSweep,
 	})
 }
@@ -31,6 +31,7 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 	quiet := fs.Bool("quiet", false, "no progress output")
 	dryRun := fs.Bool("dry-run", false, "list every run (cell, seed, status, estimated memory and time) and exit, writing nothing")
 	maxMem := memoryFlag(fs)
+	noCheck := fs.Bool("no-check", false, "start without the cheap checks of masklab check (supervision, leakage, rows), which refuse a sweep with a failed one")
 	var sets setFlags
 	fs.Var(&sets, "set", "override a config key in every run (repeatable)")
 	pos, err := parseFlags(fs, args)
@@ -48,6 +49,11 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 	}
 	if *dryRun {
 		return sweepDryRun(pos[0], *out, sets, stdout)
+	}
+	if !*noCheck && !*listPending && *only == "" {
+		if err := precheckSweep(pos[0], sets, stderr); err != nil {
+			return err
+		}
 	}
 	plan, err := experiments.PrepareSweep(pos[0], *out, sets)
 	if err != nil {
