@@ -125,6 +125,11 @@
 // Loss: Loss.Weights(T, validLen, promptLen) or Loss.BatchWeights; the loss is
 // sum(w_i*l_i)/sum(w_i), skipping batches whose weights sum to 0.
 //
+// Score: with an Env built as for attention (Side.Variable set when the modification
+// has parameters, e.g. t5's table), apply, err := env.BuildScore(s) once per forward
+// pass, then scores = apply(scores) in every layer on the scaled scores [B,H,Q,K],
+// before the mask's -1e9 is added. Score.View evaluates it for pictures.
+//
 // BOS (decoder input position 0) is never hidden, and padding never has loss weight.
 // Hidden inputs become Corpus.MaskID, except for drop, which uses Corpus.UnkID.
 package mask
