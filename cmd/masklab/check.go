@@ -96,7 +96,7 @@ func runCheck(args []string, stdout, stderr io.Writer) error {
 	default:
 		return usageError("--split %q: want train, valid or test", *split)
 	}
-	if err := check.CheckNames(allow); err != nil {
+	if err := check.ValidateAllow(allow); err != nil {
 		return usageError("--allow: %v", err)
 	}
 	colour := false

@@ -1,32 +1,5 @@
 // Package check is the pipeline linter behind "masklab check": it builds the batches a
 // run would train on and reports, by stable name, the silent mask bugs found in them.
-//
-// A wrong mask rarely crashes: the loss still falls and the model is quietly worse.
-// Config builds the real batches of a run config (the task or user file, packing, the
-// corrupted decoder inputs, the loss weights, segment ids and positions, the parsed
-// masks: experiments.Config.Batches), evaluates the attention masks on them on the host
-// with the graph code training uses, and reports:
-//
-//   - zero-supervision: documents (as they sit in a row) or batches with no trained
-//     token, e.g. a completion marker that never matches, or a completion cut from its
-//     prompt by concat packing; per-example and per-batch counts, the prompt's share;
-//   - degenerate-loss-mask: loss weights all zero, or all one although masks.loss asks
-//     for a prompt/completion distinction (an LM task has no prompts);
-//   - cross-document: in packed rows, a token that can see another document, from the
-//     mask over the model's layers and, with Options.Model, measured on the actual model
-//     by pkg/layers' exact dependency audit;
-//   - future-leakage: a trained position that can see a later token of its document;
-//   - positions: position ids that do not restart at each document of a packed row;
-//   - fully-masked-rows: query rows with no allowed key (a valid token that attends to
-//     nothing fails; padding rows and all-padding batch rows are named), and, with
-//     Options.Model, that the model gives them zero attention and finite gradients;
-//   - padding-attended: valid queries that attend to padding keys;
-//   - causal-alignment: which alignment a causal mask has where query and key lengths
-//     differ (top-left causal, bottom-right causal_br).
-//
-// A failed check makes Report.OK false unless Options.Allow names it (status allowed).
-// Sweep checks every cell of a sweep file, whose check: {allow: [...]} section declares
-// what an ablation does on purpose.
 package check
 
 import (
@@ -38,7 +11,32 @@ import (
 )
 
 // The check names: stable, for Options.Allow, a sweep's check: {allow: [...]} and the
-// JSON output.
+// JSON output. A wrong mask rarely crashes: the loss still falls and the model is quietly
+// worse. Config builds the real batches of a run config (experiments.Config.Batches: the
+// task or user file, packing, corrupted decoder inputs, loss weights, segment ids and
+// positions, the parsed masks), evaluates the attention masks on them on the host with
+// the graph code training uses, and reports:
+//
+//   - zero-supervision: documents (as they sit in a row) or batches with no trained
+//     token, e.g. a completion marker that never matches, or a completion cut from its
+//     prompt by concat packing; per-document and per-batch counts, the prompt's share;
+//   - degenerate-loss-mask: loss weights all zero, or all one although masks.loss asks
+//     for a prompt/completion distinction (an LM task has no prompts);
+//   - cross-document: in packed rows, a token that can see another document, from the
+//     mask over the model's layers and, with Options.Model, measured on the actual model
+//     by pkg/layers' exact dependency audit;
+//   - future-leakage: a trained position that can see a later token of its document;
+//   - positions: position ids that do not restart at each document of a packed row;
+//   - fully-masked-rows: query rows with no allowed key (a valid token that attends to
+//     nothing fails; padding rows and all-padding batch rows are named), and, with
+//     Options.Model, that the model gives them zero attention and finite gradients;
+//   - padding-attended: valid queries that attend to padding keys (a warning);
+//   - causal-alignment: which alignment a causal mask has where query and key lengths
+//     differ (top-left causal, bottom-right causal_br).
+//
+// A failed check makes Report.OK false unless Options.Allow names it (status Allowed).
+// Sweep checks every cell of a sweep file, whose check: {allow: [...]} section declares
+// what an ablation does on purpose.
 const (
 	ZeroSupervision    = "zero-supervision"
 	DegenerateLossMask = "degenerate-loss-mask"
@@ -123,9 +121,9 @@ type Options struct {
 	Model bool
 }
 
-// CheckNames returns an error naming the first unknown check name, with the closest
-// known one.
-func CheckNames(names []string) error {
+// ValidateAllow returns an error naming the first unknown check name of an allow list,
+// with the closest known one.
+func ValidateAllow(names []string) error {
 	for _, n := range names {
 		if !contains(Names, n) {
 			msg := fmt.Sprintf("unknown check %q (known: %s)", n, strings.Join(Names, ", "))
@@ -141,7 +139,7 @@ func CheckNames(names []string) error {
 // Config checks a run config: it builds opts.Batches batches of opts.Split as the run
 // would (experiments.Config.Batches) and checks them (Batches).
 func Config(cfg *experiments.Config, opts Options) (*Report, error) {
-	if err := CheckNames(opts.Allow); err != nil {
+	if err := ValidateAllow(opts.Allow); err != nil {
 		return nil, err
 	}
 	n := opts.Batches
@@ -163,7 +161,7 @@ func Config(cfg *experiments.Config, opts Options) (*Report, error) {
 // Batches checks batches already built (experiments.Config.Batches, possibly edited to
 // test a broken pipeline); seed seeds the model of Options.Model and random masks.
 func Batches(bs *experiments.Batches, seed int64, opts Options) (*Report, error) {
-	if err := CheckNames(opts.Allow); err != nil {
+	if err := ValidateAllow(opts.Allow); err != nil {
 		return nil, err
 	}
 	if len(bs.List) == 0 {

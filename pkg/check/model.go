@@ -201,7 +201,7 @@ func (a *analysis) policy(be compute.Backend) error {
 		d := w.Shape().Dimensions // [R,H,Q,K]
 		vals := tensors.MustCopyFlatData[float32](w)
 		for ri, r := range rows {
-			g := a.policyGrid(blocks[i], bi, r)
+			g := a.policyGrid(blocks[i], bi)
 			if g == nil {
 				continue
 			}
@@ -241,7 +241,7 @@ func (a *analysis) policy(be compute.Backend) error {
 
 // policyGrid returns the (evaluation-mode) mask grid of one attention block ("self",
 // "cross"; the encoder's is not kept) for batch bi.
-func (a *analysis) policyGrid(block string, bi, _ int) *grid {
+func (a *analysis) policyGrid(block string, bi int) *grid {
 	return a.grids[gridKey{block, bi}]
 }
 

@@ -27,7 +27,7 @@ type SweepReport struct {
 // sweep --set" applies them) on the batches of its first seed. The sweep file's check:
 // {allow: [...]} adds to opts.Allow.
 func Sweep(sf *experiments.SweepFile, overrides []string, opts Options) (*SweepReport, error) {
-	if err := CheckNames(sf.Check.Allow); err != nil {
+	if err := ValidateAllow(sf.Check.Allow); err != nil {
 		return nil, fmt.Errorf("sweep %s: check.allow: %w", sf.Name, err)
 	}
 	plan, err := experiments.PlanSweep(sf, overrides)
