@@ -72,6 +72,7 @@ type AttentionBuilder struct {
 	rotaryBase        float64
 	fusedQKV          bool
 	fusion            bool
+	ext               attentionOptions // GQA, projection biases, head norms, RoPE frequencies (attention_options.go)
 	err               error
 }
 
@@ -203,13 +204,13 @@ func (b *AttentionBuilder) build(wantWeights bool) (out, weights *graph.Node, er
 		return nil, nil, err
 	}
 	scope := b.scope.In("MultiHeadAttention")
-	q, k, v := b.project(scope)
-	if b.qPos != nil {
-		q = rotary(q, b.qPos, b.rotaryBase)
-		k = rotary(k, b.kPos, b.rotaryBase)
+	if err := b.optionsError(); err != nil {
+		return nil, nil, err
 	}
+	q, k, v := b.project(scope)
+	q, k, v = b.positionHeads(scope, q, k, v)
 	out, weights = b.attend(scope, q, k, v, wantWeights)
-	out = dense(scope.In("output"), out, b.outputDim, true)
+	out = dense(scope.In("output"), out, b.outputDim, !b.ext.noOutBias)
 	return out, weights, nil
 }
 
@@ -234,11 +235,12 @@ func (b *AttentionBuilder) project(scope *model.Scope) (q, k, v *graph.Node) {
 	if b.fusedQKV {
 		q, k, v = fusedQKV(scope.In("qkv"), b.query, H*dh)
 	} else {
-		q = dense(scope.In("query"), b.query, H*dh, true)
-		k = dense(scope.In("key"), b.key, H*dh, true)
-		v = dense(scope.In("value"), b.value, H*dh, true)
+		bias, Hkv := !b.ext.noQKVBias, b.kvHeads()
+		q = dense(scope.In("query"), b.query, H*dh, bias)
+		k = dense(scope.In("key"), b.key, Hkv*dh, bias)
+		v = dense(scope.In("value"), b.value, Hkv*dh, bias)
 	}
-	return graph.Reshape(q, B, Q, H, dh), graph.Reshape(k, B, K, H, dh), graph.Reshape(v, B, K, H, dh)
+	return graph.Reshape(q, B, Q, H, dh), graph.Reshape(k, B, K, k.Shape().Dim(-1)/dh, dh), graph.Reshape(v, B, K, v.Shape().Dim(-1)/dh, dh)
 }
 
 // attend returns the attended values [B,Q,H*dh] and, on the explicit path, the weights
@@ -292,27 +294,6 @@ func fusedQKV(scope *model.Scope, x *graph.Node, width int) (q, k, v *graph.Node
 	bk := init.VariableWithShape("biases_k", shapes.Make(x.DType(), width)).NodeValue(g)
 	bv := init.VariableWithShape("biases_v", shapes.Make(x.DType(), width)).NodeValue(g)
 	return attention.QKVProjection(x, w, bq, bk, bv, width, width)
-}
-
-// rotary rotates x [B,L,H,dh] by its positions pos [B,L] (half-split RoPE, as in
-// GPT-NeoX: the first half of each head pairs with the second half).
-func rotary(x, pos *graph.Node, base float64) *graph.Node {
-	g := x.Graph()
-	B, L, dh := x.Shape().Dim(0), x.Shape().Dim(1), x.Shape().Dim(3)
-	half := dh / 2
-	freqs := make([]float32, half)
-	for i := range freqs {
-		freqs[i] = float32(math.Pow(base, -2*float64(i)/float64(dh)))
-	}
-	p := graph.Reshape(graph.ConvertDType(pos, floatDType), B, L, 1, 1)
-	angle := graph.Mul(p, graph.Reshape(graph.Const(g, freqs), 1, 1, 1, half)) // [B,L,1,half]
-	cos, sin := graph.Cos(angle), graph.Sin(angle)
-	x1 := graph.Slice(x, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(), graph.AxisRange(0, half))
-	x2 := graph.Slice(x, graph.AxisRange(), graph.AxisRange(), graph.AxisRange(), graph.AxisRange(half, dh))
-	return graph.Concatenate([]*graph.Node{
-		graph.Sub(graph.Mul(x1, cos), graph.Mul(x2, sin)),
-		graph.Add(graph.Mul(x1, sin), graph.Mul(x2, cos)),
-	}, 3)
 }
 
 // hasFusedAttention reports whether g's backend has a fused attention op worth taking

@@ -66,6 +66,11 @@ type Config struct {
 	// FusedQKV projects self-attention queries, keys and values with one matmul
 	// (variables under "qkv" like GoMLX's UseQKVProjection) instead of three.
 	FusedQKV bool
+
+	// Arch, when set (decoder-only models), builds the blocks of a pretrained LM family
+	// (Llama, Qwen2, Qwen3, Mistral, GPT-2: arch.go) instead of masklab's own; pkg/hf
+	// fills it from a Hugging Face config.json. nil: masklab's blocks.
+	Arch *Arch
 }
 
 // WithDefaults returns c with empty optional fields set to their defaults.
@@ -104,6 +109,9 @@ func (c Config) WithDefaults() Config {
 // its value.
 func (c Config) Validate() error {
 	c = c.WithDefaults()
+	if c.Arch != nil {
+		return c.validateArch()
+	}
 	switch c.Kind {
 	case KindSeq2Seq, KindDecoder, KindLSTM:
 	default:

@@ -33,6 +33,11 @@ func TestModelGradientsMatchStockGoMLX(t *testing.T) {
 		{Kind: KindDecoder, Vocab: 11, DModel: 8, Heads: 2, FF: 16, DecLayers: 2, Self: self, Positions: "rotary"},
 		{Kind: KindDecoder, Vocab: 11, DModel: 8, Heads: 2, FF: 16, DecLayers: 2, Self: self, Positions: "none",
 			Score: mustScore(t, "t5(8, 16) + alibi + softcap(5)")},
+		{Kind: KindDecoder, Vocab: 11, DModel: 8, Heads: 4, FF: 16, DecLayers: 2, Self: self, Positions: "rotary",
+			Arch: &Arch{Family: FamilyLlama, KVHeads: 2, HeadDim: 4, QKVBias: true, QKNorm: true, Window: 2, Sliding: []bool{true, false},
+				Rope: RopeScaling{Type: RopeLlama3, Factor: 4, LowFreqFactor: 1, HighFreqFactor: 4, OriginalMaxPositions: 8}}},
+		{Kind: KindDecoder, Vocab: 11, DModel: 8, Heads: 2, FF: 16, DecLayers: 2, Self: self, Positions: "learned", Tied: true, MaxLen: 8,
+			Arch: &Arch{Family: FamilyGPT2}},
 	} {
 		t.Run(fmt.Sprintf("%s-tied=%v", cfg.Kind, cfg.Tied), func(t *testing.T) {
 			fastGrads := modelGradients(t, cfg, false)

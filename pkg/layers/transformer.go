@@ -84,6 +84,9 @@ func Run(scope *model.Scope, cfg Config, in Inputs, wantWeights bool) (res *Resu
 	}
 	cfg = cfg.WithDefaults()
 	fn := kinds[cfg.Kind]
+	if cfg.Arch != nil {
+		fn = archModel
+	}
 	if fn == nil {
 		return nil, fmt.Errorf("layers: model kind %q is not built into this binary", cfg.Kind)
 	}

@@ -40,12 +40,18 @@ func Linear(x, w, b *graph.Node) *graph.Node {
 	return y
 }
 
-// LinearT returns x [B,T,d] · tableᵀ + b for table [V,d] and b [V]: the output layer of
-// a model whose embeddings are tied.
+// LinearT returns x [B,T,d] · tableᵀ + b for table [V,d] and b [V] (b may be nil): the
+// output layer of a model whose embeddings are tied.
 func LinearT(x, table, b *graph.Node) *graph.Node {
 	if Plain {
 		y := graph.DotGeneral(x, []int{2}, nil, table, []int{1}, nil)
+		if b == nil {
+			return y
+		}
 		return graph.Add(y, graph.Reshape(b, 1, 1, b.Shape().Dim(0)))
+	}
+	if b == nil {
+		return matmul(x, table, 0, true)
 	}
 	return addBias(matmul(x, table, 0, true), b)
 }
