@@ -1,0 +1,3 @@
+// Package hf loads Hugging Face checkpoints (config.json, safetensors, sharded or not) into
+// pkg/layers models of the Llama, Qwen2, Qwen3, Mistral and GPT-2 families, and exports them back.
+package hf
