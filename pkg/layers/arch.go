@@ -286,3 +286,57 @@ func activate(name string, x *graph.Node) *graph.Node {
 	}
 	return graph.Mul(x, graph.Sigmoid(x))
 }
+
+// archFootprint is Footprint for an Arch model: its parameters exactly, its activations
+// and arithmetic as Footprint counts them for masklab's blocks, with the widths of
+// grouped-query attention and of the SwiGLU MLP's three matrices.
+func (c Config) archFootprint(batch, tgtLen int) Footprint {
+	a := c.Arch
+	B, T := int64(batch), int64(tgtLen)
+	D, F, V := int64(c.DModel), int64(c.FF), int64(c.Vocab)
+	H, dh := int64(c.Heads), int64(c.headDim())
+	KV := int64(c.Heads)
+	if a.KVHeads > 0 {
+		KV = int64(a.KVHeads)
+	}
+	var f Footprint
+	var fwd float64
+	matmul := func(rows, in, out int64) { fwd += 2 * float64(rows) * float64(in) * float64(out) }
+	b := func(on bool, n int64) int64 {
+		if on {
+			return n
+		}
+		return 0
+	}
+	gpt2 := a.Family == FamilyGPT2
+	norm := D // RMSNorm's gain; LayerNorm adds an offset
+	if gpt2 {
+		norm = 2 * D
+	}
+	f.Params = V * D
+	if gpt2 {
+		f.Params += int64(c.MaxLen) * D
+	}
+	qkv := (H + 2*KV) * dh
+	for range c.DecLayers {
+		f.Params += 2*norm + D*qkv + b(a.QKVBias || gpt2, qkv) + H*dh*D + b(a.OutBias || gpt2, D) + b(a.QKNorm, 2*dh)
+		if gpt2 {
+			f.Params += 2*D*F + F + D
+			matmul(B*T, D, 2*F)
+		} else {
+			f.Params += 3*D*F + b(a.MLPBias, 2*F+D)
+			matmul(B*T, D, 3*F)
+		}
+		f.Activations += B*T*(qkv+2*D) + 4*B*H*T*T + B*T*(3*F+4*D)
+		matmul(B*T, D, qkv+H*dh)
+		fwd += 4 * float64(B*T) * float64(T) * float64(H*dh)
+	}
+	f.Params += norm
+	if !c.Tied {
+		f.Params += D * V
+	}
+	f.Activations += B*T*D*2 + 4*B*T*V
+	matmul(B*T, D, V)
+	f.FLOPs = 3 * fwd
+	return f
+}

@@ -21,6 +21,9 @@ type Footprint struct {
 // small factor: good for refusing what cannot fit, not for accounting.
 func (c Config) Footprint(batch, srcLen, tgtLen int) Footprint {
 	c = c.WithDefaults()
+	if c.Arch != nil {
+		return c.archFootprint(batch, tgtLen)
+	}
 	B, S, T := int64(batch), int64(srcLen), int64(tgtLen)
 	D, F, H := int64(c.DModel), int64(c.FF), int64(max(c.Heads, 1))
 	V, SV := int64(c.Vocab), int64(c.SrcVocab)

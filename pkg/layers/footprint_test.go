@@ -17,6 +17,12 @@ func TestFootprintCountsTheModelsParameters(t *testing.T) {
 		{Kind: KindSeq2Seq, Vocab: 37, DModel: 16, Heads: 4, DecLayers: 1, EncLayers: 1, Tied: true, Positions: PosLearned, MaxLen: 20},
 		{Kind: KindDecoder, Vocab: 50, DModel: 24, Heads: 3, FF: 40, DecLayers: 3, Positions: PosRotary},
 		{Kind: KindLSTM, Vocab: 37, SrcVocab: 29, DModel: 16, Heads: 1, DecLayers: 1, EncLayers: 1},
+		{Kind: KindDecoder, Vocab: 50, DModel: 24, Heads: 4, FF: 40, DecLayers: 2, Positions: PosRotary,
+			Arch: &Arch{Family: FamilyLlama, KVHeads: 2, HeadDim: 8, QKVBias: true, QKNorm: true}},
+		{Kind: KindDecoder, Vocab: 50, DModel: 24, Heads: 4, FF: 40, DecLayers: 2, Positions: PosRotary, Tied: true,
+			Arch: &Arch{Family: FamilyLlama, OutBias: true, MLPBias: true}},
+		{Kind: KindDecoder, Vocab: 50, DModel: 24, Heads: 4, FF: 40, DecLayers: 2, Positions: PosLearned, Tied: true, MaxLen: 16,
+			Arch: &Arch{Family: FamilyGPT2}},
 	} {
 		t.Run(fmt.Sprintf("%s-tied=%v-%s", cfg.Kind, cfg.Tied, cfg.Positions), func(t *testing.T) {
 			store := model.NewStore()
