@@ -213,3 +213,24 @@ func TestConfigValues(t *testing.T) {
 		t.Errorf("qwen2 with use_sliding_window: window %d, layers %v; want 256, [false true]", q.SlidingWindow, q.Sliding)
 	}
 }
+
+func TestForRun(t *testing.T) {
+	c, err := ReadConfig(filepath.Join("testdata", "mistral"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	self := mustMask(t, "causal & doc")
+	m, err := c.ForRun(layers.Config{Kind: layers.KindDecoder, Vocab: 64, DModel: 8, Self: self, Dropout: 0.1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.DModel != 32 || m.Vocab != 96 || m.Dropout != 0.1 || m.Self.String() != self.String() || m.Arch.Window != 4 {
+		t.Errorf("ForRun: %+v", m)
+	}
+	if _, err := c.ForRun(layers.Config{Kind: layers.KindDecoder, Vocab: 200}); err == nil || !strings.Contains(err.Error(), "200 ids") {
+		t.Errorf("vocabulary too large: %v", err)
+	}
+	if _, err := c.ForRun(layers.Config{Kind: layers.KindSeq2Seq}); err == nil || !strings.Contains(err.Error(), "decoder-only") {
+		t.Errorf("seq2seq: %v", err)
+	}
+}

@@ -201,3 +201,36 @@ func TestPrefixlessGPT2(t *testing.T) {
 		t.Errorf("exported names: %d tensors, wte.weight %v, h.0.attn.bias %v", len(h2.Tensors), h2.Tensors["wte.weight"] != nil, h2.Tensors["h.0.attn.bias"] != nil)
 	}
 }
+
+// A checkpoint's fingerprint changes with its weights and its config, not with files a
+// run does not read, and not with where the directory is.
+func TestFingerprint(t *testing.T) {
+	a := copyFixture(t, "qwen2")
+	b := copyFixture(t, "qwen2")
+	fa, err := Fingerprint(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fb, _ := Fingerprint(b); fb != fa {
+		t.Errorf("copies differ: %s, %s", fa, fb)
+	}
+	os.WriteFile(filepath.Join(b, "README.md"), []byte("notes"), 0o644)
+	if fb, _ := Fingerprint(b); fb != fa {
+		t.Error("a README changed the fingerprint")
+	}
+	editFile(t, b, GenerationConfigFile, `"temperature": 0.7`, `"temperature": 0.8`)
+	fb, _ := Fingerprint(b)
+	if fb == fa {
+		t.Error("an edited generation_config.json kept the fingerprint")
+	}
+	p := filepath.Join(a, "model-00002-of-00002.safetensors")
+	w, _ := os.ReadFile(p)
+	w[len(w)-1] ^= 1 // one bit of the last tensor
+	os.WriteFile(p, w, 0o644)
+	if fa2, _ := Fingerprint(a); fa2 == fa || fa2 == fb {
+		t.Error("edited weights kept the fingerprint")
+	}
+	if !IsCheckpoint(a) || IsCheckpoint(t.TempDir()) {
+		t.Error("IsCheckpoint")
+	}
+}

@@ -1,0 +1,96 @@
+package hf
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/masklab/masklab/pkg/layers"
+)
+
+// identityFiles are the files of a checkpoint directory that decide what a run on it
+// computes, besides the weight files: the config, the generation defaults (pad, EOS) and
+// the tokenizer's files (tokenization makes the task's ids).
+var identityFiles = []string{
+	ConfigFile, GenerationConfigFile, IndexFile,
+	"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
+	"vocab.json", "merges.txt", "tokenizer.model", "chat_template.jinja",
+}
+
+// IsCheckpoint reports whether dir looks like a Hugging Face checkpoint directory (it has
+// a config.json) rather than a masklab run directory (config.yaml).
+func IsCheckpoint(dir string) bool {
+	if _, err := os.Stat(filepath.Join(dir, "config.yaml")); err == nil {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(dir, ConfigFile))
+	return err == nil
+}
+
+// Fingerprint returns the sha256 (hex) of the checkpoint in dir as a run sees it: the
+// name, length and content of config.json, generation_config.json, the weight index and
+// tokenizer files when present, and every weight file the checkpoint loads, in name
+// order. It is what a run's identity records, as the sha256 of a user data file: edited
+// weights or config make a new run.
+func Fingerprint(dir string) (string, error) {
+	ck, err := Open(dir)
+	if err != nil {
+		return "", err
+	}
+	names := append([]string(nil), ck.Files...)
+	for _, f := range identityFiles {
+		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
+			names = append(names, f)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("hf: %w", err)
+		}
+	}
+	sort.Strings(names)
+	h := sha256.New()
+	for _, name := range names {
+		f, err := os.Open(filepath.Join(dir, name))
+		if err != nil {
+			return "", fmt.Errorf("hf: %w", err)
+		}
+		st, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return "", fmt.Errorf("hf: %w", err)
+		}
+		var n [8]byte
+		binary.LittleEndian.PutUint64(n[:], uint64(st.Size()))
+		h.Write([]byte(name))
+		h.Write([]byte{0})
+		h.Write(n[:])
+		_, err = io.Copy(h, f)
+		f.Close()
+		if err != nil {
+			return "", fmt.Errorf("hf: %s: %w", name, err)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// ForRun returns the checkpoint's model configured for a run whose own model config is
+// run: the checkpoint decides the architecture and sizes, the run its masks (Self, and
+// Cross/Enc, unused by a decoder), score modification and dropout. A task whose ids
+// reach past the checkpoint's vocabulary (run.Vocab > vocab_size) is refused: its ids
+// would index no embedding.
+func (c *Config) ForRun(run layers.Config) (layers.Config, error) {
+	if run.Kind != "" && run.Kind != layers.KindDecoder {
+		return layers.Config{}, fmt.Errorf("hf: a %s is a decoder-only model; set model.kind=%s", c.Architecture, layers.KindDecoder)
+	}
+	if run.Vocab > c.Vocab {
+		return layers.Config{}, fmt.Errorf("hf: the task's vocabulary has %d ids, the %s's (vocab_size) %d: tokenize the task with the checkpoint's tokenizer", run.Vocab, c.Architecture, c.Vocab)
+	}
+	m := c.Model(run.Self)
+	m.Cross, m.Enc, m.Score, m.Dropout = run.Cross, run.Enc, run.Score, run.Dropout
+	return m, m.Validate()
+}
