@@ -8,6 +8,7 @@ import (
 	"github.com/gomlx/gomlx/ml/model"
 
 	"github.com/masklab/masklab/datasets"
+	"github.com/masklab/masklab/internal/ckpt"
 	"github.com/masklab/masklab/pkg/backend"
 	"github.com/masklab/masklab/pkg/layers"
 )
@@ -42,7 +43,7 @@ func LoadRun(runDir, backendOverride string, overrides ...string) (*Loaded, erro
 	if err := cfg.SetAll(overrides); err != nil {
 		return nil, err
 	}
-	ck := checkpointDir(runDir)
+	ck := ckpt.Find(runDir)
 	if ck == "" {
 		if s, err := ReadSummary(runDir); err == nil && s.Status == StatusDiverged {
 			what := fmt.Sprintf("at step %d", s.DivergedAt)
@@ -72,7 +73,7 @@ func LoadRun(runDir, backendOverride string, overrides ...string) (*Loaded, erro
 	if err != nil {
 		return nil, err
 	}
-	step, err := sess.loadCheckpoint(ck)
+	step, err := ckpt.LoadAll(sess.store, ck)
 	if err != nil {
 		return nil, err
 	}

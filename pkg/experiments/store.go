@@ -20,7 +20,6 @@ const (
 	ConfigFile  = "config.yaml"
 	MetricsFile = "metrics.jsonl"
 	SummaryFile = "summary.json"
-	CkptDir     = "ckpt"
 	LockFile    = "lock"
 	LogFile     = "train.log"
 )

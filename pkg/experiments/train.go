@@ -19,9 +19,8 @@ import (
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
-	"github.com/gomlx/gomlx/ml/model/checkpoint"
-	"github.com/gomlx/gomlx/ml/train/optimizer"
 	"github.com/masklab/masklab/datasets"
+	"github.com/masklab/masklab/internal/ckpt"
 	"github.com/masklab/masklab/internal/fsx"
 	"github.com/masklab/masklab/internal/progress"
 	"github.com/masklab/masklab/internal/runlock"
@@ -198,115 +197,6 @@ func call(ex *model.Exec, args ...any) (out []*tensors.Tensor, err error) {
 	return ex.Call(args...)
 }
 
-// checkpoint handling: ckpt/ holds the last one; a new one is written to ckpt.tmp/,
-// then ckpt/ is renamed to ckpt.old/ and ckpt.tmp/ to ckpt/ (a crash in between
-// leaves ckpt.old/, which loadCheckpoint falls back to).
-func (s *session) saveCheckpoint(runDir string) error {
-	tmp := filepath.Join(runDir, CkptDir+".tmp")
-	cur := filepath.Join(runDir, CkptDir)
-	old := filepath.Join(runDir, CkptDir+".old")
-	os.RemoveAll(tmp)
-	if err := os.MkdirAll(tmp, fsx.DirMode); err != nil {
-		return err
-	}
-	h, err := checkpoint.Build(s.store).Dir(tmp).Keep(1).Done()
-	if err != nil {
-		return err
-	}
-	if err := h.Save(); err != nil {
-		return err
-	}
-	if err := fsx.SyncTree(tmp); err != nil {
-		return err
-	}
-	os.RemoveAll(old)
-	if _, err := os.Stat(cur); err == nil {
-		if err := os.Rename(cur, old); err != nil {
-			return err
-		}
-	}
-	if err := os.Rename(tmp, cur); err != nil {
-		return err
-	}
-	_ = fsx.SyncDir(runDir)
-	os.RemoveAll(old)
-	return nil
-}
-
-// checkpointDir returns the directory holding a run's last complete checkpoint, or "".
-func checkpointDir(runDir string) string {
-	for _, d := range []string{CkptDir, CkptDir + ".old"} {
-		p := filepath.Join(runDir, d)
-		if ents, err := os.ReadDir(p); err == nil {
-			for _, e := range ents {
-				if strings.HasSuffix(e.Name(), ".json") {
-					return p
-				}
-			}
-		}
-	}
-	return ""
-}
-
-// loadCheckpoint loads every variable (model, optimizer moments, step, RNG state). It
-// loads into a scratch store first and copies values over, because GoMLX's immediate
-// loading keeps the value of a variable that already exists (the RNG state).
-func (s *session) loadCheckpoint(dir string) (int, error) {
-	tmp := model.NewStore()
-	if _, err := checkpoint.Load(tmp).Dir(dir).Immediate().Done(); err != nil {
-		return 0, fmt.Errorf("loading checkpoint %s: %w", dir, err)
-	}
-	for v := range tmp.IterVariables() {
-		val, err := v.Value()
-		if err != nil {
-			return 0, err
-		}
-		if cur := s.store.GetVariable(v.Path()); cur != nil {
-			if err := cur.SetValue(val); err != nil {
-				return 0, fmt.Errorf("loading checkpoint %s: variable %s: %w", dir, v.Path(), err)
-			}
-			continue
-		}
-		nv, err := s.store.CreateVariable(v.Path(), val)
-		if err != nil {
-			return 0, fmt.Errorf("loading checkpoint %s: variable %s: %w", dir, v.Path(), err)
-		}
-		nv.SetTrainable(strings.HasPrefix(v.Path(), "/model/"))
-	}
-	return int(optimizer.GetGlobalStep(s.store)), nil
-}
-
-// initFrom loads only the model variables of another run's checkpoint (fine-tuning:
-// the optimizer state, step and RNG state start fresh).
-func (s *session) initFrom(runDir string) error {
-	dir := checkpointDir(runDir)
-	if dir == "" {
-		return fmt.Errorf("init_from %s: no checkpoint there (is that run done?)", runDir)
-	}
-	tmp := model.NewStore()
-	if _, err := checkpoint.Load(tmp).Dir(dir).Immediate().Done(); err != nil {
-		return fmt.Errorf("init_from %s: %w", runDir, err)
-	}
-	n := 0
-	for v := range tmp.IterVariables() {
-		if !strings.HasPrefix(v.Path(), "/model/") {
-			continue
-		}
-		val, err := v.Value()
-		if err != nil {
-			return err
-		}
-		if _, err := s.store.CreateVariable(v.Path(), val); err != nil {
-			return fmt.Errorf("init_from %s: variable %s: %w", runDir, v.Path(), err)
-		}
-		n++
-	}
-	if n == 0 {
-		return fmt.Errorf("init_from %s: the checkpoint has no model variables", runDir)
-	}
-	return nil
-}
-
 // sameArchitecture checks that the run in initDir has the model cfg fine-tunes (every
 // model key but dropout), so that a mismatch is named before any graph is built.
 func sameArchitecture(cfg *Config, initDir string) error {
@@ -367,15 +257,15 @@ func trainLocked(ctx context.Context, cfg *Config, runDir string, opts TrainOpti
 	start := 0
 	resumes := 0
 	var prevWall float64
-	if dir := checkpointDir(runDir); dir != "" {
-		if start, err = sess.loadCheckpoint(dir); err != nil {
+	if dir := ckpt.Find(runDir); dir != "" {
+		if start, err = ckpt.LoadAll(sess.store, dir); err != nil {
 			return nil, err
 		}
 		if st, err := readSessionState(runDir); err == nil && st.Step == start {
 			prevWall, resumes = st.Wall, st.Resumes+1
 		}
 	} else if initDir != "" {
-		if err := sess.initFrom(initDir); err != nil {
+		if err := ckpt.LoadModel(sess.store, initDir); err != nil {
 			return nil, err
 		}
 	}
@@ -473,7 +363,7 @@ func trainLocked(ctx context.Context, cfg *Config, runDir string, opts TrainOpti
 		}
 		bar.Update(step, loss)
 		if step%cfg.Train.CheckpointEvery == 0 || step == steps {
-			if err := sess.saveCheckpoint(runDir); err != nil {
+			if err := ckpt.Save(sess.store, runDir); err != nil {
 				return nil, fmt.Errorf("checkpoint at step %d: %w", step, err)
 			}
 			_ = writeSessionState(runDir, sessionState{Step: step, Wall: prevWall + time.Since(t0).Seconds(), Resumes: resumes})
