@@ -133,12 +133,18 @@ func (b *bars) Plot(c draw.Canvas, p *plot.Plot) {
 			c.SetColor(Color(s))
 			c.Fill(rect.Path())
 			if st.Hi > st.Lo {
+				// Clipped to a fixed y range (YMin, YMax): an end outside it has no cap.
 				xm := trX((x0 + x1) / 2)
 				cap := (trX(x1) - trX(x0)) * 0.25
 				ylo, yhi := trY(st.Lo), trY(st.Hi)
-				c.StrokeLine2(whisker, xm, ylo, xm, yhi)
-				c.StrokeLine2(whisker, xm-cap, ylo, xm+cap, ylo)
-				c.StrokeLine2(whisker, xm-cap, yhi, xm+cap, yhi)
+				if lo, hi := max(ylo, c.Min.Y), min(yhi, c.Max.Y); lo < hi {
+					c.StrokeLine2(whisker, xm, lo, xm, hi)
+				}
+				for _, y := range []vg.Length{ylo, yhi} {
+					if y >= c.Min.Y && y <= c.Max.Y {
+						c.StrokeLine2(whisker, xm-cap, y, xm+cap, y)
+					}
+				}
 			}
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/recorder"
 )
 
 func maskOf(n int, f func(q, k int) bool) [][]bool {
@@ -205,5 +207,35 @@ func TestScoreHeadsFiles(t *testing.T) {
 	// A NaN where the mask forbids is not drawn, so it is no error.
 	if _, err := ScoreHeads("masked NaN", bad, maskOf(3, func(q, k int) bool { return k >= q }), nil, 2); err != nil {
 		t.Error(err)
+	}
+}
+
+// With a fixed y range, error bars that reach past it are clipped to the data area
+// instead of being drawn across the title and the axis labels.
+func TestBarsClipErrorBarsToAFixedRange(t *testing.T) {
+	stats := []BarStat{{Mean: 5.5, Lo: 3, Hi: 8, N: 2}, {Mean: 5.8, Lo: 5.6, Hi: 6, N: 2}}
+	p, err := Bars([]string{"a", "b"}, []BarSeries{{Label: "s", Stats: stats}}, BarOptions{YMin: 5, YMax: 6.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec recorder.Canvas
+	da := p.DataCanvas(draw.NewCanvas(&rec, vg.Points(300), vg.Points(200)))
+	(&bars{stats: [][]BarStat{stats}}).Plot(da, p)
+	strokes := 0
+	for _, a := range rec.Actions {
+		s, ok := a.(*recorder.Stroke)
+		if !ok {
+			continue
+		}
+		strokes++
+		for _, comp := range s.Path {
+			if comp.Pos.Y < da.Min.Y-0.01 || comp.Pos.Y > da.Max.Y+0.01 {
+				t.Fatalf("a stroke reaches y=%v outside the data area [%v, %v]", comp.Pos.Y, da.Min.Y, da.Max.Y)
+			}
+		}
+	}
+	// The clipped bar: its whisker and no cap; the other: whisker and two caps.
+	if strokes != 4 {
+		t.Errorf("%d strokes, want 4", strokes)
 	}
 }
