@@ -166,6 +166,33 @@ func EvaluateVariants(dir string, variants [][]string, metric, byPos string) ([]
 	return bars, curves, nil
 }
 
+// ChangeFrom returns bars (as EvaluateVariants gives them: per cell, per variant, one
+// value per seed in the same seed order) with every value replaced by its change from
+// the same run's value in variant ref: paired differences, e.g. how much the loss moves
+// when the same model is evaluated at a longer length. A variant with another number
+// of values than ref's cannot be paired and is left empty (a gap in report.BarStats).
+func ChangeFrom(bars []report.BarSeries, ref int) []report.BarSeries {
+	out := make([]report.BarSeries, len(bars))
+	for i, b := range bars {
+		out[i] = report.BarSeries{Label: b.Label, Values: make([][]float64, len(b.Values))}
+		if ref < 0 || ref >= len(b.Values) {
+			continue
+		}
+		base := b.Values[ref]
+		for c, vs := range b.Values {
+			if len(vs) != len(base) {
+				continue
+			}
+			d := make([]float64, len(vs))
+			for k, v := range vs {
+				d[k] = v - base[k]
+			}
+			out[i].Values[c] = d
+		}
+	}
+	return out
+}
+
 // LoadCell loads the finished run of one cell and seed of the sweep in dir, the cell
 // named as in the report ("masks.cross=pad", "masks.loss=all, task.max_examples=2000");
 // in quick mode, where only the first seed ran, seed 0 takes the first finished seed.

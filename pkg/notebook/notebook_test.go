@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/masklab/masklab/pkg/experiments"
 	"github.com/masklab/masklab/pkg/plots"
+	"github.com/masklab/masklab/pkg/report"
 )
 
 func TestRunSweepQuick(t *testing.T) {
@@ -173,5 +175,22 @@ func TestMust(t *testing.T) {
 			}()
 			f()
 		}()
+	}
+}
+
+func TestChangeFrom(t *testing.T) {
+	bars := []report.BarSeries{
+		{Label: "a", Values: [][]float64{{5, 6}, {4.5, 6.5}, {5, 5}}},
+		{Label: "b", Values: [][]float64{{1}, {2, 3}}},
+	}
+	got := ChangeFrom(bars, 0)
+	want := [][][]float64{{{0, 0}, {-0.5, 0.5}, {0, -1}}, {{0}, {}}}
+	for i := range want {
+		if got[i].Label != bars[i].Label || fmt.Sprint(got[i].Values) != fmt.Sprint(want[i]) {
+			t.Errorf("ChangeFrom %s = %v, want %v", bars[i].Label, got[i].Values, want[i])
+		}
+	}
+	if bars[0].Values[1][0] != 4.5 {
+		t.Error("ChangeFrom changed its input")
 	}
 }
