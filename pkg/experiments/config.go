@@ -55,7 +55,8 @@ masks:                   # strategies in the pkg/mask syntax ("masklab mask --he
   cross: "pad"           # decoder cross-attention over the encoder (seq2seq, lstm)
   input: "none"          # decoder-input corruption, e.g. full, partial(2), span(0.15,3)
   loss: "all"            # loss mask: all | completion | plw(w)
-  score: "none"          # decoder self-attention score modification: alibi | t5(32, 128) | softcap(50) | a + b (kept out of the run id when none)
+  score: "none"          # soft mask of the decoder self-attention scores: none | alibi | t5(32, 128) | softcap(50) |
+                         # terms joined by +, e.g. "alibi + softcap(30)" (none is left out of the run id)
 
 optim:                   # AdamW with decoupled weight decay
   lr: 0.001              # peak learning rate
