@@ -1,5 +1,7 @@
 // Package layers builds masklab's models on GoMLX graph ops: a masked multi-head
-// attention that takes any pkg/mask mask, the Transformer encoder-decoder with
+// attention that takes any pkg/mask mask and score modification (ALiBi, T5's learned
+// relative bias, soft-capping: Config.Score, on the decoder's self-attention), the
+// Transformer encoder-decoder with
 // cross-attention, the decoder-only LM, the LSTM decoder with attention, the weighted
 // loss, and greedy decoding for free-running evaluation.
 //
