@@ -1,9 +1,9 @@
 // Package layers builds masklab's models on GoMLX graph ops: a masked multi-head
 // attention that takes any pkg/mask mask and score modification (ALiBi, T5's learned
 // relative bias, soft-capping: Config.Score, on the decoder's self-attention), the
-// Transformer encoder-decoder with
-// cross-attention, the decoder-only LM, the LSTM decoder with attention, the weighted
-// loss, and greedy decoding for free-running evaluation.
+// Transformer encoder-decoder with cross-attention, the decoder-only LM, the LSTM
+// decoder with attention, the weighted loss, and greedy decoding for free-running
+// evaluation.
 //
 // Variables keep GoMLX's names (".../MultiHeadAttention/query/dense/weights",
 // ".../layer_normalization/gain") so checkpoints look familiar. Initialisation follows
