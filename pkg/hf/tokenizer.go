@@ -20,6 +20,7 @@ package hf
 // independent implementation (transformers.js's tokenizers) on 228 texts per family.
 
 import (
+	"container/heap"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -51,7 +52,7 @@ type Tokenizer struct {
 
 	vocab  map[string]int32
 	tokens map[int32]string
-	merges map[[2]string]int // pair -> rank
+	merges map[[2]string]merge
 
 	added    []addedToken // longest content first
 	addedIDs map[int32]*addedToken
@@ -183,7 +184,7 @@ func NewTokenizer(tokenizerJSONBytes []byte, config map[string]any) (*Tokenizer,
 	}
 	t := &Tokenizer{
 		vocab: m.Vocab, tokens: make(map[int32]string, len(m.Vocab)+len(j.AddedTokens)),
-		merges: make(map[[2]string]int, len(m.Merges)), addedIDs: map[int32]*addedToken{},
+		merges: make(map[[2]string]merge, len(m.Merges)), addedIDs: map[int32]*addedToken{},
 		unk: -1, fuseUnk: m.FuseUnk, byteFallback: m.ByteFallback, ignoreMerges: m.IgnoreMerges,
 	}
 	if t.vocab == nil {
@@ -212,8 +213,14 @@ func NewTokenizer(tokenizerJSONBytes []byte, config map[string]any) (*Tokenizer,
 		default:
 			return nil, fmt.Errorf("merge %d %v is neither \"a b\" nor [\"a\", \"b\"]", rank, mg)
 		}
+		id, ok := t.vocab[pair[0]+pair[1]]
+		_, okA := t.vocab[pair[0]]
+		_, okB := t.vocab[pair[1]]
+		if !ok || !okA || !okB {
+			return nil, fmt.Errorf("merge %d %q + %q: a token is not in the vocabulary", rank, pair[0], pair[1])
+		}
 		if _, ok := t.merges[pair]; !ok {
-			t.merges[pair] = rank
+			t.merges[pair] = merge{rank, id, pair[0] + pair[1]}
 		}
 	}
 	if m.UnkToken != nil {
@@ -494,28 +501,82 @@ func (t *Tokenizer) bpe(word string, ids []int32) []int32 {
 		}
 		syms = append(syms, sym{"\x00unk", t.unk, true})
 	}
-	for len(syms) > 1 {
-		best, at := -1, -1
-		for i := 0; i+1 < len(syms); i++ {
-			if r, ok := t.merges[[2]string{syms[i].s, syms[i+1].s}]; ok && (best < 0 || r < best) {
-				best, at = r, i
-			}
+	if len(syms) < 2 {
+		for _, s := range syms {
+			ids = append(ids, s.id)
 		}
-		if at < 0 {
-			break
-		}
-		s := syms[at].s + syms[at+1].s
-		id, ok := t.vocab[s]
-		if !ok { // a merge whose result is not in the vocabulary: Hugging Face refuses to load it
-			break
-		}
-		syms[at] = sym{s, id, false}
-		syms = slices.Delete(syms, at+1, at+2)
+		return ids
 	}
-	for _, s := range syms {
-		ids = append(ids, s.id)
+	// Merge lowest rank first, leftmost first among equal ranks, as Hugging Face's heap
+	// does: symbols in a linked list, candidate pairs in a heap, stale ones skipped.
+	n := len(syms)
+	next, prev, ver := make([]int, n), make([]int, n), make([]int, n)
+	for i := range syms {
+		next[i], prev[i] = i+1, i-1
+	}
+	next[n-1] = -1
+	h := &pairHeap{}
+	push := func(l int) {
+		if l < 0 || next[l] < 0 {
+			return
+		}
+		r := next[l]
+		if m, ok := t.merges[[2]string{syms[l].s, syms[r].s}]; ok {
+			heap.Push(h, pairCand{m.rank, l, r, ver[l], ver[r]})
+		}
+	}
+	for i := 0; i+1 < n; i++ {
+		push(i)
+	}
+	for h.Len() > 0 {
+		c := heap.Pop(h).(pairCand)
+		if ver[c.l] != c.vl || ver[c.r] != c.vr || next[c.l] != c.r || ver[c.l] < 0 || ver[c.r] < 0 {
+			continue
+		}
+		m := t.merges[[2]string{syms[c.l].s, syms[c.r].s}]
+		syms[c.l] = sym{m.result, m.id, false}
+		ver[c.l]++
+		ver[c.r] = -1 // gone
+		next[c.l] = next[c.r]
+		if next[c.l] >= 0 {
+			prev[next[c.l]] = c.l
+		}
+		push(prev[c.l])
+		push(c.l)
+	}
+	for i := 0; i >= 0; i = next[i] {
+		ids = append(ids, syms[i].id)
 	}
 	return ids
+}
+
+// merge is one BPE merge: its rank and the token it makes.
+type merge struct {
+	rank   int
+	id     int32
+	result string
+}
+
+// pairCand is a pair of adjacent symbols that a merge joins, with the symbols' versions
+// when it was found.
+type pairCand struct {
+	rank, l, r int
+	vl, vr     int
+}
+
+type pairHeap []pairCand
+
+func (h pairHeap) Len() int { return len(h) }
+func (h pairHeap) Less(i, j int) bool {
+	return h[i].rank < h[j].rank || h[i].rank == h[j].rank && h[i].l < h[j].l
+}
+func (h pairHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *pairHeap) Push(x any)   { *h = append(*h, x.(pairCand)) }
+func (h *pairHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 // Decode turns ids back into text as Hugging Face's tokenizer.decode(ids) does, special

@@ -90,7 +90,7 @@ function cutBPE(tok, n) {
   const merges = [];
   for (const mg of m.merges) {
     const [x, y] = Array.isArray(mg) ? mg : mg.split(" ");
-    if (x in vocab && y in vocab && x + y in vocab) merges.push(Array.isArray(mg) ? [x, y] : `${x} ${y}`);
+    if (Object.hasOwn(vocab, x) && Object.hasOwn(vocab, y) && Object.hasOwn(vocab, x + y)) merges.push(Array.isArray(mg) ? [x, y] : `${x} ${y}`);
   }
   return { ...tok, model: { ...m, vocab, merges } };
 }
