@@ -34,15 +34,42 @@ func TestTokenizerMatchesTransformersJS(t *testing.T) {
 	if err := json.Unmarshal(b, &expected); err != nil {
 		t.Fatal(err)
 	}
+	checkTokenizers(t, filepath.Join("testdata", "tokenizers"), expected, 200)
+}
+
+// TestTokenizerFullVocabularies runs the same comparison on the whole tokenizers of GPT-2,
+// Qwen3, Llama 3 and Llama 2 (151,643 to 32,000 tokens; Meta's licence keeps Llama's out
+// of the repository) and 2,000 more poems, written by
+// `node pkg/hf/testdata/tokenizers/generate.js --full DIR`; set MASKLAB_HF_TOKENIZERS=DIR.
+func TestTokenizerFullVocabularies(t *testing.T) {
+	dir := os.Getenv("MASKLAB_HF_TOKENIZERS")
+	if dir == "" {
+		t.Skip("MASKLAB_HF_TOKENIZERS is not set (see generate.js --full)")
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "expected.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var expected map[string][]tokenizerCase
+	if err := json.Unmarshal(b, &expected); err != nil {
+		t.Fatal(err)
+	}
+	checkTokenizers(t, dir, expected, 2000)
+}
+
+func checkTokenizers(t *testing.T, dir string, expected map[string][]tokenizerCase, minCases int) {
 	for _, fam := range tokenizerFamilies {
+		if expected[fam] == nil && minCases > 200 {
+			continue
+		}
 		t.Run(fam, func(t *testing.T) {
-			tok, err := LoadTokenizer(filepath.Join("testdata", "tokenizers", fam))
+			tok, err := LoadTokenizer(filepath.Join(dir, fam))
 			if err != nil {
 				t.Fatal(err)
 			}
 			cases := expected[fam]
-			if len(cases) < 200 {
-				t.Fatalf("%d cases, want at least 200", len(cases))
+			if len(cases) < minCases {
+				t.Fatalf("%d cases, want at least %d", len(cases), minCases)
 			}
 			same, decodedSame, roundTrips, lossless := 0, 0, 0, 0
 			for _, c := range cases {
@@ -50,7 +77,7 @@ func TestTokenizerMatchesTransformersJS(t *testing.T) {
 				if slices.Equal(ids, c.IDs) {
 					same++
 				} else {
-					t.Errorf("Encode(%q)\n got %v\nwant %v", c.Text, ids, c.IDs)
+					t.Errorf("Encode(%.200q)\n got %.300v\nwant %.300v", c.Text, ids, c.IDs)
 				}
 				if got := tok.Decode(c.IDs); got == c.Decoded {
 					decodedSame++

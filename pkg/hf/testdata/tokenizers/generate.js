@@ -226,4 +226,29 @@ function main() {
     ` ${JSON.stringify(k)}: [\n` + v.map((c) => "  " + JSON.stringify(c)).join(",\n") + "\n ]").join(",\n") + "\n}\n");
 }
 
-main();
+// full writes, under dir, the packages' whole tokenizers (gpt2, qwen3, llama3, llama2:
+// not committed, Meta's licence covers Llama's) with the ids of the texts above and of the
+// poetry file's first 2,000 poems whole, for TestTokenizerFullVocabularies
+// (MASKLAB_HF_TOKENIZERS=dir go test ./pkg/hf -run Full).
+function full(dir) {
+  const common = texts();
+  const poems = zlib.gunzipSync(fs.readFileSync("datasets/data/poetry.tsv.gz")).toString("utf8").split("\n").slice(1, 2001).map((l) => l.split("\t")[4] || "");
+  const long = [poems.slice(0, 200).join(""), fs.readFileSync("docs/architecture.md", "utf8")];
+  const expected = {};
+  for (const name of ["gpt2", "qwen3", "llama3", "llama2"]) {
+    const tok = readJSON(models(name) + "tokenizer.json");
+    const cfg = readJSON(models(name) + "tokenizer_config.json");
+    fs.mkdirSync(path.join(dir, name), { recursive: true });
+    fs.copyFileSync(models(name) + "tokenizer.json", path.join(dir, name, "tokenizer.json"));
+    fs.copyFileSync(models(name) + "tokenizer_config.json", path.join(dir, name, "tokenizer_config.json"));
+    const t = TokenizerLoader.fromPreTrained({ tokenizerJSON: tok, tokenizerConfig: cfg });
+    expected[name] = [...common, ...poems, ...long].map((text) => {
+      const ids = t.encode(text);
+      return { text, ids, decoded: ids.length === 0 ? "" : t.decode(ids, { skip_special_tokens: false, clean_up_tokenization_spaces: false }) };
+    });
+  }
+  writeJSON(path.join(dir, "expected.json"), expected);
+}
+
+if (process.argv[2] === "--full") full(process.argv[3]);
+else main();
