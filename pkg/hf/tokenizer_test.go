@@ -115,3 +115,74 @@ func losslessText(fam, text string) (string, bool) {
 	}
 	return text, true
 }
+
+// TestTokenizerSpecial checks the special ids each family's tokenizer_config.json names and
+// whether Encode adds BOS.
+func TestTokenizerSpecial(t *testing.T) {
+	for _, c := range []struct {
+		fam   string
+		want  Special
+		vocab int
+	}{
+		{"gpt2", Special{BOS: 3000, EOS: 3000, PAD: -1, UNK: 3000}, 3001},
+		{"qwen3", Special{BOS: -1, EOS: 151645, PAD: 151643, UNK: -1}, 151669},
+		{"llama3", Special{BOS: 6000, EOS: 6001, PAD: -1, UNK: -1, AddBOS: true}, 6012},
+		{"llama2", Special{BOS: 1, EOS: 2, PAD: -1, UNK: 0, AddBOS: true}, 5264},
+		{"mistral", Special{BOS: 1, EOS: 2, PAD: -1, UNK: 0, AddBOS: true}, 5264},
+	} {
+		tok, err := LoadTokenizer(filepath.Join("testdata", "tokenizers", c.fam))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tok.Special != c.want || tok.Vocab != c.vocab {
+			t.Errorf("%s: Special %+v, Vocab %d; want %+v, %d", c.fam, tok.Special, tok.Vocab, c.want, c.vocab)
+		}
+		ids := tok.Encode("hi")
+		if got := len(ids) > 0 && ids[0] == c.want.BOS; got != c.want.AddBOS {
+			t.Errorf("%s: Encode(\"hi\") = %v: BOS first %v, want %v", c.fam, ids, got, c.want.AddBOS)
+		}
+		if plain := tok.EncodePlain("hi"); c.want.AddBOS && !slices.Equal(plain, ids[1:]) {
+			t.Errorf("%s: EncodePlain(\"hi\") = %v, Encode %v", c.fam, plain, ids)
+		}
+		if s := tok.DecodeSkipSpecial(tok.Encode("hi")); s != "hi" {
+			t.Errorf("%s: DecodeSkipSpecial(Encode(\"hi\")) = %q", c.fam, s)
+		}
+	}
+	// add_bos_token / add_eos_token rebuild a Llama tokenizer's template, as transformers does.
+	dir := copyFixture(t, filepath.Join("tokenizers", "llama2"))
+	editFile(t, dir, TokenizerConfigFile, `"add_eos_token": false`, `"add_eos_token": true`)
+	tok, err := LoadTokenizer(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := tok.Encode("hi"); ids[0] != 1 || ids[len(ids)-1] != 2 || !tok.Special.AddEOS {
+		t.Errorf("add_eos_token true: Encode(\"hi\") = %v, Special %+v", ids, tok.Special)
+	}
+}
+
+// An unsupported model, normalizer, pre-tokenizer, regex, post-processor or decoder, and a
+// missing tokenizer.json, are errors that name what is not supported.
+func TestTokenizerErrors(t *testing.T) {
+	for _, c := range []struct {
+		fam, file, old, new, want string
+	}{
+		{"llama2", TokenizerFile, `"type":"BPE"`, `"type":"Unigram"`, `model type "Unigram" is not supported`},
+		{"llama2", TokenizerFile, `{"type":"Prepend","prepend":"▁"}`, `{"type":"Precompiled","precompiled_charsmap":""}`, `normalizer type "Precompiled" is not supported`},
+		{"gpt2", TokenizerFile, `"pre_tokenizer":{"type":"ByteLevel"`, `"pre_tokenizer":{"type":"Whitespace"`, `pre_tokenizer type "Whitespace" is not supported`},
+		{"qwen3", TokenizerFile, `|\\s+(?!\\S)|\\s+"}`, `|\\s+(?!\\S)"}`, `pre_tokenizer Split regex "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)" is not supported`},
+		{"llama2", TokenizerFile, `"post_processor":{"type":"TemplateProcessing"`, `"post_processor":{"type":"BertProcessing"`, `post_processor type "BertProcessing" is not supported`},
+		{"llama2", TokenizerFile, `{"type":"Fuse"}`, `{"type":"CTC"}`, `decoder type "CTC" is not supported`},
+		{"llama2", TokenizerFile, `"dropout":null`, `"dropout":0.1`, `BPE dropout 0.1 is not supported`},
+		{"llama2", TokenizerConfigFile, `"eos_token": "</s>"`, `"eos_token": "<eos>"`, `eos_token "<eos>" is not a token`},
+	} {
+		dir := copyFixture(t, filepath.Join("tokenizers", c.fam))
+		editFile(t, dir, c.file, c.old, c.new)
+		_, err := LoadTokenizer(dir)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s with %s: error %v, want one containing %q", c.fam, c.new, err, c.want)
+		}
+	}
+	if _, err := LoadTokenizer(t.TempDir()); err == nil || !strings.Contains(err.Error(), "no tokenizer.json") {
+		t.Errorf("a directory without tokenizer.json: error %v", err)
+	}
+}
