@@ -1,3 +1,5 @@
 // Package hf loads Hugging Face checkpoints (config.json, safetensors, sharded or not) into
 // pkg/layers models of the Llama, Qwen2, Qwen3, Mistral and GPT-2 families, and exports them back.
+// LoadTokenizer runs their tokenizer.json (byte-level and SentencePiece-style BPE) as
+// Hugging Face's tokenizers do.
 package hf

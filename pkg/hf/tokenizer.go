@@ -54,7 +54,8 @@ type Tokenizer struct {
 	tokens map[int32]string
 	merges map[[2]string]merge
 
-	added    []addedToken // longest content first
+	added    []addedToken       // longest content first
+	byFirst  [256][]*addedToken // added tokens by their first byte, longest first
 	addedIDs map[int32]*addedToken
 
 	norm      []normalizer
@@ -244,7 +245,9 @@ func NewTokenizer(tokenizerJSONBytes []byte, config map[string]any) (*Tokenizer,
 	}
 	sort.SliceStable(t.added, func(a, b int) bool { return len(t.added[a].Content) > len(t.added[b].Content) })
 	for i := range t.added {
-		t.addedIDs[t.added[i].ID] = &t.added[i]
+		a := &t.added[i]
+		t.addedIDs[a.ID] = a
+		t.byFirst[a.Content[0]] = append(t.byFirst[a.Content[0]], a)
 	}
 	var err error
 	if t.norm, err = parseNormalizer(j.Normalizer); err != nil {
@@ -391,8 +394,7 @@ func (t *Tokenizer) nextAdded(text string, pos int) (*addedToken, int, int) {
 		return nil, 0, 0
 	}
 	for i := pos; i < len(text); i++ {
-		for k := range t.added {
-			a := &t.added[k]
+		for _, a := range t.byFirst[text[i]] {
 			if !strings.HasPrefix(text[i:], a.Content) {
 				continue
 			}
@@ -775,12 +777,14 @@ func parseDecoder(c *typed) ([]decoder, error) {
 		return []decoder{func(toks []string) []string {
 			var b []byte
 			for _, s := range toks {
+				n := len(b)
 				for _, r := range s {
-					if c, ok := unicodeToByte[r]; ok {
-						b = append(b, c)
-					} else {
-						b = utf8.AppendRune(b, r)
+					c, ok := unicodeToByte[r]
+					if !ok { // a token with a character outside the map: its own bytes, as in Hugging Face
+						b = append(b[:n], s...)
+						break
 					}
+					b = append(b, c)
 				}
 			}
 			return []string{lossyUTF8(b)}
