@@ -249,7 +249,11 @@ func (r *Report) Markdown() []byte {
 	}
 	b.WriteString(". The figures' bands and error bars are Student-t 95% intervals of the mean.\n\n| " + strings.Join(header, " | ") + " |\n|" + strings.Repeat(" --- |", len(header)) + "\n")
 	for _, row := range rows {
-		b.WriteString("| " + strings.Join(row, " | ") + " |\n")
+		cells := make([]string, len(row))
+		for i, c := range row {
+			cells[i] = strings.ReplaceAll(c, "|", `\|`) // a spec's "|" would end the cell
+		}
+		b.WriteString("| " + strings.Join(cells, " | ") + " |\n")
 	}
 	for _, w := range r.Warnings() {
 		b.WriteString("\n**Warning:** " + w + "\n")

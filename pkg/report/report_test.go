@@ -220,3 +220,35 @@ func TestFewSeedsDoNotMislead(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A cell whose spec contains "|" (window(8) | sink(4)) stays one cell of the Markdown table.
+func TestMarkdownEscapesPipes(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "sweep")
+	p, err := experiments.PrepareSweep(writeSweep(t, strings.NewReplacer(`masks.input: [none, "partial(2)"]`, `masks.self: ["causal & pad", "causal & pad & (window(2) | sink(1))"]`,
+		`baseline: "masks.input=none"`, `baseline: "masks.self=causal & pad"`).Replace(tinySweep)), dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range p.Runs {
+		fakeDone(t, experiments.RunDir(dir, r.ID), 0.5+0.1*float64(r.Seed))
+	}
+	rep, err := Build(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(rep.Markdown()), "\n")
+	header := ""
+	for _, line := range lines {
+		if strings.HasPrefix(line, "| stage") {
+			header = line
+		}
+		if strings.HasPrefix(line, "| ") && strings.Contains(line, "sink(1)") {
+			if got, want := strings.Count(strings.ReplaceAll(line, `\|`, ""), "|"), strings.Count(header, "|"); got != want {
+				t.Errorf("row has %d cell separators, the header %d: %s", got, want, line)
+			}
+		}
+	}
+	if header == "" {
+		t.Fatalf("no table header in:\n%s", rep.Markdown())
+	}
+}
