@@ -20,7 +20,6 @@ package hf
 // independent implementation (transformers.js's tokenizers) on 228 texts per family.
 
 import (
-	"container/heap"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,6 +28,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -50,9 +50,13 @@ type Tokenizer struct {
 	// and its added tokens.
 	Vocab int
 
-	vocab  map[string]int32
-	tokens map[int32]string
-	merges map[[2]string]merge
+	vocab   map[string]int32
+	tokens  map[int32]string
+	merges  map[uint64]merge // (left id, right id) -> merge
+	byteIDs [256]int32       // <0xNN>'s id, -1 where the vocabulary lacks it
+
+	mu    sync.Mutex
+	cache map[string][]int32 // word -> ids
 
 	added    []addedToken       // longest content first
 	byFirst  [256][]*addedToken // added tokens by their first byte, longest first
@@ -185,11 +189,17 @@ func NewTokenizer(tokenizerJSONBytes []byte, config map[string]any) (*Tokenizer,
 	}
 	t := &Tokenizer{
 		vocab: m.Vocab, tokens: make(map[int32]string, len(m.Vocab)+len(j.AddedTokens)),
-		merges: make(map[[2]string]merge, len(m.Merges)), addedIDs: map[int32]*addedToken{},
+		merges: make(map[uint64]merge, len(m.Merges)), addedIDs: map[int32]*addedToken{},
 		unk: -1, fuseUnk: m.FuseUnk, byteFallback: m.ByteFallback, ignoreMerges: m.IgnoreMerges,
 	}
 	if t.vocab == nil {
 		t.vocab = map[string]int32{}
+	}
+	for b := range t.byteIDs {
+		t.byteIDs[b] = -1
+		if id, ok := t.vocab[fmt.Sprintf("<0x%02X>", b)]; ok {
+			t.byteIDs[b] = id
+		}
 	}
 	for tok, id := range t.vocab {
 		t.tokens[id] = tok
@@ -220,8 +230,8 @@ func NewTokenizer(tokenizerJSONBytes []byte, config map[string]any) (*Tokenizer,
 		if !ok || !okA || !okB {
 			return nil, fmt.Errorf("merge %d %q + %q: a token is not in the vocabulary", rank, pair[0], pair[1])
 		}
-		if _, ok := t.merges[pair]; !ok {
-			t.merges[pair] = merge{rank, id, pair[0] + pair[1]}
+		if k := pairKey(t.vocab[pair[0]], t.vocab[pair[1]]); !hasKey(t.merges, k) {
+			t.merges[k] = merge{rank, id}
 		}
 	}
 	if m.UnkToken != nil {
@@ -460,8 +470,39 @@ func (t *Tokenizer) bpe(word string, ids []int32) []int32 {
 			return append(ids, id)
 		}
 	}
+	cacheable := len(word) <= maxCachedWord
+	if cacheable {
+		t.mu.Lock()
+		cached, ok := t.cache[word]
+		t.mu.Unlock()
+		if ok {
+			return append(ids, cached...)
+		}
+	}
+	out := t.merge(word)
+	if cacheable {
+		t.mu.Lock()
+		if len(t.cache) >= maxCache {
+			clear(t.cache)
+		}
+		if t.cache == nil {
+			t.cache = map[string][]int32{}
+		}
+		t.cache[word] = out
+		t.mu.Unlock()
+	}
+	return append(ids, out...)
+}
+
+// The words bpe remembers (Hugging Face's BPE caches 10,000 too).
+const (
+	maxCache      = 10000
+	maxCachedWord = 256
+)
+
+// merge runs BPE on one word.
+func (t *Tokenizer) merge(word string) []int32 {
 	type sym struct {
-		s   string
 		id  int32
 		unk bool
 	}
@@ -472,26 +513,20 @@ func (t *Tokenizer) bpe(word string, ids []int32) []int32 {
 			c = word[i : i+1]
 		}
 		if id, ok := t.vocab[c]; ok {
-			syms = append(syms, sym{c, id, false})
+			syms = append(syms, sym{id, false})
 			continue
 		}
 		if t.byteFallback {
-			bs := make([]sym, 0, len(c))
-			for _, b := range []byte(c) {
-				tok := fmt.Sprintf("<0x%02X>", b)
-				id, ok := t.vocab[tok]
-				if !ok {
-					bs = nil
+			n := len(syms)
+			for k := 0; k < len(c); k++ {
+				id := t.byteIDs[c[k]]
+				if id < 0 {
+					syms = syms[:n]
 					break
 				}
-				bs = append(bs, sym{tok, id, true})
+				syms = append(syms, sym{id, false})
 			}
-			if bs != nil {
-				for i := range bs {
-					bs[i].unk = false
-					bs[i].s = "\x00" + bs[i].s // never merges
-				}
-				syms = append(syms, bs...)
+			if len(syms) > n {
 				continue
 			}
 		}
@@ -501,8 +536,9 @@ func (t *Tokenizer) bpe(word string, ids []int32) []int32 {
 		if t.fuseUnk && len(syms) > 0 && syms[len(syms)-1].unk {
 			continue
 		}
-		syms = append(syms, sym{"\x00unk", t.unk, true})
+		syms = append(syms, sym{t.unk, true})
 	}
+	ids := make([]int32, 0, len(syms))
 	if len(syms) < 2 {
 		for _, s := range syms {
 			ids = append(ids, s.id)
@@ -517,26 +553,26 @@ func (t *Tokenizer) bpe(word string, ids []int32) []int32 {
 		next[i], prev[i] = i+1, i-1
 	}
 	next[n-1] = -1
-	h := &pairHeap{}
+	var h pairHeap
 	push := func(l int) {
 		if l < 0 || next[l] < 0 {
 			return
 		}
 		r := next[l]
-		if m, ok := t.merges[[2]string{syms[l].s, syms[r].s}]; ok {
-			heap.Push(h, pairCand{m.rank, l, r, ver[l], ver[r]})
+		if m, ok := t.merges[pairKey(syms[l].id, syms[r].id)]; ok {
+			h.push(pairCand{m.rank, l, r, ver[l], ver[r]})
 		}
 	}
 	for i := 0; i+1 < n; i++ {
 		push(i)
 	}
-	for h.Len() > 0 {
-		c := heap.Pop(h).(pairCand)
+	for len(h) > 0 {
+		c := h.pop()
 		if ver[c.l] != c.vl || ver[c.r] != c.vr || next[c.l] != c.r || ver[c.l] < 0 || ver[c.r] < 0 {
 			continue
 		}
-		m := t.merges[[2]string{syms[c.l].s, syms[c.r].s}]
-		syms[c.l] = sym{m.result, m.id, false}
+		m := t.merges[pairKey(syms[c.l].id, syms[c.r].id)]
+		syms[c.l] = sym{m.id, false}
 		ver[c.l]++
 		ver[c.r] = -1 // gone
 		next[c.l] = next[c.r]
@@ -552,11 +588,12 @@ func (t *Tokenizer) bpe(word string, ids []int32) []int32 {
 	return ids
 }
 
+func pairKey(a, b int32) uint64 { return uint64(uint32(a))<<32 | uint64(uint32(b)) }
+
 // merge is one BPE merge: its rank and the token it makes.
 type merge struct {
-	rank   int
-	id     int32
-	result string
+	rank int
+	id   int32
 }
 
 // pairCand is a pair of adjacent symbols that a merge joins, with the symbols' versions
@@ -566,20 +603,49 @@ type pairCand struct {
 	vl, vr     int
 }
 
+// pairHeap is a binary min-heap of candidates: lowest rank, then leftmost.
 type pairHeap []pairCand
 
-func (h pairHeap) Len() int { return len(h) }
-func (h pairHeap) Less(i, j int) bool {
-	return h[i].rank < h[j].rank || h[i].rank == h[j].rank && h[i].l < h[j].l
+func (c pairCand) less(d pairCand) bool { return c.rank < d.rank || c.rank == d.rank && c.l < d.l }
+
+func (h *pairHeap) push(c pairCand) {
+	*h = append(*h, c)
+	a := *h
+	for i := len(a) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !a[i].less(a[p]) {
+			break
+		}
+		a[i], a[p] = a[p], a[i]
+		i = p
+	}
 }
-func (h pairHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *pairHeap) Push(x any)   { *h = append(*h, x.(pairCand)) }
-func (h *pairHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
+
+func (h *pairHeap) pop() pairCand {
+	a := *h
+	top := a[0]
+	last := len(a) - 1
+	a[0] = a[last]
+	a = a[:last]
+	for i := 0; ; {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < len(a) && a[l].less(a[m]) {
+			m = l
+		}
+		if r < len(a) && a[r].less(a[m]) {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		a[i], a[m] = a[m], a[i]
+		i = m
+	}
+	*h = a
+	return top
 }
+
+func hasKey[K comparable, V any](m map[K]V, k K) bool { _, ok := m[k]; return ok }
 
 // Decode turns ids back into text as Hugging Face's tokenizer.decode(ids) does, special
 // tokens included and without clean_up_tokenization_spaces. Ids without a token are skipped.

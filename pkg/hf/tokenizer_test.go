@@ -186,3 +186,33 @@ func TestTokenizerErrors(t *testing.T) {
 		t.Errorf("a directory without tokenizer.json: error %v", err)
 	}
 }
+
+// BenchmarkTokenizerEncode encodes the fixture texts (28 kB) with each family's tokenizer
+// (the whole ones with MASKLAB_HF_TOKENIZERS set).
+func BenchmarkTokenizerEncode(b *testing.B) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "tokenizers", "texts.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var texts []string
+	if err := json.Unmarshal(raw, &texts); err != nil {
+		b.Fatal(err)
+	}
+	text := strings.Join(texts, "\n")
+	dir := filepath.Join("testdata", "tokenizers")
+	if d := os.Getenv("MASKLAB_HF_TOKENIZERS"); d != "" {
+		dir = d
+	}
+	for _, fam := range tokenizerFamilies {
+		tok, err := LoadTokenizer(filepath.Join(dir, fam))
+		if err != nil {
+			continue // mistral has no whole tokenizer
+		}
+		b.Run(fam, func(b *testing.B) {
+			b.SetBytes(int64(len(text)))
+			for b.Loop() {
+				tok.EncodePlain(text)
+			}
+		})
+	}
+}
