@@ -346,24 +346,27 @@ func (t *Tokenizer) parsePreTokenizer(c *typed) ([]preTokenizer, error) {
 			if !split {
 				return append(out, piece{s, p.start})
 			}
-			first := p.start
-			for s != "" { // split before each replacement (MergedWithNext)
-				i := strings.Index(s[len(ms.Replacement):], ms.Replacement)
-				n := len(s)
-				if i >= 0 {
-					n = len(ms.Replacement) + i
-				}
-				if !strings.HasPrefix(s, ms.Replacement) {
-					if j := strings.Index(s, ms.Replacement); j >= 0 {
-						n = j
-					}
-				}
-				out = append(out, piece{s[:n], first})
-				first = false
-				s = s[n:]
-			}
-			return out
+			return splitBefore(s, ms.Replacement, p.start, out)
 		}}, nil
 	}
 	return nil, fmt.Errorf("pre_tokenizer type %q is not supported (supported: ByteLevel, Split, Metaspace, Sequence)", c.Type)
+}
+
+// splitBefore splits s before each occurrence of sep (Hugging Face's MergedWithNext):
+// "▁a▁▁b" gives "▁a", "▁", "▁b"; "a▁b" gives "a", "▁b".
+func splitBefore(s, sep string, first bool, out []piece) []piece {
+	for s != "" {
+		skip := 0
+		if strings.HasPrefix(s, sep) {
+			skip = len(sep)
+		}
+		n := len(s)
+		if i := strings.Index(s[skip:], sep); i >= 0 {
+			n = skip + i
+		}
+		out = append(out, piece{s[:n], first})
+		first = false
+		s = s[n:]
+	}
+	return out
 }

@@ -216,3 +216,50 @@ func BenchmarkTokenizerEncode(b *testing.B) {
 		})
 	}
 }
+
+// TestPreTokenizerSplits checks the hand-written regex scanners and Metaspace's split on
+// the cases their alternations turn on (the ids tests cover them through BPE).
+func TestPreTokenizerSplits(t *testing.T) {
+	words := func(m matcher, s string) []string {
+		var out []string
+		for _, p := range splitIsolated(m)(piece{s, true}, nil) {
+			out = append(out, p.s)
+		}
+		return out
+	}
+	llama3 := knownRegex(llama3Regex)
+	qwen := knownRegex(qwen2Regex)
+	for _, c := range []struct {
+		m    matcher
+		text string
+		want []string
+	}{
+		{matchGPT2, "Hello  world", []string{"Hello", " ", " world"}},
+		{matchGPT2, "a   \n", []string{"a", "   \n"}},
+		{matchGPT2, "x \ty", []string{"x", " ", "\ty"[:1], "y"}},
+		{matchGPT2, "I'm DON'T 'sa", []string{"I", "'m", " DON", "'", "T", " '", "sa"}},
+		{matchGPT2, "12345 ab?!", []string{"12345", " ab", "?!"}},
+		{llama3, "I'M 12345 ab?!\n\n  x", []string{"I", "'M", " ", "123", "45", " ab", "?!\n\n", " ", " x"}},
+		{llama3, "(中文)", []string{"(中文", ")"}},
+		{llama3, "a \r\n\r\n b", []string{"a", " \r\n\r\n", " b"}},
+		{qwen, "2026年", []string{"2", "0", "2", "6", "年"}},
+	} {
+		if got := words(c.m, c.text); !slices.Equal(got, c.want) {
+			t.Errorf("%q: %q, want %q", c.text, got, c.want)
+		}
+	}
+	var got []string
+	for _, p := range splitBefore("▁a▁▁b", "▁", true, nil) {
+		got = append(got, p.s)
+	}
+	if want := []string{"▁a", "▁", "▁b"}; !slices.Equal(got, want) {
+		t.Errorf("splitBefore: %q, want %q", got, want)
+	}
+	got = got[:0]
+	for _, p := range splitBefore("a▁b", "▁", true, nil) {
+		got = append(got, p.s)
+	}
+	if want := []string{"a", "▁b"}; !slices.Equal(got, want) {
+		t.Errorf("splitBefore: %q, want %q", got, want)
+	}
+}
