@@ -507,11 +507,10 @@ func (t *Tokenizer) merge(word string) []int32 {
 		unk bool
 	}
 	syms := make([]sym, 0, len(word))
-	for i, r := range word {
-		c := word[i : i+utf8.RuneLen(r)]
-		if r == utf8.RuneError && !strings.HasPrefix(word[i:], "\uFFFD") {
-			c = word[i : i+1]
-		}
+	for i := 0; i < len(word); {
+		_, w := utf8.DecodeRuneInString(word[i:]) // an invalid byte is a character of its own
+		c := word[i : i+w]
+		i += w
 		if id, ok := t.vocab[c]; ok {
 			syms = append(syms, sym{id, false})
 			continue

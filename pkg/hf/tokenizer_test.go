@@ -2,11 +2,13 @@ package hf
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 )
@@ -261,5 +263,32 @@ func TestPreTokenizerSplits(t *testing.T) {
 	}
 	if want := []string{"a", "▁b"}; !slices.Equal(got, want) {
 		t.Errorf("splitBefore: %q, want %q", got, want)
+	}
+}
+
+// TestTokenizerRandomText encodes random strings of letters, digits, punctuation, CJK,
+// emoji, whitespace and invalid bytes: no family panics, and byte-level BPE gives back every
+// valid string exactly.
+func TestTokenizerRandomText(t *testing.T) {
+	alphabet := []string{"a", "Z", "é", "ß", "中", "文", "😀", "👍🏽", "1", "٣", "'", "'s", "'LL", ".", "?!", "(", "_", " ", "  ", "\t", "\n", "\r\n", "\u00a0", "\u3000", "▁", "<s>", "<|endoftext|>", "<|im_start|>", "\xe4\xb8", "\xff"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, fam := range tokenizerFamilies {
+		tok, err := LoadTokenizer(filepath.Join("testdata", "tokenizers", fam))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 300 {
+			var sb strings.Builder
+			for range rng.IntN(40) {
+				sb.WriteString(alphabet[rng.IntN(len(alphabet))])
+			}
+			s := sb.String()
+			got := tok.Decode(tok.EncodePlain(s))
+			if fam == "gpt2" || fam == "llama3" {
+				if utf8.ValidString(s) && got != s {
+					t.Errorf("%s: Decode(EncodePlain(%q)) = %q", fam, s, got)
+				}
+			}
+		}
 	}
 }
