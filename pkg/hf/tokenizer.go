@@ -903,11 +903,11 @@ func parseDecoder(c *typed) ([]decoder, error) {
 		}
 		return []decoder{func(toks []string) []string {
 			for i, s := range toks {
-				s = strings.ReplaceAll(s, ms.Replacement, " ")
-				if i == 0 && ms.scheme != "never" {
-					s = strings.TrimPrefix(s, " ")
+				if i == 0 && ms.scheme != "never" { // the first token loses its ▁s, as in Hugging Face's
+					toks[i] = strings.ReplaceAll(s, ms.Replacement, "")
+				} else {
+					toks[i] = strings.ReplaceAll(s, ms.Replacement, " ")
 				}
-				toks[i] = s
 			}
 			return toks
 		}}, nil

@@ -292,3 +292,15 @@ func TestTokenizerRandomText(t *testing.T) {
 		}
 	}
 }
+
+// TestMetaspaceDecoder: Hugging Face's Metaspace decoder drops every ▁ of the first token
+// (prepend_scheme always or first) and turns the others into spaces.
+func TestMetaspaceDecoder(t *testing.T) {
+	ds, err := parseDecoder(&typed{Type: "Metaspace", raw: []byte(`{"type":"Metaspace","replacement":"▁","prepend_scheme":"always","split":true}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ds[0]([]string{"▁▁Hi", "▁there", "▁"}); !slices.Equal(got, []string{"Hi", " there", " "}) {
+		t.Errorf("got %q", got)
+	}
+}
