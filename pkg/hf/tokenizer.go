@@ -58,9 +58,11 @@ type Tokenizer struct {
 	mu    sync.Mutex
 	cache map[string][]int32 // word -> ids
 
-	added    []addedToken       // longest content first
-	byFirst  [256][]*addedToken // added tokens by their first byte, longest first
-	addedIDs map[int32]*addedToken
+	added []addedToken // longest content first
+	// The added tokens by their first byte, longest first: those matched in the text
+	// (normalized false) and those matched in its normalized stretches.
+	rawAdded, normAdded [256][]addedMatch
+	addedIDs            map[int32]*addedToken
 
 	norm      []normalizer
 	pre       []preTokenizer
@@ -257,11 +259,29 @@ func NewTokenizer(tokenizerJSONBytes []byte, config map[string]any) (*Tokenizer,
 	for i := range t.added {
 		a := &t.added[i]
 		t.addedIDs[a.ID] = a
-		t.byFirst[a.Content[0]] = append(t.byFirst[a.Content[0]], a)
 	}
 	var err error
 	if t.norm, err = parseNormalizer(j.Normalizer); err != nil {
 		return nil, err
+	}
+	var normed []addedMatch
+	for i := range t.added {
+		a := &t.added[i]
+		if !a.Normalized {
+			t.rawAdded[a.Content[0]] = append(t.rawAdded[a.Content[0]], addedMatch{a.Content, a})
+			continue
+		}
+		pat := a.Content
+		for _, n := range t.norm {
+			pat = n(pat)
+		}
+		if pat != "" {
+			normed = append(normed, addedMatch{pat, a})
+		}
+	}
+	sort.SliceStable(normed, func(i, j int) bool { return len(normed[i].pat) > len(normed[j].pat) })
+	for _, m := range normed {
+		t.normAdded[m.pat[0]] = append(t.normAdded[m.pat[0]], m)
 	}
 	if t.pre, err = t.parsePreTokenizer(j.PreTokenizer); err != nil {
 		return nil, err
@@ -375,40 +395,55 @@ type piece struct {
 }
 
 func (t *Tokenizer) encode(text string, ids []int32) []int32 {
-	pos := 0
-	for pos <= len(text) {
-		a, from, to := t.nextAdded(text, pos)
+	// As Hugging Face's added vocabulary: tokens with normalized false are matched in the
+	// text, those with normalized true (in their normalized form) in each normalized stretch.
+	return splitAdded(piece{text, true}, &t.rawAdded, ids, func(p piece, ids []int32) []int32 {
+		for _, n := range t.norm {
+			p.s = n(p.s)
+		}
+		return splitAdded(p, &t.normAdded, ids, t.encodeWords)
+	})
+}
+
+// addedMatch is an added token and the text that stands for it.
+type addedMatch struct {
+	pat string
+	a   *addedToken
+}
+
+// splitAdded appends the ids of p's added tokens (table) and of the stretches between
+// them (section).
+func splitAdded(p piece, table *[256][]addedMatch, ids []int32, section func(piece, []int32) []int32) []int32 {
+	text, pos := p.s, 0
+	for pos < len(text) {
+		m, from, to := nextAdded(text, pos, table)
 		end := len(text)
-		if a != nil {
+		if m != nil {
 			end = from
 		}
 		if end > pos {
-			ids = t.encodeSection(piece{text[pos:end], pos == 0}, ids)
+			ids = section(piece{text[pos:end], p.start && pos == 0}, ids)
 		}
-		if a == nil {
-			break
+		if m == nil {
+			return ids
 		}
-		ids = append(ids, a.ID)
+		ids = append(ids, m.a.ID)
 		pos = to
-		if pos == len(text) {
-			break
-		}
 	}
 	return ids
 }
 
 // nextAdded finds the leftmost, then longest, added token in text at or after pos, and the
 // span it takes (with the whitespace lstrip and rstrip absorb).
-func (t *Tokenizer) nextAdded(text string, pos int) (*addedToken, int, int) {
-	if len(t.added) == 0 {
-		return nil, 0, 0
-	}
+func nextAdded(text string, pos int, table *[256][]addedMatch) (*addedMatch, int, int) {
 	for i := pos; i < len(text); i++ {
-		for _, a := range t.byFirst[text[i]] {
-			if !strings.HasPrefix(text[i:], a.Content) {
+		for k := range table[text[i]] {
+			m := &table[text[i]][k]
+			a := m.a
+			if !strings.HasPrefix(text[i:], m.pat) {
 				continue
 			}
-			from, to := i, i+len(a.Content)
+			from, to := i, i+len(m.pat)
 			if a.SingleWord && (from > 0 && isWordChar(lastRune(text[:from])) || to < len(text) && isWordChar(firstRune(text[to:]))) {
 				continue
 			}
@@ -430,7 +465,7 @@ func (t *Tokenizer) nextAdded(text string, pos int) (*addedToken, int, int) {
 					to += n
 				}
 			}
-			return a, from, to
+			return m, from, to
 		}
 	}
 	return nil, 0, 0
@@ -440,12 +475,9 @@ func isWordChar(r rune) bool  { return r == '_' || unicode.IsLetter(r) || unicod
 func lastRune(s string) rune  { r, _ := utf8.DecodeLastRuneInString(s); return r }
 func firstRune(s string) rune { r, _ := utf8.DecodeRuneInString(s); return r }
 
-// encodeSection runs one stretch of text between added tokens through the normalizer, the
+// encodeWords runs one normalized stretch of text between added tokens through the
 // pre-tokenizer and BPE.
-func (t *Tokenizer) encodeSection(p piece, ids []int32) []int32 {
-	for _, n := range t.norm {
-		p.s = n(p.s)
-	}
+func (t *Tokenizer) encodeWords(p piece, ids []int32) []int32 {
 	words := []piece{p}
 	for _, pt := range t.pre {
 		var next []piece

@@ -304,3 +304,28 @@ func TestMetaspaceDecoder(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+// TestNormalizedAddedToken: an added token with normalized true is matched, in its
+// normalized form, in the normalized text (Hugging Face's added vocabulary): with Llama 2's
+// normalizer "<pad>" stands for "▁<pad>", so it is found after a space and not inside a word.
+func TestNormalizedAddedToken(t *testing.T) {
+	dir := copyFixture(t, filepath.Join("tokenizers", "llama2"))
+	editFile(t, dir, TokenizerFile, `"added_tokens":[`, `"added_tokens":[{"id":5264,"content":"<pad>","single_word":false,"lstrip":false,"rstrip":false,"normalized":true,"special":false},`)
+	tok, err := LoadTokenizer(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := tok.EncodePlain("a <pad>"); !slices.Contains(ids, 5264) {
+		t.Errorf(`EncodePlain("a <pad>") = %v: no <pad>`, ids)
+	}
+	if ids := tok.EncodePlain("a<pad>"); slices.Contains(ids, 5264) {
+		t.Errorf(`EncodePlain("a<pad>") = %v: <pad> inside a word`, ids)
+	}
+	editFile(t, dir, TokenizerFile, `"normalized":true`, `"normalized":false`)
+	if tok, err = LoadTokenizer(dir); err != nil {
+		t.Fatal(err)
+	}
+	if ids := tok.EncodePlain("a<pad>"); !slices.Contains(ids, 5264) {
+		t.Errorf(`normalized false: EncodePlain("a<pad>") = %v: no <pad>`, ids)
+	}
+}
