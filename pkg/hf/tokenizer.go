@@ -10,9 +10,11 @@ package hf
 //     tokenizer.json: no byte-level BPE, so no GPT-2, Qwen or Llama 3.
 //   - github.com/sugarme/tokenizer v0.3.0 (pure Go) runs the ByteLevel and Split
 //     pre-tokenizers through Go's regexp, which cannot express the lookahead \s+(?!\S) of
-//     GPT-2's and Llama 3/Qwen's regexes: it drops that branch and splits whitespace runs
-//     differently from Hugging Face (every indented line of code); its BPE has no
-//     byte_fallback, so Llama 2 and Mistral lose every character outside the vocabulary.
+//     GPT-2's and Llama 3/Qwen's regexes: its ByteLevel regex leaves out the whitespace
+//     branches (a TODO in its source), so whitespace runs split differently from Hugging
+//     Face (every indented line of code), and Llama 3's and Qwen's Split regexes do not
+//     compile; its BPE has no byte_fallback, so Llama 2 and Mistral lose every character
+//     outside the vocabulary.
 //   - github.com/daulet/tokenizers binds the Rust library through CGO and a prebuilt static
 //     library: masklab builds with the Go toolchain alone.
 // The two regexes are matched by hand-written scanners (pretokenize.go) that implement their
