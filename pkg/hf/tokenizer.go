@@ -1011,3 +1011,17 @@ func lossyUTF8(b []byte) string {
 	}
 	return sb.String()
 }
+
+// Tokenizer loads the checkpoint's tokenizer (LoadTokenizer on its directory) and checks
+// that every id it makes has a row in the model's embedding (vocab_size, often padded
+// beyond the tokenizer's ids).
+func (ck *Checkpoint) Tokenizer() (*Tokenizer, error) {
+	tok, err := LoadTokenizer(ck.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if tok.Vocab > ck.Config.Vocab {
+		return nil, fmt.Errorf("hf: %s: the tokenizer's ids go up to %d, but config.json's vocab_size is %d: tokenizer and model do not belong together", ck.Dir, tok.Vocab-1, ck.Config.Vocab)
+	}
+	return tok, nil
+}

@@ -329,3 +329,24 @@ func TestNormalizedAddedToken(t *testing.T) {
 		t.Errorf(`normalized false: EncodePlain("a<pad>") = %v: no <pad>`, ids)
 	}
 }
+
+// A checkpoint whose tokenizer makes ids beyond vocab_size is refused.
+func TestCheckpointTokenizerVocab(t *testing.T) {
+	dir := copyFixture(t, "qwen3")
+	for _, f := range []string{TokenizerFile, TokenizerConfigFile} {
+		b, err := os.ReadFile(filepath.Join("testdata", "tokenizers", "gpt2", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ck, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ck.Tokenizer(); err == nil || !strings.Contains(err.Error(), "vocab_size is 96") {
+		t.Errorf("a 3,001-token tokenizer on a 96-token model: error %v", err)
+	}
+}
