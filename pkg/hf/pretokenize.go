@@ -267,21 +267,7 @@ func (t *Tokenizer) parsePreTokenizer(c *typed) ([]preTokenizer, error) {
 	}
 	switch c.Type {
 	case "Sequence":
-		var v struct {
-			PreTokenizers []*typed `json:"pretokenizers"`
-		}
-		if err := c.into(&v); err != nil {
-			return nil, err
-		}
-		var all []preTokenizer
-		for _, p := range v.PreTokenizers {
-			ps, err := t.parsePreTokenizer(p)
-			if err != nil {
-				return nil, err
-			}
-			all = append(all, ps...)
-		}
-		return all, nil
+		return sequence(c, "pretokenizers", t.parsePreTokenizer)
 	case "ByteLevel":
 		var v struct {
 			AddPrefixSpace bool  `json:"add_prefix_space"`

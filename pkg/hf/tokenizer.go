@@ -116,6 +116,30 @@ func (t *typed) UnmarshalJSON(b []byte) error {
 
 func (t *typed) into(v any) error { return json.Unmarshal(t.raw, v) }
 
+// sequence parses a "Sequence" component (normalizers, pre-tokenizers, decoders): the
+// list under key, each element parsed by parse, flattened in order.
+func sequence[T any](c *typed, key string, parse func(*typed) ([]T, error)) ([]T, error) {
+	var v map[string]json.RawMessage
+	var list []*typed
+	if err := c.into(&v); err != nil {
+		return nil, fmt.Errorf("%s sequence: %w", key, err)
+	}
+	if raw, ok := v[key]; ok {
+		if err := json.Unmarshal(raw, &list); err != nil {
+			return nil, fmt.Errorf("%s sequence: %w", key, err)
+		}
+	}
+	var all []T
+	for _, e := range list {
+		es, err := parse(e)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, es...)
+	}
+	return all, nil
+}
+
 // pattern is tokenizer.json's {"String": s} or {"Regex": r}.
 type pattern struct {
 	String *string `json:"String"`
@@ -728,21 +752,7 @@ func parseNormalizer(c *typed) ([]normalizer, error) {
 	}
 	switch c.Type {
 	case "Sequence":
-		var v struct {
-			Normalizers []*typed `json:"normalizers"`
-		}
-		if err := c.into(&v); err != nil {
-			return nil, err
-		}
-		var all []normalizer
-		for _, n := range v.Normalizers {
-			ns, err := parseNormalizer(n)
-			if err != nil {
-				return nil, err
-			}
-			all = append(all, ns...)
-		}
-		return all, nil
+		return sequence(c, "normalizers", parseNormalizer)
 	case "NFC":
 		return []normalizer{norm.NFC.String}, nil
 	case "NFD":
@@ -857,21 +867,7 @@ func parseDecoder(c *typed) ([]decoder, error) {
 	}
 	switch c.Type {
 	case "Sequence":
-		var v struct {
-			Decoders []*typed `json:"decoders"`
-		}
-		if err := c.into(&v); err != nil {
-			return nil, err
-		}
-		var all []decoder
-		for _, d := range v.Decoders {
-			ds, err := parseDecoder(d)
-			if err != nil {
-				return nil, err
-			}
-			all = append(all, ds...)
-		}
-		return all, nil
+		return sequence(c, "decoders", parseDecoder)
 	case "ByteLevel":
 		return []decoder{func(toks []string) []string {
 			var b []byte
