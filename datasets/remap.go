@@ -6,8 +6,13 @@ import "fmt"
 // decoder's vocabulary, its source ids) are re-encoded with vocab: what lets a
 // fine-tuning task (cedict-sft) use the vocabulary of the run it starts from
 // (cedict-docs), so the embeddings mean the same. Tokens vocab lacks become its UNK; the
-// special ids PAD, BOS and EOS must agree. t itself (possibly cached) is not modified.
+// special ids PAD, BOS and EOS must agree. A codec vocabulary (NewCodecVocab: a
+// pretrained model's tokenizer) encodes the examples again from their texts instead.
+// t itself (possibly cached) is not modified.
 func (t *Task) WithVocab(vocab *Vocab) (*Task, error) {
+	if vocab.codec != nil {
+		return t.withCodec(vocab)
+	}
 	if vocab.PAD != t.Vocab.PAD || vocab.BOS != t.Vocab.BOS || vocab.EOS != t.Vocab.EOS {
 		return nil, fmt.Errorf("the vocabulary's special ids (PAD %d BOS %d EOS %d) differ from task %q's (%d %d %d)",
 			vocab.PAD, vocab.BOS, vocab.EOS, t.Name, t.Vocab.PAD, t.Vocab.BOS, t.Vocab.EOS)

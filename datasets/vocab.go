@@ -32,6 +32,7 @@ type Vocab struct {
 	MASK int `json:"mask"`
 
 	index map[string]int
+	codec Codec // a subword tokenizer's vocabulary (NewCodecVocab); nil for masklab's own
 }
 
 // NewVocab builds a vocabulary from its token list; the special ids are found by their
@@ -114,8 +115,14 @@ func (v *Vocab) Encode(tokens []string) ([]int32, error) {
 	return ids, nil
 }
 
-// EncodeText tokenizes text with [Tokenize] and encodes it.
-func (v *Vocab) EncodeText(text string) ([]int32, error) { return v.Encode(Tokenize(text)) }
+// EncodeText tokenizes text with [Tokenize] and encodes it (a codec vocabulary:
+// with its codec).
+func (v *Vocab) EncodeText(text string) ([]int32, error) {
+	if v.codec != nil {
+		return v.codec.EncodePlain(text), nil
+	}
+	return v.Encode(Tokenize(text))
+}
 
 // Decode maps ids to token strings (every id, specials included).
 func (v *Vocab) Decode(ids []int32) []string {
@@ -127,9 +134,11 @@ func (v *Vocab) Decode(ids []int32) []string {
 }
 
 // DecodeText turns model output ids into text: it stops at the first EOS, drops PAD
-// and BOS, and joins the tokens with [Detokenize].
+// and BOS, and joins the tokens with [Detokenize] (a codec vocabulary: decodes the ids
+// with its codec).
 func (v *Vocab) DecodeText(ids []int32) string {
 	var toks []string
+	var kept []int32
 	for _, id := range ids {
 		i := int(id)
 		if i == v.EOS && i >= 0 {
@@ -138,7 +147,10 @@ func (v *Vocab) DecodeText(ids []int32) string {
 		if (i == v.PAD || i == v.BOS) && i >= 0 {
 			continue
 		}
-		toks = append(toks, v.Token(i))
+		toks, kept = append(toks, v.Token(i)), append(kept, id)
+	}
+	if v.codec != nil {
+		return v.codec.Decode(kept)
 	}
 	return Detokenize(toks)
 }

@@ -1,6 +1,7 @@
 package hf
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/masklab/masklab/datasets"
 	"github.com/masklab/masklab/pkg/layers"
 )
 
@@ -93,4 +95,39 @@ func (c *Config) ForRun(run layers.Config) (layers.Config, error) {
 	m := c.Model(run.Self)
 	m.Cross, m.Enc, m.Score, m.Dropout = run.Cross, run.Enc, run.Score, run.Dropout
 	return m, m.Validate()
+}
+
+// TaskVocab returns the vocabulary a run fine-tuning the checkpoint encodes its task with
+// (datasets.NewCodecVocab over its tokenizer, Checkpoint.Tokenizer): the model's ids
+// (config.json's vocab_size of them) as the tokenizer makes them. Its special ids: EOS is
+// the tokenizer's (else config.json's first eos_token_id); BOS, the first decoder input
+// of every document, the tokenizer's (else bos_token_id, else EOS: Qwen has no BOS); PAD
+// the tokenizer's (else pad_token_id, else EOS, as TRL pads: padding is kept out of the
+// loss and of attention anyway); MASK (masks.input) the first id past the tokenizer's
+// when vocab_size leaves an unused embedding row, else none.
+func (ck *Checkpoint) TaskVocab() (*datasets.Vocab, error) {
+	tok, err := ck.Tokenizer()
+	if err != nil {
+		return nil, err
+	}
+	c, sp := ck.Config, tok.Special
+	eos := int(sp.EOS)
+	if eos < 0 && len(c.EOS) > 0 {
+		eos = c.EOS[0]
+	}
+	if eos < 0 {
+		return nil, fmt.Errorf("hf: %s: neither the tokenizer nor config.json names an EOS token: a fine-tuned document could not end", ck.Dir)
+	}
+	bos, pad := int(sp.BOS), int(sp.PAD)
+	if bos < 0 {
+		bos = cmp.Or(max(c.BOS+1, 0), eos+1) - 1
+	}
+	if pad < 0 {
+		pad = cmp.Or(max(c.Pad+1, 0), eos+1) - 1
+	}
+	mask := -1
+	if c.Vocab > tok.Vocab {
+		mask = tok.Vocab
+	}
+	return datasets.NewCodecVocab(c.Vocab, func(id int) string { return tok.Token(int32(id)) }, tok, pad, bos, eos, int(sp.UNK), mask)
 }
