@@ -12,6 +12,7 @@ import (
 
 	"github.com/masklab/masklab/internal/textutil"
 	"github.com/masklab/masklab/internal/yamlkeys"
+	"github.com/masklab/masklab/pkg/hf"
 	"github.com/masklab/masklab/pkg/optim"
 	"gopkg.in/yaml.v3"
 )
@@ -87,7 +88,12 @@ backend: ""              # "" = default (go:parallelism=-1); overridden by $GOML
                          # On the Go backend go:parallelism=-1 (also what plain "go" means here) and =1
                          # give identical numbers; go:parallelism=N>1 is refused (it has frozen runs and
                          # is slower); bound threads with GOMAXPROCS=N instead
-init_from: ""            # fine-tuning: a run directory (or run id in the same sweep) whose checkpoint starts this run
+init_from: ""            # fine-tuning: a run directory (or run id in the same sweep) whose checkpoint starts this run,
+                         # or a Hugging Face checkpoint directory (config.json, safetensors, tokenizer.json): its
+                         # architecture and sizes replace model.* (kind decoder; model.dropout and masks.* apply), its
+                         # tokenizer encodes the task (prompt ids then completion ids then EOS), the optimizer starts fresh
+init_sha256: ""          # set by masklab, not by you: the fingerprint of a Hugging Face init_from checkpoint
+                         # (weights, config, tokenizer), so that a changed checkpoint makes a new run
 `
 
 // Config is a run's configuration. See DefaultYAML for every key and its meaning.
@@ -101,6 +107,8 @@ type Config struct {
 	Seed     int64        `yaml:"seed"`
 	Backend  string       `yaml:"backend"`
 	InitFrom string       `yaml:"init_from"`
+	// InitSHA256 is hf.Fingerprint of a Hugging Face init_from, set by ResolveData.
+	InitSHA256 string `yaml:"init_sha256,omitempty"`
 }
 
 // TaskConfig selects the data.
@@ -139,8 +147,13 @@ func (t TaskConfig) DataFile() (prefix, path string) {
 // to dir: the directory of the config or sweep file that named it, or the working
 // directory for --set) and records the file's sha256 in task.data_sha256. A run's id is
 // the hash of its resolved config, so a run on edited data is a new run, never the old
-// one reported as done. Built-in tasks are left as they are.
+// one reported as done. Built-in tasks are left as they are. An init_from that is a
+// Hugging Face checkpoint directory is resolved the same way (init_sha256) and sets
+// model.kind=decoder.
 func (c *Config) ResolveData(dir string) error {
+	if err := c.resolveInit(dir); err != nil {
+		return err
+	}
 	prefix, path := c.Task.DataFile()
 	if path == "" {
 		c.Task.DataSHA256 = ""
@@ -161,8 +174,39 @@ func (c *Config) ResolveData(dir string) error {
 	return nil
 }
 
-// checkData fails when a run's data file no longer has the content it was planned with.
+func (c *Config) resolveInit(dir string) error {
+	c.InitSHA256 = ""
+	path := c.InitFrom
+	if path != "" && !filepath.IsAbs(path) {
+		path = filepath.Join(dir, path)
+	}
+	if path == "" || !hf.IsCheckpoint(path) {
+		return nil
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return fmt.Errorf("init_from=%s: %w", c.InitFrom, err)
+	}
+	sum, err := hf.Fingerprint(abs)
+	if err != nil {
+		return fmt.Errorf("init_from=%s: %w", c.InitFrom, err)
+	}
+	c.InitFrom, c.InitSHA256, c.Model.Kind = abs, sum, "decoder"
+	return nil
+}
+
+// checkData fails when a run's data file (or Hugging Face init_from) no longer has the
+// content it was planned with.
 func (c *Config) checkData() error {
+	if c.InitSHA256 != "" {
+		sum, err := hf.Fingerprint(c.InitFrom)
+		if err != nil {
+			return fmt.Errorf("init_from=%s: %w", c.InitFrom, err)
+		}
+		if sum != c.InitSHA256 {
+			return fmt.Errorf("init_from=%s: the checkpoint changed since this run was planned; a changed checkpoint makes a new run: train it with the same command (it gets a new id)", c.InitFrom)
+		}
+	}
 	_, path := c.Task.DataFile()
 	if path == "" || c.Task.DataSHA256 == "" {
 		return nil

@@ -3,10 +3,12 @@ package experiments
 import (
 	"cmp"
 	"fmt"
+	"path/filepath"
 
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/masklab/masklab/datasets"
+	"github.com/masklab/masklab/pkg/hf"
 	"github.com/masklab/masklab/pkg/layers"
 	"github.com/masklab/masklab/pkg/mask"
 )
@@ -26,6 +28,30 @@ type setup struct {
 
 // newSetup loads the task and parses the strategies of a validated config.
 func newSetup(cfg *Config) (*setup, error) { return newSetupVocab(cfg, nil) }
+
+// newSetupInit is newSetup for a run that starts from initDir ("" for none): a Hugging
+// Face checkpoint, whose tokenizer encodes the task and whose config is the model (ck is
+// returned to load its weights), or a run directory, whose vocabulary (vocab.json in
+// vocabDir) encodes it.
+func newSetupInit(cfg *Config, initDir, vocabDir string) (su *setup, ck *hf.Checkpoint, err error) {
+	var vocab *datasets.Vocab
+	switch {
+	case initDir == "":
+	case hf.IsCheckpoint(initDir):
+		if ck, err = hf.Open(initDir); err == nil {
+			vocab, err = ck.TaskVocab()
+		}
+	default:
+		vocab, err = datasets.LoadVocab(filepath.Join(vocabDir, "vocab.json"))
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("init_from %s: %w", initDir, err)
+	}
+	if su, err = newSetupVocab(cfg, vocab); err == nil && ck != nil {
+		su.model, err = ck.Config.ForRun(su.model)
+	}
+	return su, ck, err
+}
 
 // newSetupVocab is newSetup for a fine-tuning run: the task is re-encoded with the
 // vocabulary of the run it starts from (initVocab), so its embeddings mean the same.

@@ -10,6 +10,7 @@ import (
 	"github.com/masklab/masklab/datasets"
 	"github.com/masklab/masklab/internal/ckpt"
 	"github.com/masklab/masklab/pkg/backend"
+	"github.com/masklab/masklab/pkg/hf"
 	"github.com/masklab/masklab/pkg/layers"
 )
 
@@ -58,14 +59,9 @@ func LoadRun(runDir, backendOverride string, overrides ...string) (*Loaded, erro
 	if err != nil {
 		return nil, err
 	}
-	var vocab *datasets.Vocab
-	if cfg.InitFrom != "" {
-		// A fine-tuned run's data is encoded with its own saved vocabulary.
-		if vocab, err = datasets.LoadVocab(filepath.Join(runDir, "vocab.json")); err != nil {
-			return nil, err
-		}
-	}
-	su, err := newSetupVocab(cfg, vocab)
+	// A fine-tuned run's data is encoded with its own saved vocabulary, or its Hugging
+	// Face checkpoint's tokenizer.
+	su, _, err := newSetupInit(cfg, cfg.InitFrom, runDir)
 	if err != nil {
 		return nil, err
 	}
@@ -115,4 +111,17 @@ func (l *Loaded) Generate(text string) (string, error) {
 	}
 	v := l.sess.su.task.Vocab
 	return strings.TrimSpace(v.DecodeText(trimEOS(preds[0], v.EOS))), nil
+}
+
+// Export writes a run fine-tuned from a Hugging Face checkpoint (init_from) to dir as a
+// Hugging Face checkpoint with its tokenizer (hf.ExportFineTuned).
+func (l *Loaded) Export(dir string, opts hf.ExportOptions) error {
+	if l.Config.InitSHA256 == "" {
+		return fmt.Errorf("run %s was not fine-tuned from a Hugging Face checkpoint (init_from): only such runs export", l.Dir)
+	}
+	ck, err := hf.Open(l.Config.InitFrom)
+	if err != nil {
+		return err
+	}
+	return hf.ExportFineTuned(dir, ck, l.sess.store, "/model", opts)
 }

@@ -1,6 +1,7 @@
 package experiments
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -25,6 +26,7 @@ import (
 	"github.com/masklab/masklab/internal/progress"
 	"github.com/masklab/masklab/internal/runlock"
 	"github.com/masklab/masklab/pkg/backend"
+	"github.com/masklab/masklab/pkg/hf"
 	"github.com/masklab/masklab/pkg/layers"
 	"github.com/masklab/masklab/pkg/optim"
 	"github.com/masklab/masklab/pkg/version"
@@ -227,20 +229,15 @@ func trainLocked(ctx context.Context, cfg *Config, runDir string, opts TrainOpti
 		return nil, err
 	}
 	initDir := ""
-	var initVocab *datasets.Vocab
 	if cfg.InitFrom != "" {
-		initDir = opts.InitFrom
-		if initDir == "" {
-			initDir = cfg.InitFrom
-		}
-		if err := sameArchitecture(cfg, initDir); err != nil {
-			return nil, err
-		}
-		if initVocab, err = datasets.LoadVocab(filepath.Join(initDir, "vocab.json")); err != nil {
-			return nil, fmt.Errorf("init_from %s: %w", initDir, err)
+		initDir = cmp.Or(opts.InitFrom, cfg.InitFrom)
+		if !hf.IsCheckpoint(initDir) {
+			if err := sameArchitecture(cfg, initDir); err != nil {
+				return nil, err
+			}
 		}
 	}
-	su, err := newSetupVocab(cfg, initVocab)
+	su, initCk, err := newSetupInit(cfg, initDir, initDir)
 	if err != nil {
 		return nil, err
 	}
@@ -263,6 +260,10 @@ func trainLocked(ctx context.Context, cfg *Config, runDir string, opts TrainOpti
 		}
 		if st, err := readSessionState(runDir); err == nil && st.Step == start {
 			prevWall, resumes = st.Wall, st.Resumes+1
+		}
+	} else if initCk != nil {
+		if err := initCk.Load(sess.store, "/model"); err != nil {
+			return nil, err
 		}
 	} else if initDir != "" {
 		if err := ckpt.LoadModel(sess.store, initDir); err != nil {

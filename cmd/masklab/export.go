@@ -1,0 +1,45 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/masklab/masklab/pkg/experiments"
+	"github.com/masklab/masklab/pkg/hf"
+)
+
+func init() {
+	register(&command{
+		name:    "export",
+		summary: "write a run fine-tuned from a Hugging Face checkpoint (init_from) as a Hugging Face checkpoint",
+		usage:   "export RUN_DIR --out DIR [--dtype F32|F16|BF16] [--shard-bytes N] [--backend B]",
+		run:     runExport,
+	})
+}
+
+func runExport(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags(commands["export"], stderr)
+	out := fs.String("out", "", "the directory to write config.json, model.safetensors, generation_config.json and the tokenizer files to")
+	dtype := fs.String("dtype", hf.F32, "the weights' dtype: F32 (as trained, exact), F16 or BF16 (round to nearest even)")
+	shard := fs.Int64("shard-bytes", 0, "split the weights into files of at most N bytes with model.safetensors.index.json (0: one file)")
+	be := fs.String("backend", "", "backend override")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError("want one RUN_DIR, got %d arguments", len(pos))
+	}
+	if *out == "" {
+		return usageError("--out is required")
+	}
+	l, err := experiments.LoadRun(pos[0], *be)
+	if err != nil {
+		return err
+	}
+	if err := l.Export(*out, hf.ExportOptions{DType: *dtype, MaxShardBytes: *shard}); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "exported %s (step %d, fine-tuned from %s) to %s\n", pos[0], l.Step, l.Config.InitFrom, *out)
+	return nil
+}
