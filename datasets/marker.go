@@ -29,7 +29,10 @@ func (t *Task) WithCompletionMarker(marker string) (nt *Task, matched int, err e
 	}
 	ids := make([]int32, len(toks))
 	for i, tok := range toks {
-		ids[i] = int32(t.Vocab.ID(tok)) // -1 (never in a document) when absent
+		ids[i] = -1 // a token the vocabulary lacks never matches (Vocab.ID would give UNK)
+		if t.Vocab.Has(tok) {
+			ids[i] = int32(t.Vocab.ID(tok))
+		}
 	}
 	split := func(exs []Example, count bool) []Example {
 		out := make([]Example, len(exs))

@@ -2,6 +2,7 @@ package check_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -202,6 +203,22 @@ masks: {loss: completion}
 train: {batch_size: 8}`, check.Options{})
 	want(t, r, check.ZeroSupervision, check.Fail, "documents have no trained token", "some.jsonl:")
 	want(t, r, check.DegenerateLossMask, check.Pass)
+
+	// A marker whose tokens the (capped) vocabulary lacks matches nothing, not the first
+	// <unk> of a document: every document has a rare word that becomes <unk>.
+	rare := writeFile(t, "rare.jsonl", strings.Join(func() []string {
+		var lines []string
+		for i := range 40 {
+			lines = append(lines, fmt.Sprintf(`{"text": "alpha beta gamma rare%d delta epsilon"}`, i))
+		}
+		return lines
+	}(), "\n")+"\n")
+	r = run(t, `
+task: {name: "jsonl:`+rare+`", completion_marker: "zzz", vocab: 12}
+model: {kind: decoder, layers: 1, d_model: 16, heads: 2, ff: 32}
+masks: {loss: completion}
+train: {batch_size: 4}`, check.Options{})
+	want(t, r, check.ZeroSupervision, check.Fail, "have no trained token")
 }
 
 var registerOnce sync.Once
