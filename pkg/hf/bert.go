@@ -331,3 +331,22 @@ func LoadBert(dir string) (*BertCheckpoint, *model.Store, error) {
 	}
 	return b, store, nil
 }
+
+// Tokenizer loads the checkpoint's WordPiece tokenizer (LoadWordPiece on its directory)
+// and checks it against the embeddings: a vocabulary larger than config.json's
+// vocab_size is an error (a smaller one is allowed, as Hugging Face allows padding the
+// embedding table), and so is a tokenizer without [CLS] or [SEP].
+func (b *BertCheckpoint) Tokenizer() (*WordPiece, error) {
+	w, err := LoadWordPiece(b.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if w.Vocab() > b.Config.Vocab {
+		return nil, fmt.Errorf("hf: %s: the tokenizer has %d ids, but %s's vocab_size is %d: the vocabulary does not match the word embeddings",
+			b.Dir, w.Vocab(), ConfigFile, b.Config.Vocab)
+	}
+	if w.CLS < 0 || w.SEP < 0 {
+		return nil, fmt.Errorf("hf: %s: the tokenizer's vocabulary has no [CLS] or no [SEP]", b.Dir)
+	}
+	return w, nil
+}

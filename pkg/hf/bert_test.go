@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -257,5 +258,39 @@ func TestBertBadCheckpoints(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestBertTokenizerChecks: a checkpoint without vocab.txt or tokenizer.json, and one
+// whose vocabulary is larger than its word embeddings, are errors; a matching one loads.
+func TestBertTokenizerChecks(t *testing.T) {
+	d := copyFixture(t, "bert")
+	b, err := OpenBert(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Tokenizer(); err == nil || !strings.Contains(err.Error(), "neither tokenizer.json nor vocab.txt") {
+		t.Errorf("no tokenizer files: %v", err)
+	}
+	vocab, err := os.ReadFile(filepath.Join("testdata", "wordpiece", "lower", VocabFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(d, VocabFile), vocab, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Tokenizer(); err == nil || !strings.Contains(err.Error(), "3605 ids") || !strings.Contains(err.Error(), "vocab_size is 48") {
+		t.Errorf("a vocabulary larger than the embeddings: %v", err)
+	}
+	lines := strings.SplitAfterN(string(vocab), "\n", 49)
+	if err := os.WriteFile(filepath.Join(d, VocabFile), []byte(strings.Join(lines[:48], "")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w, err := b.Tokenizer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids := w.Encode("!?"); len(ids) != 4 || ids[0] != w.CLS || ids[3] != w.SEP || slices.Contains(ids, w.UnkID) {
+		t.Errorf("Encode(!?) = %v", ids)
 	}
 }
