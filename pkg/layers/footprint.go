@@ -92,6 +92,7 @@ func (c Config) Footprint(batch, srcLen, tgtLen int) Footprint {
 	}
 	f.Activations += 4 * B * T * V
 	matmul(B*T, D, V)
+	f.Params += c.Score.Params(int(H)) // a learned score table (t5)
 	f.FLOPs = 3 * fwd
 	return f
 }

@@ -16,6 +16,7 @@ func TestFootprintCountsTheModelsParameters(t *testing.T) {
 		{Kind: KindSeq2Seq, Vocab: 37, SrcVocab: 29, DModel: 16, Heads: 2, FF: 24, DecLayers: 2, EncLayers: 3},
 		{Kind: KindSeq2Seq, Vocab: 37, DModel: 16, Heads: 4, DecLayers: 1, EncLayers: 1, Tied: true, Positions: PosLearned, MaxLen: 20},
 		{Kind: KindDecoder, Vocab: 50, DModel: 24, Heads: 3, FF: 40, DecLayers: 3, Positions: PosRotary},
+		{Kind: KindDecoder, Vocab: 50, DModel: 24, Heads: 3, FF: 40, DecLayers: 2, Positions: PosRotary, Score: mustScore(t, "t5(16, 64) + softcap(30)")},
 		{Kind: KindLSTM, Vocab: 37, SrcVocab: 29, DModel: 16, Heads: 1, DecLayers: 1, EncLayers: 1},
 		{Kind: KindDecoder, Vocab: 50, DModel: 24, Heads: 4, FF: 40, DecLayers: 2, Positions: PosRotary,
 			Arch: &Arch{Family: FamilyLlama, KVHeads: 2, HeadDim: 8, QKVBias: true, QKNorm: true}},

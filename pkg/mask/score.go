@@ -41,6 +41,19 @@ type scoreStep struct {
 	prepare  func(e *Env) func(scores *graph.Node) *graph.Node
 	perHead  bool
 	additive bool
+	// paramsPerHead counts the trainable values the step adds per attention head (t5:
+	// its buckets), for memory estimates.
+	paramsPerHead int
+}
+
+// Params is the number of trainable values s adds to a model with heads attention
+// heads (a learned t5 table: buckets × heads; 0 for fixed modifications).
+func (s Score) Params(heads int) int64 {
+	var n int64
+	for _, st := range s.steps {
+		n += int64(st.paramsPerHead) * int64(heads)
+	}
+	return n
 }
 
 // NoScore is the score modification "none": the scores as they are.
@@ -393,7 +406,7 @@ func T5(buckets, maxDistance int, bidirectional bool) Score {
 	if bidirectional {
 		spec = fmt.Sprintf("t5(%d, %d, bidirectional)", buckets, maxDistance)
 	}
-	return NewScoreBias(spec, func(e *Env) *graph.Node {
+	s := NewScoreBias(spec, func(e *Env) *graph.Node {
 		table := e.Variable("relative_attention_bias", buckets, e.H) // [buckets, H]
 		idx := make([][]int32, e.Q)
 		for q := range idx {
@@ -405,6 +418,10 @@ func T5(buckets, maxDistance int, bidirectional bool) Score {
 		b := graph.Gather(table, graph.InsertAxes(graph.Const(e.G, idx), -1)) // [Q,K,H]
 		return graph.Reshape(graph.TransposeAllAxes(b, 2, 0, 1), 1, e.H, e.Q, e.K)
 	}, true)
+	for i := range s.steps {
+		s.steps[i].paramsPerHead = buckets
+	}
+	return s
 }
 
 // T5Bucket is T5's _relative_position_bucket (Hugging Face transformers' T5Attention)
@@ -490,6 +507,9 @@ func t5Args(a Args) (Score, error) {
 		if buckets, err = a.Int(0, "buckets", min); err != nil {
 			return Score{}, err
 		}
+		if buckets > 4096 {
+			return Score{}, argErr(0, "t5: buckets must be at most 4096 (T5 uses 32), got %d", buckets)
+		}
 		if maxDist, err = a.Int(1, "max_distance", 1); err != nil {
 			return Score{}, err
 		}
@@ -512,8 +532,10 @@ func softcapArgs(a Args) (Score, error) {
 	if err != nil {
 		return Score{}, err
 	}
-	if !(c > 0) || math.IsInf(c, 0) {
-		return Score{}, argErr(0, "softcap: c must be a finite number > 0, got %s", a.List[0].String())
+	// Scores are float32: c outside [1e-6, 1e6] makes s/c or c·tanh overflow or
+	// underflow to 0·Inf = NaN.
+	if !(c >= 1e-6 && c <= 1e6) {
+		return Score{}, argErr(0, "softcap: c must be in [1e-6, 1e6] (the scores are float32), got %s", a.List[0].String())
 	}
 	return Softcap(c), nil
 }
