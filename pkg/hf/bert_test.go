@@ -294,3 +294,60 @@ func TestBertTokenizerChecks(t *testing.T) {
 		t.Errorf("Encode(!?) = %v", ids)
 	}
 }
+
+// TestBert2RndWarmStart loads a BERT checkpoint under "/bert" and builds BERT2RND on it:
+// the encoder reads the checkpoint's weights (its hidden states are the reference's, no
+// encoder variable is created) and the decoder's are new.
+func TestBert2RndWarmStart(t *testing.T) {
+	e := readBertExpected(t)["bert-mlm"]
+	b, err := OpenBert(filepath.Join("testdata", "bert-mlm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := model.NewStore()
+	if err := b.Load(store, "/"+layers.BertScope); err != nil {
+		t.Fatal(err)
+	}
+	loaded := store.NumVariables()
+	enc := b.Model(mask.Attention{})
+	enc.MLM = false
+	dec := layers.Config{Kind: layers.KindSeq2Seq, Vocab: 20, DModel: enc.DModel, Heads: 2, DecLayers: 2, Cross: mask.Pad}
+	exec, err := model.NewExec(backend.Must(), store, func(scope *model.Scope, src, types, srcLen, tgt *graph.Node) (*graph.Node, *graph.Node) {
+		res, err := layers.Bert2Rnd(scope, enc, dec, layers.Inputs{Src: src, SrcLen: srcLen, Dec: tgt}, types, false)
+		if err != nil {
+			panic(err)
+		}
+		br, err := layers.Bert(scope.Shared(layers.BertScope), enc, layers.BertInputs{IDs: src, TypeIDs: types, Lengths: srcLen}, false)
+		if err != nil {
+			panic(err)
+		}
+		return res.Logits, br.Hidden
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, lens := pad(e.IDs)
+	types, _ := pad(e.Types)
+	out, err := exec.Exec(ids, types, lens, [][]int32{{1, 2, 3}, {1, 5, 3}, {1, 7, 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hidden := out[1].Value().([][][]float32)
+	for i := range e.IDs {
+		if d := diffRows(hidden[i], e.LastHidden[i], int(lens[i]), e.Hidden); d > logitTol {
+			t.Errorf("sequence %d: the warm-started encoder's hidden states differ from the reference by %.3g", i, d)
+		}
+	}
+	bertVars := 0
+	for v := range store.IterVariables() {
+		if strings.HasPrefix(v.Path(), "/"+layers.BertScope+"/") {
+			bertVars++
+		}
+	}
+	if bertVars != loaded {
+		t.Errorf("%d variables under /bert after building, %d loaded", bertVars, loaded)
+	}
+	if got := out[0].Shape().Dimensions; !slices.Equal(got, []int{3, 3, 20}) {
+		t.Errorf("logits %v", got)
+	}
+}
