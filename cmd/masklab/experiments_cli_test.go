@@ -85,6 +85,13 @@ func TestDryRunWritesNothing(t *testing.T) {
 			t.Errorf("dry run lacks %q:\n%s", w, out.String())
 		}
 	}
+	// A misspelt check name in the sweep file is refused by the dry run too.
+	bad := filepath.Join(t.TempDir(), "s.yaml")
+	os.WriteFile(bad, []byte("name: s\nbase:\n  model: {layers: 1}\ncheck: {allow: [cross-documnt]}\n"), 0o644)
+	errb.Reset()
+	if code := run([]string{"sweep", bad, "--out", dir, "--dry-run"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), `did you mean "cross-document"`) {
+		t.Errorf("dry run of a misspelt check.allow: exit %d, %q", code, errb.String())
+	}
 	out.Reset()
 	if code := run([]string{"train", "--dry-run", "--out", dir, "--set", "task.name=reverse"}, &out, &errb); code != 0 || !strings.Contains(out.String(), "estimated") {
 		t.Fatalf("train --dry-run: exit %d, %q %q", code, out.String(), errb.String())

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/masklab/masklab/pkg/check"
 	"github.com/masklab/masklab/pkg/experiments"
 )
 
@@ -106,6 +107,9 @@ func sweepDryRun(path, dir string, sets []string, stdout io.Writer) error {
 	plan, err := experiments.PlanSweep(sf, sets)
 	if err != nil {
 		return usageError("%v", err)
+	}
+	if err := check.ValidateAllow(sf.Check.Allow); err != nil {
+		return usageError("sweep %s: check.allow: %v", path, err)
 	}
 	fmt.Fprintf(stdout, "sweep %s: %d runs (%s) into %s; nothing written (dry run)\n", plan.Name, len(plan.Runs), strings.Join(plan.Stages, ", "), dir)
 	fmt.Fprintf(stdout, "%-12s  %-8s  %-10s  %-4s  %-10s  %-10s  %-8s  %s\n", "run", "stage", "status", "seed", "params", "memory", "time", "cell")

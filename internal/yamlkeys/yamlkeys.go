@@ -219,6 +219,9 @@ func (s *Schema[T]) Set(c *T, key string, value any) error {
 						return fmt.Errorf("--set %s=%s: %v", key, sv, err)
 					}
 				} else {
+					if !roundTrips(sv) {
+						return fmt.Errorf("--set %s=%q: a value of several lines cannot start with a line break or a tab (a saved config would read it back as another value); drop the leading line break", key, sv)
+					}
 					nv = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: sv, Style: yaml.DoubleQuotedStyle}
 				}
 			default:

@@ -125,8 +125,8 @@ func (b *AttentionBuilder) WithBias(bias *graph.Node) *AttentionBuilder {
 	return b
 }
 
-// WithScore sets a score modification, prepared once per forward pass by PrepareScore
-// (mask.Env.BuildScore): a function of the scaled scores [B,H,Q,K] applied before the
+// WithScore sets a score modification, prepared once per forward pass (by
+// mask.Env.BuildScore, as the models do): a function of the scaled scores [B,H,Q,K] applied before the
 // mask, so a pair the mask forbids stays forbidden whatever it returns. nil changes
 // nothing. A layer with one always takes the explicit path (the fused kernel cannot
 // apply a transform of the scores).

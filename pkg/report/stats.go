@@ -138,8 +138,8 @@ func Summarize(values []float64, seed uint64) Stat {
 // at the given level, from n resamples drawn with a PCG generator seeded by seed.
 func BootstrapCI(values []float64, level float64, n int, seed uint64) (lo, hi float64) {
 	xs := Finite(values)
-	if len(xs) == 0 {
-		return math.NaN(), math.NaN()
+	if len(xs) == 0 || n < 1 {
+		return math.NaN(), math.NaN() // no value, or no resample to take quantiles of
 	}
 	if len(xs) == 1 {
 		return xs[0], xs[0]

@@ -172,3 +172,12 @@ func TestBandsDraw(t *testing.T) {
 		}
 	}
 }
+
+// BootstrapCI with no resample returns NaN instead of indexing an empty slice.
+func TestBootstrapCINoResamples(t *testing.T) {
+	for _, n := range []int{0, -3} {
+		if lo, hi := BootstrapCI([]float64{1, 2, 3}, 0.95, n, 1); !math.IsNaN(lo) || !math.IsNaN(hi) {
+			t.Errorf("n=%d: [%v, %v], want NaN", n, lo, hi)
+		}
+	}
+}
