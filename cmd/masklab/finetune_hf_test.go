@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -9,7 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/gomlx/core/graph"
+	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/masklab/masklab/internal/ckpt"
 	"github.com/masklab/masklab/pkg/backend"
@@ -22,7 +25,7 @@ import (
 // tinyCheckpoint writes a tiny random Qwen2 checkpoint to dir whose vocabulary covers a
 // real tokenizer's ids: pkg/hf's qwen2 fixture's config.json with vocab_size 3008 and the
 // cut GPT-2 tokenizer (ids < 3001, <|endoftext|> = 3000), its weights the model's random
-// initialisation written by hf.Export.
+// initialisation (matrices drawn as transformers draws them) written by hf.Export.
 func tinyCheckpoint(t *testing.T, dir string) {
 	t.Helper()
 	src := filepath.Join("..", "..", "pkg", "hf", "testdata")
@@ -59,6 +62,17 @@ func tinyCheckpoint(t *testing.T, dir string) {
 	}
 	if _, err := forwardLogits(store, "/model", c.Model(self), [][]int32{{1, 2, 3}}); err != nil {
 		t.Fatal(err)
+	}
+	// As transformers initialises: matrices N(0, 0.02²), norms and biases as they are.
+	rng := rand.New(rand.NewPCG(7, 7))
+	for v := range store.IterVariables() {
+		if sh := v.Shape(); sh.DType == dtypes.Float32 && sh.Rank() >= 2 {
+			w := make([]float32, sh.Size())
+			for i := range w {
+				w[i] = float32(rng.NormFloat64() * 0.02)
+			}
+			v.MustSetValue(tensors.FromFlatDataAndDimensions(w, sh.Dimensions...))
+		}
 	}
 	if err := hf.Export(dir, c, store, "/model", hf.ExportOptions{DType: hf.F32}); err != nil {
 		t.Fatal(err)
@@ -110,10 +124,10 @@ func TestFineTuneHFCheckpoint(t *testing.T) {
 	ckDir, runDir, expDir := filepath.Join(tmp, "ck"), filepath.Join(tmp, "run"), filepath.Join(tmp, "export")
 	tinyCheckpoint(t, ckDir)
 	args := []string{"--set", "init_from=" + ckDir, "--set", "task.name=poetry-title", "--set", "task.max_len=140",
-		"--set", "task.max_examples=48", "--set", "task.max_eval=48", "--set", "task.packing=first-fit",
+		"--set", "task.max_examples=48", "--set", "task.max_eval=48", "--set", "task.packing=first-fit", "--set", "task.tgt_len=288",
 		"--set", "masks.self=causal & doc", "--set", "masks.loss=plw(0.1)",
-		"--set", "train.steps=24", "--set", "train.batch_size=4", "--set", "train.log_every=4",
-		"--set", "optim.lr=0.003", "--set", "optim.warmup_steps=0", "--set", "eval.every=0", "--set", "eval.greedy_examples=2"}
+		"--set", "train.steps=32", "--set", "train.batch_size=4", "--set", "train.log_every=4",
+		"--set", "optim.lr=0.005", "--set", "optim.warmup_steps=0", "--set", "eval.every=0", "--set", "eval.greedy_examples=0"}
 	idRe := regexp.MustCompile(`run ([0-9a-f]{12}) into`)
 	dry := runOK(t, append([]string{"train", "--dry-run", "--out", runDir}, args...)...)
 	id := idRe.FindStringSubmatch(dry)
@@ -133,7 +147,7 @@ func TestFineTuneHFCheckpoint(t *testing.T) {
 		}
 	}
 	t.Logf("train loss by 4 steps: %.3f", losses)
-	if len(losses) < 2 || !(losses[len(losses)-1] < losses[0]*0.8) {
+	if len(losses) < 2 || !(losses[len(losses)-1] < losses[0]-1) {
 		t.Errorf("the loss did not fall: %v", losses)
 	}
 	cfg, err := experiments.LoadConfig(filepath.Join(runDir, experiments.ConfigFile))
@@ -143,7 +157,20 @@ func TestFineTuneHFCheckpoint(t *testing.T) {
 	if cfg.InitSHA256 == "" || cfg.Model.Kind != layers.KindDecoder {
 		t.Errorf("config.yaml: init_sha256 %q, model.kind %q", cfg.InitSHA256, cfg.Model.Kind)
 	}
-	runOK(t, "generate", runDir, "--text", "床前明月光")
+	runOK(t, "generate", runDir, "--text", "读下面的作品，说出它的题目：床前明月光，疑是地上霜。")
+	if ev := runOK(t, "eval", runDir); !strings.Contains(ev, "valid_completion_loss") {
+		t.Errorf("masklab eval: %s", ev)
+	}
+	conf := filepath.Join(tmp, "ft.yaml")
+	yml := "init_from: " + ckDir + "\ntask: {name: poetry-title, max_len: 140, max_examples: 48, max_eval: 48, packing: first-fit, tgt_len: 288}\n" +
+		"masks: {self: causal & doc, loss: plw(0.1)}\ntrain: {batch_size: 4}\n"
+	if err := os.WriteFile(conf, []byte(yml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// masklab check sees packed rows of tokenizer ids, each document to itself.
+	if chk := runOK(t, "check", conf); !regexp.MustCompile(`pass +cross-document +\d+ packed rows`).MatchString(chk) {
+		t.Errorf("masklab check: no packed rows kept apart:\n%s", chk)
+	}
 
 	// Export, reload with pkg/hf, compare logits with the run's checkpoint.
 	runOK(t, "export", runDir, "--out", expDir)
