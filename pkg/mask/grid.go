@@ -34,10 +34,11 @@ func (m Attention) Grid(ex Example) ([][][]bool, error) {
 	return m.GridOn(be, ex)
 }
 
-// GridOn is Grid on a given backend.
-func (m Attention) GridOn(be compute.Backend, ex Example) (grid [][][]bool, err error) {
+// normalize fills an Example's defaults (K = Q, one head, every position valid) and
+// checks its side data; what names the mask or score in errors.
+func (ex Example) normalize(what string) (Example, error) {
 	if ex.Q <= 0 {
-		return nil, fmt.Errorf("mask %q: query size must be > 0, got %d", m.spec, ex.Q)
+		return ex, fmt.Errorf("%s: query size must be > 0, got %d", what, ex.Q)
 	}
 	if ex.K <= 0 {
 		ex.K = ex.Q
@@ -52,11 +53,19 @@ func (m Attention) GridOn(be compute.Backend, ex Example) (grid [][][]bool, err 
 		ex.KeyLen = ex.K
 	}
 	if ex.Segments != nil && (len(ex.Segments) != ex.Q || ex.Q != ex.K) {
-		return nil, fmt.Errorf("mask %q: %d segment ids for q=%d, k=%d (need one per position, with q == k)",
-			m.spec, len(ex.Segments), ex.Q, ex.K)
+		return ex, fmt.Errorf("%s: %d segment ids for q=%d, k=%d (need one per position, with q == k)",
+			what, len(ex.Segments), ex.Q, ex.K)
 	}
 	if ex.PrefixLen < 0 || ex.PrefixLen > ex.Q {
-		return nil, fmt.Errorf("mask %q: prefix %d outside 0..%d", m.spec, ex.PrefixLen, ex.Q)
+		return ex, fmt.Errorf("%s: prefix %d outside 0..%d", what, ex.PrefixLen, ex.Q)
+	}
+	return ex, nil
+}
+
+// GridOn is Grid on a given backend.
+func (m Attention) GridOn(be compute.Backend, ex Example) (grid [][][]bool, err error) {
+	if ex, err = ex.normalize(fmt.Sprintf("mask %q", m.spec)); err != nil {
+		return nil, err
 	}
 	seg := make([]int32, ex.Q)
 	for i := range seg {

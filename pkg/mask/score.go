@@ -227,20 +227,9 @@ func (s Score) View(ex Example) (ScoreView, error) {
 // ViewOn is View on a given backend.
 func (s Score) ViewOn(be compute.Backend, ex Example) (ScoreView, error) {
 	v := ScoreView{Spec: s.String(), Transform: !s.Additive()}
-	if ex.Q <= 0 {
-		return v, fmt.Errorf("score %q: query size must be > 0, got %d", v.Spec, ex.Q)
-	}
-	if ex.K <= 0 {
-		ex.K = ex.Q
-	}
-	if ex.Heads <= 0 {
-		ex.Heads = 1
-	}
-	if ex.QueryLen == 0 {
-		ex.QueryLen = ex.Q
-	}
-	if ex.KeyLen == 0 {
-		ex.KeyLen = ex.K
+	ex, err := ex.normalize(fmt.Sprintf("score %q", v.Spec))
+	if err != nil {
+		return v, err
 	}
 	var buildErr error
 	fn := func(g *graph.Graph) *graph.Node {
@@ -253,7 +242,7 @@ func (s Score) ViewOn(be compute.Backend, ex Example) (ScoreView, error) {
 				return graph.ConvertDType(graph.Iota(g, sh, 0), dtypes.Float32)
 			},
 		}
-		if ex.Segments != nil && len(ex.Segments) == ex.Q && ex.Q == ex.K {
+		if ex.Segments != nil { // normalize checked them
 			seg := make([]int32, ex.Q)
 			for i, id := range ex.Segments {
 				seg[i] = int32(id)
