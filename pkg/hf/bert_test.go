@@ -352,3 +352,14 @@ func TestBert2RndWarmStart(t *testing.T) {
 		t.Errorf("logits %v", got)
 	}
 }
+
+// Open (the decoder-LM loader) on a BERT checkpoint, and LoadTokenizer on a WordPiece
+// tokenizer.json, say which function loads them.
+func TestBertPointsToItsLoader(t *testing.T) {
+	if _, err := Open(filepath.Join("testdata", "bert")); err == nil || !strings.Contains(err.Error(), "hf.OpenBert") {
+		t.Errorf("Open on a BERT checkpoint: %v", err)
+	}
+	if _, err := LoadTokenizer(filepath.Join("testdata", "wordpiece", "lower")); err == nil || !strings.Contains(err.Error(), "hf.LoadWordPiece") {
+		t.Errorf("LoadTokenizer on a WordPiece tokenizer: %v", err)
+	}
+}

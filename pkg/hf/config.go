@@ -294,7 +294,11 @@ func parseConfig(path string, raw map[string]any) (*Config, error) {
 	c.Architecture, _ = archs[0].(string)
 	mt, known := Architectures[c.Architecture]
 	if !known {
-		return nil, errorf(path, "architectures[0] = %s is not supported; masklab loads %s", show(archs[0]), supportedArchitectures())
+		hint := ""
+		if slices.Contains(BertArchitectures, c.Architecture) {
+			hint = " (a BERT encoder: open it with hf.OpenBert)"
+		}
+		return nil, errorf(path, "architectures[0] = %s is not supported; masklab loads %s%s", show(archs[0]), supportedArchitectures(), hint)
 	}
 	var err error
 	if c.ModelType, err = k.str("model_type", mt); err != nil {

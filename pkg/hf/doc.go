@@ -1,5 +1,7 @@
 // Package hf loads Hugging Face checkpoints (config.json, safetensors, sharded or not) into
 // pkg/layers models of the Llama, Qwen2, Qwen3, Mistral and GPT-2 families, and exports them back.
 // LoadTokenizer runs their tokenizer.json (byte-level and SentencePiece-style BPE) as
-// Hugging Face's tokenizers do.
+// Hugging Face's tokenizers do. OpenBert and LoadBert load BERT checkpoints (BertModel,
+// BertForMaskedLM, BertForPreTraining) into layers.Bert, ExportBert writes them back, and
+// LoadWordPiece runs BERT's WordPiece tokenizer (tokenizer.json or vocab.txt).
 package hf

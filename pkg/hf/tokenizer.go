@@ -204,7 +204,7 @@ func NewTokenizer(tokenizerJSONBytes []byte, config map[string]any) (*Tokenizer,
 	}
 	m := j.Model
 	if m.Type != "BPE" && !(m.Type == "" && m.Merges != nil) {
-		return nil, fmt.Errorf("model type %q is not supported (supported: BPE; WordPiece, Unigram and WordLevel are not)", m.Type)
+		return nil, fmt.Errorf("model type %q is not supported (supported: BPE; Unigram and WordLevel are not; BERT's WordPiece: hf.LoadWordPiece)", m.Type)
 	}
 	if m.Dropout != nil && *m.Dropout != 0 {
 		return nil, fmt.Errorf("BPE dropout %g is not supported (only deterministic BPE)", *m.Dropout)
