@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -157,6 +158,17 @@ func TestFineTuneHFCheckpoint(t *testing.T) {
 	if cfg.InitSHA256 == "" || cfg.Model.Kind != layers.KindDecoder {
 		t.Errorf("config.yaml: init_sha256 %q, model.kind %q", cfg.InitSHA256, cfg.Model.Kind)
 	}
+	// The tokenizer's ids: <|endoftext|> (3000) is BOS, EOS and PAD; MASK the first unused row.
+	var vocab struct {
+		Tokens                   []string
+		PAD, BOS, EOS, SEP, MASK int
+	}
+	if b, err := os.ReadFile(filepath.Join(runDir, "vocab.json")); err != nil || json.Unmarshal(b, &vocab) != nil {
+		t.Fatalf("vocab.json: %v", err)
+	}
+	if len(vocab.Tokens) != 3008 || vocab.PAD != 3000 || vocab.BOS != 3000 || vocab.EOS != 3000 || vocab.SEP != -1 || vocab.MASK != 3001 || vocab.Tokens[3000] != "<|endoftext|>" {
+		t.Errorf("vocab.json: %d ids, PAD %d BOS %d EOS %d SEP %d MASK %d", len(vocab.Tokens), vocab.PAD, vocab.BOS, vocab.EOS, vocab.SEP, vocab.MASK)
+	}
 	runOK(t, "generate", runDir, "--text", "读下面的作品，说出它的题目：床前明月光，疑是地上霜。")
 	if ev := runOK(t, "eval", runDir); !strings.Contains(ev, "valid_completion_loss") {
 		t.Errorf("masklab eval: %s", ev)
@@ -235,5 +247,14 @@ func TestFineTuneHFCheckpoint(t *testing.T) {
 	id2 := idRe.FindStringSubmatch(runOK(t, append([]string{"train", "--dry-run"}, args...)...))
 	if id2 == nil || id2[1] == id[1] {
 		t.Errorf("a changed checkpoint keeps run id %s (now %v)", id[1], id2)
+	}
+	var errb bytes.Buffer
+	if code := run([]string{"eval", runDir}, &bytes.Buffer{}, &errb); code == 0 || !strings.Contains(errb.String(), "checkpoint changed") {
+		t.Errorf("eval of a run whose checkpoint changed: exit %d, %q", code, errb.String())
+	}
+	// A run fine-tuned from a checkpoint is not an init_from itself: its export is.
+	errb.Reset()
+	if code := run(append([]string{"train", "--quiet", "--out", filepath.Join(tmp, "run2"), "--set", "init_from=" + runDir}, args[2:]...), &bytes.Buffer{}, &errb); code == 0 || !strings.Contains(errb.String(), "masklab export") {
+		t.Errorf("init_from a fine-tuned run: exit %d, %q", code, errb.String())
 	}
 }

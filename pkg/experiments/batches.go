@@ -27,11 +27,7 @@ type Batch struct {
 // steps 1..n, another split in order as evaluation reads it (at most one pass). It builds
 // no graph; a fine-tuning run's task keeps its own vocabulary (its init run may not exist).
 func (c *Config) Batches(split string, n int) (*Batches, error) {
-	initDir := "" // a Hugging Face init_from's tokenizer and model; a run's is not read
-	if c.InitSHA256 != "" {
-		initDir = c.InitFrom
-	}
-	su, _, err := newSetupInit(c, initDir, "")
+	su, err := newSetup(c)
 	if err != nil {
 		return nil, err
 	}

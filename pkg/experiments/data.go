@@ -26,8 +26,16 @@ type setup struct {
 	S, T    int
 }
 
-// newSetup loads the task and parses the strategies of a validated config.
-func newSetup(cfg *Config) (*setup, error) { return newSetupVocab(cfg, nil) }
+// newSetup loads the task and parses the strategies of a validated config (a Hugging
+// Face init_from's tokenizer and model included; a run directory's vocabulary is not read).
+func newSetup(cfg *Config) (*setup, error) {
+	initDir := ""
+	if cfg.InitSHA256 != "" {
+		initDir = cfg.InitFrom
+	}
+	su, _, err := newSetupInit(cfg, initDir, "")
+	return su, err
+}
 
 // newSetupInit is newSetup for a run that starts from initDir ("" for none): a Hugging
 // Face checkpoint, whose tokenizer encodes the task and whose config is the model (ck is

@@ -206,6 +206,9 @@ func sameArchitecture(cfg *Config, initDir string) error {
 	if err != nil {
 		return fmt.Errorf("init_from %s: not a run directory: %w", initDir, err)
 	}
+	if from.InitSHA256 != "" {
+		return fmt.Errorf("init_from %s: a run fine-tuned from a Hugging Face checkpoint: export it (masklab export %s --out DIR) and set init_from=DIR", initDir, initDir)
+	}
 	a, b := from.Model, cfg.Model
 	a.Dropout, b.Dropout = 0, 0
 	if a == b {
