@@ -149,7 +149,11 @@ func Bert(scope *model.Scope, cfg BertConfig, in BertInputs, wantWeights bool) (
 
 	res = &BertResult{}
 	es := scope.In("embeddings")
-	x, table := embedding(es.In("word"), in.IDs, cfg.Vocab, cfg.DModel)
+	// Embedding tables start as BERT's do (N(0, 0.02²), initializer_range), so that the
+	// tied MLM logits start small; dense layers as PyTorch's nn.Linear.
+	table := es.In("word").WithInitializer(normalInit(es, 0.02)).
+		VariableWithShape("embeddings", shapes.Make(floatDType, cfg.Vocab, cfg.DModel)).NodeValue(g)
+	x := graph.Gather(table, graph.InsertAxes(in.IDs, -1))
 	pos := in.Positions
 	if pos == nil {
 		pos = graph.BroadcastToDims(graph.Iota(g, shapes.Make(dtypes.Int32, 1, S), 1), B, S)
