@@ -80,6 +80,34 @@ func TestWithCodecVocab(t *testing.T) {
 			}
 		}
 	}
+	// A completion marker cuts a codec task's text, each side encoded on its own.
+	path := filepath.Join(dir, "marked.jsonl")
+	if err := os.WriteFile(path, []byte(`{"text":"Q: 2+2? A: 4"}`+"\n"+`{"text":"no marker"}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	task, err := Load("jsonl:"+path, Options{})
+	if err == nil {
+		task, err = task.WithVocab(v)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	sft, _, err := task.WithCompletionMarker("A:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var codec byteCodec
+	for _, e := range slices.Concat(sft.Train, sft.Valid, sft.Test) {
+		text, want := codec.Decode(e.Target), len("Q: 2+2? A:")
+		if text == "no marker" {
+			want = len(text)
+		} else if text != "Q: 2+2? A: 4" {
+			t.Errorf("marked document encoded as %q", text)
+		}
+		if e.PromptLen != want {
+			t.Errorf("marked %q: prompt %d ids, want %d", text, e.PromptLen, want)
+		}
+	}
 	if _, err := NewCodecVocab(10, func(int) string { return "" }, byteCodec{}, -1, 1, 2, -1, -1); err == nil {
 		t.Error("a vocabulary without PAD was accepted")
 	}

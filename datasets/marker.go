@@ -11,7 +11,9 @@ import (
 // in each document, as TRL's DataCollatorForCompletionOnlyLM does with its
 // response_template: the tokens up to and including the marker are the prompt
 // (Example.PromptLen), the rest is the completion. The marker is tokenized like the
-// documents (so "### Answer:" matches wherever those tokens follow each other).
+// documents (so "### Answer:" matches wherever those tokens follow each other); with a
+// codec vocabulary (a pretrained tokenizer, whose tokens depend on their context) the
+// text is cut at the marker instead and both sides encoded on their own.
 //
 // A document without the marker, or a marker with a token the vocabulary lacks, leaves
 // the whole document prompt (PromptLen = len(Target)): with masks.loss=completion only
@@ -38,6 +40,19 @@ func (t *Task) WithCompletionMarker(marker string) (nt *Task, matched int, err e
 		out := make([]Example, len(exs))
 		for i, e := range exs {
 			e.PromptLen = len(e.Target)
+			if c := t.Vocab.codec; c != nil {
+				// A codec vocabulary: the text is cut at the marker and each side encoded.
+				if j := strings.Index(e.TargetText, marker); j >= 0 {
+					p := c.EncodePlain(e.TargetText[:j+len(marker)])
+					e.Target, e.PromptLen = append(p[:len(p):len(p)], c.EncodePlain(e.TargetText[j+len(marker):])...), len(p)
+					e.SourceText, e.TargetText = e.TargetText[:j+len(marker)], strings.TrimSpace(e.TargetText[j+len(marker):])
+					if count {
+						matched++
+					}
+				}
+				out[i] = e
+				continue
+			}
 			for at := 0; at+len(ids) <= len(e.Target); at++ {
 				if slices.Equal(e.Target[at:at+len(ids)], ids) {
 					e.PromptLen = at + len(ids)

@@ -175,11 +175,12 @@ func TestFineTuneHFCheckpoint(t *testing.T) {
 	}
 	conf := filepath.Join(tmp, "ft.yaml")
 	yml := "init_from: " + ckDir + "\ntask: {name: poetry-title, max_len: 140, max_examples: 48, max_eval: 48, packing: first-fit, tgt_len: 288}\n" +
-		"masks: {self: causal & doc, loss: plw(0.1)}\ntrain: {batch_size: 4}\n"
+		"masks: {self: causal & doc, loss: plw(0.1), input: \"span(0.15,3)\"}\ntrain: {batch_size: 4}\n"
 	if err := os.WriteFile(conf, []byte(yml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// masklab check sees packed rows of tokenizer ids, each document to itself.
+	// masklab check sees packed rows of tokenizer ids, each document to itself, and span
+	// corruption (masks.input) with the MASK id.
 	if chk := runOK(t, "check", conf); !regexp.MustCompile(`pass +cross-document +\d+ packed rows`).MatchString(chk) {
 		t.Errorf("masklab check: no packed rows kept apart:\n%s", chk)
 	}
