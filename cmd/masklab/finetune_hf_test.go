@@ -173,8 +173,8 @@ func TestFineTuneHFCheckpoint(t *testing.T) {
 	if ev := runOK(t, "eval", runDir); !strings.Contains(ev, "valid_completion_loss") {
 		t.Errorf("masklab eval: %s", ev)
 	}
-	conf := filepath.Join(tmp, "ft.yaml")
-	yml := "init_from: " + ckDir + "\ntask: {name: poetry-title, max_len: 140, max_examples: 48, max_eval: 48, packing: first-fit, tgt_len: 288}\n" +
+	conf := filepath.Join(tmp, "ft.yaml") // init_from relative to it
+	yml := "init_from: ck\ntask: {name: poetry-title, max_len: 140, max_examples: 48, max_eval: 48, packing: first-fit, tgt_len: 288}\n" +
 		"masks: {self: causal & doc, loss: plw(0.1), input: \"span(0.15,3)\"}\ntrain: {batch_size: 4}\n"
 	if err := os.WriteFile(conf, []byte(yml), 0o644); err != nil {
 		t.Fatal(err)

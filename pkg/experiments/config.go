@@ -91,7 +91,8 @@ backend: ""              # "" = default (go:parallelism=-1); overridden by $GOML
 init_from: ""            # fine-tuning: a run directory (or run id in the same sweep) whose checkpoint starts this run,
                          # or a Hugging Face checkpoint directory (config.json, safetensors, tokenizer.json): its
                          # architecture and sizes replace model.* (kind decoder; model.dropout and masks.* apply), its
-                         # tokenizer encodes the task (prompt ids then completion ids then EOS), the optimizer starts fresh
+                         # tokenizer encodes the task (prompt ids then completion ids then EOS; task.max_len counts
+                         # them), the optimizer starts fresh; a relative path is relative to the config or sweep file
 init_sha256: ""          # set by masklab, not by you: the fingerprint of a Hugging Face init_from checkpoint
                          # (weights, config, tokenizer), so that a changed checkpoint makes a new run
 `
@@ -302,6 +303,10 @@ func LoadConfig(path string) (*Config, error) {
 	// A relative data path in a config file is relative to the file.
 	if prefix, p := c.Task.DataFile(); p != "" && !filepath.IsAbs(p) {
 		c.Task.Name = prefix + filepath.Join(filepath.Dir(path), p)
+	}
+	// So is a Hugging Face checkpoint's (a run directory's stays relative to the working one).
+	if p := filepath.Join(filepath.Dir(path), c.InitFrom); c.InitFrom != "" && !filepath.IsAbs(c.InitFrom) && hf.IsCheckpoint(p) {
+		c.InitFrom = p
 	}
 	return c, nil
 }
