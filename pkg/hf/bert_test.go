@@ -363,3 +363,62 @@ func TestBertPointsToItsLoader(t *testing.T) {
 		t.Errorf("LoadTokenizer on a WordPiece tokenizer: %v", err)
 	}
 }
+
+// TestBert2BertWarmStart loads one BERT checkpoint as both the encoder (/bert) and the
+// decoder (/bert_decoder) of BERT2BERT: building the model creates only the decoder's
+// cross-attention variables (10 a layer: query, key, value, output weights and biases;
+// the LayerNorm's gain and offset; the RNG's state aside), and the logits are finite.
+func TestBert2BertWarmStart(t *testing.T) {
+	b, err := OpenBert(filepath.Join("testdata", "bert-mlm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := model.NewStore()
+	for _, s := range []string{layers.BertScope, layers.BertDecoderScope} {
+		if err := b.Load(store, "/"+s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	loaded := store.NumVariables()
+	enc := b.Model(mask.Attention{})
+	dec := enc
+	enc.MLM = false
+	exec, err := model.NewExec(backend.Must(), store, func(scope *model.Scope, src, srcLen, tgt *graph.Node) *graph.Node {
+		res, err := layers.Bert2Bert(scope, enc, dec, mask.Attention{}, layers.Inputs{Src: src, SrcLen: srcLen, Dec: tgt}, nil, false)
+		if err != nil {
+			panic(err)
+		}
+		return res.Logits
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Exec([][]int32{{2, 5, 9, 3}, {2, 7, 3, 0}}, []int32{4, 3}, [][]int32{{2, 11, 12}, {2, 13, 14}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var created []string
+	for v := range store.IterVariables() {
+		if p := v.Path(); strings.HasPrefix(p, "/bert") && strings.Contains(p, "/cross/") {
+			created = append(created, p)
+		}
+	}
+	n := 0 // variables created by building, the RNG's state aside
+	for v := range store.IterVariables() {
+		if !strings.HasPrefix(v.Path(), "/#") {
+			n++
+		}
+	}
+	if n -= loaded; n != len(created) || n != 10*b.Config.Layers {
+		t.Errorf("building created %d variables, %d of them cross-attention ones; want %d, all cross-attention", n, len(created), 10*b.Config.Layers)
+	}
+	for _, row := range out[0].Value().([][][]float32) {
+		for _, pos := range row {
+			for _, v := range pos {
+				if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+					t.Fatalf("non-finite logit %g", v)
+				}
+			}
+		}
+	}
+}

@@ -109,6 +109,24 @@ func (c BertConfig) Validate() error {
 // Bert builds the BERT encoder that cfg describes on in, under scope; wantWeights also
 // returns each layer's attention weights.
 func Bert(scope *model.Scope, cfg BertConfig, in BertInputs, wantWeights bool) (res *BertResult, err error) {
+	return bert(scope, cfg, in, bertDecoding{}, wantWeights)
+}
+
+// bertDecoding is what a BERT stack used as a decoder (BERT2BERT) adds: the self mask's
+// side data, the encoder output read by a cross-attention sublayer after each
+// self-attention one (scope cross, post-LN), dropped input embeddings, and logits at one
+// position.
+type bertDecoding struct {
+	segments, prefixLen *graph.Node // the self mask's side data
+	memory              *graph.Node // [B,S,D] the encoder output; nil: no cross-attention
+	memoryLen           *graph.Node // [B] its valid lengths
+	cross               mask.Attention
+	drop                *graph.Node // bool [B,T]: zero these input embeddings
+	logitsAt            *graph.Node // [B]: the MLM logits at this position only
+}
+
+// bert builds the BERT stack, an encoder or (with dec.memory) a decoder.
+func bert(scope *model.Scope, cfg BertConfig, in BertInputs, dec bertDecoding, wantWeights bool) (res *BertResult, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -142,9 +160,19 @@ func Bert(scope *model.Scope, cfg BertConfig, in BertInputs, wantWeights bool) (
 		}
 	}()
 	m, err := buildMask(scope, cfg.Mask, B, cfg.Heads, S, S,
-		mask.Side{QueryLen: in.Lengths, KeyLen: in.Lengths, Training: in.Training}, "bert")
+		mask.Side{QueryLen: in.Lengths, KeyLen: in.Lengths, PrefixLen: dec.prefixLen, QuerySeg: dec.segments, Training: in.Training}, "bert")
 	if err != nil {
 		return nil, err
+	}
+	var crossMask *Mask
+	selfBlock := "encoder"
+	if dec.memory != nil {
+		selfBlock = "self"
+		crossMask, err = buildMask(scope, dec.cross, B, cfg.Heads, S, dec.memory.Shape().Dim(1),
+			mask.Side{QueryLen: in.Lengths, KeyLen: dec.memoryLen, PrefixLen: dec.prefixLen, QuerySeg: dec.segments, Training: in.Training}, "cross")
+		if err != nil {
+			return nil, err
+		}
 	}
 
 	res = &BertResult{}
@@ -154,6 +182,9 @@ func Bert(scope *model.Scope, cfg BertConfig, in BertInputs, wantWeights bool) (
 	table := es.In("word").WithInitializer(normalInit(es, 0.02)).
 		VariableWithShape("embeddings", shapes.Make(floatDType, cfg.Vocab, cfg.DModel)).NodeValue(g)
 	x := graph.Gather(table, graph.InsertAxes(in.IDs, -1))
+	if dec.drop != nil {
+		x = graph.Where(graph.BroadcastToShape(graph.InsertAxes(dec.drop, -1), x.Shape()), graph.ZerosLike(x), x)
+	}
 	pos := in.Positions
 	if pos == nil {
 		pos = graph.BroadcastToDims(graph.Iota(g, shapes.Make(dtypes.Int32, 1, S), 1), B, S)
@@ -187,9 +218,27 @@ func Bert(scope *model.Scope, cfg BertConfig, in BertInputs, wantWeights bool) (
 			return nil, err
 		}
 		if wantWeights && w != nil {
-			res.Attention = append(res.Attention, AttentionWeights{Block: "encoder", Layer: l, Weights: w})
+			res.Attention = append(res.Attention, AttentionWeights{Block: selfBlock, Layer: l, Weights: w})
 		}
 		x = layerNorm(s.In("norm"), graph.Add(x, dropout(s.In("dropout"), out, cfg.Dropout, in.Training)), cfg.LayerNormEps)
+
+		if dec.memory != nil {
+			c := ls.In("cross")
+			b := MultiHeadAttention(c, x, dec.memory, dec.memory, cfg.Heads, cfg.DModel/cfg.Heads).
+				WithMask(crossMask).WithDropout(cfg.Dropout, in.Training)
+			if wantWeights {
+				out, w, err = b.DoneWithWeights()
+			} else {
+				out, err = b.Done()
+			}
+			if err != nil {
+				return nil, err
+			}
+			if wantWeights && w != nil {
+				res.Attention = append(res.Attention, AttentionWeights{Block: "cross", Layer: l, Weights: w})
+			}
+			x = layerNorm(c.In("norm"), graph.Add(x, dropout(c.In("dropout"), out, cfg.Dropout, in.Training)), cfg.LayerNormEps)
+		}
 
 		f := ls.In("ffn")
 		h := activate(cfg.Activation, dense(f.In("hidden"), x, cfg.FF, true))
@@ -203,7 +252,7 @@ func Bert(scope *model.Scope, cfg BertConfig, in BertInputs, wantWeights bool) (
 	}
 	if cfg.MLM {
 		ms := scope.In("mlm")
-		h := activate(cfg.Activation, dense(ms.In("transform"), x, cfg.DModel, true))
+		h := activate(cfg.Activation, dense(ms.In("transform"), atPositions(x, dec.logitsAt), cfg.DModel, true))
 		h = layerNorm(ms.In("norm"), h, cfg.LayerNormEps)
 		bias := ms.WithInitializer(constInit(0)).VariableWithShape("biases", shapes.Make(floatDType, cfg.Vocab)).NodeValue(g)
 		res.Logits = fast.LinearT(h, table, bias)
