@@ -24,6 +24,11 @@ const BertScope = "bert"
 //
 // The Result's Attention has the encoder's weights (block "encoder") before the
 // decoder's, when asked for.
+//
+// Training: to freeze the encoder, leave the variables under /bert out of the
+// optimizer's (their gradients are then not computed into the update); for separate
+// learning rates (a small one for the pretrained encoder), pkg/optim's AdamWScaled takes
+// a multiplier per variable.
 func Bert2Rnd(scope *model.Scope, enc BertConfig, dec Config, in Inputs, types *graph.Node, wantWeights bool) (*Result, error) {
 	if dec.Kind != KindSeq2Seq || dec.Arch != nil {
 		return nil, fmt.Errorf("layers: bert2rnd: the decoder must be masklab's %s Transformer, got kind %q", KindSeq2Seq, dec.Kind)

@@ -3,6 +3,7 @@
 package optim
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/gomlx/compute/dtypes"
@@ -52,6 +53,19 @@ func LearningRate(o Config, step, totalSteps int) float64 {
 // AdamW builds one AdamW update of vars (with gradients grads) and returns the global
 // gradient norm before clipping. lr is a scalar float32 node.
 func AdamW(scope *model.Scope, o Config, vars []*model.Variable, grads []*graph.Node, lr *graph.Node) *graph.Node {
+	return AdamWScaled(scope, o, vars, grads, lr, nil)
+}
+
+// AdamWScaled is AdamW with a learning-rate multiplier per variable (scales[i] for
+// vars[i]; nil means 1 for all): separate learning rates for parameter groups, such as
+// a pretrained encoder and a new decoder, in one update (one step count, one clipping
+// norm over all gradients). The decoupled weight decay scales with the variable's
+// learning rate, as in PyTorch's parameter groups. To freeze variables, leave them out
+// of vars (their gradients then do not count in the clipping norm either).
+func AdamWScaled(scope *model.Scope, o Config, vars []*model.Variable, grads []*graph.Node, lr *graph.Node, scales []float64) *graph.Node {
+	if scales != nil && len(scales) != len(vars) {
+		panic(fmt.Sprintf("optim: %d learning-rate scales for %d variables", len(scales), len(vars)))
+	}
 	g := lr.Graph()
 	store := scope.Store()
 	// Global norm over all gradients.
@@ -85,6 +99,9 @@ func AdamW(scope *model.Scope, o Config, vars []*model.Variable, grads []*graph.
 		p := v.NodeValue(g)
 		gr := graph.Mul(graph.ConvertDType(grads[i], p.DType()), graph.ConvertDType(scale, p.DType()))
 		lrp := graph.ConvertDType(lr, p.DType())
+		if scales != nil && scales[i] != 1 {
+			lrp = graph.MulScalar(lrp, scales[i])
+		}
 		if o.WeightDecay > 0 && (o.DecayNormsAndBiases || p.Rank() >= 2) {
 			p = graph.Sub(p, graph.MulScalar(graph.Mul(lrp, p), o.WeightDecay))
 		}
