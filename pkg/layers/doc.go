@@ -2,8 +2,9 @@
 // attention that takes any pkg/mask mask and score modification (ALiBi, T5's learned
 // relative bias, soft-capping: Config.Score, on the decoder's self-attention), the
 // Transformer encoder-decoder with cross-attention, the decoder-only LM, the LSTM
-// decoder with attention, the weighted loss, and greedy decoding for free-running
-// evaluation.
+// decoder with attention, BERT (Bert: post-LN encoder with pooler and masked-LM head;
+// Bert2Rnd, Bert2Bert and BertLSTM put a decoder on it), the weighted loss, and greedy
+// decoding for free-running evaluation.
 //
 // Variables keep GoMLX's names (".../MultiHeadAttention/query/dense/weights",
 // ".../layer_normalization/gain") so checkpoints look familiar. Initialisation follows
