@@ -5,11 +5,16 @@ package hf
 // whose model is WordPiece or from vocab.txt with tokenizer_config.json, as
 // BertTokenizerFast and BertTokenizer read them.
 //
-// Why our own: the Go module proxy's WordPiece tokenizers (sugarme/tokenizer's wordpiece,
-// the BERT ports) either lack tokenizer.json's options (strip_accents apart from
-// lowercase, handle_chinese_chars, TemplateProcessing) or pull in large dependency trees;
-// the algorithm is short and is checked here against transformers.js (@lenml/tokenizers)
-// on committed fixtures (testdata/wordpiece, written by its generate.js).
+// Why our own (December 2026): github.com/sugarme/tokenizer v0.3.0, the pure-Go port
+// tokenizer.go already weighed, has BertNormalizer, BertPreTokenizer and WordPiece, but
+// (read in its source) its tokenizer.json loader turns "strip_accents": null, which
+// bert-base-chinese and every uncased BERT have, into false (Hugging Face: strip when
+// lower-casing), so "café" keeps its accent; its whitespace is only ' ', \t, \n, \r
+// (Hugging Face: Unicode White_Space, so U+3000 and NBSP split words) and its control
+// characters only Cc and Cf; and it would bring four more modules (a progress bar among
+// them). The algorithm is short; it is checked here against transformers.js
+// (@lenml/tokenizers) on committed fixtures (testdata/wordpiece, written by its
+// generate.js).
 
 import (
 	"bufio"
