@@ -11,7 +11,7 @@ package hf
 // bert-base-chinese and every uncased BERT have, into false (Hugging Face: strip when
 // lower-casing), so "café" keeps its accent; its whitespace is only ' ', \t, \n, \r
 // (Hugging Face: Unicode White_Space, so U+3000 and NBSP split words) and its control
-// characters only Cc and Cf; and it would bring four more modules (a progress bar among
+// characters only Cc and Cf; and it would bring five more modules (a progress bar among
 // them). The algorithm is short; it is checked here against transformers.js
 // (@lenml/tokenizers) on committed fixtures (testdata/wordpiece, written by its
 // generate.js).
