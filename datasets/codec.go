@@ -1,6 +1,10 @@
 package datasets
 
-import "fmt"
+import (
+	"cmp"
+	"fmt"
+	"slices"
+)
 
 // Codec is a subword tokenizer whose ids are a pretrained model's: a Hugging Face
 // checkpoint's tokenizer (pkg/hf's Tokenizer implements it). A task re-encoded with a
@@ -39,22 +43,45 @@ func NewCodecVocab(size int, tokens func(id int) string, codec Codec, pad, bos, 
 	return v, nil
 }
 
-// withCodec is WithVocab for a codec vocabulary: every example is encoded again from its
-// texts. An LM document is its text's ids; an SFT example (and a seq2seq one, which
-// becomes SFT: source as prompt, target as completion) is the prompt's ids then the
-// completion's, each encoded on its own and joined as they are (no SEP, no separator:
-// as TRL's prompt-completion format, a task that wants one has it in its prompt text),
-// PromptLen the prompt's ids. Examples longer than Options.MaxLen ids (when set) are
-// dropped and counted in Dropped.
-func (t *Task) withCodec(v *Vocab) (*Task, error) {
+// Codec returns the codec of a codec vocabulary (NewCodecVocab); nil for masklab's own.
+func (v *Vocab) Codec() Codec { return v.codec }
+
+// WithCodec returns a copy of t encoded again, from its examples' texts, by the codec
+// vocabulary v (NewCodecVocab). An LM document is its text's ids; an SFT example (and a
+// seq2seq one, which becomes SFT: source as prompt, target as completion) is the
+// prompt's ids then the completion's, each encoded on its own and joined as they are (no
+// SEP, no separator: as TRL's prompt-completion format, a task that wants one has it in
+// its prompt text), PromptLen the prompt's ids. maxLen (> 0) drops examples of more ids
+// (counted in Dropped); maxExamples and maxEval (> 0) keep, of the examples that fit, the
+// ones whose keys hash lowest, as Options.MaxExamples and MaxEval do, so that t is best
+// loaded without MaxLen, MaxExamples and MaxEval (its examples are encoded in that order,
+// until enough fit). t itself (possibly cached) is not modified.
+func (t *Task) WithCodec(v *Vocab, maxLen, maxExamples, maxEval int) (*Task, error) {
+	if v.codec == nil {
+		return nil, fmt.Errorf("vocab: not a codec vocabulary")
+	}
 	nt := t.clone()
 	if t.Kind == Seq2Seq {
 		nt.Kind = SFT
 	}
 	nt.SrcVocab, nt.Vocab = nil, v
-	encode := func(exs []Example) []Example {
-		out := make([]Example, 0, len(exs))
-		for _, e := range exs {
+	encode := func(exs []Example, n int) []Example {
+		idx := make([]int, len(exs))
+		for i := range idx {
+			idx[i] = i
+		}
+		if n > 0 && n < len(exs) {
+			slices.SortStableFunc(idx, func(a, b int) int {
+				return cmp.Compare(hashPair("subset", exs[a].Key), hashPair("subset", exs[b].Key))
+			})
+		}
+		enc := make(map[int]Example)
+		var keep []int
+		for _, i := range idx {
+			if n > 0 && len(keep) >= n {
+				break
+			}
+			e := exs[i]
 			e.Source = nil
 			if nt.Kind == SFT {
 				p := v.codec.EncodePlain(e.SourceText)
@@ -62,17 +89,22 @@ func (t *Task) withCodec(v *Vocab) (*Task, error) {
 			} else {
 				e.Target = v.codec.EncodePlain(e.TargetText)
 			}
-			if t.Options.MaxLen > 0 && len(e.Target) > t.Options.MaxLen {
+			if maxLen > 0 && len(e.Target) > maxLen {
 				nt.Dropped++
 				continue
 			}
-			out = append(out, e)
+			enc[i], keep = e, append(keep, i)
+		}
+		slices.Sort(keep)
+		out := make([]Example, len(keep))
+		for j, i := range keep {
+			out[j] = enc[i]
 		}
 		return out
 	}
-	nt.Train, nt.Valid, nt.Test = encode(t.Train), encode(t.Valid), encode(t.Test)
+	nt.Train, nt.Valid, nt.Test = encode(t.Train, maxExamples), encode(t.Valid, maxEval), encode(t.Test, maxEval)
 	if len(nt.Train) == 0 {
-		return nil, fmt.Errorf("task %q: no training example has at most task.max_len=%d tokenizer ids", t.Name, t.Options.MaxLen)
+		return nil, fmt.Errorf("task %q: no training example has at most task.max_len=%d tokenizer ids", t.Name, maxLen)
 	}
 	nt.finish()
 	return nt, nil

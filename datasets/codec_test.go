@@ -80,6 +80,25 @@ func TestWithCodecVocab(t *testing.T) {
 			}
 		}
 	}
+	// max_len counts codec ids; max_examples picks among the examples that fit.
+	all, err := Load("jsonl:"+filepath.Join(dir, "lm.jsonl"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ maxLen, maxEx, want int }{{0, 0, 2}, {0, 1, 1}, {3, 0, 1}, {3, 2, 1}} {
+		nt, err := all.WithCodec(v, c.maxLen, c.maxEx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(nt.Train) + len(nt.Valid) + len(nt.Test); n != c.want && len(all.Valid)+len(all.Test) == 0 {
+			t.Errorf("max_len %d, max_examples %d: %d examples, want %d", c.maxLen, c.maxEx, n, c.want)
+		}
+		for _, e := range nt.Train {
+			if c.maxLen > 0 && len(e.Target) > c.maxLen {
+				t.Errorf("max_len %d kept %q", c.maxLen, e.TargetText)
+			}
+		}
+	}
 	// A completion marker cuts a codec task's text, each side encoded on its own.
 	path := filepath.Join(dir, "marked.jsonl")
 	if err := os.WriteFile(path, []byte(`{"text":"Q: 2+2? A: 4"}`+"\n"+`{"text":"no marker"}`+"\n"), 0o644); err != nil {

@@ -11,7 +11,7 @@ import "fmt"
 // t itself (possibly cached) is not modified.
 func (t *Task) WithVocab(vocab *Vocab) (*Task, error) {
 	if vocab.codec != nil {
-		return t.withCodec(vocab)
+		return t.WithCodec(vocab, t.Options.MaxLen, 0, 0)
 	}
 	if vocab.PAD != t.Vocab.PAD || vocab.BOS != t.Vocab.BOS || vocab.EOS != t.Vocab.EOS {
 		return nil, fmt.Errorf("the vocabulary's special ids (PAD %d BOS %d EOS %d) differ from task %q's (%d %d %d)",

@@ -129,13 +129,11 @@ func TestFineTuneHFCheckpoint(t *testing.T) {
 		"--set", "masks.self=causal & doc", "--set", "masks.loss=plw(0.1)",
 		"--set", "train.steps=32", "--set", "train.batch_size=4", "--set", "train.log_every=4",
 		"--set", "optim.lr=0.005", "--set", "optim.warmup_steps=0", "--set", "eval.every=0", "--set", "eval.greedy_examples=0"}
-	idRe := regexp.MustCompile(`run ([0-9a-f]{12}) into`)
-	dry := runOK(t, append([]string{"train", "--dry-run", "--out", runDir}, args...)...)
-	id := idRe.FindStringSubmatch(dry)
+	trained := runOK(t, append([]string{"train", "--quiet", "--out", runDir}, args...)...)
+	id := regexp.MustCompile(`^([0-9a-f]{12}): done`).FindStringSubmatch(trained)
 	if id == nil {
-		t.Fatalf("dry run printed no id: %q", dry)
+		t.Fatalf("train printed no id: %q", trained)
 	}
-	runOK(t, append([]string{"train", "--quiet", "--out", runDir}, args...)...)
 
 	lines, err := experiments.ReadMetrics(filepath.Join(runDir, experiments.MetricsFile))
 	if err != nil {
@@ -245,7 +243,7 @@ func TestFineTuneHFCheckpoint(t *testing.T) {
 	if err := os.WriteFile(w, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	id2 := idRe.FindStringSubmatch(runOK(t, append([]string{"train", "--dry-run"}, args...)...))
+	id2 := regexp.MustCompile(`run ([0-9a-f]{12}) into`).FindStringSubmatch(runOK(t, append([]string{"train", "--dry-run"}, args...)...))
 	if id2 == nil || id2[1] == id[1] {
 		t.Errorf("a changed checkpoint keeps run id %s (now %v)", id[1], id2)
 	}

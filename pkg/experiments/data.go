@@ -3,7 +3,9 @@ package experiments
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"path/filepath"
+	"strings"
 
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -106,10 +108,21 @@ func newSetupVocab(cfg *Config, initVocab *datasets.Vocab) (*setup, error) {
 	if su.task, err = datasets.Load(cfg.Task.Name, opts); err != nil {
 		return nil, err
 	}
-	if initVocab != nil {
-		if su.task, err = su.task.WithVocab(initVocab); err != nil {
-			return nil, fmt.Errorf("init_from: %w", err)
+	if initVocab != nil && initVocab.Codec() != nil {
+		// A pretrained tokenizer's ids, which task.max_len, max_examples and max_eval count.
+		if strings.HasPrefix(su.task.Description, "synthetic") {
+			return nil, fmt.Errorf("init_from a Hugging Face checkpoint: task %q is synthetic; fine-tune it on a text task", cfg.Task.Name)
 		}
+		maxLen, all := su.task.Options.MaxLen, opts // the task's default (poetry-*: 256)
+		all.MaxLen, all.MaxExamples, all.MaxEval = math.MaxInt32, 0, 0
+		if su.task, err = datasets.Load(cfg.Task.Name, all); err == nil {
+			su.task, err = su.task.WithCodec(initVocab, maxLen, opts.MaxExamples, opts.MaxEval)
+		}
+	} else if initVocab != nil {
+		su.task, err = su.task.WithVocab(initVocab)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("init_from: %w", err)
 	}
 	if m := cfg.Task.CompletionMarker; m != "" {
 		if su.task, _, err = su.task.WithCompletionMarker(m); err != nil {
