@@ -738,3 +738,47 @@ func cleanupSpaces(s string) string {
 	}
 	return s
 }
+
+// EncodeTruncated is Encode cut to at most maxLen ids: the text's tokens are truncated
+// from the end so that the template's special tokens ([CLS], [SEP]) stay, as Hugging
+// Face's truncation=True, max_length=maxLen does. maxLen must leave room for them.
+func (w *WordPiece) EncodeTruncated(text string, maxLen int) ([]int32, error) {
+	room := maxLen - len(w.prefix) - len(w.suffix)
+	if room < 0 {
+		return nil, fmt.Errorf("hf: max length %d leaves no room for the %d special tokens", maxLen, len(w.prefix)+len(w.suffix))
+	}
+	a := w.encode(text, nil)
+	a = a[:min(len(a), room)]
+	ids := append(append([]int32{}, w.prefix...), a...)
+	return append(ids, w.suffix...), nil
+}
+
+// EncodePairTruncated is EncodePair cut to at most maxLen ids by Hugging Face's
+// longest_first strategy: a token is removed from the end of the longer part (the
+// second when they are as long) until the pair fits.
+func (w *WordPiece) EncodePairTruncated(a, b string, maxLen int) (ids, types []int32, err error) {
+	special := len(w.prefix) + len(w.suffix) + len(w.pairSuffix)
+	room := maxLen - special
+	if room < 0 {
+		return nil, nil, fmt.Errorf("hf: max length %d leaves no room for the %d special tokens", maxLen, special)
+	}
+	ta, tb := w.encode(a, nil), w.encode(b, nil)
+	for len(ta)+len(tb) > room {
+		if len(ta) > len(tb) {
+			ta = ta[:len(ta)-1]
+		} else {
+			tb = tb[:len(tb)-1]
+		}
+	}
+	ids = append(ids, w.prefix...)
+	types = append(types, w.prefixTypes...)
+	for _, id := range ta {
+		ids, types = append(ids, id), append(types, w.typeA)
+	}
+	ids, types = append(ids, w.suffix...), append(types, w.suffixTypes...)
+	for _, id := range tb {
+		ids, types = append(ids, id), append(types, w.typeB)
+	}
+	ids, types = append(ids, w.pairSuffix...), append(types, w.pairSuffixTypes...)
+	return ids, types, nil
+}

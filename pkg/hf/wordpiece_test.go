@@ -182,3 +182,53 @@ func TestWordPieceBadFiles(t *testing.T) {
 		t.Errorf("a Whitespace pre-tokenizer: %v", err)
 	}
 }
+
+// Truncation keeps [CLS] and [SEP]; a pair loses tokens from its longer part first.
+func TestWordPieceTruncation(t *testing.T) {
+	vocab := []string{"[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "a", "b", "c", "d", "e"}
+	w, err := NewWordPiece(vocab, DefaultWordPieceOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := w.EncodeTruncated("a b c d e", 4)
+	if err != nil || !slices.Equal(ids, []int32{2, 5, 6, 3}) {
+		t.Errorf("EncodeTruncated = %v, %v", ids, err)
+	}
+	if ids, _ := w.EncodeTruncated("a b", 10); !slices.Equal(ids, w.Encode("a b")) {
+		t.Errorf("a short text changed: %v", ids)
+	}
+	ids, types, err := w.EncodePairTruncated("a b c d", "e e", 7) // room 4: a b | e e
+	if err != nil || !slices.Equal(ids, []int32{2, 5, 6, 3, 9, 9, 3}) || !slices.Equal(types, []int32{0, 0, 0, 0, 1, 1, 1}) {
+		t.Errorf("EncodePairTruncated = %v %v, %v", ids, types, err)
+	}
+	ids, _, _ = w.EncodePairTruncated("a b", "c d", 5) // room 2, equal lengths: a | c
+	if !slices.Equal(ids, []int32{2, 5, 3, 7, 3}) {
+		t.Errorf("EncodePairTruncated of equal parts = %v", ids)
+	}
+	if _, err := w.EncodeTruncated("a", 1); err == nil {
+		t.Error("a max length below the special tokens' count is not an error")
+	}
+}
+
+// Encode never panics, whatever the bytes (invalid UTF-8 included).
+func FuzzWordPieceEncode(f *testing.F) {
+	w, err := LoadWordPiece(filepath.Join("testdata", "wordpiece", "lower"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range []string{"", "秦川雄帝宅", "\xff\xfe[MASK]", "a\u0301", "[CLS][SEP"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ids := w.Encode(s)
+		if len(ids) < 2 || ids[0] != w.CLS || ids[len(ids)-1] != w.SEP {
+			t.Fatalf("Encode(%q) = %v", s, ids)
+		}
+		for _, id := range ids {
+			if id < 0 || int(id) >= w.Vocab() {
+				t.Fatalf("id %d out of range", id)
+			}
+		}
+		_ = w.Decode(ids)
+	})
+}
