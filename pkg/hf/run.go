@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
 
 	"github.com/masklab/masklab/datasets"
 	"github.com/masklab/masklab/pkg/layers"
@@ -55,6 +56,21 @@ func Fingerprint(dir string) (string, error) {
 		}
 	}
 	sort.Strings(names)
+	// Within a process, a fingerprint is remembered by its files' names, sizes and
+	// modification times: a sweep plans, estimates and checks every run on the same
+	// checkpoint, and hashing a 1 GB one takes seconds. (A same-size rewrite within the
+	// file system's time resolution would go unseen until the process restarts.)
+	key := dir
+	for _, name := range names {
+		st, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			return "", fmt.Errorf("hf: %w", err)
+		}
+		key += fmt.Sprintf("\x00%s\x00%d\x00%d", name, st.Size(), st.ModTime().UnixNano())
+	}
+	if sum, ok := fingerprints.Load(key); ok {
+		return sum.(string), nil
+	}
 	h := sha256.New()
 	for _, name := range names {
 		f, err := os.Open(filepath.Join(dir, name))
@@ -77,8 +93,12 @@ func Fingerprint(dir string) (string, error) {
 			return "", fmt.Errorf("hf: %s: %w", name, err)
 		}
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	sum := hex.EncodeToString(h.Sum(nil))
+	fingerprints.Store(key, sum)
+	return sum, nil
 }
+
+var fingerprints sync.Map // Fingerprint's key (files, sizes, times) -> sha256
 
 // ForRun returns the checkpoint's model configured for a run whose own model config is
 // run: the checkpoint decides the architecture and sizes, the run its masks (Self, and
