@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"regexp"
 
 	"github.com/masklab/masklab/pkg/experiments"
 	"github.com/masklab/masklab/pkg/hf"
@@ -39,6 +40,17 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	}
 	if err := l.Export(*out, hf.ExportOptions{DType: *dtype, MaxShardBytes: *shard}); err != nil {
 		return err
+	}
+	// What Hugging Face's model will not do as the run did: it attends causally within
+	// one sequence, with no score modification.
+	if sc := string(l.Config.Masks.Score); sc != "" && sc != "none" {
+		fmt.Fprintf(stderr, "masklab export: warning: the run trained with masks.score=%s, which the exported model's architecture does not have: it runs without it\n", sc)
+	}
+	for _, term := range regexp.MustCompile(`[a-z_]+`).FindAllString(l.Config.Masks.Self, -1) {
+		if term != "causal" && term != "doc" && term != "pad" {
+			fmt.Fprintf(stderr, "masklab export: warning: the run trained with masks.self=%q; the exported model attends causally (causal & pad), as Hugging Face runs it\n", l.Config.Masks.Self)
+			break
+		}
 	}
 	fmt.Fprintf(stdout, "exported %s (step %d, fine-tuned from %s) to %s\n", pos[0], l.Step, l.Config.InitFrom, *out)
 	return nil
