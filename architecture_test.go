@@ -124,3 +124,26 @@ func TestReadmeLayoutMatchesTree(t *testing.T) {
 		}
 	}
 }
+
+// pkg/experiments keeps one job (config, training, evaluation, sweeps, the run store):
+// at most 3,000 non-test lines, so that a new feature finds its own package (issue 15).
+func TestExperimentsStaysSmall(t *testing.T) {
+	files, err := filepath.Glob("pkg/experiments/*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := 0
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines += strings.Count(string(b), "\n")
+	}
+	if lines > 3000 {
+		t.Errorf("pkg/experiments has %d non-test lines, more than 3,000: move a job into its own package (docs/architecture.md)", lines)
+	}
+}

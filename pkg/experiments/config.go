@@ -2,6 +2,7 @@ package experiments
 
 import (
 	"crypto/sha256"
+	_ "embed"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -19,83 +20,9 @@ import (
 
 // DefaultYAML is the one place where every config key and its default is documented.
 // "masklab train --print-defaults" prints it; a config file only lists what it changes.
-const DefaultYAML = `# masklab run config: every key with its default. A config file lists only what it
-# changes; "--set key=value" (CLI) or Config.Set (notebooks) override single keys.
-
-task:
-  name: reverse          # copy | reverse | sort | cedict-pinyin | cedict-english | cedict-docs | cedict-sft |
-                         # poetry-lm | poetry-couplet | poetry-title | poetry-compose | ... | tsv:PATH |
-                         # jsonl:PATH ("masklab tasks" lists them all)
-  vocab: 0               # synthetic: vocabulary size incl. PAD/BOS/EOS; text: cap (0 = task default: 64 / no cap)
-  min_len: 0             # shortest source (0 = task default: 8 for synthetic tasks, no bound for text)
-  max_len: 0             # longest source (0 = task default: 22 for synthetic tasks, 256 for poetry-*, no bound for other text)
-  train_size: 0          # synthetic tasks: training examples (0 = 50000)
-  max_examples: 0        # if > 0, use only N training examples (data-size ablations)
-  max_eval: 0            # if > 0, cap the valid and test splits at N examples
-  src_len: 0             # padded source length (0 = the task's: longest source + EOS, rounded up to 8)
-  tgt_len: 0             # padded target / row length (0 = the task's)
-  packing: none          # decoder-only: none | first-fit | best-fit-decreasing | concat (documents per row)
-  completion_marker: ""  # jsonl {"text"} files: the completion is what follows this text (TRL's response_template)
-  data_sha256: ""        # set by masklab, not by you: the sha256 of a user data file (tsv/jsonl), so that a
-                         # run's identity changes with its data; its path is made absolute
-
-model:
-  kind: seq2seq          # seq2seq (Transformer encoder-decoder) | decoder (decoder-only LM) | lstm
-  layers: 2              # decoder layers (and encoder layers unless enc_layers is set)
-  enc_layers: 0          # encoder layers; 0 = same as layers
-  d_model: 64
-  heads: 4
-  ff: 256                # feed-forward hidden size
-  dropout: 0.0
-  norm: pre              # pre | post (LayerNorm placement)
-  positions: sinusoidal  # sinusoidal | learned | rotary | none (e.g. with masks.score: alibi)
-  tie_embeddings: false  # tie the output projection to the target embedding
-
-masks:                   # strategies in the pkg/mask syntax ("masklab mask --help")
-  self: "causal & pad"   # decoder self-attention
-  cross: "pad"           # decoder cross-attention over the encoder (seq2seq, lstm)
-  input: "none"          # decoder-input corruption, e.g. full, partial(2), span(0.15,3)
-  loss: "all"            # loss mask: all | completion | plw(w)
-  score: "none"          # soft mask of the decoder self-attention scores: none | alibi | t5(32, 128) | softcap(50) |
-                         # terms joined by +, e.g. "alibi + softcap(30)" (none is left out of the run id)
-
-optim:                   # AdamW with decoupled weight decay
-  lr: 0.001              # peak learning rate
-  min_lr: 0.0            # learning rate at the end of the cosine decay
-  schedule: cosine       # cosine | constant (both after the linear warmup)
-  warmup_steps: 20
-  weight_decay: 0.01
-  decay_norms_and_biases: false   # false: no decay on biases, norms and embeddings' offsets
-  beta1: 0.9
-  beta2: 0.999
-  epsilon: 1.0e-08
-  clip_norm: 1.0         # global gradient-norm clipping; 0 = off
-
-train:
-  steps: 300             # training steps
-  batch_size: 64
-  log_every: 10          # a metrics.jsonl line (train loss, lr, grad norm) every N steps
-  checkpoint_every: 50   # steps between checkpoints (and at the end)
-
-eval:
-  every: 50              # evaluate on the valid split every N steps (and at the end); 0 = only at the end
-  batches: 4             # valid batches per evaluation (teacher-forced loss, accuracy); 0 = whole split
-  greedy_examples: 128   # examples decoded greedily per evaluation (exact match, CER); 0 = off
-  test: false            # also evaluate the test split at the end (only when asked for)
-
-seed: 1                  # model init, data order, dropout and random masks
-backend: ""              # "" = default (go:parallelism=-1); overridden by $GOMLX_BACKEND and --backend.
-                         # On the Go backend go:parallelism=-1 (also what plain "go" means here) and =1
-                         # give identical numbers; go:parallelism=N>1 is refused (it has frozen runs and
-                         # is slower); bound threads with GOMAXPROCS=N instead
-init_from: ""            # fine-tuning: a run directory (or run id in the same sweep) whose checkpoint starts this run,
-                         # or a Hugging Face checkpoint directory (config.json, safetensors, tokenizer.json): its
-                         # architecture and sizes replace model.* (kind decoder; model.dropout and masks.* apply), its
-                         # tokenizer encodes the task (prompt ids then completion ids then EOS; task.max_len counts
-                         # them), the optimizer starts fresh; a relative path is relative to the config or sweep file
-init_sha256: ""          # set by masklab, not by you: the fingerprint of a Hugging Face init_from checkpoint
-                         # (weights, config, tokenizer), so that a changed checkpoint makes a new run
-`
+//
+//go:embed defaults.yaml
+var DefaultYAML string
 
 // Config is a run's configuration. See DefaultYAML for every key and its meaning.
 type Config struct {
