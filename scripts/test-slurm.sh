@@ -117,7 +117,7 @@ t0=$SECONDS
 submit
 [ "$(wc -l <"$RUNLIST")" = 4 ] || fail "first array should list 4 runs, got $(wc -l <"$RUNLIST")"
 
-# 4. Cancel one task midway: running, with a checkpoint (step >= 20; one every 10), not done.
+# 4. Cancel one task midway: running, with a checkpoint (step >= 20; one every 20), not done.
 CANCELLED=""
 while [ -z "$CANCELLED" ]; do
   for k in $(squeue -h -r -j "$ARRAY" -t RUNNING -o %K 2>/dev/null || true); do
