@@ -16,54 +16,6 @@ import (
 )
 
 // BERT2RND (a random BERT encoder, a Transformer decoder) learns to reverse short
-// sequences: gradients reach both through the fast path.
-func TestBert2RndLearnsToReverse(t *testing.T) {
-	task, err := datasets.Load("reverse", datasets.Options{VocabSize: 10, MinLen: 3, MaxLen: 5, TrainSize: 2000, ValidSize: 64, TestSize: 16})
-	if err != nil {
-		t.Fatal(err)
-	}
-	enc := BertConfig{Vocab: 10, DModel: 32, Heads: 2, FF: 64, Layers: 1, MaxLen: 16, TypeVocab: 2, LayerNormEps: 1e-12}
-	dec := Config{Kind: KindSeq2Seq, Vocab: 10, DModel: 32, Heads: 2, FF: 64, DecLayers: 1}
-	store := model.NewStore()
-	if err := store.SetRNGStateFromSeed(1); err != nil {
-		t.Fatal(err)
-	}
-	modelFn := func(scope *model.Scope, _ any, ins []*graph.Node) []*graph.Node {
-		res, err := Bert2Rnd(scope, enc, dec, Inputs{Src: ins[0], SrcLen: ins[1], Dec: ins[2], DecLen: ins[3], Training: true}, nil, false)
-		if err != nil {
-			panic(err)
-		}
-		return []*graph.Node{res.Logits}
-	}
-	lossFn := func(labels, predictions []*graph.Node) *graph.Node {
-		tgt := labels[0]
-		w := graph.ConvertDType(graph.NotEqual(tgt, graph.ScalarZero(tgt.Graph(), dtypes.Int32)), dtypes.Float32)
-		return WeightedCrossEntropy(predictions[0], tgt, w)
-	}
-	opt := optimizer.Adam().LearningRate(3e-3).Betas(0.9, 0.999).Epsilon(1e-8).WeightDecay(0.01).Done()
-	tr := train.NewTrainer(backend.Must(), store, modelFn, lossFn, opt, nil, nil)
-	var first, last float32
-	const steps = 150
-	for step := range steps {
-		b, err := task.Batch("train", 32, 1, step, datasets.BatchOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := tr.TrainStep(trainBatch(b))
-		if err != nil {
-			t.Fatal(err)
-		}
-		loss := m[0].Value().(float32)
-		if step == 0 {
-			first = loss
-		}
-		last = loss
-	}
-	t.Logf("BERT2RND reverse: loss %.3f -> %.3f after %d steps", first, last, steps)
-	if !(last < 0.5*first) {
-		t.Errorf("loss went from %.3f to %.3f in %d steps; want below half", first, last, steps)
-	}
-}
 
 // A BERT with its MLM head learns a masked-LM objective on structured rows (each row
 // counts up from a random start): 15% of the positions replaced by [MASK], the loss on
@@ -122,70 +74,54 @@ func TestBertMLMLearns(t *testing.T) {
 }
 
 // BERT2BERT (a random BERT encoder and BERT decoder with cross-attention) learns to
+
+// sequences: gradients reach both through the fast path.
+func TestBert2RndLearnsToReverse(t *testing.T) {
+	enc := reverseBert()
+	dec := Config{Kind: KindSeq2Seq, Vocab: 10, DModel: 32, Heads: 2, FF: 64, DecLayers: 1}
+	learnsToReverse(t, "BERT2RND", func(scope *model.Scope, in Inputs) (*Result, error) {
+		return Bert2Rnd(scope, enc, dec, in, nil, false)
+	})
+}
+
 // reverse short sequences.
 func TestBert2BertLearnsToReverse(t *testing.T) {
-	task, err := datasets.Load("reverse", datasets.Options{VocabSize: 10, MinLen: 3, MaxLen: 5, TrainSize: 2000, ValidSize: 64, TestSize: 16})
-	if err != nil {
-		t.Fatal(err)
-	}
-	enc := BertConfig{Vocab: 10, DModel: 32, Heads: 2, FF: 64, Layers: 1, MaxLen: 16, TypeVocab: 2, LayerNormEps: 1e-12}
+	enc := reverseBert()
 	dec := enc
 	dec.MLM = true
-	store := model.NewStore()
-	if err := store.SetRNGStateFromSeed(1); err != nil {
-		t.Fatal(err)
-	}
-	modelFn := func(scope *model.Scope, _ any, ins []*graph.Node) []*graph.Node {
-		res, err := Bert2Bert(scope, enc, dec, mask.Attention{}, Inputs{Src: ins[0], SrcLen: ins[1], Dec: ins[2], DecLen: ins[3], Training: true}, nil, false)
-		if err != nil {
-			panic(err)
-		}
-		return []*graph.Node{res.Logits}
-	}
-	lossFn := func(labels, predictions []*graph.Node) *graph.Node {
-		tgt := labels[0]
-		w := graph.ConvertDType(graph.NotEqual(tgt, graph.ScalarZero(tgt.Graph(), dtypes.Int32)), dtypes.Float32)
-		return WeightedCrossEntropy(predictions[0], tgt, w)
-	}
-	opt := optimizer.Adam().LearningRate(3e-3).Betas(0.9, 0.999).Epsilon(1e-8).WeightDecay(0.01).Done()
-	tr := train.NewTrainer(backend.Must(), store, modelFn, lossFn, opt, nil, nil)
-	var first, last float32
-	const steps = 150
-	for step := range steps {
-		b, err := task.Batch("train", 32, 1, step, datasets.BatchOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := tr.TrainStep(trainBatch(b))
-		if err != nil {
-			t.Fatal(err)
-		}
-		loss := m[0].Value().(float32)
-		if step == 0 {
-			first = loss
-		}
-		last = loss
-	}
-	t.Logf("BERT2BERT reverse: loss %.3f -> %.3f after %d steps", first, last, steps)
-	if !(last < 0.5*first) {
-		t.Errorf("loss went from %.3f to %.3f in %d steps; want below half", first, last, steps)
-	}
+	learnsToReverse(t, "BERT2BERT", func(scope *model.Scope, in Inputs) (*Result, error) {
+		return Bert2Bert(scope, enc, dec, mask.Attention{}, in, nil, false)
+	})
 }
 
 // A BERT encoder with the article's LSTM decoder learns to reverse short sequences.
 func TestBertLSTMLearnsToReverse(t *testing.T) {
+	enc := reverseBert()
+	dec := Config{Kind: KindLSTM, Vocab: 10, DModel: 32, DecLayers: 1}
+	learnsToReverse(t, "BERT + LSTM", func(scope *model.Scope, in Inputs) (*Result, error) {
+		return BertLSTM(scope, enc, dec, in, nil, false)
+	})
+}
+
+// reverseBert is the one-layer BERT encoder of the reverse tests.
+func reverseBert() BertConfig {
+	return BertConfig{Vocab: 10, DModel: 32, Heads: 2, FF: 64, Layers: 1, MaxLen: 16, TypeVocab: 2, LayerNormEps: 1e-12}
+}
+
+// learnsToReverse trains the model build makes for 150 steps of AdamW on short reversed
+// sequences and requires the loss to fall below half its first value.
+func learnsToReverse(t *testing.T, name string, build func(*model.Scope, Inputs) (*Result, error)) {
+	t.Helper()
 	task, err := datasets.Load("reverse", datasets.Options{VocabSize: 10, MinLen: 3, MaxLen: 5, TrainSize: 2000, ValidSize: 64, TestSize: 16})
 	if err != nil {
 		t.Fatal(err)
 	}
-	enc := BertConfig{Vocab: 10, DModel: 32, Heads: 2, FF: 64, Layers: 1, MaxLen: 16, TypeVocab: 2, LayerNormEps: 1e-12}
-	dec := Config{Kind: KindLSTM, Vocab: 10, DModel: 32, DecLayers: 1}
 	store := model.NewStore()
 	if err := store.SetRNGStateFromSeed(1); err != nil {
 		t.Fatal(err)
 	}
 	modelFn := func(scope *model.Scope, _ any, ins []*graph.Node) []*graph.Node {
-		res, err := BertLSTM(scope, enc, dec, Inputs{Src: ins[0], SrcLen: ins[1], Dec: ins[2], DecLen: ins[3], Training: true}, nil, false)
+		res, err := build(scope, Inputs{Src: ins[0], SrcLen: ins[1], Dec: ins[2], DecLen: ins[3], Training: true})
 		if err != nil {
 			panic(err)
 		}
@@ -215,8 +151,8 @@ func TestBertLSTMLearnsToReverse(t *testing.T) {
 		}
 		last = loss
 	}
-	t.Logf("BERT + LSTM reverse: loss %.3f -> %.3f after %d steps", first, last, steps)
+	t.Logf("%s reverse: loss %.3f -> %.3f after %d steps", name, first, last, steps)
 	if !(last < 0.5*first) {
-		t.Errorf("loss went from %.3f to %.3f in %d steps; want below half", first, last, steps)
+		t.Errorf("%s: loss went from %.3f to %.3f in %d steps; want below half", name, first, last, steps)
 	}
 }
