@@ -4,13 +4,11 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/ml/train"
 	"github.com/gomlx/gomlx/ml/train/optimizer"
-	"github.com/masklab/masklab/datasets"
 	"github.com/masklab/masklab/pkg/backend"
 	"github.com/masklab/masklab/pkg/mask"
 )
@@ -106,53 +104,4 @@ func TestBertLSTMLearnsToReverse(t *testing.T) {
 // reverseBert is the one-layer BERT encoder of the reverse tests.
 func reverseBert() BertConfig {
 	return BertConfig{Vocab: 10, DModel: 32, Heads: 2, FF: 64, Layers: 1, MaxLen: 16, TypeVocab: 2, LayerNormEps: 1e-12}
-}
-
-// learnsToReverse trains the model build makes for 150 steps of AdamW on short reversed
-// sequences and requires the loss to fall below half its first value.
-func learnsToReverse(t *testing.T, name string, build func(*model.Scope, Inputs) (*Result, error)) {
-	t.Helper()
-	task, err := datasets.Load("reverse", datasets.Options{VocabSize: 10, MinLen: 3, MaxLen: 5, TrainSize: 2000, ValidSize: 64, TestSize: 16})
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := model.NewStore()
-	if err := store.SetRNGStateFromSeed(1); err != nil {
-		t.Fatal(err)
-	}
-	modelFn := func(scope *model.Scope, _ any, ins []*graph.Node) []*graph.Node {
-		res, err := build(scope, Inputs{Src: ins[0], SrcLen: ins[1], Dec: ins[2], DecLen: ins[3], Training: true})
-		if err != nil {
-			panic(err)
-		}
-		return []*graph.Node{res.Logits}
-	}
-	lossFn := func(labels, predictions []*graph.Node) *graph.Node {
-		tgt := labels[0]
-		w := graph.ConvertDType(graph.NotEqual(tgt, graph.ScalarZero(tgt.Graph(), dtypes.Int32)), dtypes.Float32)
-		return WeightedCrossEntropy(predictions[0], tgt, w)
-	}
-	opt := optimizer.Adam().LearningRate(3e-3).Betas(0.9, 0.999).Epsilon(1e-8).WeightDecay(0.01).Done()
-	tr := train.NewTrainer(backend.Must(), store, modelFn, lossFn, opt, nil, nil)
-	var first, last float32
-	const steps = 150
-	for step := range steps {
-		b, err := task.Batch("train", 32, 1, step, datasets.BatchOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := tr.TrainStep(trainBatch(b))
-		if err != nil {
-			t.Fatal(err)
-		}
-		loss := m[0].Value().(float32)
-		if step == 0 {
-			first = loss
-		}
-		last = loss
-	}
-	t.Logf("%s reverse: loss %.3f -> %.3f after %d steps", name, first, last, steps)
-	if !(last < 0.5*first) {
-		t.Errorf("%s: loss went from %.3f to %.3f in %d steps; want below half", name, first, last, steps)
-	}
 }
