@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/gomlx/compute/dtypes"
-	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/masklab/masklab/pkg/layers/internal/fast"
@@ -169,15 +167,9 @@ func archModel(scope *model.Scope, cfg Config, in Inputs, wantWeights bool) (*Re
 	}
 	H := cfg.Heads
 	res := &Result{}
-	g := in.Dec.Graph()
-	pos := in.Positions
-	if pos == nil {
-		pos = graph.BroadcastToDims(graph.Iota(g, shapes.Make(dtypes.Int32, 1, T), 1), B, T)
-	}
 
 	// Masks: built once, shared by the layers (full-attention and sliding-window ones).
-	side := mask.Side{QueryLen: in.DecLen, KeyLen: in.DecLen, PrefixLen: in.PrefixLen, QuerySeg: in.Segments, Training: in.Training}
-	fullMask, err := buildMask(scope, cfg.Self, B, H, T, T, side, "self")
+	pos, side, fullMask, err := decoderSelf(scope, cfg, in, B, H, T)
 	if err != nil {
 		return nil, err
 	}

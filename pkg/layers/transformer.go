@@ -203,6 +203,19 @@ func buildScore(scope *model.Scope, s mask.Score, B, H, Q, K int, side mask.Side
 	return apply, nil
 }
 
+// decoderSelf prepares what every decoder self-attention layer shares: the positions
+// (in.Positions, or 0..T-1), the side data of the self mask, and the mask cfg.Self built
+// on it, once per forward pass.
+func decoderSelf(scope *model.Scope, cfg Config, in Inputs, B, H, T int) (pos *graph.Node, side mask.Side, m *Mask, err error) {
+	pos = in.Positions
+	if pos == nil {
+		pos = graph.BroadcastToDims(graph.Iota(in.Dec.Graph(), shapes.Make(dtypes.Int32, 1, T), 1), B, T)
+	}
+	side = mask.Side{QueryLen: in.DecLen, KeyLen: in.DecLen, PrefixLen: in.PrefixLen, QuerySeg: in.Segments, Training: in.Training}
+	m, err = buildMask(scope, cfg.Self, B, H, T, T, side, "self")
+	return pos, side, m, err
+}
+
 // transformerModel builds the encoder-decoder (seq2seq) or the decoder-only LM.
 func transformerModel(scope *model.Scope, cfg Config, in Inputs, wantWeights bool) (*Result, error) {
 	B, S, T, err := in.normalize(cfg)
@@ -213,14 +226,8 @@ func transformerModel(scope *model.Scope, cfg Config, in Inputs, wantWeights boo
 	res := &Result{}
 	g := in.Dec.Graph()
 
-	decPos := in.Positions
-	if decPos == nil {
-		decPos = graph.BroadcastToDims(graph.Iota(g, shapes.Make(dtypes.Int32, 1, T), 1), B, T)
-	}
-
 	// Masks: built once, shared by all layers and heads.
-	selfSide := mask.Side{QueryLen: in.DecLen, KeyLen: in.DecLen, PrefixLen: in.PrefixLen, QuerySeg: in.Segments, Training: in.Training}
-	selfMask, err := buildMask(scope, cfg.Self, B, H, T, T, selfSide, "self")
+	decPos, selfSide, selfMask, err := decoderSelf(scope, cfg, in, B, H, T)
 	if err != nil {
 		return nil, err
 	}
