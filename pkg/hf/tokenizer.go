@@ -742,6 +742,22 @@ func (t *Tokenizer) decode(ids []int32, skipSpecial bool) string {
 	return out.String()
 }
 
+// replaceArgs reads a Replace normalizer's or decoder's string pattern and content
+// (kind names which, in errors); regex patterns are not supported.
+func replaceArgs(c *typed, kind string) (old, repl string, err error) {
+	var v struct {
+		Pattern pattern `json:"pattern"`
+		Content string  `json:"content"`
+	}
+	if err := c.into(&v); err != nil {
+		return "", "", err
+	}
+	if v.Pattern.String == nil {
+		return "", "", fmt.Errorf("%s Replace with a Regex pattern is not supported (only String patterns)", kind)
+	}
+	return *v.Pattern.String, v.Content, nil
+}
+
 // ---- normalizers ----
 
 type normalizer func(string) string
@@ -777,17 +793,11 @@ func parseNormalizer(c *typed) ([]normalizer, error) {
 			return v.Prepend + s
 		}}, nil
 	case "Replace":
-		var v struct {
-			Pattern pattern `json:"pattern"`
-			Content string  `json:"content"`
-		}
-		if err := c.into(&v); err != nil {
+		old, repl, err := replaceArgs(c, "normalizer")
+		if err != nil {
 			return nil, err
 		}
-		if v.Pattern.String == nil {
-			return nil, fmt.Errorf("normalizer Replace with a Regex pattern is not supported (only String patterns)")
-		}
-		return []normalizer{func(s string) string { return strings.ReplaceAll(s, *v.Pattern.String, v.Content) }}, nil
+		return []normalizer{func(s string) string { return strings.ReplaceAll(s, old, repl) }}, nil
 	}
 	return nil, fmt.Errorf("normalizer type %q is not supported (supported: Sequence, NFC, NFD, NFKC, NFKD, Lowercase, Prepend, Replace)", c.Type)
 }
@@ -885,19 +895,13 @@ func parseDecoder(c *typed) ([]decoder, error) {
 			return []string{lossyUTF8(b)}
 		}}, nil
 	case "Replace":
-		var v struct {
-			Pattern pattern `json:"pattern"`
-			Content string  `json:"content"`
-		}
-		if err := c.into(&v); err != nil {
+		old, repl, err := replaceArgs(c, "decoder")
+		if err != nil {
 			return nil, err
-		}
-		if v.Pattern.String == nil {
-			return nil, fmt.Errorf("decoder Replace with a Regex pattern is not supported (only String patterns)")
 		}
 		return []decoder{func(toks []string) []string {
 			for i, s := range toks {
-				toks[i] = strings.ReplaceAll(s, *v.Pattern.String, v.Content)
+				toks[i] = strings.ReplaceAll(s, old, repl)
 			}
 			return toks
 		}}, nil
