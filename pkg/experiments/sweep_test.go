@@ -15,19 +15,21 @@ import (
 	"time"
 )
 
-const tinySweep = `
-name: tiny
-base:
-  task: {name: reverse, vocab: 12, min_len: 3, max_len: 6, train_size: 400, max_eval: 32}
-  model: {layers: 1, d_model: 16, heads: 2, ff: 32}
-  optim: {lr: 0.01, warmup_steps: 4}
-  train: {steps: 32, batch_size: 16, log_every: 4, checkpoint_every: 4}
-  eval: {every: 8, batches: 1, greedy_examples: 8}
-axes:
-  masks.input: [none, "partial(2)"]
-seeds: [1, 2]
-baseline: "masks.input=none"
-`
+// tinySweep is the test sweep (testdata/tiny-sweep.yaml, shared with pkg/report's tests):
+// two cells of the reverse task, two seeds.
+var tinySweep = readTestdata("tiny-sweep.yaml")
+
+// stagedSweep is a pre-training stage and a fine-tuning stage with two cells
+// (testdata/staged-sweep.yaml, shared with pkg/report's tests).
+var stagedSweep = readTestdata("staged-sweep.yaml")
+
+func readTestdata(name string) string {
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
 
 func writeSweep(t *testing.T, text string) string {
 	t.Helper()
@@ -228,23 +230,7 @@ func TestShippedSweepsPlan(t *testing.T) {
 // A fine-tuning stage starts each of its cells from the pre-training run of the same
 // seed, which is trained once and shared.
 func TestStagesFineTuneFromSharedCheckpoint(t *testing.T) {
-	sweep := writeSweep(t, `
-name: stages
-base:
-  model: {kind: decoder, layers: 1, d_model: 16, heads: 2, ff: 32}
-  masks: {input: none}
-  train: {steps: 6, batch_size: 8, log_every: 3, checkpoint_every: 3}
-  eval: {every: 3, batches: 1, greedy_examples: 2}
-seeds: [1]
-baseline: "masks.loss=all"
-report: {curve: valid_completion_loss, bar: valid_exact, log_y: true}
-stages:
-  - {name: pre, base: {task: {name: cedict-docs, max_examples: 100, max_eval: 8}, eval: {greedy_examples: 0}}}
-  - name: sft
-    from: pre
-    base: {task: {name: cedict-sft, max_examples: 100, max_eval: 8}}
-    axes: {masks.loss: [all, completion]}
-`)
+	sweep := writeSweep(t, stagedSweep)
 	dir := filepath.Join(t.TempDir(), "sw")
 	p, err := PrepareSweep(sweep, dir, nil)
 	if err != nil {

@@ -15,20 +15,17 @@ import (
 	"github.com/masklab/masklab/pkg/experiments"
 )
 
-// tinySweep is pkg/experiments' test sweep: two cells of the reverse task, two seeds.
-const tinySweep = `
-name: tiny
-base:
-  task: {name: reverse, vocab: 12, min_len: 3, max_len: 6, train_size: 400, max_eval: 32}
-  model: {layers: 1, d_model: 16, heads: 2, ff: 32}
-  optim: {lr: 0.01, warmup_steps: 4}
-  train: {steps: 32, batch_size: 16, log_every: 4, checkpoint_every: 4}
-  eval: {every: 8, batches: 1, greedy_examples: 8}
-axes:
-  masks.input: [none, "partial(2)"]
-seeds: [1, 2]
-baseline: "masks.input=none"
-`
+// tinySweep and stagedSweep are pkg/experiments' test sweeps (its testdata): two cells
+// of the reverse task with two seeds, and a pre-training stage with a fine-tuning one.
+var tinySweep, stagedSweep = readTestdata("tiny-sweep.yaml"), readTestdata("staged-sweep.yaml")
+
+func readTestdata(name string) string {
+	b, err := os.ReadFile(filepath.Join("..", "experiments", "testdata", name))
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
 
 func writeSweep(t *testing.T, text string) string {
 	t.Helper()

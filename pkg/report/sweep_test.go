@@ -48,23 +48,7 @@ func TestReportOfDivergedSweep(t *testing.T) {
 // the pre-training stage, which logs no completion loss and decodes nothing, with
 // valid_loss curves and valid_acc bars.
 func TestReportOfStagedSweep(t *testing.T) {
-	sweep := writeSweep(t, `
-name: stages
-base:
-  model: {kind: decoder, layers: 1, d_model: 16, heads: 2, ff: 32}
-  masks: {input: none}
-  train: {steps: 6, batch_size: 8, log_every: 3, checkpoint_every: 3}
-  eval: {every: 3, batches: 1, greedy_examples: 2}
-seeds: [1]
-baseline: "masks.loss=all"
-report: {curve: valid_completion_loss, bar: valid_exact, log_y: true}
-stages:
-  - {name: pre, base: {task: {name: cedict-docs, max_examples: 100, max_eval: 8}, eval: {greedy_examples: 0}}}
-  - name: sft
-    from: pre
-    base: {task: {name: cedict-sft, max_examples: 100, max_eval: 8}}
-    axes: {masks.loss: [all, completion]}
-`)
+	sweep := writeSweep(t, stagedSweep)
 	dir := filepath.Join(t.TempDir(), "sw")
 	if res := runSweep(t, sweep, dir); res.Trained != 3 {
 		t.Fatalf("result %+v, want 3 runs trained", res)
