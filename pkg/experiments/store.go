@@ -1,280 +1,41 @@
 package experiments
 
-import (
-	"bufio"
-	"bytes"
-	"encoding/json"
-	"fmt"
-	"math"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
-	"time"
+import "github.com/masklab/masklab/internal/runstore"
 
-	"github.com/masklab/masklab/internal/fsx"
-)
+// A run directory's files and types live in internal/runstore; these names keep them
+// where users of this package find them.
 
 // File names inside a run directory.
 const (
-	ConfigFile  = "config.yaml"
-	MetricsFile = "metrics.jsonl"
-	SummaryFile = "summary.json"
-	LockFile    = "lock"
-	LogFile     = "train.log"
+	ConfigFile  = runstore.ConfigFile
+	MetricsFile = runstore.MetricsFile
+	SummaryFile = runstore.SummaryFile
+	LockFile    = runstore.LockFile
+	LogFile     = runstore.LogFile
 )
 
 // Run statuses recorded in summary.json, plus the derived states of "masklab status".
 const (
-	StatusDone     = "done"
-	StatusDiverged = "diverged"
-	StatusFailed   = "failed"
-	StatusRunning  = "running"
-	StatusPending  = "pending"
+	StatusDone     = runstore.StatusDone
+	StatusDiverged = runstore.StatusDiverged
+	StatusFailed   = runstore.StatusFailed
+	StatusRunning  = runstore.StatusRunning
+	StatusPending  = runstore.StatusPending
 )
 
-// Metrics is one line of metrics.jsonl: the step and named values ("train_loss", "lr",
-// "grad_norm", "valid_loss", ...). Eval metrics appear only on evaluated steps.
-type Metrics map[string]float64
+type (
+	// Metrics is one line of metrics.jsonl (see runstore.Metrics).
+	Metrics = runstore.Metrics
+	// Summary is a run's summary.json (see runstore.Summary).
+	Summary = runstore.Summary
+	// Divergence is the first non-finite training metric of a diverged run.
+	Divergence = runstore.Divergence
+	// Provenance says what produced a run's numbers.
+	Provenance = runstore.Provenance
+)
 
-// Step returns the line's step.
-func (m Metrics) Step() int { return int(m["step"]) }
-
-// MarshalJSON writes the values as JSON numbers, except NaN and ±Inf (which JSON lacks),
-// written as the strings "NaN", "+Inf" and "-Inf".
-func (m Metrics) MarshalJSON() ([]byte, error) {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = v
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			out[k] = formatValue(v)
-		}
-	}
-	return json.Marshal(out)
-}
-
-// UnmarshalJSON reads what MarshalJSON writes.
-func (m *Metrics) UnmarshalJSON(data []byte) error {
-	var raw map[string]any
-	if err := json.Unmarshal(data, &raw); err != nil {
-		return err
-	}
-	*m = make(Metrics, len(raw))
-	for k, v := range raw {
-		switch x := v.(type) {
-		case float64:
-			(*m)[k] = x
-		case string:
-			f, err := strconv.ParseFloat(x, 64)
-			if err != nil || !(math.IsNaN(f) || math.IsInf(f, 0)) {
-				return fmt.Errorf("metric %q: want a number, NaN, +Inf or -Inf, got %q", k, x)
-			}
-			(*m)[k] = f
-		default:
-			return fmt.Errorf("metric %q: want a number, got %v", k, v)
-		}
-	}
-	return nil
-}
-
-// formatValue writes a metric value as text: a number, or NaN, +Inf, -Inf.
-func formatValue(v float64) string {
-	switch {
-	case math.IsNaN(v):
-		return "NaN"
-	case math.IsInf(v, 1):
-		return "+Inf"
-	case math.IsInf(v, -1):
-		return "-Inf"
-	}
-	return strconv.FormatFloat(v, 'g', -1, 64)
-}
-
-// metricsLog appends lines to a run's metrics.jsonl, each written whole and fsynced.
-type metricsLog struct {
-	path string
-	f    *os.File
-}
-
-// openMetricsLog opens path for appending after cutting it back to the lines with
-// step <= keepThrough (use -1 to start empty). A half-written last line (from a crash)
-// is dropped; so are lines beyond the checkpoint, which a resumed run writes again.
-func openMetricsLog(path string, keepThrough int) (*metricsLog, error) {
-	lines, err := ReadMetrics(path)
-	if err != nil && !os.IsNotExist(err) {
-		return nil, err
-	}
-	var buf bytes.Buffer
-	for _, m := range lines {
-		if m.Step() > keepThrough {
-			break
-		}
-		data, _ := json.Marshal(m)
-		buf.Write(data)
-		buf.WriteByte('\n')
-	}
-	if err := fsx.WriteFileAtomic(path, buf.Bytes()); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, fsx.FileMode)
-	if err != nil {
-		return nil, fmt.Errorf("opening metrics log: %w", err)
-	}
-	return &metricsLog{path: path, f: f}, nil
-}
-
-// Append writes one line and fsyncs it.
-func (l *metricsLog) Append(m Metrics) error {
-	data, err := json.Marshal(m)
-	if err != nil {
-		return fmt.Errorf("metrics at step %d: %w", m.Step(), err)
-	}
-	if _, err := l.f.Write(append(data, '\n')); err != nil {
-		return fmt.Errorf("appending to %s: %w", l.path, err)
-	}
-	return l.f.Sync()
-}
-
-// Close closes the log.
-func (l *metricsLog) Close() error { return l.f.Close() }
-
-// ReadMetrics reads metrics.jsonl, in order. A last line without its newline (a write cut
-// short by a crash) is ignored; any other malformed line is an error naming the line.
-func ReadMetrics(path string) ([]Metrics, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var out []Metrics
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 1<<20), 1<<26)
-	n := 0
-	complete := len(data) == 0 || data[len(data)-1] == '\n'
-	total := bytes.Count(data, []byte{'\n'})
-	for sc.Scan() {
-		n++
-		if n > total && !complete {
-			break // the half-written tail
-		}
-		line := strings.TrimSpace(sc.Text())
-		if line == "" {
-			continue
-		}
-		var m Metrics
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			return nil, fmt.Errorf("%s:%d: bad metrics line: %v", path, n, err)
-		}
-		out = append(out, m)
-	}
-	return out, sc.Err()
-}
-
-// Summary is a run's summary.json.
-type Summary struct {
-	Status     string `json:"status"` // done, diverged or failed
-	Error      string `json:"error,omitempty"`
-	Step       int    `json:"step"` // the last step trained
-	DivergedAt int    `json:"diverged_at,omitempty"`
-	// Divergence says what diverged (status diverged): the step, the metric that became
-	// NaN or infinite, and its value.
-	Divergence *Divergence        `json:"divergence,omitempty"`
-	Final      map[string]float64 `json:"final"`          // the last evaluation
-	Best       map[string]float64 `json:"best"`           // best value of each eval metric over evaluations
-	Test       map[string]float64 `json:"test,omitempty"` // test split, only when asked for
-	// ByPosition holds the final per-position metrics: "valid_loss" by target position,
-	// and for packed decoder-only runs "valid_loss_doc" by position within the document.
-	ByPosition map[string][]float64 `json:"by_position,omitempty"`
-	Provenance Provenance           `json:"provenance"`
-}
-
-// Divergence is the first non-finite training metric of a diverged run.
-type Divergence struct {
-	Step   int    `json:"step"`
-	Metric string `json:"metric"` // train_loss or grad_norm
-	Value  string `json:"value"`  // NaN, +Inf or -Inf
-}
-
-// String says what diverged, e.g. "grad_norm = +Inf at step 3".
-func (d *Divergence) String() string {
-	return fmt.Sprintf("%s = %s at step %d", d.Metric, d.Value, d.Step)
-}
-
-// Provenance says what produced a run's numbers.
-type Provenance struct {
-	Masklab       string  `json:"masklab"` // masklab version and commit
-	Commit        string  `json:"commit"`
-	GoMLX         string  `json:"gomlx"`
-	Compute       string  `json:"compute"` // github.com/gomlx/compute: the backends (the Go backend's kernels)
-	Go            string  `json:"go"`
-	Backend       string  `json:"backend"`        // resolved backend configuration, with options
-	BackendSource string  `json:"backend_source"` // override, env, config or default
-	SIMD          bool    `json:"simd"`
-	CPU           string  `json:"cpu"`
-	NumCPU        int     `json:"num_cpu"`
-	Host          string  `json:"host"`
-	Seed          int64   `json:"seed"`
-	ConfigHash    string  `json:"config_hash"`
-	WallSeconds   float64 `json:"wall_seconds"` // summed over all sessions of the run
-	StepsPerSec   float64 `json:"steps_per_sec"`
-	Finished      string  `json:"finished"`
-	Resumes       int     `json:"resumes"`
-}
+// ReadMetrics reads a metrics.jsonl, in order (see runstore.ReadMetrics).
+func ReadMetrics(path string) ([]Metrics, error) { return runstore.ReadMetrics(path) }
 
 // ReadSummary reads a run's summary.json.
-func ReadSummary(runDir string) (*Summary, error) {
-	data, err := os.ReadFile(filepath.Join(runDir, SummaryFile))
-	if err != nil {
-		return nil, err
-	}
-	var s Summary
-	if err := json.Unmarshal(data, &s); err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(runDir, SummaryFile), err)
-	}
-	return &s, nil
-}
-
-// bestOf returns, for each eval metric, its best value over the metrics lines: the
-// minimum for losses and error rates, the maximum otherwise.
-func bestOf(lines []Metrics) map[string]float64 {
-	best := map[string]float64{}
-	for _, m := range lines {
-		for k, v := range m {
-			if !isEvalMetric(k) {
-				continue
-			}
-			old, ok := best[k]
-			if !ok || (lowerIsBetter(k) && v < old) || (!lowerIsBetter(k) && v > old) {
-				best[k] = v
-			}
-		}
-	}
-	return best
-}
-
-func isEvalMetric(k string) bool {
-	return strings.HasPrefix(k, "valid_") || strings.HasPrefix(k, "test_")
-}
-
-func lowerIsBetter(k string) bool {
-	return strings.Contains(k, "loss") || strings.HasSuffix(k, "cer") || strings.Contains(k, "ppl")
-}
-
-// lastEval returns the eval metrics of the last evaluated line.
-func lastEval(lines []Metrics) map[string]float64 {
-	for i := len(lines) - 1; i >= 0; i-- {
-		out := map[string]float64{}
-		for k, v := range lines[i] {
-			if isEvalMetric(k) {
-				out[k] = v
-			}
-		}
-		if len(out) > 0 {
-			return out
-		}
-	}
-	return map[string]float64{}
-}
-
-func nowString() string { return time.Now().UTC().Format(time.RFC3339) }
-
-func jsonUnmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
+func ReadSummary(runDir string) (*Summary, error) { return runstore.ReadSummary(runDir) }

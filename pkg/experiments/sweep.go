@@ -2,6 +2,7 @@ package experiments
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -383,7 +384,7 @@ func ReadManifest(sweepDir string) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := jsonUnmarshal(data, &p); err != nil {
+	if err := json.Unmarshal(data, &p); err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(sweepDir, ManifestFile), err)
 	}
 	for _, r := range p.Runs {

@@ -3,6 +3,7 @@ package experiments
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +26,7 @@ import (
 	"github.com/masklab/masklab/internal/fsx"
 	"github.com/masklab/masklab/internal/progress"
 	"github.com/masklab/masklab/internal/runlock"
+	"github.com/masklab/masklab/internal/runstore"
 	"github.com/masklab/masklab/pkg/backend"
 	"github.com/masklab/masklab/pkg/hf"
 	"github.com/masklab/masklab/pkg/layers"
@@ -273,7 +275,7 @@ func trainLocked(ctx context.Context, cfg *Config, runDir string, opts TrainOpti
 			return nil, err
 		}
 	}
-	mlog, err := openMetricsLog(filepath.Join(runDir, MetricsFile), start)
+	mlog, err := runstore.OpenMetricsLog(filepath.Join(runDir, MetricsFile), start)
 	if err != nil {
 		return nil, err
 	}
@@ -292,7 +294,7 @@ func trainLocked(ctx context.Context, cfg *Config, runDir string, opts TrainOpti
 			return nil, err
 		}
 		wall := prevWall + time.Since(t0).Seconds()
-		sum := &Summary{Status: status, Step: step, Divergence: div, Final: lastEval(lines), Best: bestOf(lines)}
+		sum := &Summary{Status: status, Step: step, Divergence: div, Final: runstore.LastEval(lines), Best: runstore.BestOf(lines)}
 		if div != nil {
 			sum.DivergedAt = div.Step
 		}
@@ -387,7 +389,7 @@ func divergence(step int, loss, gnorm float64) *Divergence {
 		v    float64
 	}{{"train_loss", loss}, {"grad_norm", gnorm}} {
 		if math.IsNaN(m.v) || math.IsInf(m.v, 0) {
-			return &Divergence{Step: step, Metric: m.name, Value: formatValue(m.v)}
+			return &Divergence{Step: step, Metric: m.name, Value: runstore.FormatValue(m.v)}
 		}
 	}
 	return nil
@@ -410,7 +412,7 @@ func readSessionState(runDir string) (sessionState, error) {
 	if err != nil {
 		return st, err
 	}
-	return st, jsonUnmarshal(data, &st)
+	return st, json.Unmarshal(data, &st)
 }
 
 func provenance(cfg *Config, choice backend.Choice, wall float64, steps, resumes int) Provenance {
@@ -419,7 +421,7 @@ func provenance(cfg *Config, choice backend.Choice, wall float64, steps, resumes
 		Masklab: v.Masklab, Commit: v.Commit, GoMLX: v.GoMLX, Compute: v.Compute, Go: v.Go,
 		Backend: choice.Config, BackendSource: choice.Source, SIMD: v.SIMD,
 		CPU: cpuModel(), NumCPU: runtime.NumCPU(), Host: runlock.Hostname(),
-		Seed: cfg.Seed, ConfigHash: cfg.Hash(), WallSeconds: wall, Finished: nowString(), Resumes: resumes,
+		Seed: cfg.Seed, ConfigHash: cfg.Hash(), WallSeconds: wall, Finished: runstore.NowString(), Resumes: resumes,
 	}
 	if wall > 0 {
 		p.StepsPerSec = float64(steps) / wall
