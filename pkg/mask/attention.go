@@ -19,8 +19,9 @@ import (
 type Attention struct {
 	spec    string
 	fn      func(e *Env) *graph.Node
-	perHead bool // the mask depends on the head index
-	random  bool // the mask draws random numbers (resampled each step, off at eval)
+	perHead bool   // the mask depends on the head index
+	random  bool   // the mask draws random numbers (resampled each step, off at eval)
+	iv      ivExpr // the per-row key intervals it allows (intervals.go); nil: not known
 }
 
 // NewAttention defines a mask from its spec string (how it prints and how the parser
@@ -57,6 +58,7 @@ func Not(m Attention) Attention {
 		spec:    "!" + wrap(m.spec),
 		fn:      func(e *Env) *graph.Node { return graph.LogicalNot(m.fn(e)) },
 		perHead: m.perHead, random: m.random,
+		iv: ivNotOf(m.iv),
 	}
 }
 
@@ -87,6 +89,7 @@ func combine(op string, f func(a, b *graph.Node) *graph.Node, ms []Attention) At
 			return out
 		},
 		perHead: perHead, random: random,
+		iv: ivCombine(op, ms),
 	}
 }
 

@@ -15,9 +15,9 @@ import (
 //	####
 //	####
 //	####
-var Full = NewAttention("full", func(e *Env) *graph.Node {
+var Full = withIntervals(ivFull, 0, NewAttention("full", func(e *Env) *graph.Node {
 	return graph.Equal(e.Key, e.Key) // all true, already [1,1,1,K]
-}, false, false)
+}, false, false))
 
 // Causal allows a query to attend to itself and earlier keys (key <= query), aligned
 // top-left when Q != K.
@@ -26,9 +26,9 @@ var Full = NewAttention("full", func(e *Env) *graph.Node {
 //	##..
 //	###.
 //	####
-var Causal = NewAttention("causal", func(e *Env) *graph.Node {
+var Causal = withIntervals(ivCausal, 0, NewAttention("causal", func(e *Env) *graph.Node {
 	return graph.LessOrEqual(e.Key, e.Query)
-}, false, false)
+}, false, false))
 
 // CausalBR is causal aligned bottom-right (key <= query + K - Q): with K > Q the last
 // query sees every key, as when Q new queries follow K - Q cached keys.
@@ -37,9 +37,9 @@ var Causal = NewAttention("causal", func(e *Env) *graph.Node {
 //	####..
 //	#####.
 //	######
-var CausalBR = NewAttention("causal_br", func(e *Env) *graph.Node {
+var CausalBR = withIntervals(ivCausalBR, 0, NewAttention("causal_br", func(e *Env) *graph.Node {
 	return graph.LessOrEqual(e.Key, graph.Add(e.Query, graph.ConstAs(e.Query, e.K-e.Q)))
-}, false, false)
+}, false, false))
 
 // Pad allows only valid keys (key < the example's valid key length).
 //
@@ -47,9 +47,9 @@ var CausalBR = NewAttention("causal_br", func(e *Env) *graph.Node {
 //	###.
 //	###.
 //	###.
-var Pad = NewAttention("pad", func(e *Env) *graph.Node {
+var Pad = withIntervals(ivPad, 0, NewAttention("pad", func(e *Env) *graph.Node {
 	return graph.LessThan(e.Key, e.Need(e.KeyLen, "key lengths (klen)"))
-}, false, false)
+}, false, false))
 
 // QPad allows only valid queries (query < the example's valid query length): padding
 // query rows attend to nothing.
@@ -58,9 +58,9 @@ var Pad = NewAttention("pad", func(e *Env) *graph.Node {
 //	####
 //	####
 //	....
-var QPad = NewAttention("qpad", func(e *Env) *graph.Node {
+var QPad = withIntervals(ivQPad, 0, NewAttention("qpad", func(e *Env) *graph.Node {
 	return graph.LessThan(e.Query, e.Need(e.QueryLen, "query lengths (qlen)"))
-}, false, false)
+}, false, false))
 
 // Prefix is the prefix-LM mask: every query sees the whole prefix (key < P) and the
 // keys up to itself (key <= query).
@@ -69,11 +69,11 @@ var QPad = NewAttention("qpad", func(e *Env) *graph.Node {
 //	##..
 //	###.
 //	####
-var Prefix = NewAttention("prefix", func(e *Env) *graph.Node {
+var Prefix = withIntervals(ivPrefix, 0, NewAttention("prefix", func(e *Env) *graph.Node {
 	return graph.LogicalOr(
 		graph.LessThan(e.Key, e.Need(e.PrefixLen, "prefix lengths (prefix)")),
 		graph.LessOrEqual(e.Key, e.Query))
-}, false, false)
+}, false, false))
 
 // Doc allows a query to attend only to keys of the same segment (document), for packed
 // sequences; "causal & doc" is block-diagonal causal.
@@ -82,9 +82,9 @@ var Prefix = NewAttention("prefix", func(e *Env) *graph.Node {
 //	##..
 //	..##
 //	..##
-var Doc = NewAttention("doc", func(e *Env) *graph.Node {
+var Doc = withIntervals(ivDoc, 0, NewAttention("doc", func(e *Env) *graph.Node {
 	return graph.Equal(e.Need(e.QuerySeg, "query segment ids (segments)"), e.Need(e.KeySeg, "key segment ids (segments)"))
-}, false, false)
+}, false, false))
 
 // Window allows keys within w positions of the query (|query - key| <= w); with causal
 // it is a sliding window over the last w keys and the query itself.
@@ -94,9 +94,9 @@ var Doc = NewAttention("doc", func(e *Env) *graph.Node {
 //	.###
 //	..##
 func Window(w int) Attention {
-	return NewAttention(fmt.Sprintf("window(%d)", w), func(e *Env) *graph.Node {
+	return withIntervals(ivWindow, w, NewAttention(fmt.Sprintf("window(%d)", w), func(e *Env) *graph.Node {
 		return graph.LessOrEqual(graph.Abs(graph.Sub(e.Query, e.Key)), graph.ConstAs(e.Query, w))
-	}, false, false)
+	}, false, false))
 }
 
 // Sink allows every query the first n keys (key < n), whatever the padding and the
@@ -116,9 +116,9 @@ func Window(w int) Attention {
 //	#..##.
 //	#...##
 func Sink(n int) Attention {
-	return NewAttention(fmt.Sprintf("sink(%d)", n), func(e *Env) *graph.Node {
+	return withIntervals(ivSink, n, NewAttention(fmt.Sprintf("sink(%d)", n), func(e *Env) *graph.Node {
 		return graph.LessThan(e.Key, graph.ConstAs(e.Key, n))
-	}, false, false)
+	}, false, false))
 }
 
 // Chunk allows a query to attend to the keys of its own block of n positions
@@ -129,10 +129,10 @@ func Sink(n int) Attention {
 //	..##
 //	..##
 func Chunk(n int) Attention {
-	return NewAttention(fmt.Sprintf("chunk(%d)", n), func(e *Env) *graph.Node {
+	return withIntervals(ivChunk, n, NewAttention(fmt.Sprintf("chunk(%d)", n), func(e *Env) *graph.Node {
 		nn := graph.ConstAs(e.Query, n)
 		return graph.Equal(graph.Div(e.Query, nn), graph.Div(e.Key, nn))
-	}, false, false)
+	}, false, false))
 }
 
 // Dilated allows keys at a distance that is a multiple of d ((query - key) mod d == 0);
@@ -158,12 +158,12 @@ func Dilated(d int) Attention {
 //	..###.
 //	...###
 func Band(w int) Attention {
-	return NewAttention(fmt.Sprintf("band(%d)", w), func(e *Env) *graph.Node {
+	return withIntervals(ivBand, w, NewAttention(fmt.Sprintf("band(%d)", w), func(e *Env) *graph.Node {
 		qv := graph.Max(e.Need(e.QueryLen, "query lengths (qlen)"), graph.ConstAs(e.Query, 1))
 		kv := e.Need(e.KeyLen, "key lengths (klen)")
 		center := graph.Div(graph.Mul(e.Query, kv), qv) // non-negative: integer division floors
 		return graph.LessOrEqual(graph.Abs(graph.Sub(e.Key, center)), graph.ConstAs(e.Query, w))
-	}, false, false)
+	}, false, false))
 }
 
 // Random masks each (query, key) entry independently with probability p while training

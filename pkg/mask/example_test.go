@@ -51,3 +51,30 @@ func ExampleLoss_Weights() {
 	// Output:
 	// [0.1 0.1 1 1 0 0]
 }
+
+// The per-row key intervals of "causal & doc" for two packed documents, and the
+// key blocks of 2 that block-sparse attention computes for query blocks of 2.
+func ExampleAttention_RowIntervals() {
+	m, _ := mask.ParseAttention("causal & doc")
+	r, err := m.RowIntervals(mask.HostSide{B: 1, Q: 6, K: 6, QuerySeg: []int32{0, 0, 0, 1, 1, 1}})
+	if err != nil {
+		panic(err)
+	}
+	for q := range r.Q {
+		fmt.Printf("query %d: keys [%d, %d)\n", q, r.Start[q], r.End[q])
+	}
+	p, _ := r.Blocks(2, 2)
+	fmt.Print(p.Grid(0))
+	fmt.Printf("skipped %.0f%% of the blocks\n", 100*p.Skipped())
+	// Output:
+	// query 0: keys [0, 1)
+	// query 1: keys [0, 2)
+	// query 2: keys [0, 3)
+	// query 3: keys [3, 4)
+	// query 4: keys [3, 5)
+	// query 5: keys [3, 6)
+	// #..  +1
+	// ##.
+	// .##
+	// skipped 33% of the blocks
+}
