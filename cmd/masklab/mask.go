@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/masklab/masklab/datasets"
+	"github.com/masklab/masklab/pkg/layers"
 	"github.com/masklab/masklab/pkg/mask"
 	"github.com/masklab/masklab/pkg/plots"
 )
@@ -20,6 +21,7 @@ func init() {
 		usage: `mask SPEC [--kind self|cross] [--q N] [--k N] [--qlen N] [--klen N] [--prefix N]
                     [--segments 0,0,1,...] [--seed N] [--eval] [--heads H --head I]
                     [--format ascii|png|svg|pdf] [--out FILE]
+       masklab mask SPEC --plan [--block N] [--doc-len N] [--q N] ... (as above)
        masklab mask [SPEC] --score SCORE [--heads H] [--head I] [--q N] ... (as above)
        masklab mask --kind loss SPEC --text TEXT [--prompt-len N] [--pad-to T]
 
@@ -37,6 +39,16 @@ one heatmap per head (or --head's) on one colour scale. A learned table (t5) is 
 as each pair's bucket (its row of the table); softcap transforms scores rather than
 adding to them, so on zero scores it shows 0.
 Example: masklab mask causal --score alibi --heads 4 --q 8 --format png --out alibi.png
+
+--plan shows how attention with SPEC runs on the example (--q defaults to 512 there):
+whether the mask is a union of key intervals per query row, and if so the block grid of
+sparse-aware attention, one line per block of --block queries (default 32), one
+character per block of --block keys: '#' computed (it holds an allowed pair), '.'
+skipped; "+n" counts a block's padding slots (computed to keep the lists one tensor).
+It ends with the fraction of tiles skipped and the path chosen (sparse when at least
+half the tiles are skipped). --doc-len N gives segment ids of documents of N positions
+(packed sequences), instead of --segments.
+Example: masklab mask "causal & doc" --plan --q 512 --doc-len 60
 Names: ` + namesLine(mask.KindSelf) + `; loss: ` + namesLine(mask.KindLoss) + `; score: ` + namesLine(mask.KindScore) + `.`,
 		run: runMask,
 	})
@@ -69,6 +81,9 @@ func runMask(args []string, stdout, stderr io.Writer) error {
 	text := fs.String("text", "", "loss kind: the target text (one token per CJK character, words otherwise)")
 	promptLen := fs.Int("prompt-len", 0, "loss kind: number of prompt tokens at the start of the target")
 	padTo := fs.Int("pad-to", 0, "loss kind: padded target length (default the number of tokens)")
+	plan := fs.Bool("plan", false, "show the block-sparse attention plan of SPEC on the example instead of its picture")
+	block := fs.Int("block", layers.DefaultSparseBQ, "--plan: block size (queries and keys)")
+	docLen := fs.Int("doc-len", 0, "segment ids of packed documents of N positions each (instead of --segments)")
 	scoreSpec := fs.String("score", "", "a score modification to draw per head on the mask SPEC (e.g. alibi, t5(32, 128), alibi + softcap(30))")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -122,8 +137,37 @@ func runMask(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError("%v", err)
 	}
+	if set["doc-len"] {
+		if set["segments"] {
+			return usageError("give --segments or --doc-len, not both")
+		}
+		if *docLen < 1 {
+			return usageError("--doc-len must be >= 1, got %d", *docLen)
+		}
+		if set["plan"] && !set["q"] {
+			*q = planQ
+		}
+		if set["k"] && *k != *q {
+			return usageError("--doc-len needs --q == --k (one id per position for queries and keys), got q=%d k=%d", *q, *k)
+		}
+		ids := make([]string, *q)
+		for i := range ids {
+			ids[i] = strconv.Itoa(i / *docLen)
+		}
+		*segments, set["segments"] = strings.Join(ids, ","), true
+	}
 	if err := checkNeeds(strconv.Quote(spec), m, set); err != nil {
 		return err
+	}
+	if *plan {
+		for _, n := range []string{"score", "format", "out", "heads", "head", "seed", "eval"} {
+			if set[n] {
+				return usageError("--%s does not apply to --plan", n)
+			}
+		}
+		if !set["q"] {
+			*q = planQ
+		}
 	}
 	// Unset sizes take their defaults; a size given explicitly must be positive.
 	for _, n := range []struct {
@@ -142,6 +186,9 @@ func runMask(args []string, stdout, stderr io.Writer) error {
 	ex, err := exampleFromFlags(*q, *k, *qlen, *klen, *prefix, *segments, *heads, *head)
 	if err != nil {
 		return err
+	}
+	if *plan {
+		return showPlan(stdout, m, ex, *block)
 	}
 	var score mask.Score
 	if set["score"] {
@@ -367,4 +414,52 @@ func showScore(stdout io.Writer, score mask.Score, m mask.Attention, ex mask.Exa
 		return err
 	}
 	return writeFigure(fig, fig.SizeFor(plots.DoubleColumn.Width), format, out)
+}
+
+// planQ is --q's default with --plan: long enough for blocks to matter.
+const planQ = 512
+
+// showPlan prints how sparse-aware attention would run mask m on the example: the block
+// grid of query blocks by key blocks, what it skips and the path PlanSparse chooses.
+func showPlan(stdout io.Writer, m mask.Attention, ex mask.Example, block int) error {
+	if block < 1 || block > 4096 {
+		return usageError("--block must be in 1..4096, got %d", block)
+	}
+	side := mask.HostSide{B: 1, Q: ex.Q, K: ex.K,
+		QueryLen: []int32{int32(ex.QueryLen)}, KeyLen: []int32{int32(ex.KeyLen)}, PrefixLen: []int32{int32(ex.PrefixLen)}}
+	if ex.Segments != nil {
+		for _, id := range ex.Segments {
+			side.QuerySeg = append(side.QuerySeg, int32(id))
+		}
+	} else {
+		side.QuerySeg = make([]int32, ex.Q) // one segment, as the picture's default
+	}
+	opts := layers.SparseOptions{BQ: block, BK: block}
+	always := opts
+	always.MinSkipped = -1
+	p, dense, err := layers.PlanSparse(m, side, always)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "plan %q: Q=%d K=%d\n", m.String(), ex.Q, ex.K)
+	if p == nil {
+		fmt.Fprintf(stdout, "dense path: %s\n", dense)
+		return nil
+	}
+	b := p.Blocks
+	fmt.Fprintf(stdout, "key intervals per query row: %d; blocks of %d queries x %d keys: %d x %d tiles\n", p.Rows.N, b.BQ, b.BK, b.NQ, b.NK)
+	io.WriteString(stdout, b.Grid(0))
+	fmt.Fprintf(stdout, "tiles: %d with an allowed pair, %d computed (padding slots included) of %d: %.1f%% skipped\n",
+		b.Needed, b.Computed, b.Dense(), 100*b.Skipped())
+	fmt.Fprintf(stdout, "pairs: %d allowed of %d (%.1f%%)\n", b.Pairs, int64(ex.Q)*int64(ex.K), 100*float64(b.Pairs)/float64(int64(ex.Q)*int64(ex.K)))
+	chosen, why, err := layers.PlanSparse(m, side, opts)
+	switch {
+	case err != nil:
+		return err
+	case chosen != nil:
+		fmt.Fprintf(stdout, "path: sparse (skips at least %.0f%% of the tiles)\n", 100*layers.DefaultMinSkipped)
+	default:
+		fmt.Fprintf(stdout, "path: dense (%s)\n", why)
+	}
+	return nil
 }

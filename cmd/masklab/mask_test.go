@@ -277,3 +277,29 @@ func TestAuditScore(t *testing.T) {
 		t.Errorf("audit --model lstm --score alibi: code %d, %s", code, errs)
 	}
 }
+
+// --plan draws the block grid of sparse-aware attention and the path chosen.
+func TestMaskPlan(t *testing.T) {
+	code, out, errs := runCLI("mask", "causal & doc", "--plan", "--q", "128", "--doc-len", "40")
+	want := `plan "causal & doc": Q=128 K=128
+key intervals per query row: 1; blocks of 32 queries x 32 keys: 4 x 4 tiles
+#...  +1
+##..
+.##.
+..##
+tiles: 7 with an allowed pair, 8 computed (padding slots included) of 16: 50.0% skipped
+pairs: 2496 allowed of 16384 (15.2%)
+path: sparse (skips at least 50% of the tiles)
+`
+	if code != 0 || out != want || errs != "" {
+		t.Fatalf("code %d\nstdout:\n%s\nstderr: %s\nwant stdout:\n%s", code, out, errs, want)
+	}
+	code, out, _ = runCLI("mask", "causal & random(0.1)", "--plan")
+	if code != 0 || !strings.Contains(out, "dense path: ") || !strings.Contains(out, "Q=512") {
+		t.Fatalf("random mask: code %d, stdout %q", code, out)
+	}
+	code, _, errs = runCLI("mask", "doc", "--plan", "--doc-len", "0")
+	if code == 0 || !strings.Contains(errs, "--doc-len must be >= 1") {
+		t.Fatalf("--doc-len 0: code %d, stderr %q", code, errs)
+	}
+}

@@ -64,6 +64,7 @@ type AttentionBuilder struct {
 	heads, headDim    int
 	outputDim         int
 	mask              *Mask
+	sparse            *SparseMask // block-sparse form of the mask (sparse.go); used when it can be
 	bias              *graph.Node
 	score             func(scores *graph.Node) *graph.Node
 	dropoutRate       float64
@@ -203,6 +204,9 @@ func (b *AttentionBuilder) build(wantWeights bool) (out, weights *graph.Node, er
 	if err := b.checkMask(); err != nil {
 		return nil, nil, err
 	}
+	if err := b.checkSparse(wantWeights); err != nil {
+		return nil, nil, err
+	}
 	scope := b.scope.In("MultiHeadAttention")
 	if err := b.optionsError(); err != nil {
 		return nil, nil, err
@@ -251,6 +255,9 @@ func (b *AttentionBuilder) attend(scope *model.Scope, q, k, v *graph.Node, wantW
 	scale := 1 / math.Sqrt(float64(b.headDim))
 	dropoutActive := b.training && b.dropoutRate > 0
 	g := b.query.Graph()
+	if b.useSparse(wantWeights) {
+		return fast.AttendBlocks(q, k, v, scale, b.sparse.m, b.dropoutFn(scope)), nil
+	}
 	if b.fusion && !wantWeights && !dropoutActive && b.score == nil && (hasFusedAttention(g) || forceCore) {
 		return b.attendFused(q, k, v, scale), nil
 	}
@@ -260,11 +267,15 @@ func (b *AttentionBuilder) attend(scope *model.Scope, q, k, v *graph.Node, wantW
 		biases, rowValid = append(biases, b.mask.bias), b.mask.rowValid
 	}
 	biases = append(biases, b.bias)
-	var drop func(*graph.Node) *graph.Node
-	if dropoutActive {
-		drop = func(w *graph.Node) *graph.Node { return dropout(scope.In("dropout"), w, b.dropoutRate, true) }
+	return fast.Attend(q, k, v, scale, b.score, biases, rowValid, b.dropoutFn(scope))
+}
+
+// dropoutFn returns the dropout of the attention weights, nil when it is not active.
+func (b *AttentionBuilder) dropoutFn(scope *model.Scope) func(*graph.Node) *graph.Node {
+	if !b.training || b.dropoutRate <= 0 {
+		return nil
 	}
-	return fast.Attend(q, k, v, scale, b.score, biases, rowValid, drop)
+	return func(w *graph.Node) *graph.Node { return dropout(scope.In("dropout"), w, b.dropoutRate, true) }
 }
 
 // attendFused runs attention.Core (BSHD layout, bool mask [B,Q,1|H,K]); rows with no
