@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/gomlx/compute"
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/tensors"
@@ -242,10 +243,21 @@ func (ck *Checkpoint) StoredDType(name string) string {
 }
 
 // Load reads every tensor into float32 variables of store under scope (a scope path such
-// as "/" or "/model"; "" means the root), creating them or setting the values of
-// existing ones (whose shapes must match). It streams: one tensor's stored bytes at a
-// time besides the float32 values.
+// as "/" or "/model"; "" means the root), creating them or writing the values of
+// existing ones in place (whose shapes must match). It streams: one tensor's stored
+// bytes at a time besides the float32 values. It is LoadOn without a backend.
 func (ck *Checkpoint) Load(store *model.Store, scope string) error {
+	return ck.LoadOn(nil, store, scope)
+}
+
+// LoadOn is Load for a model that be will run: a variable it creates holds its values
+// in one of be's shared buffers (the Go backend's; on a backend without them, in host
+// memory as Load does), so that the first execution uses them where they are instead of
+// copying the whole model into the backend (which, until the host copies are collected,
+// makes the resident set twice the model's float32 bytes). A variable that already has
+// a float32 value of the right shape (a model initialised before its weights are loaded)
+// is written in place, wherever its value lives, instead of being replaced by a copy.
+func (ck *Checkpoint) LoadOn(be compute.Backend, store *model.Store, scope string) error {
 	scope = strings.TrimSuffix(scope, "/")
 	byFile := map[string][]Tensor{}
 	for _, t := range ck.tensors {
@@ -262,7 +274,7 @@ func (ck *Checkpoint) Load(store *model.Store, scope string) error {
 			return fmt.Errorf("hf: %w", err)
 		}
 		for _, t := range ts {
-			if buf, err = ck.loadTensor(r, store, scope, t, buf); err != nil {
+			if buf, err = ck.loadTensor(r, be, store, scope, t, buf); err != nil {
 				r.Close()
 				return err
 			}
@@ -273,12 +285,37 @@ func (ck *Checkpoint) Load(store *model.Store, scope string) error {
 }
 
 // loadTensor reads one tensor into its variable(s).
-func (ck *Checkpoint) loadTensor(r *os.File, store *model.Store, scope string, t Tensor, buf []byte) ([]byte, error) {
+func (ck *Checkpoint) loadTensor(r *os.File, be compute.Backend, store *model.Store, scope string, t Tensor, buf []byte) ([]byte, error) {
 	s := ck.stored[t.Name]
 	sf := ck.headers[s.file]
+	// The tensors the values go to: an existing variable's own value, else a new tensor
+	// (in a shared buffer of be when it has them).
 	values := make([]*tensors.Tensor, len(t.Vars))
-	for i := range t.Vars {
-		values[i] = tensors.FromShape(shapes.Make(dtypes.Float32, t.VarShape(i)...))
+	inPlace := make([]bool, len(t.Vars))
+	for i, path := range t.Vars {
+		full := scope + path
+		shape := shapes.Make(dtypes.Float32, t.VarShape(i)...)
+		if v := store.GetVariable(full); v != nil {
+			if !v.Shape().Equal(shape) {
+				return buf, fmt.Errorf("hf: variable %s is %s, tensor %q gives %s", full, v.Shape(), ck.storedName(t.Name), shape)
+			}
+			if v.HasValue() {
+				cur, err := v.Value()
+				if err == nil && cur.Shape().Equal(shape) && cur.CheckValid() == nil {
+					values[i], inPlace[i] = cur, true
+					continue
+				}
+			}
+		}
+		if be != nil {
+			tt, err := tensors.FromShapeForBackend(be, 0, shape)
+			if err != nil {
+				return buf, fmt.Errorf("hf: variable %s: %w", full, err)
+			}
+			values[i] = tt
+		} else {
+			values[i] = tensors.FromShape(shape)
+		}
 	}
 	var err error
 	if len(t.Vars) == 1 {
@@ -305,10 +342,10 @@ func (ck *Checkpoint) loadTensor(r *os.File, store *model.Store, scope string, t
 	}
 	for i, path := range t.Vars {
 		full := scope + path
+		if inPlace[i] {
+			continue
+		}
 		if v := store.GetVariable(full); v != nil {
-			if !v.Shape().Equal(values[i].Shape()) {
-				return buf, fmt.Errorf("hf: variable %s is %s, tensor %q gives %s", full, v.Shape(), ck.storedName(t.Name), values[i].Shape())
-			}
 			if err := v.SetValue(values[i]); err != nil {
 				return buf, fmt.Errorf("hf: variable %s: %w", full, err)
 			}
