@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -37,6 +38,8 @@ type Config struct {
 	InitFrom string       `yaml:"init_from"`
 	// InitSHA256 is hf.Fingerprint of a Hugging Face init_from, set by ResolveData.
 	InitSHA256 string `yaml:"init_sha256,omitempty"`
+
+	explicit map[string]bool // keys a config file, --set or a sweep axis gave (applyStyle)
 }
 
 // TaskConfig selects the data.
@@ -174,6 +177,9 @@ type ModelConfig struct {
 	Norm          string  `yaml:"norm"`
 	Positions     string  `yaml:"positions"`
 	TieEmbeddings bool    `yaml:"tie_embeddings"`
+	// Style is the block recipe of a decoder LM ("llama", "gpt2"; "" = masklab's own
+	// blocks, left out of the YAML so that older run ids stay): see applyStyle.
+	Style string `yaml:"style,omitempty"`
 }
 
 // MaskConfig holds the four mask strategies as pkg/mask spec strings.
@@ -214,6 +220,7 @@ func Default() *Config {
 	if err != nil {
 		panic("experiments: DefaultYAML does not decode: " + err.Error())
 	}
+	c.explicit = nil // defaults are not given keys
 	return c
 }
 
@@ -247,12 +254,102 @@ func ParseConfig(data []byte, name string) (*Config, error) {
 var schema = yamlkeys.New[Config](DefaultYAML)
 
 func decodeStrict(data []byte, name string, base *Config) (*Config, error) {
-	return schema.Decode(data, "config "+name, base)
+	c, err := schema.Decode(data, "config "+name, base)
+	if err != nil {
+		return nil, err
+	}
+	var doc yaml.Node
+	if yaml.Unmarshal(data, &doc) == nil && len(doc.Content) > 0 {
+		c.markExplicit("", doc.Content[0])
+	}
+	if err := c.applyStyle(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", name, err)
+	}
+	return c, nil
+}
+
+// markExplicit records the dotted keys of a YAML mapping as given explicitly.
+func (c *Config) markExplicit(prefix string, n *yaml.Node) {
+	if n.Kind != yaml.MappingNode {
+		return
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		key := prefix + n.Content[i].Value
+		if n.Content[i+1].Kind == yaml.MappingNode {
+			c.markExplicit(key+".", n.Content[i+1])
+		} else {
+			c.setExplicit(key)
+		}
+	}
+}
+
+func (c *Config) setExplicit(key string) {
+	if c.explicit == nil {
+		c.explicit = map[string]bool{}
+	}
+	c.explicit[key] = true
+}
+
+// styles are the model keys each model.style sets; its blocks (RMSNorm, SwiGLU and no
+// biases for llama; LayerNorm, GELU(tanh) and biases for gpt2) are layers.Arch's.
+var styles = map[string]ModelConfig{
+	"llama": {Kind: "decoder", Norm: "pre", Positions: "rotary"},
+	"gpt2":  {Kind: "decoder", Norm: "pre", Positions: "learned", TieEmbeddings: true},
+}
+
+// applyStyle sets the keys of model.style that were not given explicitly; an explicit
+// one that contradicts the style is an error naming both (styleConflicts).
+func (c *Config) applyStyle() error {
+	want, ok := styles[c.Model.Style]
+	if !ok {
+		return nil // Validate names an unknown style
+	}
+	for _, f := range c.styleFields(want) {
+		if *f.have != f.want && !c.explicit[f.key] {
+			*f.have = f.want
+		}
+	}
+	if want.TieEmbeddings && !c.explicit["model.tie_embeddings"] {
+		c.Model.TieEmbeddings = true
+	}
+	if errs := c.styleConflicts(); len(errs) > 0 {
+		return fmt.Errorf("%s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// styleConflicts lists the model keys that contradict model.style.
+func (c *Config) styleConflicts() []string {
+	var errs []string
+	want, ok := styles[c.Model.Style]
+	for _, f := range c.styleFields(want) {
+		if ok && *f.have != f.want {
+			errs = append(errs, fmt.Sprintf("model.style=%s sets %s=%s, but %s=%s is given: drop one of the two", c.Model.Style, f.key, f.want, f.key, *f.have))
+		}
+	}
+	return errs
+}
+
+type styleField struct {
+	key  string
+	have *string
+	want string
+}
+
+func (c *Config) styleFields(want ModelConfig) []styleField {
+	fs := []styleField{{key: "model.kind", have: &c.Model.Kind, want: want.Kind},
+		{key: "model.norm", have: &c.Model.Norm, want: want.Norm}, {key: "model.positions", have: &c.Model.Positions, want: want.Positions}}
+	if want.TieEmbeddings {
+		tied := fmt.Sprint(c.Model.TieEmbeddings)
+		fs = append(fs, styleField{key: "model.tie_embeddings", have: &tied, want: "true"})
+	}
+	return fs
 }
 
 // Clone returns a deep copy.
 func (c *Config) Clone() *Config {
 	cc := *c
+	cc.explicit = maps.Clone(c.explicit)
 	return &cc
 }
 
@@ -284,10 +381,18 @@ func Keys() []string { return schema.Keys() }
 // parsed as YAML unless the key holds a string (mask specs stay verbatim). An unknown key
 // or a value of the wrong type is an error naming the key, the value and the closest
 // valid key.
-func (c *Config) Set(key, value string) error { return schema.Set(c, key, value) }
+func (c *Config) Set(key, value string) error { return c.SetValue(key, value) }
 
 // SetValue overrides one key with a Go value (a sweep axis value or a notebook's).
-func (c *Config) SetValue(key string, value any) error { return schema.Set(c, key, value) }
+func (c *Config) SetValue(key string, value any) error {
+	explicit := c.explicit // schema.Set rebuilds the struct
+	if err := schema.Set(c, key, value); err != nil {
+		return err
+	}
+	c.explicit = explicit
+	c.setExplicit(key)
+	return c.applyStyle()
+}
 
 // SetAll applies "key=value" overrides in order.
 func (c *Config) SetAll(kvs []string) error {
@@ -335,6 +440,10 @@ func (c *Config) Validate() error {
 	oneOf("model.kind", c.Model.Kind, "seq2seq", "decoder", "lstm")
 	oneOf("model.norm", c.Model.Norm, "pre", "post")
 	oneOf("model.positions", c.Model.Positions, "sinusoidal", "learned", "rotary", "none")
+	if c.Model.Style != "" {
+		oneOf("model.style", c.Model.Style, "llama", "gpt2")
+		errs = append(errs, c.styleConflicts()...)
+	}
 	oneOf("optim.schedule", c.Optim.Schedule, "cosine", "constant")
 	oneOf("task.packing", c.Task.Packing, "none", "first-fit", "best-fit-decreasing", "concat")
 	positive("model.layers", c.Model.Layers)

@@ -190,6 +190,9 @@ func newSetupVocab(cfg *Config, initVocab *datasets.Vocab) (*setup, error) {
 		MaxLen: 0, // the layers default (512): evaluation may pad longer than training (eval --pad-to)
 		Self:   self, Cross: cross, Score: score,
 	}
+	if cfg.Model.Style != "" { // the style names its pretrained-family blocks
+		su.model.Arch = &layers.Arch{Family: cfg.Model.Style}
+	}
 	if kind == layers.KindDecoder {
 		su.model.EncLayers = 0
 	} else if su.model.EncLayers == 0 {
