@@ -12,7 +12,7 @@ import (
 func init() {
 	register(&command{
 		name:    "export",
-		summary: "write a run fine-tuned from a Hugging Face checkpoint (init_from) as a Hugging Face checkpoint",
+		summary: "write a run as a Hugging Face checkpoint: one fine-tuned from a Hugging Face checkpoint (init_from), or a decoder LM with model.style",
 		usage:   "export RUN_DIR --out DIR [--dtype F32|F16|BF16] [--shard-bytes N] [--backend B]",
 		run:     runExport,
 	})
@@ -52,6 +52,10 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 			break
 		}
 	}
-	fmt.Fprintf(stdout, "exported %s (step %d, fine-tuned from %s) to %s\n", pos[0], l.Step, l.Config.InitFrom, *out)
+	from := "fine-tuned from " + l.Config.InitFrom
+	if l.Config.InitSHA256 == "" {
+		from = "model.style=" + l.Config.Model.Style
+	}
+	fmt.Fprintf(stdout, "exported %s (step %d, %s) to %s\n", pos[0], l.Step, from, *out)
 	return nil
 }

@@ -113,11 +113,19 @@ func (l *Loaded) Generate(text string) (string, error) {
 	return strings.TrimSpace(v.DecodeText(trimEOS(preds[0], v.EOS))), nil
 }
 
-// Export writes a run fine-tuned from a Hugging Face checkpoint (init_from) to dir as a
-// Hugging Face checkpoint with its tokenizer (hf.ExportFineTuned).
+// Export writes the run to dir as a Hugging Face checkpoint with its tokenizer: a run
+// fine-tuned from a Hugging Face checkpoint (init_from) as that checkpoint's architecture
+// (hf.ExportFineTuned), a decoder LM with a model.style as LlamaForCausalLM or
+// GPT2LMHeadModel with a WordLevel tokenizer (hf.ExportScratch). Other runs are refused.
 func (l *Loaded) Export(dir string, opts hf.ExportOptions) error {
-	if l.Config.InitSHA256 == "" {
-		return fmt.Errorf("run %s was not fine-tuned from a Hugging Face checkpoint (init_from): only such runs export", l.Dir)
+	if m := l.Config.Model; l.Config.InitSHA256 == "" {
+		if m.Kind != "decoder" {
+			return fmt.Errorf("run %s: model.kind=%s has no Hugging Face architecture here: export writes decoder LMs; train one with model.kind=decoder and model.style=llama or gpt2", l.Dir, m.Kind)
+		}
+		if m.Style == "" {
+			return fmt.Errorf("run %s: model.style is not set: masklab's own decoder block (LayerNorm and ReLU MLP, model.positions=%s, model.norm=%s) maps onto no Hugging Face architecture; train with model.style=llama (LlamaForCausalLM) or model.style=gpt2 (GPT2LMHeadModel)", l.Dir, m.Positions, m.Norm)
+		}
+		return hf.ExportScratch(dir, l.sess.su.model, l.sess.su.task.Vocab, l.sess.store, "/model", opts)
 	}
 	ck, err := hf.Open(l.Config.InitFrom)
 	if err != nil {

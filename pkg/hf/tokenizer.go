@@ -71,6 +71,7 @@ type Tokenizer struct {
 	byteLevel bool // the pre-tokenizer maps bytes to GPT-2's printable characters
 
 	unk          int32 // -1: none
+	wordLevel    bool  // a WordLevel model: each pre-tokenized word is one token, or unk
 	fuseUnk      bool
 	byteFallback bool
 	ignoreMerges bool
@@ -203,8 +204,12 @@ func NewTokenizer(tokenizerJSONBytes []byte, config map[string]any) (*Tokenizer,
 		return nil, err
 	}
 	m := j.Model
-	if m.Type != "BPE" && !(m.Type == "" && m.Merges != nil) {
-		return nil, fmt.Errorf("model type %q is not supported (supported: BPE; Unigram and WordLevel are not; BERT's WordPiece: hf.LoadWordPiece)", m.Type)
+	if m.Type != "BPE" && m.Type != "WordLevel" && !(m.Type == "" && m.Merges != nil) {
+		return nil, fmt.Errorf("model type %q is not supported (supported: BPE, WordLevel; Unigram is not; BERT's WordPiece: hf.LoadWordPiece)", m.Type)
+	}
+	if m.Type == "WordLevel" && m.UnkToken == nil {
+		def := "<unk>" // WordLevel's default unk_token
+		m.UnkToken = &def
 	}
 	if m.Dropout != nil && *m.Dropout != 0 {
 		return nil, fmt.Errorf("BPE dropout %g is not supported (only deterministic BPE)", *m.Dropout)
@@ -219,6 +224,7 @@ func NewTokenizer(tokenizerJSONBytes []byte, config map[string]any) (*Tokenizer,
 		vocab: m.Vocab, tokens: make(map[int32]string, len(m.Vocab)+len(j.AddedTokens)),
 		merges: make(map[uint64]merge, len(m.Merges)), addedIDs: map[int32]*addedToken{},
 		unk: -1, fuseUnk: m.FuseUnk, byteFallback: m.ByteFallback, ignoreMerges: m.IgnoreMerges,
+		wordLevel: m.Type == "WordLevel",
 	}
 	if t.vocab == nil {
 		t.vocab = map[string]int32{}
@@ -513,7 +519,13 @@ func (t *Tokenizer) encodeWords(p piece, ids []int32) []int32 {
 		words = next
 	}
 	for _, w := range words {
-		if w.s != "" {
+		switch id, ok := t.vocab[w.s]; {
+		case w.s == "":
+		case t.wordLevel && ok:
+			ids = append(ids, id)
+		case t.wordLevel && t.unk >= 0:
+			ids = append(ids, t.unk)
+		case !t.wordLevel:
 			ids = t.bpe(w.s, ids)
 		}
 	}
@@ -717,6 +729,9 @@ func (t *Tokenizer) decode(ids []int32, skipSpecial bool) string {
 	flush := func() {
 		for _, d := range t.decoders {
 			toks = d(toks)
+		}
+		if len(t.decoders) == 0 && len(toks) > 0 { // Hugging Face's default: one space between tokens
+			toks = []string{strings.Join(toks, " ")}
 		}
 		for _, s := range toks {
 			out.WriteString(s)
