@@ -283,11 +283,11 @@ func TestMaskPlan(t *testing.T) {
 	code, out, errs := runCLI("mask", "causal & doc", "--plan", "--q", "128", "--doc-len", "40")
 	want := `plan "causal & doc": Q=128 K=128
 key intervals per query row: 1; blocks of 32 queries x 32 keys: 4 x 4 tiles
-#...  +1
+#...
 ##..
 .##.
 ..##
-tiles: 7 with an allowed pair, 8 computed (padding slots included) of 16: 50.0% skipped
+tiles: 7 with an allowed pair, 8 computed (padded to a multiple of 8) of 16: 50.0% skipped
 pairs: 2496 allowed of 16384 (15.2%)
 path: sparse (skips at least 50% of the tiles)
 `

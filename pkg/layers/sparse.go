@@ -79,11 +79,12 @@ func PlanSparse(m mask.Attention, side mask.HostSide, opts SparseOptions) (plan 
 	return p, "", nil
 }
 
-// Tensors returns what the graph needs, to feed as inputs: the block lists int32
-// [B,NQ,C] and the row intervals start, end int32 [B,Q,N].
-func (p *SparsePlan) Tensors() (blocks, start, end *tensors.Tensor) {
+// Tensors returns what the graph needs, to feed as inputs: the tile list tileQ, tileK
+// int32 [T] and the row intervals start, end int32 [B,Q,N].
+func (p *SparsePlan) Tensors() (tileQ, tileK, start, end *tensors.Tensor) {
 	b, r := p.Blocks, p.Rows
-	return tensors.FromFlatDataAndDimensions(b.Index, b.B, b.NQ, b.C),
+	return tensors.FromFlatDataAndDimensions(b.TileQ, len(b.TileQ)),
+		tensors.FromFlatDataAndDimensions(b.TileK, len(b.TileK)),
 		tensors.FromFlatDataAndDimensions(r.Start, r.B, r.Q, r.N),
 		tensors.FromFlatDataAndDimensions(r.End, r.B, r.Q, r.N)
 }
@@ -95,9 +96,9 @@ type SparseMask struct {
 }
 
 // PrepareSparse prepares the sparse mask of K keys from the graph inputs of a plan
-// (SparsePlan.Tensors: blocks [B,NQ,C], start and end [B,Q,N]) and its block sizes.
-func PrepareSparse(blocks, start, end *graph.Node, K, bq, bk int) (*SparseMask, error) {
-	m, err := fast.PrepareBlockMask(blocks, start, end, K, bq, bk)
+// (SparsePlan.Tensors: tileQ and tileK [T], start and end [B,Q,N]) and its block sizes.
+func PrepareSparse(tileQ, tileK, start, end *graph.Node, K, bq, bk int) (*SparseMask, error) {
+	m, err := fast.PrepareBlockMask(tileQ, tileK, start, end, K, bq, bk)
 	if err != nil {
 		return nil, err
 	}

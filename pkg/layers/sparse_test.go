@@ -53,7 +53,8 @@ func sparseAndDense(t *testing.T, m mask.Attention, s mask.HostSide, plan *Spars
 		t.Fatal(err)
 	}
 	var names []string
-	exec, err := model.NewExec(backend.Must(), store, func(scope *model.Scope, x, kv, w, blocks, start, end *graph.Node) []*graph.Node {
+	exec, err := model.NewExec(backend.Must(), store, func(scope *model.Scope, in []*graph.Node) []*graph.Node {
+		x, kv, w, tileQ, tileK, start, end := in[0], in[1], in[2], in[3], in[4], in[5], in[6]
 		g := x.Graph()
 		side := mask.Side{
 			QueryLen: graph.Const(g, s.QueryLen), KeyLen: graph.Const(g, s.KeyLen), PrefixLen: graph.Const(g, s.PrefixLen),
@@ -70,7 +71,7 @@ func sparseAndDense(t *testing.T, m mask.Attention, s mask.HostSide, plan *Spars
 		if err != nil {
 			panic(err)
 		}
-		sm, err := PrepareSparse(blocks, start, end, s.K, plan.Blocks.BQ, plan.Blocks.BK)
+		sm, err := PrepareSparse(tileQ, tileK, start, end, s.K, plan.Blocks.BQ, plan.Blocks.BK)
 		if err != nil {
 			panic(err)
 		}
@@ -117,8 +118,8 @@ func sparseAndDense(t *testing.T, m mask.Attention, s mask.HostSide, plan *Spars
 	if s.K != s.Q {
 		kv = rnd(s.B, s.K, d)
 	}
-	bl, st, en := plan.Tensors()
-	out, err := exec.Exec(x, kv, rnd(s.B, s.Q, d), bl, st, en)
+	tq, tk, st, en := plan.Tensors()
+	out, err := exec.Exec(x, kv, rnd(s.B, s.Q, d), tq, tk, st, en)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,21 +6,25 @@ import (
 )
 
 // BlockPlan is the block-sparse schedule of an attention: queries in blocks of BQ rows,
-// keys in blocks of BK, and for each query block the key blocks that hold at least one
-// allowed (query, key) pair, as FlexAttention's BlockMask. Every query block lists C
-// slots (the batch's largest count), so the lists form one tensor; slots past a block's
-// count are -1.
+// keys in blocks of BK, and the tiles (query block, key block) that hold at least one
+// allowed (query, key) pair, as FlexAttention's BlockMask, listed as one flat list so
+// that the work is the number of such tiles, however unevenly they fall on the query
+// blocks. The list is padded to a multiple of TileQuantum tiles (fewer distinct shapes
+// to compile); padding tiles point at the dummy query block B·NQ and key block -1.
 type BlockPlan struct {
 	B, Q, K  int
 	BQ, BK   int
-	NQ, NK   int     // query and key blocks: ceil(Q/BQ), ceil(K/BK)
-	C        int     // slots per query block, >= 1
-	Count    []int32 // [B·NQ]: key blocks listed for each query block
-	Index    []int32 // [B·NQ·C]: their indices, ascending, then -1
+	NQ, NK   int     // query and key blocks per example: ceil(Q/BQ), ceil(K/BK)
+	Count    []int32 // [B·NQ]: tiles of each query block
+	TileQ    []int32 // [T]: query block b·NQ + i of each tile, ascending (B·NQ for padding)
+	TileK    []int32 // [T]: key block b·NK + j of each tile (-1 for padding)
 	Pairs    int64   // allowed (query, key) pairs
-	Needed   int     // key blocks with an allowed pair, summed over query blocks
-	Computed int     // B·NQ·C: blocks the sparse path computes (padding slots included)
+	Needed   int     // tiles with an allowed pair
+	Computed int     // T: tiles the sparse path computes (padding included)
 }
+
+// TileQuantum is the multiple the tile list is padded to.
+const TileQuantum = 8
 
 // Blocks plans block-sparse attention over the intervals with query blocks of bq rows
 // and key blocks of bk keys.
@@ -30,7 +34,6 @@ func (r *RowIntervals) Blocks(bq, bk int) (*BlockPlan, error) {
 	}
 	p := &BlockPlan{B: r.B, Q: r.Q, K: r.K, BQ: bq, BK: bk, NQ: (r.Q + bq - 1) / bq, NK: (r.K + bk - 1) / bk, Pairs: r.Pairs()}
 	p.Count = make([]int32, r.B*p.NQ)
-	lists := make([][]int32, r.B*p.NQ)
 	diff := make([]int32, p.NK+1)
 	for b := range r.B {
 		for i := range p.NQ {
@@ -45,55 +48,48 @@ func (r *RowIntervals) Blocks(bq, bk int) (*BlockPlan, error) {
 					}
 				}
 			}
-			var list []int32
 			run := int32(0)
 			for j := range p.NK {
 				run += diff[j]
 				if run > 0 {
-					list = append(list, int32(j))
+					p.TileQ = append(p.TileQ, int32(b*p.NQ+i))
+					p.TileK = append(p.TileK, int32(b*p.NK+j))
+					p.Count[b*p.NQ+i]++
 				}
 			}
-			lists[b*p.NQ+i] = list
-			p.Count[b*p.NQ+i] = int32(len(list))
-			p.Needed += len(list)
-			p.C = max(p.C, len(list))
 		}
 	}
-	p.C = max(p.C, 1)
-	p.Index = make([]int32, len(lists)*p.C)
-	for i, l := range lists {
-		n := copy(p.Index[i*p.C:(i+1)*p.C], l)
-		for j := n; j < p.C; j++ {
-			p.Index[i*p.C+j] = -1
-		}
+	p.Needed = len(p.TileQ)
+	for len(p.TileQ) == 0 || len(p.TileQ)%TileQuantum != 0 {
+		p.TileQ = append(p.TileQ, int32(r.B*p.NQ))
+		p.TileK = append(p.TileK, -1)
 	}
-	p.Computed = r.B * p.NQ * p.C
+	p.Computed = len(p.TileQ)
 	return p, nil
 }
 
-// Dense is the number of blocks dense attention computes: B·NQ·NK.
+// Dense is the number of tiles dense attention computes: B·NQ·NK.
 func (p *BlockPlan) Dense() int { return p.B * p.NQ * p.NK }
 
-// Skipped is the fraction of the dense blocks the sparse path does not compute
-// (padding slots count as computed).
+// Skipped is the fraction of the dense tiles the sparse path does not compute
+// (padding tiles count as computed).
 func (p *BlockPlan) Skipped() float64 { return 1 - float64(p.Computed)/float64(p.Dense()) }
 
-// Grid draws example b's block grid: one line per query block, one character per key
-// block, '#' for a block with an allowed pair (computed) and '.' for a skipped one; a
-// query block with n padding slots (computed, nothing allowed) ends with "  +n".
+// Grid draws example b's tiles: one line per query block, one character per key
+// block, '#' for a tile with an allowed pair (computed) and '.' for a skipped one.
 func (p *BlockPlan) Grid(b int) string {
+	rows := make([][]byte, p.NQ)
+	for i := range rows {
+		rows[i] = []byte(strings.Repeat(".", p.NK) + "\n")
+	}
+	for t, q := range p.TileQ {
+		if int(q)/p.NQ == b && p.TileK[t] >= 0 {
+			rows[int(q)%p.NQ][int(p.TileK[t])-b*p.NK] = '#'
+		}
+	}
 	var sb strings.Builder
-	for i := range p.NQ {
-		row := []byte(strings.Repeat(".", p.NK))
-		n := int(p.Count[b*p.NQ+i])
-		for _, j := range p.Index[(b*p.NQ+i)*p.C:][:n] {
-			row[j] = '#'
-		}
-		if pad := p.C - n; pad > 0 {
-			row = append(row, []byte(fmt.Sprintf("  +%d", pad))...)
-		}
-		sb.Write(row)
-		sb.WriteByte('\n')
+	for _, r := range rows {
+		sb.Write(r)
 	}
 	return sb.String()
 }

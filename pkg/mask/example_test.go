@@ -53,7 +53,7 @@ func ExampleLoss_Weights() {
 }
 
 // The per-row key intervals of "causal & doc" for two packed documents, and the
-// key blocks of 2 that block-sparse attention computes for query blocks of 2.
+// tiles of 2 queries by 2 keys that block-sparse attention computes.
 func ExampleAttention_RowIntervals() {
 	m, _ := mask.ParseAttention("causal & doc")
 	r, err := m.RowIntervals(mask.HostSide{B: 1, Q: 6, K: 6, QuerySeg: []int32{0, 0, 0, 1, 1, 1}})
@@ -65,7 +65,7 @@ func ExampleAttention_RowIntervals() {
 	}
 	p, _ := r.Blocks(2, 2)
 	fmt.Print(p.Grid(0))
-	fmt.Printf("skipped %.0f%% of the blocks\n", 100*p.Skipped())
+	fmt.Printf("%d of the %d tiles hold an allowed pair\n", p.Needed, p.Dense())
 	// Output:
 	// query 0: keys [0, 1)
 	// query 1: keys [0, 2)
@@ -73,8 +73,8 @@ func ExampleAttention_RowIntervals() {
 	// query 3: keys [3, 4)
 	// query 4: keys [3, 5)
 	// query 5: keys [3, 6)
-	// #..  +1
+	// #..
 	// ##.
 	// .##
-	// skipped 33% of the blocks
+	// 5 of the 9 tiles hold an allowed pair
 }

@@ -201,8 +201,9 @@ func TestRowIntervalsErrors(t *testing.T) {
 	}
 }
 
-// TestBlockPlan checks the block lists against a brute-force scan of the dense mask:
-// a key block is listed for a query block exactly when it holds an allowed pair.
+// TestBlockPlan checks the tile list against a brute-force scan of the dense mask: a
+// (query block, key block) tile is listed exactly when it holds an allowed pair, once,
+// in ascending order, then padding.
 func TestBlockPlan(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, spec := range intervalSpecs {
@@ -218,10 +219,10 @@ func TestBlockPlan(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			needed, maxCount := 0, 0
+			var wantQ, wantK []int32
 			for b := range s.B {
 				for i := range p.NQ {
-					var want []int32
+					n := 0
 					for j := range p.NK {
 						hit := false
 						for q := i * p.BQ; q < min((i+1)*p.BQ, s.Q) && !hit; q++ {
@@ -230,25 +231,25 @@ func TestBlockPlan(t *testing.T) {
 							}
 						}
 						if hit {
-							want = append(want, int32(j))
+							wantQ, wantK = append(wantQ, int32(b*p.NQ+i)), append(wantK, int32(b*p.NK+j))
+							n++
 						}
 					}
-					n := int(p.Count[b*p.NQ+i])
-					got := p.Index[(b*p.NQ+i)*p.C:][:p.C]
-					if fmt.Sprint(got[:n]) != fmt.Sprint(want) {
-						t.Fatalf("%s blocks %v: example %d query block %d lists %v, want %v", spec, bs, b, i, got[:n], want)
+					if int(p.Count[b*p.NQ+i]) != n {
+						t.Fatalf("%s blocks %v: query block %d of example %d counts %d tiles, want %d", spec, bs, i, b, p.Count[b*p.NQ+i], n)
 					}
-					for _, x := range got[n:] {
-						if x != -1 {
-							t.Fatalf("%s: padding slot %d, want -1", spec, x)
-						}
-					}
-					needed += n
-					maxCount = max(maxCount, n)
 				}
 			}
-			if p.Needed != needed || p.C != max(maxCount, 1) || p.Computed != s.B*p.NQ*p.C {
-				t.Fatalf("%s: Needed %d C %d Computed %d, want %d %d %d", spec, p.Needed, p.C, p.Computed, needed, max(maxCount, 1), s.B*p.NQ*p.C)
+			if p.Needed != len(wantQ) || fmt.Sprint(p.TileQ[:p.Needed]) != fmt.Sprint(wantQ) || fmt.Sprint(p.TileK[:p.Needed]) != fmt.Sprint(wantK) {
+				t.Fatalf("%s blocks %v: tiles %v / %v, want %v / %v", spec, bs, p.TileQ[:p.Needed], p.TileK[:p.Needed], wantQ, wantK)
+			}
+			if p.Computed != len(p.TileQ) || p.Computed%TileQuantum != 0 || p.Computed < max(p.Needed, 1) || p.Computed >= p.Needed+TileQuantum+1 {
+				t.Fatalf("%s: %d tiles computed for %d needed", spec, p.Computed, p.Needed)
+			}
+			for t2 := p.Needed; t2 < p.Computed; t2++ {
+				if p.TileQ[t2] != int32(s.B*p.NQ) || p.TileK[t2] != -1 {
+					t.Fatalf("%s: padding tile %d is (%d, %d)", spec, t2, p.TileQ[t2], p.TileK[t2])
+				}
 			}
 		}
 	}

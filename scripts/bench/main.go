@@ -84,12 +84,38 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&w.EvalEvery, "eval-every", 25, "worker: evaluation interval of the convergence run")
 	fs.Float64Var(&w.TargetAcc, "target-acc", 0.95, "worker: target token accuracy of the convergence run")
 	fs.StringVar(&w.CPUProfile, "cpuprofile", "", "worker: CPU profile file")
+	lengthsFlag := fs.String("lengths", "", "run the length benchmark instead (scripts/bench.sh --lengths): comma-separated sequence lengths, e.g. 256,512,1024,2048,4096")
+	lengthsThreads := fs.Int("lengths-threads", 1, "length benchmark: threads of each measuring process")
+	figure := fs.String("figure", "", "length benchmark: write the log-log figure of cost against length to this PNG")
+	attnLen := fs.Int("attn-len", 0, "worker attn: sequence length")
+	attnMask := fs.String("attn-mask", "", "worker attn: self-attention mask spec")
+	attnPath := fs.String("attn-path", "", "worker attn: dense or sparse")
 	fs.BoolVar(&o.fusedQKV, "fused-qkv", false, "masklab: project self-attention queries, keys and values with one matmul (layers.Config.FusedQKV; same model, other variable names)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
 		}
 		return err
+	}
+	if *worker == "attn" {
+		if *attnPath != "dense" && *attnPath != "sparse" {
+			return fmt.Errorf("-attn-path must be dense or sparse, got %q", *attnPath)
+		}
+		return runAttnWorker(*attnLen, *attnMask, *attnPath, o.minSeconds, stdout)
+	}
+	if *lengthsFlag != "" {
+		lo := lengthOptions{pairs: o.pairs, threads: *lengthsThreads, minSeconds: o.minSeconds, figure: *figure, jsonOut: o.jsonOut}
+		for _, s := range strings.Split(*lengthsFlag, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil || n < 1 {
+				return fmt.Errorf("-lengths: want positive integers, got %q", s)
+			}
+			lo.lengths = append(lo.lengths, n)
+		}
+		if lo.pairs < 1 || lo.threads < 1 {
+			return fmt.Errorf("-pairs and -lengths-threads must be >= 1, got %d and %d", lo.pairs, lo.threads)
+		}
+		return orchestrateLengths(lo, stdout, stderr)
 	}
 	if *worker != "" {
 		w.Kind = *worker

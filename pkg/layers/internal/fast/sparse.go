@@ -9,81 +9,83 @@ import (
 )
 
 // BlockMask is a block-sparse attention mask prepared once per forward pass and shared
-// by every layer and head that uses it: queries in blocks of BQ rows, for each query
-// block the C key blocks of BK keys it computes, and, over those C·BK gathered keys, the
-// additive bias and row indicator of the mask (from per-row key intervals, never a
-// dense [B,Q,K] tensor).
+// by every layer and head that uses it: queries in blocks of BQ rows, keys in blocks of
+// BK, the T tiles (query block, key block) to compute, and over each tile the additive
+// bias and row indicator of the mask, from per-row key intervals (never a dense [B,Q,K]
+// tensor).
 type BlockMask struct {
-	B, Q, K, BQ, BK, NQ, NK, C int
+	B, Q, K, BQ, BK, NQ, NK, T int
 
-	index    *graph.Node // int32 [B,NQ,1,C]: row b·NK + block of each slot in the [B·NK, ...] key blocks
-	bias     *graph.Node // float32 [B,NQ,1,BQ,C·BK]: 0 where allowed, maskedScore where not
-	rowValid *graph.Node // float32 [B,NQ,1,BQ,1]: 1 where the query row allows some key
+	tileQ    *graph.Node // int32 [T,1]: query block b·NQ + i of each tile (B·NQ: padding)
+	tileK    *graph.Node // int32 [T,1]: key block b·NK + j of each tile, clamped to >= 0
+	bias     *graph.Node // float32 [T,1,BQ,BK]: 0 where allowed, maskedScore where not
+	rowValid *graph.Node // float32 [T,1,BQ,1]: 1 where the query row allows some key
 }
 
 // maskedScore is the bias of a forbidden pair, as pkg/layers' dense mask.
 const maskedScore = -1e9
 
-// PrepareBlockMask builds the block mask from the key-block lists blocks int32
-// [B,NQ,C] (ascending, -1 for padding slots; mask.BlockPlan.Index) and the per-row key
-// intervals start, end int32 [B,Q,N] (mask.RowIntervals), for K keys in blocks of bk
-// and queries in blocks of bq (NQ = ceil(Q/bq)).
-func PrepareBlockMask(blocks, start, end *graph.Node, K, bq, bk int) (*BlockMask, error) {
-	if blocks == nil || start == nil || end == nil {
-		return nil, fmt.Errorf("layers: a block mask needs the block lists and the row intervals")
+// PrepareBlockMask builds the block mask from the tile list tileQ, tileK int32 [T]
+// (mask.BlockPlan.TileQ, TileK: ascending query blocks, padding tiles last with query
+// block B·NQ and key block -1) and the per-row key intervals start, end int32 [B,Q,N]
+// (mask.RowIntervals), for K keys in blocks of bk and queries in blocks of bq.
+func PrepareBlockMask(tileQ, tileK, start, end *graph.Node, K, bq, bk int) (*BlockMask, error) {
+	if tileQ == nil || tileK == nil || start == nil || end == nil {
+		return nil, fmt.Errorf("layers: a block mask needs the tile list and the row intervals")
 	}
-	if blocks.Rank() != 3 || !blocks.DType().IsInt() || start.Rank() != 3 || !start.DType().IsInt() || !end.Shape().Equal(start.Shape()) {
-		return nil, fmt.Errorf("layers: a block mask wants blocks int [B,NQ,C] and start, end int [B,Q,N], got %s, %s, %s", blocks.Shape(), start.Shape(), end.Shape())
+	if tileQ.Rank() != 1 || !tileQ.DType().IsInt() || !tileK.Shape().Equal(tileQ.Shape()) ||
+		start.Rank() != 3 || !start.DType().IsInt() || !end.Shape().Equal(start.Shape()) {
+		return nil, fmt.Errorf("layers: a block mask wants tiles int [T] (query and key blocks) and start, end int [B,Q,N], got %s, %s, %s, %s",
+			tileQ.Shape(), tileK.Shape(), start.Shape(), end.Shape())
 	}
-	B, Q, N := start.Shape().Dim(0), start.Shape().Dim(1), start.Shape().Dim(2)
-	NQ, C := blocks.Shape().Dim(1), blocks.Shape().Dim(2)
 	if bq <= 0 || bk <= 0 || K <= 0 {
 		return nil, fmt.Errorf("layers: block sizes and key length must be > 0, got bq=%d, bk=%d, K=%d", bq, bk, K)
 	}
-	if blocks.Shape().Dim(0) != B || NQ != (Q+bq-1)/bq {
-		return nil, fmt.Errorf("layers: block lists %s do not fit %d queries in blocks of %d (batch %d)", blocks.Shape(), Q, bq, B)
-	}
-	NK := (K + bk - 1) / bk
-	m := &BlockMask{B: B, Q: Q, K: K, BQ: bq, BK: bk, NQ: NQ, NK: NK, C: C}
-	g := blocks.Graph()
+	B, Q, N := start.Shape().Dim(0), start.Shape().Dim(1), start.Shape().Dim(2)
+	NQ, NK, T := (Q+bq-1)/bq, (K+bk-1)/bk, tileQ.Shape().Dim(0)
+	m := &BlockMask{B: B, Q: Q, K: K, BQ: bq, BK: bk, NQ: NQ, NK: NK, T: T}
+	g := tileQ.Graph()
 	i32 := dtypes.Int32
-	idx := graph.ConvertDType(blocks, i32)
-	// Gather rows: b·NK + max(block, 0) (padding slots read block 0 and are masked below).
-	base := graph.Mul(graph.Iota(g, shapes.Make(i32, B, 1, 1), 0), graph.Scalar(g, i32, NK))
-	m.index = graph.Reshape(graph.Add(base, graph.Max(idx, graph.ScalarZero(g, i32))), B, NQ, 1, C)
+	tq, tk := graph.ConvertDType(tileQ, i32), graph.ConvertDType(tileK, i32)
+	m.tileQ = graph.Reshape(tq, T, 1)
+	m.tileK = graph.Reshape(graph.Max(tk, graph.ScalarZero(g, i32)), T, 1)
 
-	// Key position of each gathered column: block·BK + j, negative for padding slots.
-	kpos := graph.Add(graph.Reshape(graph.Mul(idx, graph.Scalar(g, i32, bk)), B, NQ, C, 1),
-		graph.Iota(g, shapes.Make(i32, 1, 1, 1, bk), 3))
-	kpos = graph.Reshape(kpos, B, NQ, 1, C*bk, 1)
-	// Rows padded to NQ·BQ queries have no interval.
-	s, e := graph.ConvertDType(start, i32), graph.ConvertDType(end, i32)
-	if pad := NQ*bq - Q; pad > 0 {
-		s = graph.Concatenate([]*graph.Node{s, graph.Zeros(g, shapes.Make(i32, B, pad, N))}, 1)
-		e = graph.Concatenate([]*graph.Node{e, graph.Zeros(g, shapes.Make(i32, B, pad, N))}, 1)
+	// Key positions of each tile: (key block - b·NK)·bk + j; negative for padding tiles.
+	b := graph.Div(tq, graph.Scalar(g, i32, NQ))
+	j0 := graph.Mul(graph.Sub(tk, graph.Mul(b, graph.Scalar(g, i32, NK))), graph.Scalar(g, i32, bk))
+	kpos := graph.Add(graph.Reshape(j0, T, 1), graph.Iota(g, shapes.Make(i32, 1, bk), 1))
+	kpos = graph.Reshape(kpos, T, 1, bk, 1)
+	// Row intervals per query block, padded to NQ·bq rows and one dummy block, gathered per tile.
+	rows := func(x *graph.Node) *graph.Node {
+		x = graph.ConvertDType(x, i32)
+		if pad := NQ*bq - Q; pad > 0 {
+			x = graph.Concatenate([]*graph.Node{x, graph.Zeros(g, shapes.Make(i32, B, pad, N))}, 1)
+		}
+		x = graph.Concatenate([]*graph.Node{graph.Reshape(x, B*NQ, bq*N), graph.Zeros(g, shapes.Make(i32, 1, bq*N))}, 0)
+		return graph.Reshape(graph.Gather(x, m.tileQ), T, bq, 1, N)
 	}
-	s, e = graph.Reshape(s, B, NQ, bq, 1, N), graph.Reshape(e, B, NQ, bq, 1, N)
-	allowed := graph.LogicalAnd(graph.LessOrEqual(s, kpos), graph.LessThan(kpos, e)) // [B,NQ,bq,C·bk,N]
+	s, e := rows(start), rows(end)
+	allowed := graph.LogicalAnd(graph.LessOrEqual(s, kpos), graph.LessThan(kpos, e)) // [T,bq,bk,N]
 	if N > 1 {
 		allowed = graph.ReduceLogicalOr(allowed, -1)
-	} else {
-		allowed = graph.Reshape(allowed, B, NQ, bq, C*bk)
 	}
-	allowed = graph.Reshape(allowed, B, NQ, 1, bq, C*bk)
+	allowed = graph.Reshape(allowed, T, 1, bq, bk)
 	dims := allowed.Shape().Dimensions
 	m.bias = graph.Where(allowed, graph.Zeros(g, shapes.Make(dtypes.Float32, dims...)),
 		graph.BroadcastToDims(graph.Scalar(g, dtypes.Float32, maskedScore), dims...))
-	nonEmpty := graph.ConvertDType(graph.ReduceLogicalOr(graph.LessThan(s, e), -1), dtypes.Float32) // [B,NQ,bq,1]
-	m.rowValid = graph.Reshape(nonEmpty, B, NQ, 1, bq, 1)
+	nonEmpty := graph.ReduceLogicalOr(graph.Reshape(graph.LessThan(s, e), T, bq, N), -1) // [T,bq]
+	m.rowValid = graph.Reshape(graph.ConvertDType(nonEmpty, dtypes.Float32), T, 1, bq, 1)
 	return m, nil
 }
 
-// AttendBlocks is Attend over the blocks of m: q [B,Q,H,dh] and k, v [B,K,H,dh] give
+// AttendBlocks is Attend over the tiles of m: q [B,Q,H,dh] and k, v [B,K,H,dh] give
 // the attended values [B,Q,H·dh], equal to Attend's with the dense mask of the same
-// intervals (within float rounding) while computing only B·NQ·C of the B·NQ·NK
-// (query block, key block) tiles. Each query block gathers its C key and value blocks,
-// so the products are batched [BQ,dh]x[dh,C·BK] and [BQ,C·BK]x[C·BK,dh] tiles, and
-// the gradients are GoMLX's (a ScatterSum for the gather) and this package's.
+// intervals (within float rounding) while computing only the T listed tiles of the
+// B·NQ·NK. Each tile gathers its query, key and value blocks, so the products are
+// batched [BQ,dh]x[dh,BK] and [BQ,BK]x[BK,dh] matmuls; the softmax runs across the
+// tiles of a query block (row maxima by ScatterMax, sums and outputs by ScatterSum),
+// and the gradients are GoMLX's (the shift by the row maximum carries none: softmax
+// does not depend on it) and this package's matmul gradients.
 // dropout, when not nil, is applied to the weights that multiply v.
 func AttendBlocks(q, k, v *graph.Node, scale float64, m *BlockMask, dropout func(*graph.Node) *graph.Node) *graph.Node {
 	B, Q, H, dh := q.Shape().Dim(0), q.Shape().Dim(1), q.Shape().Dim(2), q.Shape().Dim(3)
@@ -92,47 +94,49 @@ func AttendBlocks(q, k, v *graph.Node, scale float64, m *BlockMask, dropout func
 		panic(fmt.Sprintf("block mask for B=%d, Q=%d, K=%d used with queries %s and keys %s", m.B, m.Q, m.K, q.Shape(), k.Shape()))
 	}
 	g := q.Graph()
-	NQ, NK, bq, bk, C := m.NQ, m.NK, m.BQ, m.BK, m.C
-	padAxis1 := func(x *graph.Node, to int) *graph.Node {
-		if pad := to - x.Shape().Dim(1); pad > 0 {
+	NQ, NK, bq, bk := m.NQ, m.NK, m.BQ, m.BK
+	// blocks turns x [B,L,H,dh] into n blocks of rows [B·n, H, size, dh].
+	blocks := func(x *graph.Node, n, size int) *graph.Node {
+		if pad := n*size - x.Shape().Dim(1); pad > 0 {
 			d := x.Shape().Clone()
 			d.Dimensions[1] = pad
-			return graph.Concatenate([]*graph.Node{x, graph.Zeros(g, d)}, 1)
+			x = graph.Concatenate([]*graph.Node{x, graph.Zeros(g, d)}, 1)
 		}
-		return x
+		x = graph.Reshape(x, B, n, size, H, dh)
+		return graph.Reshape(graph.TransposeAllAxes(x, 0, 1, 3, 2, 4), B*n, H, size, dh)
 	}
-	// Queries [B,NQ,H,bq,dh].
-	qb := graph.Reshape(padAxis1(graph.MulScalar(q, scale), NQ*bq), B, NQ, bq, H, dh)
-	qb = graph.TransposeAllAxes(qb, 0, 1, 3, 2, 4)
-	// Key and value blocks as rows [B·NK·H, bk·dh], gathered per (query block, head).
-	rowsOf := func(x *graph.Node) *graph.Node {
-		x = graph.Reshape(padAxis1(x, NK*bk), B, NK, bk, H, dh)
-		return graph.Reshape(graph.TransposeAllAxes(x, 0, 1, 3, 2, 4), B*NK*H, bk*dh)
-	}
-	i32 := dtypes.Int32
-	heads := graph.Iota(g, shapes.Make(i32, 1, 1, H, 1), 2)
-	index := graph.InsertAxes(graph.Add(graph.Mul(m.index, graph.Scalar(g, i32, H)), heads), -1) // [B,NQ,H,C,1]
-	gather := func(x *graph.Node) *graph.Node {
-		return graph.Reshape(graph.Gather(rowsOf(x), index), B, NQ, H, C*bk, dh)
-	}
-	kg, vg := gather(k), gather(v)
-	var scores *graph.Node // [B,NQ,H,bq,C·bk]
+	qrows := blocks(graph.MulScalar(q, scale), NQ, bq)
+	qrows = graph.Concatenate([]*graph.Node{qrows, graph.Zeros(g, shapes.Make(q.DType(), 1, H, bq, dh))}, 0) // + the dummy block
+	qt := graph.Gather(qrows, m.tileQ)                                                                       // [T,H,bq,dh]
+	kt := graph.Gather(blocks(k, NK, bk), m.tileK)                                                           // [T,H,bk,dh]
+	vt := graph.Gather(blocks(v, NK, bk), m.tileK)
+	var scores *graph.Node // [T,H,bq,bk]
 	if Plain {
-		scores = graph.DotGeneral(qb, []int{4}, []int{0, 1, 2}, kg, []int{4}, []int{0, 1, 2})
+		scores = graph.DotGeneral(qt, []int{3}, []int{0, 1}, kt, []int{3}, []int{0, 1})
 	} else {
-		scores = matmul(qb, kg, 3, true)
+		scores = matmul(qt, kt, 2, true)
 	}
-	w := graph.Mul(Softmax(graph.Add(scores, m.bias)), m.rowValid)
+	x := graph.Add(scores, m.bias)
+	// Softmax over each query row's keys, across the tiles of its query block.
+	rowsShape := shapes.Make(x.DType(), B*NQ+1, H, bq)
+	tmax := graph.StopGradient(graph.ReduceMax(x, -1)) // [T,H,bq]
+	rowMax := graph.ScatterMax(graph.BroadcastToShape(graph.Scalar(g, x.DType(), 2*maskedScore), rowsShape), m.tileQ, tmax, true, false)
+	e := graph.Exp(graph.Sub(x, graph.InsertAxes(graph.Gather(rowMax, m.tileQ), -1)))
+	rowSum := graph.ScatterSum(graph.Zeros(g, rowsShape), m.tileQ, graph.ReduceSum(e, -1), true, false)
+	w := graph.Div(e, graph.InsertAxes(graph.Gather(rowSum, m.tileQ), -1))
+	w = graph.Mul(w, m.rowValid)
 	if dropout != nil {
 		w = dropout(w)
 	}
-	var o *graph.Node // [B,NQ,H,bq,dh]
+	var ot *graph.Node // [T,H,bq,dh]
 	if Plain {
-		o = graph.DotGeneral(w, []int{4}, []int{0, 1, 2}, vg, []int{3}, []int{0, 1, 2})
+		ot = graph.DotGeneral(w, []int{3}, []int{0, 1}, vt, []int{2}, []int{0, 1})
 	} else {
-		o = matmul(w, vg, 3, false)
+		ot = matmul(w, vt, 2, false)
 	}
-	o = graph.Reshape(graph.TransposeAllAxes(o, 0, 1, 3, 2, 4), B, NQ*bq, H*dh)
+	o := graph.ScatterSum(graph.Zeros(g, shapes.Make(ot.DType(), B*NQ+1, H, bq, dh)), m.tileQ, ot, true, false)
+	o = graph.Slice(o, graph.AxisRange(0, B*NQ))
+	o = graph.Reshape(graph.TransposeAllAxes(graph.Reshape(o, B, NQ, H, bq, dh), 0, 1, 3, 2, 4), B, NQ*bq, H*dh)
 	if NQ*bq > Q {
 		o = graph.Slice(o, graph.AxisRange(), graph.AxisRange(0, Q), graph.AxisRange())
 	}
