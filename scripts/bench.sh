@@ -19,6 +19,14 @@
 # --quick: one pair per thread count and no convergence run (a smoke test).
 # --op-profile FILE: per-operation times of one masklab run (builds a patched copy of the
 #   Go backend in a temporary directory; see docs/performance.md).
+# --lengths: the length benchmark instead (docs/performance.md, "Attention whose cost
+#   follows the mask"): one decoder layer's forward+backward at L = 256..4096 with 4096
+#   tokens per step, masks causal, "causal & doc" (packed poetry-lm documents) and
+#   "causal & window(128)", dense against sparse-aware attention, 3 interleaved pairs,
+#   1 thread, CPU time; one line per case, e.g.
+#   attention L=2048 mask="causal & doc" dense_ms=... sparse_ms=... speedup=...
+#   and the log-log figure figures/attention-lengths.png (--figure PATH elsewhere).
+#   With --quick: one pair, L up to 2048. Each measuring process runs under timeout 900 and prlimit --as=12000000000.
 # Other flags go to the benchmark program (scripts/bench/main.go; --help lists them),
 # e.g. --threads 1 --pairs 5 --mask-cost --profile cpu.pprof --json out/bench.json.
 # GOMLX_BACKEND selects the backend (default go:parallelism=-1), e.g.
@@ -36,14 +44,17 @@ done
 args=()
 sizes="d64"
 opprof=""
+lengths=""
+quick=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --ref) ref="$2"; shift 2 ;;
     --ref=*) ref="${1#--ref=}"; shift ;;
     --d128) sizes="d64,d128"; shift ;;
-    --quick) args+=(-pairs 1 -converge=false); shift ;;
+    --quick) args+=(-pairs 1 -converge=false); quick=1; shift ;;
+    --lengths) lengths=1; shift ;;
     --op-profile) opprof="$2"; shift 2 ;;
-    -h|--help) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) args+=("$1"); shift ;;
   esac
 done
@@ -72,5 +83,11 @@ if [ -n "$opprof" ]; then
 fi
 
 go build -o "$bin/bench" ./scripts/bench
+if [ -n "$lengths" ]; then
+  ls="256,512,1024,2048,4096"
+  [ -n "$quick" ] && ls="256,512,1024,2048"
+  "$bin/bench" -lengths "$ls" -figure figures/attention-lengths.png -min-seconds 3 "${args[@]}"
+  exit 0
+fi
 exec_ref="${ref:-none}"
 "$bin/bench" -ref "$exec_ref" -sizes "$sizes" "${args[@]}"
