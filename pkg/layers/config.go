@@ -32,7 +32,7 @@ const DefaultLayerNormEps = 1e-5
 // Config describes one model. The zero value is not valid: fill at least Kind, Vocab,
 // DModel and Heads (see Validate, and WithDefaults for the fields that have defaults).
 type Config struct {
-	Kind     string // "seq2seq", "decoder" or "lstm"
+	Kind     string // "seq2seq", "decoder", "lstm", or a BERT kind (bert_kinds.go)
 	Vocab    int    // target (decoder) vocabulary size
 	SrcVocab int    // source vocabulary size for seq2seq/lstm; 0 means Vocab
 
@@ -71,6 +71,11 @@ type Config struct {
 	// (Llama, Qwen2, Qwen3, Mistral, GPT-2: arch.go) instead of masklab's own; pkg/hf
 	// fills it from a Hugging Face config.json. nil: masklab's blocks.
 	Arch *Arch
+
+	// Bert is the BERT encoder of the BERT kinds (bert_kinds.go: bert, bert2rnd,
+	// bert2bert, bert-lstm); nil for the others. The decoder's fields (DModel, Heads,
+	// DecLayers, ...) describe the decoder; EncLayers and SrcVocab come from Bert.
+	Bert *BertConfig
 }
 
 // WithDefaults returns c with empty optional fields set to their defaults.
@@ -112,10 +117,16 @@ func (c Config) Validate() error {
 	if c.Arch != nil {
 		return c.validateArch()
 	}
+	if IsBert(c.Kind) {
+		return c.validateBert()
+	}
+	if c.Bert != nil {
+		return fmt.Errorf("layers: model kind %q has no BERT encoder: Config.Bert is for the kinds %s", c.Kind, strings.Join(BertKinds, ", "))
+	}
 	switch c.Kind {
 	case KindSeq2Seq, KindDecoder, KindLSTM:
 	default:
-		return fmt.Errorf("layers: model kind must be one of %q, %q, %q; got %q", KindSeq2Seq, KindDecoder, KindLSTM, c.Kind)
+		return fmt.Errorf("layers: model kind must be one of %q, %q, %q, %s; got %q", KindSeq2Seq, KindDecoder, KindLSTM, strings.Join(BertKinds, ", "), c.Kind)
 	}
 	if c.Vocab < 2 {
 		return fmt.Errorf("layers: vocab must be >= 2, got %d", c.Vocab)

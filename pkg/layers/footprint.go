@@ -24,6 +24,9 @@ func (c Config) Footprint(batch, srcLen, tgtLen int) Footprint {
 	if c.Arch != nil {
 		return c.archFootprint(batch, tgtLen)
 	}
+	if c.Bert != nil && IsBert(c.Kind) {
+		return c.bertFootprint(batch, srcLen, tgtLen)
+	}
 	B, S, T := int64(batch), int64(srcLen), int64(tgtLen)
 	D, F, H := int64(c.DModel), int64(c.FF), int64(max(c.Heads, 1))
 	V, SV := int64(c.Vocab), int64(c.SrcVocab)

@@ -127,6 +127,7 @@ type Corruption struct {
 	hide    func(in Input, rng *rand.Rand) []bool
 	check   func(c *Corpus) error
 	replace Replace
+	mlm     *MLM // a masked-LM corruption (mlm.go): not a decoder-input one
 }
 
 // NewCorruption defines a corruption strategy. hide returns, for in.Tokens, which
@@ -202,6 +203,9 @@ type Batch struct {
 func (c Corruption) Apply(b Batch, corpus *Corpus) (out []int32, hidden []bool, err error) {
 	if c.hide == nil {
 		return nil, nil, fmt.Errorf("mask: empty corruption strategy")
+	}
+	if c.mlm != nil {
+		return nil, nil, fmt.Errorf("input %q: a masked-LM corruption of a BERT's inputs (model kind bert), not of decoder inputs: use MLM.ApplyBatch", c.spec)
 	}
 	if b.B < 0 || b.T < 0 || len(b.IDs) != b.B*b.T {
 		return nil, nil, fmt.Errorf("input %q: batch has %d ids, want B*T = %d*%d", c.spec, len(b.IDs), b.B, b.T)

@@ -69,6 +69,11 @@
 //	       interactive     (freq, f)            hide tokens among the fraction f most frequent ids (Corpus.Freq)
 //	                       (copy, p)            hide w.p. p the tokens that also occur in the source
 //	                       (keep, "w1 w2 ...")  hide every token except the keep-list (Corpus.Lookup/Tokenize)
+//	       mlm             (rate[, mask,        masked-LM corruption of a BERT's inputs (model kind bert): choose
+//	                        random])            tokens w.p. rate; of them mask -> MASK, random -> random id, rest kept
+//	                                            (default 0.8, 0.1: BERT); the loss is on the chosen (MLM.ApplyBatch)
+//	       mlm_span        (rate, mean_len)     mlm choosing spans of geometric length mean_len (SpanBERT)
+//	       mlm_word        (rate)               mlm choosing whole words (MLMBatch.Words: CC-CEDICT words, datasets)
 //	       schedule        (name, from, to,     ramp name's first argument (its rate) linearly from `from` at
 //	                        steps, args...)     step 0 to `to` at step `steps`, then hold; args follow the rate:
 //	                                            schedule(random, 0, 0.3, 1000), schedule(span, 0, 0.15, 1000, 3)
@@ -89,7 +94,8 @@
 // target 我是一个程序员 with the source 程序员 (seed 0, step 0; hidden positions in
 // brackets, replaced by <mask>, or <unk> for drop), as
 // "masklab corrupt SPEC --text 我是一个程序员 --source 程序员" shows it; a schedule is at
-// its starting rate at step 0:
+// its starting rate at step 0; for the mlm strategies, the chosen positions (of which
+// 80% become <mask>, 10% a random id) and each token its own word:
 //
 //	input none                             <bos> 我 是 一 个 程 序 员
 //	input full                             <bos> [我] [是] [一] [个] [程] [序] [员]
@@ -102,6 +108,9 @@
 //	input interactive(copy, 1)             <bos> 我 是 一 个 [程] [序] [员]
 //	input interactive(keep, "我 是")         <bos> 我 是 [一] [个] [程] [序] [员]
 //	input schedule(random, 0, 0.3, 1000)   <bos> 我 是 一 个 程 序 员
+//	input mlm(0.3)                         <bos> [我] [是] 一 个 [程] [序] 员
+//	input mlm_span(0.4, 2)                 <bos> [我] 是 一 个 [程] [序] [员]
+//	input mlm_word(0.3)                    <bos> [我] [是] 一 个 [程] [序] 员
 //
 // The weights of each loss strategy on the same 7 target tokens, the first 3 of them the
 // prompt, padded to 9 ("masklab mask --kind loss SPEC --text 我是一个程序员 --prompt-len 3

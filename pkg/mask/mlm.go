@@ -133,3 +133,126 @@ func (m MLM) Apply(in MLMInput, rng *rand.Rand) (MLMResult, error) {
 	}
 	return res, nil
 }
+
+// MLM returns the masked-LM corruption of an mlm, mlm_span or mlm_word strategy.
+func (c Corruption) MLM() (MLM, bool) {
+	if c.mlm == nil {
+		return MLM{}, false
+	}
+	return *c.mlm, true
+}
+
+// mlmCorruption wraps m as an input strategy (its Hide is the chosen positions; Apply
+// refuses it: ApplyBatch corrupts a BERT's inputs).
+func mlmCorruption(m MLM) Corruption {
+	c := NewCorruption("", ReplaceMask, func(in Input, rng *rand.Rand) []bool {
+		words := make([]int32, len(in.Tokens)) // each token its own word: no segmentation here
+		for i := range words {
+			words[i] = int32(i)
+		}
+		r, _ := m.Apply(MLMInput{Tokens: in.Tokens, Words: words, Vocab: 1}, rng)
+		return r.Chosen
+	}, nil)
+	c.mlm = &m
+	return c
+}
+
+func init() {
+	mustRegister(RegisterCorruption("mlm", "(rate[, mask, random])",
+		"masked-LM corruption of a BERT's inputs (model kind bert): choose each token with probability rate; of the chosen, "+
+			"a fraction mask becomes MASK, random a random id, the rest stay (defaults 0.8, 0.1: BERT's mlm(0.15)); the loss is on the chosen",
+		func(a Args) (Corruption, error) {
+			if err := a.Count(1, 3); err != nil {
+				return Corruption{}, err
+			}
+			m := BertMLM()
+			var err error
+			for i, dst := range []*float64{&m.Rate, &m.MaskProb, &m.RandomProb} {
+				if i < a.Len() {
+					if *dst, err = a.Prob(i, []string{"rate", "mask", "random"}[i]); err != nil {
+						return Corruption{}, err
+					}
+				}
+			}
+			if err := m.Validate(); err != nil {
+				return Corruption{}, err
+			}
+			return mlmCorruption(m), nil
+		}))
+	mustRegister(RegisterCorruption("mlm_span", "(rate, mean_len)",
+		"masked-LM corruption in spans (SpanBERT): spans of geometric length with mean mean_len cover a fraction rate of the tokens; 80/10/10 as mlm",
+		func(a Args) (Corruption, error) {
+			if err := a.Count(2, 2); err != nil {
+				return Corruption{}, err
+			}
+			m := BertMLM()
+			var err error
+			if m.Rate, err = a.Prob(0, "rate"); err != nil {
+				return Corruption{}, err
+			}
+			if m.SpanMean, err = a.Float(1, "mean_len"); err != nil {
+				return Corruption{}, err
+			}
+			if err := m.Validate(); err != nil {
+				return Corruption{}, err
+			}
+			return mlmCorruption(m), nil
+		}))
+	mustRegister(RegisterCorruption("mlm_word", "(rate)",
+		"whole-word masked-LM corruption: choose each word (CC-CEDICT segmentation of Chinese text) with probability rate and all its tokens; 80/10/10 as mlm",
+		probArg("rate", func(p float64) Corruption {
+			m := BertMLM()
+			m.Rate, m.WholeWord = p, true
+			return mlmCorruption(m)
+		})))
+}
+
+// MLMBatch is a padded batch of token rows as ApplyBatch takes it.
+type MLMBatch struct {
+	IDs  []int32 // [B*T] row-major token ids
+	B, T int
+	Lens []int // valid length of each row (<= T)
+	// Words, for whole-word masking, holds each row's word ids (Lens[i] of them).
+	Words [][]int32
+	// KeepLast keeps each row's last valid position (its EOS or [SEP]) unchosen.
+	KeepLast bool
+	MaskID   int32
+	Vocab    int    // random replacements are drawn from 0..Vocab-1
+	Seed     uint64 // example i uses ExampleRNG(Seed, Step, i)
+	Step     int
+}
+
+// ApplyBatch corrupts every row of b with m: the model's inputs (b.IDs with the chosen
+// tokens replaced, padding unchanged) and the chosen positions as loss weights (1 where
+// chosen, 0 elsewhere and on padding), [B*T] each. Deterministic given (Seed, Step).
+func (m MLM) ApplyBatch(b MLMBatch) (inputs []int32, weights []float32, err error) {
+	if len(b.IDs) != b.B*b.T || len(b.Lens) != b.B || (b.Words != nil && len(b.Words) != b.B) {
+		return nil, nil, fmt.Errorf("mask: mlm: a batch of %d ids, %d lengths and %d word rows for B=%d, T=%d", len(b.IDs), len(b.Lens), len(b.Words), b.B, b.T)
+	}
+	inputs, weights = append([]int32(nil), b.IDs...), make([]float32, len(b.IDs))
+	for i := range b.B {
+		n := b.Lens[i]
+		if n < 0 || n > b.T {
+			return nil, nil, fmt.Errorf("mask: mlm: row %d has valid length %d outside 0..%d", i, n, b.T)
+		}
+		in := MLMInput{Tokens: b.IDs[i*b.T : i*b.T+n], MaskID: b.MaskID, Vocab: b.Vocab}
+		if b.Words != nil {
+			in.Words = b.Words[i]
+		}
+		if b.KeepLast && n > 0 {
+			in.Keep = make([]bool, n)
+			in.Keep[n-1] = true
+		}
+		r, err := m.Apply(in, ExampleRNG(b.Seed, b.Step, i))
+		if err != nil {
+			return nil, nil, fmt.Errorf("row %d: %w", i, err)
+		}
+		copy(inputs[i*b.T:], r.Inputs)
+		for p, c := range r.Chosen {
+			if c {
+				weights[i*b.T+p] = 1
+			}
+		}
+	}
+	return inputs, weights, nil
+}
