@@ -57,14 +57,28 @@ func (v *Vocab) Codec() Codec { return v.codec }
 // loaded without MaxLen, MaxExamples and MaxEval (its examples are encoded in that order,
 // until enough fit). t itself (possibly cached) is not modified.
 func (t *Task) WithCodec(v *Vocab, maxLen, maxExamples, maxEval int) (*Task, error) {
+	return t.withCodec(v, maxLen, maxExamples, maxEval, false)
+}
+
+// WithCodecSeq2Seq is WithCodec for an encoder-decoder that keeps a seq2seq task
+// seq2seq (a BERT encoder's run): source and target are each encoded by v (both sides
+// share it: SrcVocab is v too), and maxLen bounds each of them.
+func (t *Task) WithCodecSeq2Seq(v *Vocab, maxLen, maxExamples, maxEval int) (*Task, error) {
+	return t.withCodec(v, maxLen, maxExamples, maxEval, t.Kind == Seq2Seq)
+}
+
+func (t *Task) withCodec(v *Vocab, maxLen, maxExamples, maxEval int, seq2seq bool) (*Task, error) {
 	if v.codec == nil {
 		return nil, fmt.Errorf("vocab: not a codec vocabulary")
 	}
 	nt := t.clone()
-	if t.Kind == Seq2Seq {
+	if t.Kind == Seq2Seq && !seq2seq {
 		nt.Kind = SFT
 	}
 	nt.SrcVocab, nt.Vocab = nil, v
+	if seq2seq {
+		nt.SrcVocab = v
+	}
 	encode := func(exs []Example, n int) []Example {
 		idx := make([]int, len(exs))
 		for i := range idx {
@@ -83,7 +97,13 @@ func (t *Task) WithCodec(v *Vocab, maxLen, maxExamples, maxEval int) (*Task, err
 			}
 			e := exs[i]
 			e.Source = nil
-			if nt.Kind == SFT {
+			if seq2seq {
+				e.Source, e.Target = v.codec.EncodePlain(e.SourceText), v.codec.EncodePlain(e.TargetText)
+				if maxLen > 0 && len(e.Source) > maxLen {
+					nt.Dropped++
+					continue
+				}
+			} else if nt.Kind == SFT {
 				p := v.codec.EncodePlain(e.SourceText)
 				e.Target, e.PromptLen = append(p[:len(p):len(p)], v.codec.EncodePlain(e.TargetText)...), len(p)
 			} else {

@@ -12,7 +12,7 @@ import (
 func init() {
 	register(&command{
 		name:    "export",
-		summary: "write a run as a Hugging Face checkpoint: one fine-tuned from a Hugging Face checkpoint (init_from), or a decoder LM with model.style",
+		summary: "write a run as a Hugging Face checkpoint: one fine-tuned from a Hugging Face checkpoint (init_from), a decoder LM with model.style, a masked-LM run (model.kind=bert) or a bert2bert run",
 		usage:   "export RUN_DIR --out DIR [--dtype F32|F16|BF16] [--shard-bytes N] [--backend B]",
 		run:     runExport,
 	})
@@ -53,8 +53,11 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	from := "fine-tuned from " + l.Config.InitFrom
-	if l.Config.InitSHA256 == "" {
+	switch {
+	case l.Config.InitSHA256 == "" && l.Config.Model.Style != "":
 		from = "model.style=" + l.Config.Model.Style
+	case l.Config.InitSHA256 == "":
+		from = "model.kind=" + l.Config.Model.Kind
 	}
 	fmt.Fprintf(stdout, "exported %s (step %d, %s) to %s\n", pos[0], l.Step, from, *out)
 	return nil

@@ -15,6 +15,7 @@ import (
 	"github.com/masklab/masklab/internal/textutil"
 	"github.com/masklab/masklab/internal/yamlkeys"
 	"github.com/masklab/masklab/pkg/hf"
+	"github.com/masklab/masklab/pkg/layers"
 	"github.com/masklab/masklab/pkg/optim"
 	"gopkg.in/yaml.v3"
 )
@@ -122,7 +123,10 @@ func (c *Config) resolveInit(dir string) error {
 	if err != nil {
 		return fmt.Errorf("init_from=%s: %w", c.InitFrom, err)
 	}
-	c.InitFrom, c.InitSHA256, c.Model.Kind = abs, sum, "decoder"
+	c.InitFrom, c.InitSHA256 = abs, sum
+	if !hf.IsBertCheckpoint(abs) {
+		c.Model.Kind = "decoder"
+	}
 	return nil
 }
 
@@ -180,6 +184,8 @@ type ModelConfig struct {
 	// Style is the block recipe of a decoder LM ("llama", "gpt2"; "" = masklab's own
 	// blocks, left out of the YAML so that older run ids stay): see applyStyle.
 	Style string `yaml:"style,omitempty"`
+	// FreezeEncoder keeps a BERT kind's encoder as it starts (false is left out of run ids).
+	FreezeEncoder bool `yaml:"freeze_encoder,omitempty"`
 }
 
 // MaskConfig holds the four mask strategies as pkg/mask spec strings.
@@ -437,7 +443,13 @@ func (c *Config) Validate() error {
 			bad(key, v, "must be >= 0")
 		}
 	}
-	oneOf("model.kind", c.Model.Kind, "seq2seq", "decoder", "lstm")
+	oneOf("model.kind", c.Model.Kind, append([]string{"seq2seq", "decoder", "lstm"}, layers.BertKinds...)...)
+	if c.Model.FreezeEncoder && !layers.IsBert(c.Model.Kind) {
+		bad("model.freeze_encoder", true, "freezes a BERT kind's encoder (model.kind="+strings.Join(layers.BertKinds, ", ")+")")
+	}
+	if c.Optim.EncoderLRScale < 0 {
+		bad("optim.encoder_lr_scale", c.Optim.EncoderLRScale, "must be >= 0 (0 = 1)")
+	}
 	oneOf("model.norm", c.Model.Norm, "pre", "post")
 	oneOf("model.positions", c.Model.Positions, "sinusoidal", "learned", "rotary", "none")
 	if c.Model.Style != "" {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
 	"github.com/masklab/masklab/datasets"
 	"github.com/masklab/masklab/pkg/hf"
 	"github.com/masklab/masklab/pkg/layers"
@@ -43,10 +44,16 @@ func newSetup(cfg *Config) (*setup, error) {
 // Face checkpoint, whose tokenizer encodes the task and whose config is the model (ck is
 // returned to load its weights), or a run directory, whose vocabulary (vocab.json in
 // vocabDir) encodes it.
-func newSetupInit(cfg *Config, initDir, vocabDir string) (su *setup, ck *hf.Checkpoint, err error) {
+func newSetupInit(cfg *Config, initDir, vocabDir string) (su *setup, warm func(*model.Store) error, err error) {
 	var vocab *datasets.Vocab
+	var ck *hf.Checkpoint
+	var bert *hf.BertCheckpoint
 	switch {
 	case initDir == "":
+	case hf.IsBertCheckpoint(initDir):
+		if bert, err = hf.OpenBert(initDir); err == nil {
+			vocab, err = bert.TaskVocab()
+		}
 	case hf.IsCheckpoint(initDir):
 		if ck, err = hf.Open(initDir); err == nil {
 			vocab, err = ck.TaskVocab()
@@ -59,8 +66,12 @@ func newSetupInit(cfg *Config, initDir, vocabDir string) (su *setup, ck *hf.Chec
 	}
 	if su, err = newSetupVocab(cfg, vocab); err == nil && ck != nil {
 		su.model, err = ck.Config.ForRun(su.model)
+		warm = func(s *model.Store) error { return ck.Load(s, "/model") }
+	} else if err == nil && bert != nil {
+		su.model, err = bert.ForRun(su.model)
+		warm = func(s *model.Store) error { return bert.WarmStart(s, "/model", su.model.Kind) }
 	}
-	return su, ck, err
+	return su, warm, err
 }
 
 // newSetupVocab is newSetup for a fine-tuning run: the task is re-encoded with the
@@ -115,7 +126,9 @@ func newSetupVocab(cfg *Config, initVocab *datasets.Vocab) (*setup, error) {
 		}
 		maxLen, all := su.task.Options.MaxLen, opts // the task's default (poetry-*: 256)
 		all.MaxLen, all.MaxExamples, all.MaxEval = math.MaxInt32, 0, 0
-		if su.task, err = datasets.Load(cfg.Task.Name, all); err == nil {
+		if su.task, err = datasets.Load(cfg.Task.Name, all); err == nil && layers.IsBert(cfg.Model.Kind) {
+			su.task, err = su.task.WithCodecSeq2Seq(initVocab, maxLen, opts.MaxExamples, opts.MaxEval)
+		} else if err == nil {
 			su.task, err = su.task.WithCodec(initVocab, maxLen, opts.MaxExamples, opts.MaxEval)
 		}
 	} else if initVocab != nil {
@@ -136,8 +149,8 @@ func newSetupVocab(cfg *Config, initVocab *datasets.Vocab) (*setup, error) {
 			return nil, fmt.Errorf("task %q is seq2seq; model.kind=decoder needs an LM or SFT task (cedict-docs, cedict-sft, poetry-lm, poetry-title, jsonl)", cfg.Task.Name)
 		}
 	default:
-		if kind != layers.KindDecoder {
-			return nil, fmt.Errorf("task %q is %s (decoder-only); set model.kind=decoder", cfg.Task.Name, su.task.Kind)
+		if kind != layers.KindDecoder && kind != layers.KindBert {
+			return nil, fmt.Errorf("task %q is %s (decoder-only); set model.kind=decoder (or bert, masked-LM pretraining)", cfg.Task.Name, su.task.Kind)
 		}
 	}
 	su.bopts = datasets.BatchOptions{SrcLen: cfg.Task.SrcLen, TgtLen: cfg.Task.TgtLen, Pack: datasets.Packing(cfg.Task.Packing)}
@@ -173,6 +186,11 @@ func newSetupVocab(cfg *Config, initVocab *datasets.Vocab) (*setup, error) {
 	if err := su.corrupt.Check(su.corpus); err != nil {
 		return nil, err
 	}
+	if _, mlm := su.corrupt.MLM(); mlm != (kind == layers.KindBert) {
+		return nil, fmt.Errorf("masks.input=%q, model.kind=%s: the masked-LM strategies (mlm, mlm_span, mlm_word) and model.kind=bert go together", cfg.Masks.Input, kind)
+	} else if mlm && strings.Contains(cfg.Masks.Self, "causal") {
+		return nil, fmt.Errorf("masks.self=%q: model.kind=bert reads in both directions: set masks.self=pad", cfg.Masks.Self)
+	}
 	vocab := v.Size()
 	if su.corpus.MaskID >= int32(vocab) {
 		vocab = int(su.corpus.MaskID) + 1
@@ -198,6 +216,7 @@ func newSetupVocab(cfg *Config, initVocab *datasets.Vocab) (*setup, error) {
 	} else if su.model.EncLayers == 0 {
 		su.model.EncLayers = cfg.Model.Layers
 	}
+	su.model = su.model.WithBert() // the BERT kinds' random encoder; init_from replaces it
 	if err := su.model.Validate(); err != nil {
 		return nil, err
 	}
@@ -246,6 +265,9 @@ func (su *setup) prepare(b datasets.Batch, seed uint64, corruptStep int) (*hostB
 			hb.prefix[i] = b.PromptLen[i] + 1
 		}
 	}
+	if m, ok := su.corrupt.MLM(); ok {
+		return su.prepareMLM(hb, m, lens, seed, corruptStep)
+	}
 	dec, _, err := su.corrupt.Apply(mask.Batch{IDs: b.Dec, B: b.B, T: b.T, Lens: lens, Sources: sources, Step: corruptStep, Seed: seed}, su.corpus)
 	if err != nil {
 		return nil, err
@@ -255,6 +277,25 @@ func (su *setup) prepare(b datasets.Batch, seed uint64, corruptStep int) (*hostB
 		return nil, err
 	}
 	return hb, nil
+}
+
+// prepareMLM corrupts a masked-LM batch (model.kind=bert): the model reads the target
+// rows (the tokens and their EOS, unshifted), corrupted by m (the EOS kept), and
+// predicts the original tokens at the chosen positions only; mlm_word's words are the
+// rows' CC-CEDICT words.
+func (su *setup) prepareMLM(hb *hostBatch, m mask.MLM, lens []int, seed uint64, step int) (*hostBatch, error) {
+	b, err := hb.b, error(nil)
+	mb := mask.MLMBatch{IDs: b.Tgt, B: b.B, T: b.T, Lens: lens, KeepLast: true, MaskID: su.corpus.MaskID, Vocab: su.model.Vocab, Seed: seed, Step: step}
+	if m.WholeWord {
+		mb.Words = make([][]int32, b.B)
+		for i := range mb.Words {
+			if mb.Words[i], err = datasets.WordIDs(su.task.Vocab.Decode(b.Tgt[i*b.T : i*b.T+lens[i]])); err != nil {
+				return nil, err
+			}
+		}
+	}
+	hb.dec, hb.weights, err = m.ApplyBatch(mb)
+	return hb, err
 }
 
 // graphInputs is a batch as the training and evaluation graphs take it, by name: T is

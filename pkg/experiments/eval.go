@@ -57,6 +57,9 @@ func (s *session) evaluate(split string, step int) (map[string]float64, error) {
 		for r := 0; r < b.B; r++ {
 			for p := 0; p < int(b.TgtLen[r]); p++ {
 				k := r*b.T + p
+				if su.model.Kind == layers.KindBert && hb.weights[k] == 0 {
+					continue // masked-LM: the chosen positions only
+				}
 				l := float64(nl[k])
 				ok := 0.0
 				if am[k] == b.Tgt[k] {

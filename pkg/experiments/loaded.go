@@ -116,11 +116,22 @@ func (l *Loaded) Generate(text string) (string, error) {
 // Export writes the run to dir as a Hugging Face checkpoint with its tokenizer: a run
 // fine-tuned from a Hugging Face checkpoint (init_from) as that checkpoint's architecture
 // (hf.ExportFineTuned), a decoder LM with a model.style as LlamaForCausalLM or
-// GPT2LMHeadModel with a WordLevel tokenizer (hf.ExportScratch). Other runs are refused.
+// GPT2LMHeadModel with a WordLevel tokenizer (hf.ExportScratch), a masked-LM run
+// (model.kind=bert) as a BertForMaskedLM (hf.ExportBertRun), a BERT encoder-decoder as an
+// EncoderDecoderModel (hf.ExportEncoderDecoder). Other runs are refused.
 func (l *Loaded) Export(dir string, opts hf.ExportOptions) error {
+	tokDir := "" // a BERT run's tokenizer: its own vocabulary's, or its init_from checkpoint's
+	if l.Config.InitSHA256 != "" {
+		tokDir = l.Config.InitFrom
+	}
+	if m := l.sess.su.model; m.Kind == layers.KindBert {
+		return hf.ExportBertRun(dir, *m.Bert, l.sess.su.task.Vocab, l.sess.store, "/model/"+layers.BertScope, tokDir)
+	} else if layers.IsBert(m.Kind) {
+		return hf.ExportEncoderDecoder(dir, m, l.sess.su.task.Vocab, l.sess.store, "/model", tokDir)
+	}
 	if m := l.Config.Model; l.Config.InitSHA256 == "" {
 		if m.Kind != "decoder" {
-			return fmt.Errorf("run %s: model.kind=%s has no Hugging Face architecture here: export writes decoder LMs; train one with model.kind=decoder and model.style=llama or gpt2", l.Dir, m.Kind)
+			return fmt.Errorf("run %s: model.kind=%s has no Hugging Face architecture here: export writes decoder LMs, masked-LM (bert) and bert2bert runs; train one with model.kind=decoder and model.style=llama or gpt2", l.Dir, m.Kind)
 		}
 		if m.Style == "" {
 			return fmt.Errorf("run %s: model.style is not set: masklab's own decoder block (LayerNorm and ReLU MLP, model.positions=%s, model.norm=%s) maps onto no Hugging Face architecture; train with model.style=llama (LlamaForCausalLM) or model.style=gpt2 (GPT2LMHeadModel)", l.Dir, m.Positions, m.Norm)

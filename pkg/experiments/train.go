@@ -139,7 +139,7 @@ func newSession(su *setup, be compute.Backend) (*session, error) {
 // modelInputs gives the model the inputs its kind and task use.
 func (s *session) modelInputs(x graphInputs[*graph.Node], training bool) layers.Inputs {
 	li := layers.Inputs{Dec: x.Dec, DecLen: x.DecLen, Segments: x.Segments, Positions: x.Positions, Training: training}
-	if s.su.model.Kind != layers.KindDecoder {
+	if k := s.su.model.Kind; k != layers.KindDecoder && k != layers.KindBert {
 		li.Src, li.SrcLen = x.Src, x.SrcLen
 	}
 	if s.su.task.Kind == datasets.SFT {
@@ -171,11 +171,15 @@ func (s *session) trainGraph(scope *model.Scope, in []*graph.Node) []*graph.Node
 	// A fixed order (by path), so the global norm sums in the same order whether the
 	// variables were created by the graph or loaded from a checkpoint.
 	sort.Slice(vars, func(i, j int) bool { return vars[i].Path() < vars[j].Path() })
+	var scales []float64 // a BERT kind's frozen encoder and learning rate of its pretrained part
+	if layers.IsBert(s.su.model.Kind) {
+		vars, scales = layers.PretrainedScales(vars, s.su.cfg.Model.FreezeEncoder, s.su.cfg.Optim.EncoderLRScale)
+	}
 	for _, v := range vars {
 		nodes = append(nodes, v.NodeValue(g))
 	}
 	grads := graph.Gradient(loss, nodes...)
-	norm := optim.AdamW(scope, s.su.cfg.Optim, vars, grads, x.LR)
+	norm := optim.AdamWScaled(scope, s.su.cfg.Optim, vars, grads, x.LR, scales)
 	s.trainV = vars
 	return []*graph.Node{loss, norm}
 }
@@ -267,7 +271,7 @@ func trainLocked(ctx context.Context, cfg *Config, runDir string, opts TrainOpti
 			prevWall, resumes = st.Wall, st.Resumes+1
 		}
 	} else if initCk != nil {
-		if err := initCk.Load(sess.store, "/model"); err != nil {
+		if err := initCk(sess.store); err != nil {
 			return nil, err
 		}
 	} else if initDir != "" {

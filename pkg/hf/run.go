@@ -43,12 +43,21 @@ func IsCheckpoint(dir string) bool {
 // order. It is what a run's identity records, as the sha256 of a user data file: edited
 // weights or config make a new run.
 func Fingerprint(dir string) (string, error) {
-	ck, err := Open(dir)
-	if err != nil {
-		return "", err
+	var names, ids []string
+	if IsBertCheckpoint(dir) {
+		b, err := OpenBert(dir)
+		if err != nil {
+			return "", err
+		}
+		names, ids = append(names, b.Files()...), append(identityFiles[:len(identityFiles):len(identityFiles)], VocabFile)
+	} else {
+		ck, err := Open(dir)
+		if err != nil {
+			return "", err
+		}
+		names, ids = append(names, ck.Files...), identityFiles
 	}
-	names := append([]string(nil), ck.Files...)
-	for _, f := range identityFiles {
+	for _, f := range ids {
 		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
 			names = append(names, f)
 		} else if !errors.Is(err, fs.ErrNotExist) {

@@ -2,6 +2,7 @@ package layers
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/gomlx/gomlx/ml/model"
 )
@@ -137,3 +138,55 @@ func (c Config) bertFootprint(batch, srcLen, tgtLen int) Footprint {
 	f.Params += int64(b.TypeVocab+b.MaxLen) * int64(b.DModel)
 	return f
 }
+
+// WithBert returns c (a BERT kind) with a random BERT of c's own sizes as Bert: for the
+// encoder-decoder kinds, the encoder's (SrcVocab ids, DModel, Heads, FF, EncLayers
+// layers, the encoder mask Enc); for kind bert, the model's (Vocab ids, DecLayers
+// layers, the self mask Self, the MLM head). BERT's defaults fill the rest: 512
+// positions, 2 token types, LayerNorm epsilon 1e-12, erf GELU. Other kinds are
+// returned as they are.
+func (c Config) WithBert() Config {
+	if !IsBert(c.Kind) {
+		return c
+	}
+	d := c.WithDefaults()
+	b := BertConfig{Vocab: d.SrcVocab, DModel: c.DModel, Heads: c.Heads, FF: d.FF, Layers: c.EncLayers,
+		MaxLen: 512, TypeVocab: 2, LayerNormEps: 1e-12, Dropout: c.Dropout, Mask: d.Enc}
+	if c.Kind == KindBert {
+		b.Vocab, b.Layers, b.Mask, b.MLM = c.Vocab, c.DecLayers, d.Self, true
+	}
+	c.Bert = &b
+	return c
+}
+
+// PretrainedScales returns the variables of a BERT kind's training (model variables
+// under scope paths like "/model/bert/...") without the BERT encoder's when freeze, and
+// each one's learning-rate multiplier for optim.AdamWScaled: scale for the pretrained
+// part (the encoder, and bert2bert's decoder but its new cross-attention), 1 for the
+// rest. scale 0 means 1.
+func PretrainedScales(vars []*model.Variable, freeze bool, scale float64) ([]*model.Variable, []float64) {
+	if scale == 0 {
+		scale = 1
+	}
+	var keep []*model.Variable
+	var scales []float64
+	for _, v := range vars {
+		p := v.Path() + "/"
+		enc := strings.Contains(p, "/"+BertScope+"/")
+		dec := strings.Contains(p, "/"+BertDecoderScope+"/") && !strings.Contains(p, "/cross/")
+		if freeze && enc {
+			continue
+		}
+		keep = append(keep, v)
+		if enc || dec {
+			scales = append(scales, scale)
+		} else {
+			scales = append(scales, 1)
+		}
+	}
+	return keep, scales
+}
+
+// BertDecoder returns bert2bert's BERT decoder config (its sizes, Vocab ids, the MLM
+// head, the self mask Self): what an export writes as a BertLMHeadModel.
+func (c Config) BertDecoder() BertConfig { return c.bertDecoderConfig() }

@@ -141,4 +141,7 @@ type Config struct {
 	Beta2               float64 `yaml:"beta2"`
 	Epsilon             float64 `yaml:"epsilon"`
 	ClipNorm            float64 `yaml:"clip_norm"` // 0: no clipping
+	// EncoderLRScale multiplies the learning rate of a BERT kind's pretrained part
+	// (layers.PretrainedScales); 0 means 1 and is left out of run ids.
+	EncoderLRScale float64 `yaml:"encoder_lr_scale,omitempty"`
 }

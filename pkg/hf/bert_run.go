@@ -1,0 +1,266 @@
+package hf
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/masklab/masklab/datasets"
+	"github.com/masklab/masklab/internal/fsx"
+	"github.com/masklab/masklab/pkg/layers"
+	"github.com/masklab/masklab/pkg/mask"
+)
+
+// IsBertCheckpoint reports whether dir's config.json names a BERT class (its
+// "architectures" or model_type "bert"): such a checkpoint warm-starts the BERT kinds'
+// encoder (OpenBert), not a decoder-only LM (Open).
+func IsBertCheckpoint(dir string) bool {
+	raw, err := readJSON(filepath.Join(dir, ConfigFile))
+	if err != nil {
+		return false
+	}
+	if mt, _ := raw["model_type"].(string); mt == "bert" {
+		return true
+	}
+	archs, _ := raw["architectures"].([]any)
+	for _, a := range archs {
+		if s, _ := a.(string); strings.HasPrefix(s, "Bert") {
+			return true
+		}
+	}
+	return false
+}
+
+// TaskVocab returns the vocabulary a run on the checkpoint encodes its task with: the
+// WordPiece tokenizer's ids (Tokenizer), with [PAD] as padding, [CLS] as the decoder's
+// first input (BOS: Rothe et al. start decoding from it), [SEP] as the end of a source
+// and of a target (EOS), [UNK] and [MASK].
+func (b *BertCheckpoint) TaskVocab() (*datasets.Vocab, error) {
+	w, err := b.Tokenizer()
+	if err != nil {
+		return nil, err
+	}
+	if w.Pad < 0 {
+		return nil, fmt.Errorf("hf: %s: the tokenizer's vocabulary has no [PAD]", b.Dir)
+	}
+	return datasets.NewCodecVocab(b.Config.Vocab, func(id int) string { return w.Token(int32(id)) }, w,
+		int(w.Pad), int(w.CLS), int(w.SEP), int(w.UnkID), int(w.Mask))
+}
+
+// ForRun returns run (a BERT kind's layers.Config built from the run's own sizes) with
+// the checkpoint's encoder as run.Bert: its sizes, under run.Bert's mask (or the
+// encoder mask run.Enc), with the run's dropout, the MLM head for kind bert. The decoder
+// keeps the run's sizes but takes the encoder's width (d_model = hidden_size); a task
+// whose ids reach past vocab_size is refused.
+func (b *BertCheckpoint) ForRun(run layers.Config) (layers.Config, error) {
+	if !layers.IsBert(run.Kind) {
+		return layers.Config{}, fmt.Errorf("hf: %s is a BERT (%s): it warm-starts the model kinds %s, not %q",
+			b.Dir, b.Config.Architecture, strings.Join(layers.BertKinds, ", "), run.Kind)
+	}
+	if run.Vocab > b.Config.Vocab {
+		return layers.Config{}, fmt.Errorf("hf: the task's vocabulary has %d ids, the %s's (vocab_size) %d: tokenize the task with the checkpoint's tokenizer", run.Vocab, b.Config.Architecture, b.Config.Vocab)
+	}
+	m := run.Enc
+	if run.Bert != nil {
+		m = run.Bert.Mask
+	}
+	bc := b.Config.Model(m, false, run.Kind == layers.KindBert)
+	bc.Dropout = run.Dropout
+	run.Bert, run.DModel, run.SrcVocab = &bc, bc.DModel, bc.Vocab
+	if run.Kind == layers.KindBert || run.Kind == layers.KindBert2Bert {
+		run.Vocab, run.Heads, run.FF, run.DecLayers = bc.Vocab, bc.Heads, bc.FF, bc.Layers
+	}
+	return run, run.Validate()
+}
+
+// WarmStart loads the checkpoint into a run of kind whose model is under scope: the
+// encoder under scope/bert (layers.BertScope), and for bert2bert the decoder too
+// (scope/bert_decoder: every tensor but the new cross-attention, as Rothe et al.). A
+// checkpoint without the MLM head leaves a kind bert's head (and bert2bert's output)
+// random.
+func (b *BertCheckpoint) WarmStart(store *model.Store, scope, kind string) error {
+	scope = strings.TrimSuffix(scope, "/")
+	if err := b.Load(store, scope+"/"+layers.BertScope); err != nil {
+		return err
+	}
+	if kind == layers.KindBert2Bert {
+		return b.Load(store, scope+"/"+layers.BertDecoderScope)
+	}
+	return nil
+}
+
+// bertSpecials renames masklab's special tokens to BERT's in an exported vocab.txt.
+var bertSpecials = map[string]string{
+	datasets.PadToken: "[PAD]", datasets.UnkToken: "[UNK]", datasets.BosToken: "[CLS]",
+	datasets.EosToken: "[SEP]", datasets.MaskToken: "[MASK]", datasets.SepToken: "[unused1]",
+}
+
+// WriteBertVocab writes a masklab vocabulary as a BERT tokenizer in dir: vocab.txt
+// (one token a line, the line its id; <pad>, <unk>, <bos>, <eos>, <mask> renamed [PAD],
+// [UNK], [CLS], [SEP], [MASK]; a token no line can hold, with whitespace, becomes
+// [unusedN]) and tokenizer_config.json (BertTokenizer, no lower-casing or accent
+// stripping, every CJK character split out). WordPiece over it gives masklab's own ids
+// for text of characters in the vocabulary (masklab's character tokenization of Chinese
+// is BERT's).
+func WriteBertVocab(dir string, v *datasets.Vocab) error {
+	var sb strings.Builder
+	for id, tok := range v.Tokens {
+		if s, ok := bertSpecials[tok]; ok {
+			tok = s
+		} else if tok == "" || strings.ContainsFunc(tok, bertSpace) {
+			tok = fmt.Sprintf("[unused%d]", id+2)
+		}
+		sb.WriteString(tok)
+		sb.WriteByte('\n')
+	}
+	if err := os.MkdirAll(dir, fsx.DirMode); err != nil {
+		return fmt.Errorf("hf: %w", err)
+	}
+	if err := fsx.WriteFileAtomic(filepath.Join(dir, VocabFile), []byte(sb.String())); err != nil {
+		return fmt.Errorf("hf: %w", err)
+	}
+	return writeJSON(filepath.Join(dir, TokenizerConfigFile), map[string]any{
+		"tokenizer_class": "BertTokenizer", "do_lower_case": false, "strip_accents": nil, "tokenize_chinese_chars": true,
+		"do_basic_tokenize": true, "pad_token": "[PAD]", "unk_token": "[UNK]", "cls_token": "[CLS]", "sep_token": "[SEP]",
+		"mask_token": "[MASK]", "model_max_length": 512,
+	})
+}
+
+// ExportBertRun writes a masklab BERT (cfg, variables in store under scope, e.g. a
+// masked-LM pretraining run's) with its vocabulary v as a BertForMaskedLM (or BertModel)
+// checkpoint: config.json, model.safetensors, vocab.txt and tokenizer_config.json, which
+// OpenBert and LoadWordPiece read back (and transformers' BertForMaskedLM and
+// BertTokenizer load).
+func ExportBertRun(dir string, cfg layers.BertConfig, v *datasets.Vocab, store *model.Store, scope, tokDir string) error {
+	if cfg.Vocab != v.Size() {
+		return fmt.Errorf("hf: export: the BERT has %d word embeddings, the vocabulary %d tokens", cfg.Vocab, v.Size())
+	}
+	if !cfg.Mask.IsZero() && cfg.Mask.String() != mask.Pad.String() {
+		return fmt.Errorf("hf: export: the BERT was trained under the self-attention mask %q; a Hugging Face BERT attends under its padding mask only", cfg.Mask)
+	}
+	lay, err := NewBertLayout(cfg)
+	if err != nil {
+		return err
+	}
+	if store.GetVariable(scope+"/pooler/dense/weights") != nil {
+		cfg.Pooler = true // loaded from a checkpoint that has one: kept
+	}
+	lay.Config.Raw["pad_token_id"] = v.PAD
+	if err := ExportBert(dir, lay, store, scope, ""); err != nil {
+		return err
+	}
+	return writeTokenizer(dir, v, tokDir)
+}
+
+// writeTokenizer writes v as a BERT tokenizer to dir (WriteBertVocab), or, when the run
+// encoded its task with a BERT checkpoint's tokenizer (tokDir), copies that one's files.
+func writeTokenizer(dir string, v *datasets.Vocab, tokDir string) error {
+	if tokDir == "" {
+		return WriteBertVocab(dir, v)
+	}
+	for _, name := range []string{VocabFile, TokenizerFile, TokenizerConfigFile, "special_tokens_map.json"} {
+		data, err := os.ReadFile(filepath.Join(tokDir, name))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		} else if err != nil {
+			return fmt.Errorf("hf: export: %w", err)
+		}
+		if err := fsx.WriteFileAtomic(filepath.Join(dir, name), data); err != nil {
+			return fmt.Errorf("hf: export: %w", err)
+		}
+	}
+	return nil
+}
+
+// ExportEncoderDecoder writes a BERT encoder-decoder run (m, variables in store under
+// scope) in transformers' EncoderDecoderModel layout: config.json ("encoder-decoder",
+// the encoder's BertConfig and the decoder's with is_decoder and add_cross_attention,
+// decoder_start_token_id [CLS]), one model.safetensors ("encoder." a BertModel,
+// "decoder." a BertLMHeadModel: "bert." without pooler, each layer's "crossattention",
+// "cls.predictions") and the tokenizer (writeTokenizer). Only bert2bert maps: masklab's
+// BERT decoder is BertLMHeadModel's (post-LN self-attention, cross-attention and MLP, the
+// tied MLM head). bert2rnd's and bert-lstm's decoders (masklab's Transformer and LSTM
+// decoders) have no Hugging Face counterpart: their encoder is written to dir/encoder
+// as a BertModel, and the error says the decoder was not exported.
+func ExportEncoderDecoder(dir string, m layers.Config, v *datasets.Vocab, store *model.Store, scope, tokDir string) error {
+	scope = strings.TrimSuffix(scope, "/")
+	if m.Bert == nil || !layers.IsBert(m.Kind) || m.Kind == layers.KindBert {
+		return fmt.Errorf("hf: export: not a BERT encoder-decoder (model kind %q)", m.Kind)
+	}
+	enc := *m.Bert
+	enc.MLM, enc.Mask = false, mask.Attention{}
+	if m.Kind != layers.KindBert2Bert {
+		sub := filepath.Join(dir, "encoder")
+		if err := ExportBertRun(sub, enc, v, store, scope+"/"+layers.BertScope, tokDir); err != nil {
+			return err
+		}
+		return fmt.Errorf("hf: export: the %s decoder (masklab's %s decoder) has no Hugging Face counterpart (an EncoderDecoderModel's decoder is a BertLMHeadModel): "+
+			"not exported; its BERT encoder is written to %s as a BertModel", m.Kind, map[bool]string{true: "Transformer", false: "LSTM"}[m.Kind == layers.KindBert2Rnd], sub)
+	}
+	if m.Self.String() != mask.Causal.String() && m.Self.String() != mask.And(mask.Causal, mask.Pad).String() {
+		return fmt.Errorf("hf: export: the decoder was trained under the self-attention mask %q; BertLMHeadModel's is causal (and padding)", m.Self)
+	}
+	if m.Cross.String() != mask.Pad.String() {
+		return fmt.Errorf("hf: export: the decoder's cross-attention was trained under the mask %q; an EncoderDecoderModel's attends under the source padding only", m.Cross)
+	}
+	if v.Size() != m.Vocab || m.Bert.Vocab != m.Vocab {
+		return fmt.Errorf("hf: export: an EncoderDecoderModel shares one tokenizer: the encoder has %d word embeddings, the decoder %d, the vocabulary %d tokens", m.Bert.Vocab, m.Vocab, v.Size())
+	}
+	if store.GetVariable(scope+"/"+layers.BertScope+"/pooler/dense/weights") != nil {
+		enc.Pooler = true
+	}
+	el, err := NewBertLayout(enc)
+	if err != nil {
+		return err
+	}
+	dl, err := NewBertLayout(m.BertDecoder())
+	if err != nil {
+		return err
+	}
+	D := enc.DModel
+	var ts []Tensor
+	for _, t := range el.ck.tensors {
+		t.Name, t.Vars = "encoder."+t.Name, prefixed(scope+"/"+layers.BertScope, t.Vars)
+		ts = append(ts, t)
+	}
+	for _, t := range dl.ck.tensors {
+		t.Name, t.Vars = "decoder."+t.Name, prefixed(scope+"/"+layers.BertDecoderScope, t.Vars)
+		ts = append(ts, t)
+		if l, ok := strings.CutSuffix(t.Name, ".attention.output.LayerNorm.bias"); ok {
+			n := strings.TrimPrefix(l, "decoder.bert.encoder.layer.")
+			at := fmt.Sprintf("%s/%s/encoder/layer_%s/cross", scope, layers.BertDecoderScope, n)
+			for _, p := range []struct{ name, v string }{{"self.query", "query"}, {"self.key", "key"}, {"self.value", "value"}, {"output.dense", "output"}} {
+				ts = append(ts, Tensor{Name: l + ".crossattention." + p.name + ".weight", Shape: []int{D, D}, Transpose: true, Vars: []string{at + "/MultiHeadAttention/" + p.v + "/dense/weights"}},
+					Tensor{Name: l + ".crossattention." + p.name + ".bias", Shape: []int{D}, Vars: []string{at + "/MultiHeadAttention/" + p.v + "/dense/biases"}})
+			}
+			ts = append(ts, Tensor{Name: l + ".crossattention.output.LayerNorm.weight", Shape: []int{D}, Vars: []string{at + "/norm/layer_normalization/gain"}},
+				Tensor{Name: l + ".crossattention.output.LayerNorm.bias", Shape: []int{D}, Vars: []string{at + "/norm/layer_normalization/offset"}})
+		}
+	}
+	encRaw, decRaw := el.Config.Raw, dl.Config.Raw
+	encRaw["pad_token_id"], decRaw["pad_token_id"] = v.PAD, v.PAD
+	encRaw["architectures"], decRaw["architectures"] = []any{"BertModel"}, []any{"BertLMHeadModel"}
+	decRaw["is_decoder"], decRaw["add_cross_attention"] = true, true
+	raw := map[string]any{
+		"architectures": []any{"EncoderDecoderModel"}, "model_type": "encoder-decoder", "is_encoder_decoder": true,
+		"encoder": encRaw, "decoder": decRaw, "decoder_start_token_id": v.BOS, "bos_token_id": v.BOS,
+		"eos_token_id": v.EOS, "pad_token_id": v.PAD, "tie_word_embeddings": false, "torch_dtype": "float32",
+	}
+	out := &BertCheckpoint{Config: &BertConfig{Raw: raw}, ck: &Checkpoint{stored: map[string]*stored{}, headers: map[string]*stFile{}, tensors: ts}}
+	if err := ExportBert(dir, out, store, "", ""); err != nil {
+		return err
+	}
+	return writeTokenizer(dir, v, tokDir)
+}
+
+func prefixed(scope string, vars []string) []string {
+	out := make([]string, len(vars))
+	for i, v := range vars {
+		out[i] = scope + v
+	}
+	return out
+}
