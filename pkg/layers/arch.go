@@ -176,7 +176,7 @@ func archModel(scope *model.Scope, cfg Config, in Inputs, wantWeights bool) (*Re
 	var slidingMask *Mask
 	for l := range cfg.DecLayers {
 		if a.SlidingLayer(l) {
-			slidingMask, err = buildMask(scope, mask.And(cfg.Self, mask.Window(a.Window-1)), B, H, T, T, side, "self (sliding window)")
+			slidingMask, err = decMask(scope, mask.And(cfg.Self, mask.Window(a.Window-1)), in, B, H, T, T, true, side, "self (sliding window)")
 			if err != nil {
 				return nil, err
 			}
@@ -218,7 +218,7 @@ func archModel(scope *model.Scope, cfg Config, in Inputs, wantWeights bool) (*Re
 		s := ls.In("self")
 		h := norm(s.In("norm"), y)
 		b := MultiHeadAttention(s, h, h, h, H, cfg.headDim()).WithOutputDim(cfg.DModel).
-			WithMask(m).WithScore(score).WithDropout(cfg.Dropout, in.Training)
+			WithMask(m).WithScore(score).WithDropout(cfg.Dropout, in.Training).withCache(in.Cache.layer(false, l))
 		if a.Family == FamilyGPT2 {
 			b = b.WithFusedQKV(true)
 		} else {

@@ -224,7 +224,7 @@ func (b *AttentionBuilder) checkMask() error {
 	if m == nil {
 		return nil
 	}
-	B, Q, K, H := b.query.Shape().Dim(0), b.query.Shape().Dim(1), b.key.Shape().Dim(1), b.heads
+	B, Q, K, H := b.query.Shape().Dim(0), b.query.Shape().Dim(1), b.ext.cache.keyLen(b.key.Shape().Dim(1)), b.heads
 	d := m.Allowed.Shape().Dimensions
 	if (d[0] != B && d[0] != 1) || (d[1] != 1 && d[1] != H) || d[2] != Q || d[3] != K {
 		return fmt.Errorf("layers: attention mask %s does not fit [B=%d,1|H=%d,Q=%d,K=%d]", m.Allowed.Shape(), B, H, Q, K)
@@ -241,6 +241,9 @@ func (b *AttentionBuilder) project(scope *model.Scope) (q, k, v *graph.Node) {
 	} else {
 		bias, Hkv := !b.ext.noQKVBias, b.kvHeads()
 		q = dense(scope.In("query"), b.query, H*dh, bias)
+		if k, v, ok := b.ext.cache.fixed(); ok { // cross-attention memory projected once (kvcache.go)
+			return graph.Reshape(q, B, Q, H, dh), k, v
+		}
 		k = dense(scope.In("key"), b.key, Hkv*dh, bias)
 		v = dense(scope.In("value"), b.value, Hkv*dh, bias)
 	}

@@ -20,6 +20,7 @@ type attentionOptions struct {
 	headNorm  bool      // RMSNorm over each head's queries and keys, before RoPE
 	normEps   float64   // its epsilon
 	invFreq   []float64 // RoPE inverse frequencies (len headDim/2); nil: from the base
+	cache     *layerKV  // decoding: the layer's key/value cache (kvcache.go); nil: none
 }
 
 // WithKVHeads sets the number of key/value heads for grouped-query attention (GQA;
@@ -79,10 +80,15 @@ func (b *AttentionBuilder) optionsError() error {
 
 // positionHeads applies the head norms and the rotary embedding to the queries and keys
 // [B,L,H|Hkv,dh], and repeats the key/value heads of grouped-query attention.
+// With a key/value cache, the new keys and values go through it (kvcache.go); keys the
+// cache already holds (a cross-attention's projected memory) are used as they are.
 func (b *AttentionBuilder) positionHeads(scope *model.Scope, q, k, v *graph.Node) (*graph.Node, *graph.Node, *graph.Node) {
+	_, _, cached := b.ext.cache.fixed()
 	if b.ext.headNorm {
 		q = rmsNorm(scope.In("query_norm"), q, b.ext.normEps)
-		k = rmsNorm(scope.In("key_norm"), k, b.ext.normEps)
+		if !cached {
+			k = rmsNorm(scope.In("key_norm"), k, b.ext.normEps)
+		}
 	}
 	if b.qPos != nil {
 		freqs := b.ext.invFreq
@@ -90,8 +96,11 @@ func (b *AttentionBuilder) positionHeads(scope *model.Scope, q, k, v *graph.Node
 			freqs = RopeScaling{}.InvFreq(b.rotaryBase, b.headDim)
 		}
 		q = rotaryFreqs(q, b.qPos, freqs)
-		k = rotaryFreqs(k, b.kPos, freqs)
+		if !cached {
+			k = rotaryFreqs(k, b.kPos, freqs)
+		}
 	}
+	k, v = b.ext.cache.update(k, v)
 	return q, repeatHeads(k, b.heads), repeatHeads(v, b.heads)
 }
 

@@ -39,6 +39,10 @@ type Inputs struct {
 	// encodes each source once, not at every step).
 	Memory *graph.Node
 
+	// Cache, if set, runs the decoder's positions against a key/value cache (decoding
+	// one token per step without recomputing the prefix; see KVCache).
+	Cache *KVCache
+
 	Training bool // dropout and random masks are active only when true
 }
 
@@ -155,6 +159,11 @@ func (in *Inputs) normalize(cfg Config) (B, S, T int, err error) {
 	if cfg.Positions == PosLearned && (T > cfg.MaxLen || S > cfg.MaxLen) {
 		return 0, 0, 0, fmt.Errorf("layers: sequence length %d exceeds max_len %d of learned positions", max(S, T), cfg.MaxLen)
 	}
+	if in.Cache != nil {
+		if err := in.Cache.normalize(in, cfg, B, T); err != nil {
+			return 0, 0, 0, err
+		}
+	}
 	return B, S, T, nil
 }
 
@@ -212,7 +221,7 @@ func decoderSelf(scope *model.Scope, cfg Config, in Inputs, B, H, T int) (pos *g
 		pos = graph.BroadcastToDims(graph.Iota(in.Dec.Graph(), shapes.Make(dtypes.Int32, 1, T), 1), B, T)
 	}
 	side = mask.Side{QueryLen: in.DecLen, KeyLen: in.DecLen, PrefixLen: in.PrefixLen, QuerySeg: in.Segments, Training: in.Training}
-	m, err = buildMask(scope, cfg.Self, B, H, T, T, side, "self")
+	m, err = decMask(scope, cfg.Self, in, B, H, T, T, true, side, "self")
 	return pos, side, m, err
 }
 
@@ -247,7 +256,7 @@ func transformerModel(scope *model.Scope, cfg Config, in Inputs, wantWeights boo
 				return nil, err
 			}
 		}
-		crossMask, err = buildMask(scope, cfg.Cross, B, H, T, S,
+		crossMask, err = decMask(scope, cfg.Cross, in, B, H, T, S, false,
 			mask.Side{QueryLen: in.DecLen, KeyLen: in.SrcLen, PrefixLen: in.PrefixLen, QuerySeg: in.Segments, Training: in.Training}, "cross")
 		if err != nil {
 			return nil, err
@@ -274,13 +283,13 @@ func transformerModel(scope *model.Scope, cfg Config, in Inputs, wantWeights boo
 	for l := range cfg.DecLayers {
 		ls := ds.In("layer_%d", l)
 		var w *graph.Node
-		y, w, err = sublayerAttention(ls, "self", cfg, in.Training, y, nil, selfMask, selfScore, decPos, decPos, wantWeights)
+		y, w, err = sublayerAttention(ls, "self", cfg, in.Training, y, nil, selfMask, selfScore, decPos, decPos, in.Cache.layer(false, l), wantWeights)
 		if err != nil {
 			return nil, err
 		}
 		addWeights(res, wantWeights, "self", l, w)
 		if memory != nil {
-			y, w, err = sublayerAttention(ls, "cross", cfg, in.Training, y, memory, crossMask, nil, nil, nil, wantWeights)
+			y, w, err = sublayerAttention(ls, "cross", cfg, in.Training, y, memory, crossMask, nil, nil, nil, in.Cache.layer(true, l), wantWeights)
 			if err != nil {
 				return nil, err
 			}
@@ -314,7 +323,7 @@ func encoder(scope *model.Scope, cfg Config, in Inputs, encMask *Mask, B, S int,
 	for l := range cfg.EncLayers {
 		ls := es.In("layer_%d", l)
 		var w *graph.Node
-		x, w, err = sublayerAttention(ls, "self", cfg, in.Training, x, nil, encMask, nil, srcPos, srcPos, wantWeights)
+		x, w, err = sublayerAttention(ls, "self", cfg, in.Training, x, nil, encMask, nil, srcPos, srcPos, nil, wantWeights)
 		if err != nil {
 			return nil, err
 		}
@@ -382,9 +391,9 @@ func addWeights(res *Result, want bool, block string, layer int, w *graph.Node) 
 
 // sublayerAttention is one residual attention block, pre-LN (x + Attn(LN(x))) or
 // post-LN (LN(x + Attn(x))). memory nil means self-attention; score (nil: none) is the
-// prepared score modification.
+// prepared score modification; cache (nil: none) the layer's key/value cache.
 func sublayerAttention(scope *model.Scope, name string, cfg Config, training bool, x, memory *graph.Node,
-	m *Mask, score func(*graph.Node) *graph.Node, qPos, kPos *graph.Node, wantWeights bool) (*graph.Node, *graph.Node, error) {
+	m *Mask, score func(*graph.Node) *graph.Node, qPos, kPos *graph.Node, cache *layerKV, wantWeights bool) (*graph.Node, *graph.Node, error) {
 	s := scope.In("%s", name)
 	h := x
 	if !cfg.PostLN {
@@ -395,7 +404,7 @@ func sublayerAttention(scope *model.Scope, name string, cfg Config, training boo
 		kv = memory
 	}
 	b := MultiHeadAttention(s, h, kv, kv, cfg.Heads, cfg.DModel/cfg.Heads).
-		WithMask(m).WithScore(score).WithDropout(cfg.Dropout, training)
+		WithMask(m).WithScore(score).WithDropout(cfg.Dropout, training).withCache(cache)
 	if memory == nil && cfg.FusedQKV {
 		b = b.WithFusedQKV(true)
 	}

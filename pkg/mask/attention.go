@@ -157,6 +157,8 @@ type Env struct {
 	variableFor func(name string, shape shapes.Shape) *graph.Node
 	varSuffix   string // set by BuildScore for the second and later steps
 	variables   int    // how many Variable calls were made
+
+	rows int // > 0: Query holds rows query positions per example (NewEnvRows)
 }
 
 // Side is the batch's side data as graph nodes, given to NewEnv. Every field is
@@ -258,7 +260,11 @@ func (e *Env) Build(m Attention) (out *graph.Node, err error) {
 	if m.perHead {
 		h = e.H
 	}
-	return graph.BroadcastToDims(out, e.B, h, e.Q, e.K), nil
+	q := e.Q
+	if e.rows > 0 {
+		q = e.rows
+	}
+	return graph.BroadcastToDims(out, e.B, h, q, e.K), nil
 }
 
 // The side data an attention mask may read, by the names Needs reports them (the
