@@ -23,6 +23,12 @@ var Table = []Var{
 	{"MASKLAB_CJK_FONT", "pkg/plots", "path of a TrueType/OpenType font with CJK glyphs for figure labels (none: no CJK glyphs; default: searched in the system's font folders)"},
 	{"MASKLAB_QUICK", "pkg/notebook", "1 runs the notebooks in quick mode (a short smoke run each, what the tests run)"},
 	{"MASKLAB_RUNS", "pkg/notebook", "the folder where notebook sweeps keep their runs (default: runs/notebooks under the repository)"},
+	{"HF_HUB_CACHE", "pkg/hf", "the Hugging Face hub cache where model ids (init_from, generate) are looked up and downloaded (default: $HF_HOME/hub)"},
+	{"HF_HOME", "pkg/hf", "Hugging Face's home; the hub cache is $HF_HOME/hub unless HF_HUB_CACHE is set (default: $XDG_CACHE_HOME/huggingface)"},
+	{"XDG_CACHE_HOME", "pkg/hf", "the default HF_HOME is $XDG_CACHE_HOME/huggingface (default: ~/.cache)"},
+	{"HF_HUB_OFFLINE", "pkg/hf", "1 (or on, yes, true) never downloads a model id: one missing from the hub cache is an error saying where it looked"},
+	{"HF_TOKEN", "pkg/hf", "the access token sent when downloading a model id (gated models such as Llama)"},
+	{"HF_ENDPOINT", "pkg/hf", "the hub downloads come from (default https://huggingface.co); read by go-huggingface's hub package"},
 	{"MASKLAB_TRACE", "cmd/masklab", "non-empty: an internal error prints its Go panic trace instead of one line"},
 }
 
