@@ -80,8 +80,8 @@ func (t TaskConfig) DataFile() (prefix, path string) {
 // directory for --set) and records the file's sha256 in task.data_sha256. A run's id is
 // the hash of its resolved config, so a run on edited data is a new run, never the old
 // one reported as done. Built-in tasks are left as they are. An init_from that is a
-// Hugging Face checkpoint directory is resolved the same way (init_sha256) and sets
-// model.kind=decoder.
+// Hugging Face checkpoint directory, or model id (hf.ResolveModel), is resolved the same
+// way (init_sha256) and sets model.kind=decoder.
 func (c *Config) ResolveData(dir string) error {
 	if err := c.resolveInit(dir); err != nil {
 		return err
@@ -111,6 +111,12 @@ func (c *Config) resolveInit(dir string) error {
 	path := c.InitFrom
 	if path != "" && !filepath.IsAbs(path) {
 		path = filepath.Join(dir, path)
+	}
+	if hf.IsModelID(c.InitFrom) && !exists(path) && !exists(filepath.Join(dir, strings.Split(c.InitFrom, "/")[0])) {
+		var err error // owner/name: its snapshot in the Hugging Face hub cache
+		if path, err = hf.ResolveModel(c.InitFrom); err != nil {
+			return fmt.Errorf("init_from=%s: no such directory, and as a model id: %w", c.InitFrom, err)
+		}
 	}
 	if path == "" || !hf.IsCheckpoint(path) {
 		return nil
@@ -514,3 +520,5 @@ func (c *Config) Validate() error {
 	}
 	return nil
 }
+
+func exists(path string) bool { _, err := os.Stat(path); return err == nil }

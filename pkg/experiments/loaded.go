@@ -1,6 +1,7 @@
 package experiments
 
 import (
+	"cmp"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -111,6 +112,33 @@ func (l *Loaded) Generate(text string) (string, error) {
 	}
 	v := l.sess.su.task.Vocab
 	return strings.TrimSpace(v.DecodeText(trimEOS(preds[0], v.EOS))), nil
+}
+
+// GenerateWith continues text like Generate, with the key/value cache and opts' sampling
+// and MaxNewTokens (layers.Generator; 0 new tokens: up to the trained length); the
+// decoder sees its own tokens uncorrupted. It returns the text and whether the cache was used.
+func (l *Loaded) GenerateWith(text string, opts layers.GenerateOptions) (string, bool, error) {
+	b, err := l.generationBatch(text)
+	if err != nil {
+		return "", false, err
+	}
+	v := l.sess.su.task.Vocab
+	opts.BOS, opts.EOS, opts.PAD, opts.MaxLen, opts.SrcLen, opts.Scope = int32(v.BOS), int32(v.EOS), int32(v.PAD), b.T, b.S, "model"
+	opts.MaxNewTokens = cmp.Or(opts.MaxNewTokens, b.T)
+	var src [][]int32
+	if b.S > 0 && l.sess.su.model.Kind != layers.KindDecoder {
+		src = [][]int32{b.Src[:b.SrcLen[0]]}
+	}
+	g, err := layers.NewGenerator(l.sess.be, l.sess.store, l.sess.su.model, opts)
+	if err != nil {
+		return "", false, err
+	}
+	out, err := g.Generate(src, [][]int32{b.Dec[:b.PromptLen[0]+1]})
+	if err != nil {
+		return "", false, err
+	}
+	cached, _ := g.Cached()
+	return strings.TrimSpace(v.DecodeText(trimEOS(out.Tokens[0], v.EOS))), cached, nil
 }
 
 // Export writes the run to dir as a Hugging Face checkpoint with its tokenizer: a run
