@@ -1,10 +1,11 @@
 module github.com/masklab/masklab
 
-go 1.27
+go 1.27.0
 
 toolchain go1.27.3
 
 require (
+	github.com/ardanlabs/jinja v1.12.0
 	github.com/gomlx/compute v0.1.14
 	github.com/gomlx/go-huggingface v0.3.1
 	github.com/gomlx/go-xla v0.4.13

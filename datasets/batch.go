@@ -16,7 +16,10 @@ import (
 // For an SFT document (target = prompt + SEP + completion, [Example].PromptLen =
 // len(prompt)+1) the labels at its first PromptLen positions are prompt (Prompt = 1)
 // and the decoder inputs at its first PromptLen+1 positions (BOS, prompt, SEP) are its
-// prefix (Prefix = 1), the span a prefix-LM mask lets attend bidirectionally.
+// prefix (Prefix = 1), the span a prefix-LM mask lets attend bidirectionally. A
+// conversation ([Example].Spans set) has Prompt = 1 on every label outside its
+// supervised spans (its later user turns too), and its prefix is what precedes its first
+// span.
 type Batch struct {
 	// Split, Step and Epoch say where the batch came from (Epoch of its first row).
 	Split       string
@@ -352,7 +355,7 @@ func (t *Task) fill(exs []Example, rows []row, B, S, T int) Batch {
 				}
 				b.Segments[i] = seg
 				b.Positions[i] = int32(p)
-				if p < e.PromptLen {
+				if !e.Supervised(p) {
 					b.Prompt[i] = 1
 				}
 				if e.PromptLen > 0 && p <= e.PromptLen {

@@ -51,11 +51,20 @@ func (v *Vocab) Codec() Codec { return v.codec }
 // seq2seq one, which becomes SFT: source as prompt, target as completion) is the
 // prompt's ids then the completion's, each encoded on its own and joined as they are (no
 // SEP, no separator: as TRL's prompt-completion format, a task that wants one has it in
-// its prompt text), PromptLen the prompt's ids. maxLen (> 0) drops examples of more ids
-// (counted in Dropped); maxExamples and maxEval (> 0) keep, of the examples that fit, the
-// ones whose keys hash lowest, as Options.MaxExamples and MaxEval do, so that t is best
-// loaded without MaxLen, MaxExamples and MaxEval (its examples are encoded in that order,
-// until enough fit). t itself (possibly cached) is not modified.
+// its prompt text), PromptLen the prompt's ids. A conversation (Example.Messages: chat
+// records, conversational prompt/completion records) is rendered by v's chat template
+// (Vocab.WithChatTemplate; none is an error) and encoded piece by piece between its
+// supervised spans, which become Example.Spans (see encodeChat).
+//
+// maxLen (> 0) is the maximum number of ids, BOS and EOS not counted. An LM document of
+// more ids is dropped (counted in Dropped). An SFT example or conversation of more ids
+// loses its first ids, which must be prompt (the prompt is cut from the left, counted in
+// Truncated); one whose supervised ids would be cut (its completion, or its first
+// assistant turn, starts later than the cut) is dropped instead, counted in TooLong and
+// Dropped: it is never trained on nothing. maxExamples and maxEval (> 0) keep, of the
+// examples that fit, the ones whose keys hash lowest, as Options.MaxExamples and MaxEval
+// do, so that t is best loaded without MaxLen, MaxExamples and MaxEval (its examples are
+// encoded in that order, until enough fit). t itself (possibly cached) is not modified.
 func (t *Task) WithCodec(v *Vocab, maxLen, maxExamples, maxEval int) (*Task, error) {
 	return t.withCodec(v, maxLen, maxExamples, maxEval, false)
 }
@@ -79,6 +88,8 @@ func (t *Task) withCodec(v *Vocab, maxLen, maxExamples, maxEval int, seq2seq boo
 	if seq2seq {
 		nt.SrcVocab = v
 	}
+	nt.Dropped, nt.Truncated, nt.TooLong = t.Dropped, 0, 0
+	var err error
 	encode := func(exs []Example, n int) []Example {
 		idx := make([]int, len(exs))
 		for i := range idx {
@@ -92,26 +103,46 @@ func (t *Task) withCodec(v *Vocab, maxLen, maxExamples, maxEval int, seq2seq boo
 		enc := make(map[int]Example)
 		var keep []int
 		for _, i := range idx {
-			if n > 0 && len(keep) >= n {
+			if err != nil || n > 0 && len(keep) >= n {
 				break
 			}
 			e := exs[i]
-			e.Source = nil
-			if seq2seq {
+			e.Source, e.Spans = nil, nil
+			switch {
+			case seq2seq:
 				e.Source, e.Target = v.codec.EncodePlain(e.SourceText), v.codec.EncodePlain(e.TargetText)
 				if maxLen > 0 && len(e.Source) > maxLen {
 					nt.Dropped++
 					continue
 				}
-			} else if nt.Kind == SFT {
+			case e.IsChat():
+				if v.chat == nil {
+					err = fmt.Errorf("%s: a conversation needs a chat template, and the tokenizer has none (a base model's): set task.chat_template to chatml or to a .jinja file", e.Origin)
+					return nil
+				}
+				var ids []int32
+				if ids, e.Spans, err = encodeChat(v, v.chat, &e); err != nil {
+					err = fmt.Errorf("%s: %w", e.Origin, err)
+					return nil
+				}
+				e.Target, e.PromptLen = ids, e.Spans[0].Start
+			case nt.Kind == SFT:
 				p := v.codec.EncodePlain(e.SourceText)
 				e.Target, e.PromptLen = append(p[:len(p):len(p)], v.codec.EncodePlain(e.TargetText)...), len(p)
-			} else {
+			default:
 				e.Target = v.codec.EncodePlain(e.TargetText)
 			}
 			if maxLen > 0 && len(e.Target) > maxLen {
-				nt.Dropped++
-				continue
+				if nt.Kind != SFT {
+					nt.Dropped++
+					continue
+				}
+				if _, ok := truncateLeft(&e, maxLen); !ok {
+					nt.Dropped++
+					nt.TooLong++
+					continue
+				}
+				nt.Truncated++
 			}
 			enc[i], keep = e, append(keep, i)
 		}
@@ -123,8 +154,11 @@ func (t *Task) withCodec(v *Vocab, maxLen, maxExamples, maxEval int, seq2seq boo
 		return out
 	}
 	nt.Train, nt.Valid, nt.Test = encode(t.Train, maxExamples), encode(t.Valid, maxEval), encode(t.Test, maxEval)
+	if err != nil {
+		return nil, fmt.Errorf("task %q: %w", t.Name, err)
+	}
 	if len(nt.Train) == 0 {
-		return nil, fmt.Errorf("task %q: no training example has at most task.max_len=%d tokenizer ids", t.Name, maxLen)
+		return nil, fmt.Errorf("task %q: no training example fits task.max_len=%d tokenizer ids (%d dropped, %d of them because their completion alone would not fit)", t.Name, maxLen, nt.Dropped, nt.TooLong)
 	}
 	nt.finish()
 	return nt, nil

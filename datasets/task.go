@@ -34,8 +34,21 @@ type Example struct {
 	// prompt and the completion).
 	SourceText, TargetText string
 	// PromptLen is the number of leading Target ids that are prompt (SFT: the prompt
-	// tokens plus the SEP); 0 for other kinds.
+	// tokens plus the SEP; a conversation: the ids before its first supervised span); 0
+	// for other kinds.
 	PromptLen int
+	// Spans, when set (conversations), are the supervised label positions of Target, in
+	// order: each assistant turn with the token that ends it (TRL's assistant-only loss),
+	// position len(Target) being the EOS label a Batch adds; every other position is
+	// prompt, for masks.loss completion and plw(w) alike. nil: the completion is every
+	// position from PromptLen on.
+	Spans []Span
+	// Messages is the conversation of a chat record ({"messages"}) or of a conversational
+	// prompt/completion record, whose first PromptMessages messages are then the prompt
+	// (0 for chat records: every assistant message is supervised). A codec vocabulary
+	// with a chat template renders it ([Task.WithCodec]).
+	Messages       []Message
+	PromptMessages int
 	// Key is the string the split was keyed on (the source, the CEDICT headword, the
 	// prompt); Origin says where the example came from ("cedict.tsv:1234",
 	// "my.jsonl:7", "reverse#5").
@@ -114,6 +127,11 @@ type Task struct {
 	// Dropped counts examples removed by the MinLen/MaxLen options or by cleaning
 	// (e.g. CEDICT entries whose glosses are all cross-references).
 	Dropped int
+	// Truncated counts the SFT examples whose prompt lost its first ids to the maximum
+	// length ([Task.WithCodec]); TooLong those dropped (and counted in Dropped) because
+	// their supervised ids alone would not fit, which would have left them nothing to
+	// train on.
+	Truncated, TooLong int
 	// Options are the options the task was loaded with, defaults filled in.
 	Options Options
 

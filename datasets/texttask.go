@@ -10,6 +10,12 @@ import (
 type rawExample struct {
 	key, origin      string
 	src, tgt, prompt []int32 // interned tokens; prompt: SFT only (tgt is then the completion)
+	// msgs, when set, make the example a conversation (SFT): tgt is its own-vocabulary
+	// encoding (internChat, chatSEP for SEP), spans its supervised positions, and the
+	// first promptMsgs messages the prompt of a conversational prompt/completion record.
+	msgs             []Message
+	promptMsgs       int
+	spans            []Span
 	srcText, tgtText string
 	// texts are hashes of strings that no two splits may share besides the key (e.g.
 	// the halves of a couplet, keyed on its poem): a valid example with one of them in
@@ -70,7 +76,7 @@ func buildTextTask(name string, kind Kind, raws []rawExample, in *interner, o Op
 	for i := range raws {
 		r := &raws[i]
 		n := len(r.tgt)
-		if kind == SFT {
+		if kind == SFT && r.msgs == nil {
 			n += len(r.prompt) + 1
 		}
 		if (o.MaxLen > 0 && (len(r.src) > o.MaxLen || n > o.MaxLen)) || (o.MinLen > 0 && (n < o.MinLen || (kind == Seq2Seq && len(r.src) < o.MinLen))) {
@@ -148,7 +154,9 @@ func buildTextTask(name string, kind Kind, raws []rawExample, in *interner, o Op
 			tgtCount[tok]++
 		}
 		for _, tok := range r.tgt {
-			tgtCount[tok]++
+			if tok != chatSEP {
+				tgtCount[tok]++
+			}
 		}
 		for _, tok := range r.src {
 			srcCount[tok]++
@@ -178,7 +186,7 @@ func buildTextTask(name string, kind Kind, raws []rawExample, in *interner, o Op
 		for _, i := range idx {
 			r := &raws[i]
 			n += len(r.src) + len(r.tgt)
-			if kind == SFT {
+			if kind == SFT && r.msgs == nil {
 				n += len(r.prompt) + 1
 			}
 		}
@@ -190,6 +198,10 @@ func buildTextTask(name string, kind Kind, raws []rawExample, in *interner, o Op
 					arena = append(arena, textSEP)
 				}
 				for _, tok := range part {
+					if tok == chatSEP {
+						arena = append(arena, textSEP)
+						continue
+					}
 					arena = append(arena, m[tok])
 				}
 			}
@@ -205,6 +217,11 @@ func buildTextTask(name string, kind Kind, raws []rawExample, in *interner, o Op
 			case LM:
 				e.Target = encode(tgtMap, r.tgt)
 			case SFT:
+				if r.msgs != nil {
+					e.Target, e.Messages, e.PromptMessages = encode(tgtMap, r.tgt), r.msgs, r.promptMsgs
+					e.Spans, e.PromptLen = r.spans, r.spans[0].Start
+					break
+				}
 				e.Target = encode(tgtMap, r.prompt, r.tgt) // prompt, SEP, completion
 				e.PromptLen = len(r.prompt) + 1
 			}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -13,7 +14,7 @@ import (
 
 func init() {
 	register("tsv", "user file (Options.Path or \"tsv:PATH\"): one \"source<TAB>target\" pair per line (seq2seq)", userTask("tsv", parseTSV))
-	register("jsonl", "user file (Options.Path or \"jsonl:PATH\"): one JSON object per line, {\"prompt\",\"completion\"} (sft) or {\"text\"} (lm)", userTask("jsonl", parseJSONL))
+	register("jsonl", "user file (Options.Path or \"jsonl:PATH\"): one JSON object per line, {\"prompt\",\"completion\"} (sft; strings, or lists of messages), {\"messages\":[{\"role\",\"content\"}]} (sft, chat) or {\"text\"} (lm)", userTask("jsonl", parseJSONL))
 }
 
 // userTask loads a user file of the named format with its parser.
@@ -104,20 +105,36 @@ func parseTSV(name string, data []byte) (Kind, []rawExample, *interner, error) {
 	return Seq2Seq, raws, in, nil
 }
 
-// jsonLine is one JSONL record; pointers tell a missing field from an empty one.
+// jsonLine is one JSONL record; nil fields are missing ones. Prompt and completion are
+// strings, or lists of messages (TRL's conversational form).
 type jsonLine struct {
-	Prompt     *string `json:"prompt"`
-	Completion *string `json:"completion"`
-	Text       *string `json:"text"`
+	Prompt     json.RawMessage `json:"prompt"`
+	Completion json.RawMessage `json:"completion"`
+	Text       json.RawMessage `json:"text"`
+	Messages   json.RawMessage `json:"messages"`
 }
 
-// parseJSONL reads one JSON object per line: all {"prompt","completion"} (SFT) or all
-// {"text"} (LM); other fields are ignored. Blank lines are skipped; anything else that
-// is not such an object is an error naming the file and line.
+// Record kinds of a JSONL file (one kind per file).
+const (
+	recText   = "{\"text\"}"
+	recPC     = "{\"prompt\", \"completion\"}"
+	recChat   = "{\"messages\"}"
+	recConvPC = "conversational {\"prompt\", \"completion\"}"
+)
+
+// parseJSONL reads one JSON object per line, all of one kind: {"prompt","completion"}
+// strings (SFT), {"text"} (LM), {"messages": [{"role","content"}, ...]} (chat: SFT whose
+// supervised spans are the assistant messages) or {"prompt": [messages], "completion":
+// [messages]} (TRL's conversational prompt/completion: SFT whose completion is the
+// completion messages); other fields are ignored. Blank lines are skipped; anything else
+// that is not such an object is an error naming the file and line. Conversations are
+// kept as Example.Messages; with masklab's own vocabulary each message is encoded as its
+// role, ":" and its content, messages separated by SEP (a checkpoint's tokenizer renders
+// them with its chat template instead: Task.WithCodec).
 func parseJSONL(name string, data []byte) (Kind, []rawExample, *interner, error) {
 	in := newInterner()
 	var raws []rawExample
-	var kind Kind
+	var kind string
 	firstAt := ""
 	err := lines(data, func(n int, line string) error {
 		if strings.TrimSpace(line) == "" {
@@ -127,10 +144,6 @@ func parseJSONL(name string, data []byte) (Kind, []rawExample, *interner, error)
 		var j jsonLine
 		dec := json.NewDecoder(strings.NewReader(line))
 		if err := dec.Decode(&j); err != nil {
-			var te *json.UnmarshalTypeError
-			if errors.As(err, &te) && te.Field != "" {
-				return fmt.Errorf("%s: field %q must be a string, got a JSON %s", at, te.Field, te.Value)
-			}
 			var se *json.SyntaxError
 			if errors.As(err, &se) {
 				return fmt.Errorf("%s: not valid JSON at character %d: %v", at, se.Offset, err)
@@ -140,36 +153,84 @@ func parseJSONL(name string, data []byte) (Kind, []rawExample, *interner, error)
 		if dec.More() {
 			return fmt.Errorf("%s: more than one JSON value on the line", at)
 		}
-		var k Kind
+		has := func(r json.RawMessage) bool { return len(r) > 0 && string(r) != "null" }
+		isList := func(r json.RawMessage) bool { return len(r) > 0 && r[0] == '[' }
+		var k string
 		switch {
-		case j.Text != nil && j.Prompt == nil && j.Completion == nil:
-			k = LM
-		case j.Text == nil && j.Prompt != nil && j.Completion != nil:
-			k = SFT
+		case has(j.Text) && !has(j.Prompt) && !has(j.Completion) && !has(j.Messages):
+			k = recText
+		case has(j.Messages) && !has(j.Prompt) && !has(j.Completion) && !has(j.Text):
+			k = recChat
+		case has(j.Prompt) && has(j.Completion) && !has(j.Text) && !has(j.Messages):
+			k = recPC
+			if isList(j.Prompt) || isList(j.Completion) {
+				k = recConvPC
+			}
 		default:
-			return fmt.Errorf("%s: want {\"prompt\": ..., \"completion\": ...} or {\"text\": ...}, got %q", at, clip(line))
+			return fmt.Errorf("%s: want {\"prompt\": ..., \"completion\": ...}, {\"messages\": [...]} or {\"text\": ...}, got %q", at, clip(line))
 		}
 		if kind == "" {
 			kind, firstAt = k, at
 		} else if k != kind {
 			return fmt.Errorf("%s: a %s record in a file of %s records (first at %s)", at, k, kind, firstAt)
 		}
-		var r rawExample
-		r.origin = at
-		if k == LM {
-			r.key, r.tgtText, r.tgt = *j.Text, *j.Text, in.tokenize(nil, *j.Text)
+		str := func(field string, r json.RawMessage) (string, error) {
+			var s string
+			if err := json.Unmarshal(r, &s); err != nil {
+				return "", fmt.Errorf("%s: field %q must be a string, got a JSON %s (%s)", at, field, jsonKind(r), clip(string(r)))
+			}
+			return s, nil
+		}
+		r := rawExample{origin: at}
+		switch k {
+		case recText:
+			text, err := str("text", j.Text)
+			if err != nil {
+				return err
+			}
+			r.key, r.tgtText, r.tgt = text, text, in.tokenize(nil, text)
 			if len(r.tgt) == 0 {
 				return fmt.Errorf("%s: empty \"text\" (no tokens)", at)
 			}
-		} else {
-			r.key, r.srcText, r.tgtText = *j.Prompt, *j.Prompt, *j.Completion
-			r.prompt, r.tgt = in.tokenize(nil, *j.Prompt), in.tokenize(nil, *j.Completion)
+		case recPC:
+			prompt, err := str("prompt", j.Prompt)
+			if err != nil {
+				return err
+			}
+			completion, err := str("completion", j.Completion)
+			if err != nil {
+				return err
+			}
+			r.key, r.srcText, r.tgtText = prompt, prompt, completion
+			r.prompt, r.tgt = in.tokenize(nil, prompt), in.tokenize(nil, completion)
 			if len(r.prompt) == 0 {
 				return fmt.Errorf("%s: empty \"prompt\" (no tokens)", at)
 			}
 			if len(r.tgt) == 0 {
 				return fmt.Errorf("%s: empty \"completion\" (no tokens)", at)
 			}
+		case recChat:
+			msgs, err := parseMessages(at, "messages", j.Messages)
+			if err != nil {
+				return err
+			}
+			if !slices.ContainsFunc(msgs, func(m Message) bool { return m.Role == "assistant" }) {
+				return fmt.Errorf("%s: a conversation without an \"assistant\" message has nothing to train on", at)
+			}
+			r.setChat(in, msgs, 0)
+		case recConvPC:
+			if !isList(j.Prompt) || !isList(j.Completion) {
+				return fmt.Errorf("%s: \"prompt\" and \"completion\" must both be strings or both lists of messages", at)
+			}
+			p, err := parseMessages(at, "prompt", j.Prompt)
+			if err != nil {
+				return err
+			}
+			c, err := parseMessages(at, "completion", j.Completion)
+			if err != nil {
+				return err
+			}
+			r.setChat(in, append(p, c...), len(p))
 		}
 		raws = append(raws, r)
 		return nil
@@ -180,7 +241,39 @@ func parseJSONL(name string, data []byte) (Kind, []rawExample, *interner, error)
 	if len(raws) == 0 {
 		return "", nil, nil, fmt.Errorf("%s: no examples (the file is empty or blank)", name)
 	}
-	return kind, raws, in, nil
+	if kind == recText {
+		return LM, raws, in, nil
+	}
+	return SFT, raws, in, nil
+}
+
+// setChat makes r a conversation: its messages, its own-vocabulary encoding
+// (internChat), its texts (the transcript before the first supervised message as the
+// source, the rest as the target) and its key (the whole transcript).
+func (r *rawExample) setChat(in *interner, msgs []Message, promptMessages int) {
+	r.msgs, r.promptMsgs = msgs, promptMessages
+	r.tgt, r.spans = internChat(in, msgs, promptMessages)
+	first := promptMessages
+	if first == 0 {
+		first = slices.IndexFunc(msgs, func(m Message) bool { return m.Role == "assistant" })
+	}
+	r.key = plainTranscript(msgs)
+	r.srcText, r.tgtText = plainTranscript(msgs[:first]), plainTranscript(msgs[first:])
+}
+
+// jsonKind names the kind of a JSON value as encoding/json's errors do.
+func jsonKind(r json.RawMessage) string {
+	switch r[0] {
+	case '[':
+		return "array"
+	case '{':
+		return "object"
+	case '"':
+		return "string"
+	case 't', 'f':
+		return "bool"
+	}
+	return "number"
 }
 
 // clip shortens a line for an error message.

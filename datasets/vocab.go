@@ -32,7 +32,8 @@ type Vocab struct {
 	MASK int `json:"mask"`
 
 	index map[string]int
-	codec Codec // a subword tokenizer's vocabulary (NewCodecVocab); nil for masklab's own
+	codec Codec        // a subword tokenizer's vocabulary (NewCodecVocab); nil for masklab's own
+	chat  ChatTemplate // renders the conversations of chat records (WithChatTemplate)
 }
 
 // NewVocab builds a vocabulary from its token list; the special ids are found by their

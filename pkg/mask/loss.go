@@ -68,8 +68,16 @@ func (l Loss) BatchWeights(b, t int, lens, promptLens []int) ([]float32, error) 
 // several documents (packing), as training uses them: row i has lens[i] valid positions;
 // segments [B*T] gives each position's document id (nil: one document per row), and
 // prompt [B*T] is 1 on prompt positions and 0 elsewhere (nil: no prompts). Each
-// document, a run of equal segment ids within a row, is weighed on its own, with as many
-// leading prompt positions as it has positions flagged in prompt.
+// document, a run of equal segment ids within a row, is weighed on its own.
+//
+// A document's prompt positions need not lead: a multi-turn conversation alternates
+// prompt runs (system and user turns) with completion runs (assistant turns). Each
+// position is weighed as the example of its turn: a prompt position with promptLen the
+// end of its prompt run, a completion position with promptLen the start of its
+// completion run (positions counted from the document's start). For a document whose
+// prompt leads, that is its number of prompt positions everywhere, as Weights has it; so
+// completion and plw(w) weigh every prompt position 0 and w and every completion
+// position 1, however the runs alternate.
 func (l Loss) PackedWeights(b, t int, lens []int, segments, prompt []int32) ([]float32, error) {
 	if len(lens) != b {
 		return nil, fmt.Errorf("loss %q: %d valid lengths for a batch of %d", l.spec, len(lens), b)
@@ -78,20 +86,35 @@ func (l Loss) PackedWeights(b, t int, lens []int, segments, prompt []int32) ([]f
 		return nil, fmt.Errorf("loss %q: segments (%d) and prompt flags (%d) must have B*T = %d entries", l.spec, len(segments), len(prompt), b*t)
 	}
 	out := make([]float32, b*t)
+	if l.weight == nil {
+		return out, nil
+	}
+	isPrompt := func(i int) bool { return prompt != nil && prompt[i] == 1 }
 	for i := 0; i < b; i++ {
 		if lens[i] < 0 || lens[i] > t {
 			return nil, fmt.Errorf("loss %q: row %d has valid length %d outside 0..%d", l.spec, i, lens[i], t)
 		}
 		row := i * t
 		for p := 0; p < lens[i]; {
-			q, promptLen := p, 0
+			q := p
 			for q < lens[i] && (segments == nil || segments[row+q] == segments[row+p]) {
-				if prompt != nil && prompt[row+q] == 1 {
-					promptLen++
-				}
 				q++
 			}
-			copy(out[row+p:row+q], l.Weights(q-p, q-p, promptLen))
+			// The document is [p, q): walk its runs of equal prompt flags.
+			for r := p; r < q; {
+				s, pr := r, isPrompt(row+r)
+				for s < q && isPrompt(row+s) == pr {
+					s++
+				}
+				promptLen := r - p // a completion run: the prompt before it
+				if pr {
+					promptLen = s - p // a prompt run: its end
+				}
+				for k := r; k < s; k++ {
+					out[row+k] = l.weight(k-p, q-p, promptLen)
+				}
+				r = s
+			}
 			p = q
 		}
 	}
