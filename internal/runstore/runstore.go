@@ -186,7 +186,18 @@ type Summary struct {
 	// ByPosition holds the final per-position metrics: "valid_loss" by target position,
 	// and for packed decoder-only runs "valid_loss_doc" by position within the document.
 	ByPosition map[string][]float64 `json:"by_position,omitempty"`
-	Provenance Provenance           `json:"provenance"`
+	// Data counts the examples the maximum length (task.max_len) changed, when it cut any.
+	Data       *DataCounts `json:"data,omitempty"`
+	Provenance Provenance  `json:"provenance"`
+}
+
+// DataCounts are a task's counts of examples changed by loading (datasets.Task): dropped
+// (all reasons), prompts cut from the left to fit task.max_len, and examples dropped
+// because their completion alone would not fit.
+type DataCounts struct {
+	Dropped   int `json:"dropped"`
+	Truncated int `json:"truncated"`
+	TooLong   int `json:"too_long"`
 }
 
 // Divergence is the first non-finite training metric of a diverged run.

@@ -182,6 +182,9 @@ func Batches(bs *experiments.Batches, seed int64, opts Options) (*Report, error)
 		batches = "batch"
 	}
 	r.Scope = fmt.Sprintf("task %s (%s), %d %s %s of %d rows", bs.Task.Name, bs.Task.Kind, len(bs.List), split, batches, b0.B)
+	if t := bs.Task; t.Truncated > 0 || t.TooLong > 0 {
+		r.Scope += fmt.Sprintf("; task.max_len cut %d prompts from the left and dropped %d examples whose supervised tokens alone would not fit", t.Truncated, t.TooLong)
+	}
 	for i := range r.Checks {
 		c := &r.Checks[i]
 		if c.Status == Fail && contains(opts.Allow, c.Name) {

@@ -57,6 +57,9 @@ type TaskConfig struct {
 	Packing     string `yaml:"packing"`
 	// CompletionMarker makes an LM task SFT (Task.WithCompletionMarker); "" keeps run ids.
 	CompletionMarker string `yaml:"completion_marker,omitempty"`
+	// ChatTemplate renders conversations (chat JSONL) for a Hugging Face init_from: "" its
+	// own template, "chatml", or a .jinja file (hf.Checkpoint.ChatTemplateFor); "" keeps run ids.
+	ChatTemplate string `yaml:"chat_template,omitempty"`
 	// DataSHA256 is the content hash of a user data file, set by ResolveData (omitted
 	// from the YAML of built-in tasks, whose run ids it therefore leaves unchanged).
 	DataSHA256 string `yaml:"data_sha256,omitempty"`

@@ -58,11 +58,20 @@ func newSetupInit(cfg *Config, initDir, vocabDir string) (su *setup, warm func(*
 		if ck, err = hf.Open(initDir); err == nil {
 			vocab, err = ck.TaskVocab()
 		}
+		if spec := cfg.Task.ChatTemplate; err == nil && spec != "" {
+			var ct *hf.ChatTemplate
+			if ct, err = ck.ChatTemplateFor(spec); err == nil {
+				vocab = vocab.WithChatTemplate(ct)
+			}
+		}
 	default:
 		vocab, err = datasets.LoadVocab(filepath.Join(vocabDir, "vocab.json"))
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("init_from %s: %w", initDir, err)
+	}
+	if cfg.Task.ChatTemplate != "" && ck == nil {
+		return nil, nil, fmt.Errorf("task.chat_template=%q: a chat template renders conversations for a Hugging Face init_from; masklab's own vocabulary writes each message as its role, \":\" and its content", cfg.Task.ChatTemplate)
 	}
 	if su, err = newSetupVocab(cfg, vocab); err == nil && ck != nil {
 		su.model, err = ck.Config.ForRun(su.model)
@@ -221,6 +230,15 @@ func newSetupVocab(cfg *Config, initVocab *datasets.Vocab) (*setup, error) {
 		return nil, err
 	}
 	return su, nil
+}
+
+// dataCounts says what loading did to the task's examples (nil when nothing was cut).
+func (su *setup) dataCounts() *DataCounts {
+	t := su.task
+	if t.Truncated == 0 && t.TooLong == 0 {
+		return nil
+	}
+	return &DataCounts{Dropped: t.Dropped, Truncated: t.Truncated, TooLong: t.TooLong}
 }
 
 // hostBatch is one batch as the graph's inputs, corrupted and weighted.

@@ -303,6 +303,7 @@ func trainLocked(ctx context.Context, cfg *Config, runDir string, opts TrainOpti
 			sum.DivergedAt = div.Step
 		}
 		sum.Provenance = provenance(cfg, choice, wall, step, resumes)
+		sum.Data = su.dataCounts()
 		if status == StatusDone {
 			if sum.ByPosition, err = sess.positionMetrics(step); err != nil {
 				return nil, err

@@ -90,6 +90,9 @@ func NewChatTemplate(source, origin string, tok *Tokenizer) (*ChatTemplate, erro
 	return ct, nil
 }
 
+// errNoChatTemplate is wrapped by LoadChatTemplate's error for a checkpoint without one.
+var errNoChatTemplate = errors.New("no chat template")
+
 // templateRaised is the error of a template's raise_exception(message).
 type templateRaised struct{ msg string }
 
@@ -125,7 +128,7 @@ func LoadChatTemplate(dir string, tok *Tokenizer) (*ChatTemplate, error) {
 		return nil, fmt.Errorf("hf: %s: chat_template: %w", cpath, err)
 	}
 	if src == "" {
-		return nil, fmt.Errorf("hf: %s has no chat template (no %s, no \"chat_template\" in %s; base models have none): set task.chat_template to chatml or to a .jinja file", dir, ChatTemplateFile, TokenizerConfigFile)
+		return nil, fmt.Errorf("hf: %s has no chat template (no %s, no \"chat_template\" in %s; base models have none): set task.chat_template to chatml or to a .jinja file: %w", dir, ChatTemplateFile, TokenizerConfigFile, errNoChatTemplate)
 	}
 	return NewChatTemplate(src, cpath, tok)
 }

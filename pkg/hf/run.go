@@ -133,7 +133,9 @@ func (c *Config) ForRun(run layers.Config) (layers.Config, error) {
 // of every document, the tokenizer's (else bos_token_id, else EOS: Qwen has no BOS); PAD
 // the tokenizer's (else pad_token_id, else EOS, as TRL pads: padding is kept out of the
 // loss and of attention anyway); MASK (masks.input) the first id past the tokenizer's
-// when vocab_size leaves an unused embedding row, else none.
+// when vocab_size leaves an unused embedding row, else none. Its chat template, which
+// renders a task's conversations, is the checkpoint's own (LoadChatTemplate) when it has
+// one; one that cannot be compiled makes conversations, not other data, an error.
 func (ck *Checkpoint) TaskVocab() (*datasets.Vocab, error) {
 	tok, err := ck.Tokenizer()
 	if err != nil {
@@ -158,5 +160,43 @@ func (ck *Checkpoint) TaskVocab() (*datasets.Vocab, error) {
 	if c.Vocab > tok.Vocab {
 		mask = tok.Vocab
 	}
-	return datasets.NewCodecVocab(c.Vocab, func(id int) string { return tok.Token(int32(id)) }, tok, pad, bos, eos, int(sp.UNK), mask)
+	v, err := datasets.NewCodecVocab(c.Vocab, func(id int) string { return tok.Token(int32(id)) }, tok, pad, bos, eos, int(sp.UNK), mask)
+	if err != nil {
+		return nil, err
+	}
+	if ct, err := LoadChatTemplate(ck.Dir, tok); err == nil {
+		v = v.WithChatTemplate(ct)
+	} else if !errors.Is(err, errNoChatTemplate) {
+		v = v.WithChatTemplate(brokenTemplate{err})
+	}
+	return v, nil
+}
+
+// ChatTemplateFor returns the chat template a run names (task.chat_template): "" the
+// checkpoint's own (LoadChatTemplate), "chatml" the built-in ChatML, else the path of a
+// Jinja file; the checkpoint's tokenizer gives its special tokens.
+func (ck *Checkpoint) ChatTemplateFor(spec string) (*ChatTemplate, error) {
+	tok, err := ck.Tokenizer()
+	if err != nil {
+		return nil, err
+	}
+	switch spec {
+	case "":
+		return LoadChatTemplate(ck.Dir, tok)
+	case "chatml":
+		return NewChatTemplate(ChatML, "chatml", tok)
+	}
+	b, err := os.ReadFile(spec)
+	if err != nil {
+		return nil, fmt.Errorf("hf: task.chat_template: %w", err)
+	}
+	return NewChatTemplate(string(b), spec, tok)
+}
+
+// brokenTemplate is a checkpoint's chat template that cannot be used: rendering a
+// conversation is its error.
+type brokenTemplate struct{ err error }
+
+func (b brokenTemplate) RenderChat([]datasets.Message, int) (string, []datasets.Span, error) {
+	return "", nil, b.err
 }

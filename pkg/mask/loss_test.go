@@ -148,3 +148,57 @@ func TestPackedWeightsPerDocument(t *testing.T) {
 		t.Error("PackedWeights accepted segments of the wrong size")
 	}
 }
+
+// A multi-turn conversation's prompt flags alternate (system and user turns prompt,
+// assistant turns completion): completion weighs every flagged position 0 and every other
+// 1, plw(w) w and 1, however the runs alternate and in each packed document on its own;
+// the weight function sees, for each position, the example of its own turn (promptLen the
+// start of its completion run, or the end of its prompt run).
+func TestPackedWeightsChatTurns(t *testing.T) {
+	// Row 0: one conversation P P C C P P P C (then 2 padding); row 1: two documents,
+	// P C C | P P C, the second document's prompt counted from its own start.
+	prompt := []int32{1, 1, 0, 0, 1, 1, 1, 0, 0, 0, 1, 0, 0, 1, 1, 0, 0, 0, 0, 0}
+	segs := []int32{1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 2, 2, 2, 0, 0, 0, 0}
+	lens := []int{8, 6}
+	comp, _ := ParseLoss("completion")
+	plw, _ := ParseLoss("plw(0.25)")
+	got, err := comp.PackedWeights(2, 10, lens, segs, prompt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []float32{0, 0, 1, 1, 0, 0, 0, 1, 0, 0, 0, 1, 1, 0, 0, 1, 0, 0, 0, 0}
+	if !slices.Equal(got, want) {
+		t.Errorf("completion: %v\nwant        %v", got, want)
+	}
+	got, err = plw.PackedWeights(2, 10, lens, segs, prompt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []float32{.25, .25, 1, 1, .25, .25, .25, 1, 0, 0, .25, 1, 1, .25, .25, 1, 0, 0, 0, 0}
+	if !slices.Equal(got, want) {
+		t.Errorf("plw(0.25): %v\nwant       %v", got, want)
+	}
+	var seen [][3]int
+	probe := NewLoss("probe", func(pos, validLen, promptLen int) float32 {
+		seen = append(seen, [3]int{pos, validLen, promptLen})
+		return 1
+	})
+	if _, err := probe.PackedWeights(1, 10, lens[:1], segs[:10], prompt[:10]); err != nil {
+		t.Fatal(err)
+	}
+	wantSeen := [][3]int{{0, 8, 2}, {1, 8, 2}, {2, 8, 2}, {3, 8, 2}, {4, 8, 7}, {5, 8, 7}, {6, 8, 7}, {7, 8, 7}}
+	if !slices.Equal(seen, wantSeen) {
+		t.Errorf("weight calls %v, want %v", seen, wantSeen)
+	}
+	// A leading prompt gives Weights' numbers, as before conversations.
+	flags := []int32{1, 1, 1, 0, 0, 0}
+	for _, l := range []Loss{comp, plw} {
+		got, err := l.PackedWeights(1, 6, []int{5}, nil, flags)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := l.Weights(6, 5, 3); !slices.Equal(got, want) {
+			t.Errorf("%s leading prompt: %v, want %v", l, got, want)
+		}
+	}
+}
