@@ -38,8 +38,12 @@
 //     instructions); see Poetry tasks below.
 //   - tsv, jsonl: user files, Load("tsv:my.tsv", ...) or Load("my.jsonl", ...). TSV:
 //     "source<TAB>target" per line (seq2seq). JSONL: {"prompt","completion"} per line
-//     (SFT) or {"text"} per line (LM). Blank lines are skipped; any other malformed
-//     line is an error naming the file and line.
+//     (SFT), {"text"} per line (LM), or conversations (SFT; TRL's formats):
+//     {"messages": [{"role","content"}, ...]} or {"prompt": [messages], "completion":
+//     [messages]}, kept as Example.Messages, supervised on their assistant turns
+//     (Example.Spans) and rendered by a checkpoint's chat template ([ChatTemplate],
+//     [Task.WithCodec]). Blank lines are skipped; any other malformed line is an error
+//     naming the file and line.
 //
 // CC-CEDICT (MDBG, https://cc-cedict.org) is licensed CC BY-SA 4.0; see
 // data/README.md for the attribution, the snapshot and its sha256.
@@ -128,7 +132,8 @@
 // the reference does: Src = source + EOS (padded to S), decoder input Dec = BOS +
 // target, labels Tgt = target + EOS (both padded to T); for the decoder-only LM the
 // "target" is the document, or prompt + SEP + completion for SFT data, with
-// Example.PromptLen = len(prompt)+1 label positions of prompt. Packed rows (first-fit,
+// Example.PromptLen = len(prompt)+1 label positions of prompt; a conversation's prompt
+// labels are all those outside its Example.Spans. Packed rows (first-fit,
 // best-fit-decreasing, or concat, which alone splits documents) carry segment ids and
 // per-document positions.
 //

@@ -4,4 +4,6 @@
 // Hugging Face's tokenizers do. OpenBert and LoadBert load BERT checkpoints (BertModel,
 // BertForMaskedLM, BertForPreTraining) into layers.Bert, ExportBert writes them back, and
 // LoadWordPiece runs BERT's WordPiece tokenizer (tokenizer.json or vocab.txt).
+// ChatTemplate runs a checkpoint's Jinja chat template as transformers does and finds the
+// assistant spans of a conversation that chat fine-tuning supervises.
 package hf
