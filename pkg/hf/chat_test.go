@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -255,5 +256,103 @@ func TestChatTemplateLoadingAndErrors(t *testing.T) {
 	_, _, err = ct.RenderChat([]datasets.Message{{Role: "system", Content: "S"}, {Role: "user", Content: "a"}, {Role: "assistant", Content: "b"}, {Role: "user", Content: "c"}, {Role: "assistant", Content: "d"}}, 0)
 	if err == nil || !strings.Contains(err.Error(), "not prefix-stable") || !strings.Contains(err.Error(), "message 2") {
 		t.Errorf("unstable template: %v", err)
+	}
+}
+
+// Chat ids through a task: encoding the rendered text piece by piece between the spans
+// gives the same ids as encoding it whole (no token straddles a span boundary, on the
+// multi-turn conversations of testdata/chat, Chinese included), the template's leading
+// BOS is dropped (a batch puts it first) and, with Llama 3 Instruct's EOS <|eot_id|>, the
+// final one too: the last span then reaches the EOS label the batch adds.
+func TestChatTokensThroughTask(t *testing.T) {
+	convs := readChatConversations(t)
+	var lines []string
+	for _, name := range []string{"system-multiturn", "chinese", "thinking"} {
+		b, err := json.Marshal(map[string]any{"messages": convs[name]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, string(b))
+	}
+	path := filepath.Join(t.TempDir(), "chat.jsonl")
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	task, err := datasets.Load("jsonl:"+path, datasets.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ template, tokenizer, eos string }{
+		{"qwen2.5", "qwen3", "<|im_end|>"},
+		{"qwen3", "qwen3", "<|im_end|>"},
+		{"llama3", "llama3", "<|eot_id|>"},
+	} {
+		tok, err := LoadTokenizer(filepath.Join("testdata", "tokenizers", c.tokenizer))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ct := readChatTemplate(t, c.template, tok)
+		eos, _ := tok.TokenID(c.eos)
+		bos := eos
+		if tok.Special.BOS >= 0 {
+			bos = tok.Special.BOS
+		}
+		v, err := datasets.NewCodecVocab(tok.Vocab, func(id int) string { return tok.Token(int32(id)) }, tok, int(eos), int(bos), int(eos), -1, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nt, err := task.WithCodec(v.WithChatTemplate(ct), 0, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range slices.Concat(nt.Train, nt.Valid, nt.Test) {
+			text, _, err := ct.RenderChat(e.Messages, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			whole := tok.EncodePlain(text)
+			if c.template == "llama3" {
+				if whole[0] != bos || whole[len(whole)-1] != eos {
+					t.Fatalf("%s: the text does not start with BOS and end with EOS", c.template)
+				}
+				whole = whole[1 : len(whole)-1]
+			}
+			if !slices.Equal(e.Target, whole) {
+				t.Errorf("%s %s: piecewise ids differ from the whole text's:\n%v\n%v", c.template, e.Origin, e.Target, whole)
+			}
+			var sup []int32
+			for p := range len(e.Target) + 1 {
+				if e.Supervised(p) {
+					if p == len(e.Target) {
+						sup = append(sup, eos) // the batch's EOS label
+					} else {
+						sup = append(sup, e.Target[p])
+					}
+				}
+			}
+			var want string
+			for i, m := range e.Messages {
+				if m.Role == "assistant" {
+					content := m.Content
+					switch c.template {
+					case "qwen3": // the last turn shows its reasoning (maybe empty), earlier ones lose it
+						reasoning := ""
+						if before, after, ok := strings.Cut(content, "</think>"); ok {
+							content = strings.TrimLeft(after, "\n")
+							reasoning = strings.Trim(before[strings.LastIndex(before, "<think>")+len("<think>"):], "\n")
+						}
+						if i == len(e.Messages)-1 {
+							content = "<think>\n" + reasoning + "\n</think>\n\n" + content
+						}
+					case "llama3":
+						content = strings.TrimSpace(content)
+					}
+					want += content + c.eos
+				}
+			}
+			if got := tok.Decode(sup); got != want {
+				t.Errorf("%s %s: supervised %q, want %q", c.template, e.Origin, got, want)
+			}
+		}
 	}
 }
