@@ -156,6 +156,10 @@ func TestFineTuneChatCompletionOnly(t *testing.T) {
 		t.Errorf("the loss did not fall: %v", losses)
 	}
 
+	if ev := runOK(t, "eval", runDir); !strings.Contains(ev, "valid_completion_loss") {
+		t.Errorf("masklab eval: %s", ev)
+	}
+
 	// task.max_len: no conversation fits in 100 ids; the prompt is cut from the left where
 	// the assistant turns (and the prompt between them) still fit, and the conversations
 	// with a long second answer are dropped and counted.
