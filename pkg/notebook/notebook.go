@@ -11,6 +11,7 @@ import (
 
 	"github.com/masklab/masklab/internal/envvars"
 	"github.com/masklab/masklab/pkg/experiments"
+	"github.com/masklab/masklab/pkg/hf"
 	"github.com/masklab/masklab/pkg/plots"
 	"github.com/masklab/masklab/pkg/report"
 )
@@ -248,4 +249,43 @@ func SavePaperFigure(root, name string, f plots.Figure, size plots.Size) ([]stri
 		paths = append(paths, p)
 	}
 	return paths, nil
+}
+
+// ExportAndReload exports the finished run in runDir as a Hugging Face checkpoint into
+// out (what "masklab export" writes: experiments.Loaded.Export) and loads it back the
+// way a fine-tuning run does: a run in reloadDir with init_from=out and the run's own
+// config, trained one step with a negligible learning rate (1e-30). It returns the files
+// of the export and both runs' final validation losses, which an exact export makes
+// equal. A reload run already finished is not trained again.
+func ExportAndReload(ctx context.Context, runDir, out, reloadDir string) (files []string, runLoss, reloadLoss float64, err error) {
+	l, err := experiments.LoadRun(runDir, "")
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	if err := l.Export(out, hf.ExportOptions{}); err != nil {
+		return nil, 0, 0, err
+	}
+	es, err := os.ReadDir(out)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	for _, e := range es {
+		files = append(files, e.Name())
+	}
+	s, err := experiments.ReadSummary(runDir)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	cfg := l.Config.Clone()
+	if err := cfg.SetAll([]string{"init_from=" + out, "train.steps=1", "optim.lr=1e-30", "optim.min_lr=0", "optim.warmup_steps=0"}); err != nil {
+		return nil, 0, 0, err
+	}
+	if err := cfg.ResolveData("."); err != nil {
+		return nil, 0, 0, err
+	}
+	r, err := experiments.TrainRun(ctx, cfg, reloadDir, experiments.TrainOptions{})
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	return files, s.Final["valid_loss"], r.Final["valid_loss"], nil
 }
