@@ -218,6 +218,12 @@ func (ct *ChatTemplate) Render(messages []json.RawMessage, addGenerationPrompt b
 // conversational prompt/completion form), the one span is everything after the prompt
 // messages rendered with add_generation_prompt, as TRL's completion_only_loss.
 //
+// On Llama 3's template these are exactly the ranges TRL's generation-tagged copy marks
+// (llama3_training.jinja); TRL's Qwen2.5 copy also marks the newline before the content,
+// which the generation prompt holds, and the one after <|im_end|>, which generation never
+// reaches (TestChatSpansMatchTRL): here a turn is what the model generates after the
+// generation prompt, through its stop token.
+//
 // A template that renders a prefix of the conversation as other text than the start of
 // the whole (so that no span can be found) is an error naming the message.
 func (ct *ChatTemplate) RenderChat(msgs []datasets.Message, promptMessages int) (string, []datasets.Span, error) {

@@ -356,3 +356,66 @@ func TestChatTokensThroughTask(t *testing.T) {
 		}
 	}
 }
+
+// Against TRL: its generation-tagged training copies of the Llama 3 and Qwen2.5 templates
+// (trl/chat_templates, rendered by render.py with transformers' AssistantTracker, as
+// assistant_only_loss does) render the same text as the originals, and mark as assistant
+// exactly the spans RenderChat finds on the originals for Llama 3; for Qwen2.5 TRL's
+// copy also marks the newline before the content (which the generation prompt already
+// holds) and the one after <|im_end|> (which generation never reaches): one byte on each
+// side, nothing else.
+func TestChatSpansMatchTRL(t *testing.T) {
+	convs := readChatConversations(t)
+	b, err := os.ReadFile(filepath.Join("testdata", "chat", "trl_spans.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []struct {
+		Template     string   `json:"template"`
+		Conversation string   `json:"conversation"`
+		Spans        [][2]int `json:"spans"`
+	}
+	if err := json.Unmarshal(b, &cases); err != nil {
+		t.Fatal(err)
+	}
+	if len(cases) != 10 {
+		t.Fatalf("%d TRL masks, want 10", len(cases))
+	}
+	for _, c := range cases {
+		ct := readChatTemplate(t, c.Template, nil)
+		for k, v := range chatSpecial[c.Template] {
+			ct.vars[k] = jinja.NewString(v.(string))
+		}
+		var msgs []datasets.Message
+		for _, raw := range convs[c.Conversation] {
+			var m datasets.Message
+			if err := json.Unmarshal(raw, &m); err != nil {
+				t.Fatal(err)
+			}
+			m.Raw = raw
+			msgs = append(msgs, m)
+		}
+		text, spans, err := ct.RenderChat(msgs, 0)
+		if err != nil {
+			t.Errorf("%s/%s: %v", c.Template, c.Conversation, err)
+			continue
+		}
+		var got [][2]int
+		for _, s := range spans {
+			if c.Template == "qwen2.5" {
+				s.Start, s.End = s.Start-1, s.End+1
+			}
+			got = append(got, [2]int{s.Start, s.End})
+		}
+		if !slices.Equal(got, c.Spans) {
+			t.Errorf("%s/%s: spans %v, TRL's %v in %q", c.Template, c.Conversation, got, c.Spans, text)
+		}
+		if c.Template == "qwen2.5" {
+			for _, s := range c.Spans {
+				if text[s[0]] != '\n' || text[s[1]-1] != '\n' {
+					t.Errorf("%s/%s: TRL's span %q is not ours with a newline on each side", c.Template, c.Conversation, text[s[0]:s[1]])
+				}
+			}
+		}
+	}
+}

@@ -2,6 +2,7 @@
 apply_chat_template does, writing rendered.json (see README.md)."""
 import json
 import os
+from contextlib import contextmanager
 from datetime import datetime
 
 import jinja2
@@ -30,7 +31,48 @@ def tojson(x, ensure_ascii=False, indent=None, separators=None, sort_keys=False)
     return json.dumps(x, ensure_ascii=ensure_ascii, indent=indent, separators=separators, sort_keys=sort_keys)
 
 
-env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[jinja2.ext.loopcontrols])
+class AssistantTracker(jinja2.ext.Extension):
+    """transformers' {% generation %} extension (apply_chat_template's
+    return_assistant_tokens_mask, which TRL's assistant_only_loss uses): it records the
+    character ranges that generation blocks render."""
+
+    tags = {"generation"}
+
+    def __init__(self, environment):
+        super().__init__(environment)
+        environment.extend(activate_tracker=self.activate_tracker)
+        self._rendered_blocks = None
+        self._generation_indices = None
+
+    def parse(self, parser):
+        lineno = next(parser.stream).lineno
+        body = parser.parse_statements(["name:endgeneration"], drop_needle=True)
+        return jinja2.nodes.CallBlock(self.call_method("_generation_support"), [], [], body).set_lineno(lineno)
+
+    @jinja2.pass_eval_context
+    def _generation_support(self, context, caller):
+        rv = caller()
+        if self.is_active():
+            start_index = len("".join(self._rendered_blocks))
+            end_index = start_index + len(rv)
+            self._generation_indices.append((start_index, end_index))
+        return rv
+
+    def is_active(self):
+        return self._rendered_blocks or self._generation_indices
+
+    @contextmanager
+    def activate_tracker(self, rendered_blocks, generation_indices):
+        try:
+            self._rendered_blocks = rendered_blocks
+            self._generation_indices = generation_indices
+            yield
+        finally:
+            self._rendered_blocks = None
+            self._generation_indices = None
+
+
+env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True, extensions=[AssistantTracker, jinja2.ext.loopcontrols])
 env.filters["tojson"] = tojson
 env.globals["raise_exception"] = raise_exception
 env.globals["strftime_now"] = lambda f: datetime(2024, 7, 26).strftime(f)
@@ -68,3 +110,28 @@ with open(os.path.join(HERE, "rendered.json"), "w", encoding="utf-8") as f:
     json.dump(out, f, ensure_ascii=False, indent=1)
     f.write("\n")
 print(len(out), "renderings")
+
+# TRL's training templates (generation-tagged copies of the originals, for
+# assistant_only_loss): the text they render must be the original's, and their
+# generation ranges, as UTF-8 byte offsets, are what TRL trains on (trl_spans.json).
+TRL = {"trl-llama3_training": "llama3", "trl-qwen2_5_training": "qwen2.5"}
+trl = []
+for name, original in sorted(TRL.items()):
+    t = template(name)
+    for conv in conversations:
+        if not any(m["role"] == "assistant" for m in conv["messages"]):
+            continue
+        kwargs = dict(messages=conv["messages"], add_generation_prompt=False, **special(original))
+        blocks, indices = [], []
+        with t.environment.activate_tracker(blocks, indices):
+            for block in t.generate(**kwargs):
+                blocks.append(block)
+        text = "".join(blocks)
+        assert text == template(original).render(**kwargs), (name, conv["name"])
+        utf8 = lambda i: len(text[:i].encode("utf-8"))
+        trl.append({"template": original, "training_template": name, "conversation": conv["name"],
+                    "spans": [[utf8(a), utf8(b)] for a, b in indices]})
+with open(os.path.join(HERE, "trl_spans.json"), "w", encoding="utf-8") as f:
+    json.dump(trl, f, ensure_ascii=False, indent=1)
+    f.write("\n")
+print(len(trl), "TRL assistant masks")
