@@ -45,7 +45,7 @@ whether the mask is a union of key intervals per query row, and if so the block 
 sparse-aware attention, one line per block of --block queries (default 32), one
 character per block of --block keys: '#' computed (the tile holds an allowed pair),
 '.' skipped. It ends with the fraction of tiles skipped and the path chosen (sparse when at least
-half the tiles are skipped). --doc-len N gives segment ids of documents of N positions
+60% of the tiles are skipped). --doc-len N gives segment ids of documents of N positions
 (packed sequences), instead of --segments.
 Example: masklab mask "causal & doc" --plan --q 512 --doc-len 60
 Names: ` + namesLine(mask.KindSelf) + `; loss: ` + namesLine(mask.KindLoss) + `; score: ` + namesLine(mask.KindScore) + `.`,
@@ -449,7 +449,7 @@ func showPlan(stdout io.Writer, m mask.Attention, ex mask.Example, block int) er
 	fmt.Fprintf(stdout, "key intervals per query row: %d; blocks of %d queries x %d keys: %d x %d tiles\n", p.Rows.N, b.BQ, b.BK, b.NQ, b.NK)
 	io.WriteString(stdout, b.Grid(0))
 	fmt.Fprintf(stdout, "tiles: %d with an allowed pair, %d computed (padded to a multiple of %d) of %d: %.1f%% skipped\n",
-		b.Needed, b.Computed, mask.TileQuantum, b.Dense(), 100*b.Skipped())
+		b.Needed, b.Computed, mask.TileQuantum(b.Needed), b.Dense(), 100*b.Skipped())
 	fmt.Fprintf(stdout, "pairs: %d allowed of %d (%.1f%%)\n", b.Pairs, int64(ex.Q)*int64(ex.K), 100*float64(b.Pairs)/float64(int64(ex.Q)*int64(ex.K)))
 	chosen, why, err := layers.PlanSparse(m, side, opts)
 	switch {

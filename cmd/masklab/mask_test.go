@@ -280,16 +280,20 @@ func TestAuditScore(t *testing.T) {
 
 // --plan draws the block grid of sparse-aware attention and the path chosen.
 func TestMaskPlan(t *testing.T) {
-	code, out, errs := runCLI("mask", "causal & doc", "--plan", "--q", "128", "--doc-len", "40")
-	want := `plan "causal & doc": Q=128 K=128
-key intervals per query row: 1; blocks of 32 queries x 32 keys: 4 x 4 tiles
-#...
-##..
-.##.
-..##
-tiles: 7 with an allowed pair, 8 computed (padded to a multiple of 8) of 16: 50.0% skipped
-pairs: 2496 allowed of 16384 (15.2%)
-path: sparse (skips at least 50% of the tiles)
+	code, out, errs := runCLI("mask", "causal & doc", "--plan", "--q", "256", "--doc-len", "40")
+	want := `plan "causal & doc": Q=256 K=256
+key intervals per query row: 1; blocks of 32 queries x 32 keys: 8 x 8 tiles
+#.......
+##......
+.##.....
+..##....
+...##...
+.....#..
+.....##.
+......##
+tiles: 14 with an allowed pair, 14 computed (padded to a multiple of 1) of 64: 78.1% skipped
+pairs: 5056 allowed of 65536 (7.7%)
+path: sparse (skips at least 60% of the tiles)
 `
 	if code != 0 || out != want || errs != "" {
 		t.Fatalf("code %d\nstdout:\n%s\nstderr: %s\nwant stdout:\n%s", code, out, errs, want)

@@ -29,9 +29,11 @@ const (
 )
 
 // DefaultMinSkipped is the fraction of the dense tiles a plan must skip for PlanSparse
-// to choose the sparse path: below it, gathering the key blocks costs more than the
-// tiles saved (measured in docs/performance.md).
-const DefaultMinSkipped = 0.5
+// to choose the sparse path: below it, gathering the tiles and the softmax across them
+// cost more than the tiles saved. On the Go backend (docs/performance.md, "Attention
+// whose cost follows the mask") a decoder layer was slower on the sparse path at 44-53%
+// skipped (0.83-0.96x) and faster from 68% (1.33x).
+const DefaultMinSkipped = 0.6
 
 // SparseOptions are the knobs of PlanSparse; the zero value means the defaults.
 type SparseOptions struct {

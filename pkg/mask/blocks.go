@@ -9,8 +9,9 @@ import (
 // keys in blocks of BK, and the tiles (query block, key block) that hold at least one
 // allowed (query, key) pair, as FlexAttention's BlockMask, listed as one flat list so
 // that the work is the number of such tiles, however unevenly they fall on the query
-// blocks. The list is padded to a multiple of TileQuantum tiles (fewer distinct shapes
-// to compile); padding tiles point at the dummy query block B·NQ and key block -1.
+// blocks. The list is padded to a multiple of TileQuantum(needed) tiles, under 1/8
+// more (fewer distinct shapes to compile as batches vary); padding tiles point at the
+// dummy query block B·NQ and key block -1.
 type BlockPlan struct {
 	B, Q, K  int
 	BQ, BK   int
@@ -23,8 +24,15 @@ type BlockPlan struct {
 	Computed int     // T: tiles the sparse path computes (padding included)
 }
 
-// TileQuantum is the multiple the tile list is padded to.
-const TileQuantum = 8
+// TileQuantum is the multiple a list of n tiles is padded to: the largest power of two
+// q with 8·q <= n (1 for n < 16), so padding adds less than n/8 tiles.
+func TileQuantum(n int) int {
+	q := 1
+	for 16*q <= n {
+		q *= 2
+	}
+	return q
+}
 
 // Blocks plans block-sparse attention over the intervals with query blocks of bq rows
 // and key blocks of bk keys.
@@ -60,7 +68,7 @@ func (r *RowIntervals) Blocks(bq, bk int) (*BlockPlan, error) {
 		}
 	}
 	p.Needed = len(p.TileQ)
-	for len(p.TileQ) == 0 || len(p.TileQ)%TileQuantum != 0 {
+	for q := TileQuantum(p.Needed); len(p.TileQ) == 0 || len(p.TileQ)%q != 0; {
 		p.TileQ = append(p.TileQ, int32(r.B*p.NQ))
 		p.TileK = append(p.TileK, -1)
 	}

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,7 +26,6 @@ import (
 	"github.com/masklab/masklab/pkg/layers"
 	"github.com/masklab/masklab/pkg/mask"
 	"github.com/masklab/masklab/pkg/plots"
-	"gonum.org/v1/plot"
 )
 
 // The length benchmark (scripts/bench.sh --lengths): one pre-LN decoder layer of RB-d64's
@@ -353,7 +353,7 @@ func orchestrateLengths(o lengthOptions, stdout, stderr io.Writer) error {
 			c.Speedup, c.SpeedupMin, c.SpeedupMax = median(speedups), slices.Min(speedups), slices.Max(speedups)
 			c.Skipped, c.Pairs, c.Auto = c.Sparse[0].Skipped, c.Sparse[0].Pairs, c.Sparse[0].Auto
 			c.OtherCores = median(others)
-			fmt.Fprintf(stdout, "attention L=%d mask=%q dense_ms=%.1f sparse_ms=%.1f speedup=%.2f B=%d pairs=%d range=%.2f..%.2f dense_rss_mb=%.0f sparse_rss_mb=%.0f allowed=%.1f%% skipped=%.1f%% auto=%s other_cores=%.2f\n",
+			fmt.Fprintf(stdout, "attention L=%d mask=%q dense_ms=%.1f sparse_ms=%.1f speedup=%.2f B=%d n=%d range=%.2f..%.2f dense_rss_mb=%.0f sparse_rss_mb=%.0f allowed=%.1f%% skipped=%.1f%% auto=%s other_cores=%.2f\n",
 				L, spec, c.DenseMS, c.SparseMS, c.Speedup, c.B, o.pairs, c.SpeedupMin, c.SpeedupMax, c.DenseRSS, c.SparseRSS, 100*c.Pairs, 100*c.Skipped, c.Auto, c.OtherCores)
 			cases = append(cases, c)
 		}
@@ -376,53 +376,60 @@ func orchestrateLengths(o lengthOptions, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// lengthFigure draws CPU ms per step against L on log-log axes: one line per mask and
-// path, and the allowed pairs per step (scaled to the sparse causal & doc cost at the
-// smallest L) as the line a cost proportional to the pairs would follow.
+// lengthFigure draws CPU ms per step against L on log-log axes: dense (solid) and
+// sparse (dashed) per mask, one colour per mask, and the slope a cost proportional to
+// the B·L² pairs of dense attention would follow at a fixed number of tokens (∝ L).
 func lengthFigure(cases []*lengthCase, path string) error {
-	var curves []plots.Curve
-	for _, spec := range lengthMasks {
-		for _, p := range []string{"dense", "sparse"} {
-			var b plots.Band
+	var lines []plots.CostLine
+	for g, spec := range lengthMasks {
+		for style, p := range []string{"dense", "sparse"} {
+			l := plots.CostLine{Label: p + " " + spec, Group: g, Style: style}
 			for _, c := range cases {
 				if c.Mask != spec {
 					continue
 				}
-				b.X = append(b.X, float64(c.L))
+				l.X = append(l.X, float64(c.L))
 				if p == "dense" {
-					b.Mean = append(b.Mean, c.DenseMS)
+					l.Y = append(l.Y, c.DenseMS)
 				} else {
-					b.Mean = append(b.Mean, c.SparseMS)
+					l.Y = append(l.Y, c.SparseMS)
 				}
 			}
-			if len(b.X) > 0 {
-				curves = append(curves, plots.Curve{Label: p + " " + spec, Band: b})
+			if len(l.X) > 0 {
+				lines = append(lines, l)
 			}
 		}
 	}
-	fig, err := plots.LossCurves(curves, plots.CurveOptions{
-		Title:  fmt.Sprintf("Decoder layer forward+backward, %d tokens per step (1 thread)", lengthTokens),
-		XLabel: "sequence length L", YLabel: "CPU ms per step", LogY: true,
-	})
+	if len(lines) == 0 {
+		return fmt.Errorf("no measurements to draw")
+	}
+	ref := plots.CostLine{Label: "∝ L (dense pairs B·L² at fixed tokens)", Group: len(lengthMasks), Style: 2}
+	for _, x := range lines[0].X {
+		ref.X, ref.Y = append(ref.X, x), append(ref.Y, lines[0].Y[0]*x/lines[0].X[0])
+	}
+	fig, err := plots.CostCurves(fmt.Sprintf("One decoder layer, forward+backward, %d tokens per step, 1 thread", lengthTokens),
+		"sequence length L", "CPU ms per step", append(lines, ref))
 	if err != nil {
 		return err
 	}
-	fig.X.Scale = plot.LogScale{}
-	var ticks []plot.Tick
-	for _, c := range cases {
-		if c.Mask == lengthMasks[0] {
-			ticks = append(ticks, plot.Tick{Value: float64(c.L), Label: strconv.Itoa(c.L)})
-		}
-	}
-	fig.X.Tick.Marker = plot.ConstantTicks(ticks)
-	fig.Y.Tick.Marker = plot.LogTicks{Prec: -1}
-	return plots.Save(fig, path, plots.DoubleColumn.WithHeight(plots.DoubleColumn.Height*1.4))
+	return plots.Save(fig, path, plots.DoubleColumn.WithHeight(plots.DoubleColumn.Height*1.3))
 }
 
 // runAttnWorker is the "attn" worker: one measurement, its result as JSON on out.
-func runAttnWorker(L int, spec, path string, minSeconds float64, out io.Writer) error {
+func runAttnWorker(L int, spec, path string, minSeconds float64, cpuProfile string, out io.Writer) error {
 	if L < 1 {
 		return fmt.Errorf("-attn-len must be >= 1, got %d", L)
+	}
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	be, err := backend.New(backend.Resolve("", ""))
 	if err != nil {
@@ -433,4 +440,20 @@ func runAttnWorker(L int, spec, path string, minSeconds float64, out io.Writer) 
 		return err
 	}
 	return json.NewEncoder(out).Encode(res)
+}
+
+// redrawLengths draws the figure of an earlier run from its -json output.
+func redrawLengths(jsonPath, figure string) error {
+	if figure == "" {
+		return fmt.Errorf("-redraw needs -figure PATH")
+	}
+	data, err := os.ReadFile(jsonPath)
+	if err != nil {
+		return err
+	}
+	var run struct{ Cases []*lengthCase }
+	if err := json.Unmarshal(data, &run); err != nil {
+		return fmt.Errorf("%s: %w", jsonPath, err)
+	}
+	return lengthFigure(run.Cases, figure)
 }

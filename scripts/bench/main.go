@@ -85,8 +85,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&w.TargetAcc, "target-acc", 0.95, "worker: target token accuracy of the convergence run")
 	fs.StringVar(&w.CPUProfile, "cpuprofile", "", "worker: CPU profile file")
 	lengthsFlag := fs.String("lengths", "", "run the length benchmark instead (scripts/bench.sh --lengths): comma-separated sequence lengths, e.g. 256,512,1024,2048,4096")
+	lengthsMasks := fs.String("lengths-masks", "", "length benchmark: only these masks (separated by ';'), e.g. \"causal & doc\"")
 	lengthsThreads := fs.Int("lengths-threads", 1, "length benchmark: threads of each measuring process")
 	figure := fs.String("figure", "", "length benchmark: write the log-log figure of cost against length to this PNG")
+	redraw := fs.String("redraw", "", "length benchmark: redraw -figure from this -json output of an earlier run, and exit")
 	attnLen := fs.Int("attn-len", 0, "worker attn: sequence length")
 	attnMask := fs.String("attn-mask", "", "worker attn: self-attention mask spec")
 	attnPath := fs.String("attn-path", "", "worker attn: dense or sparse")
@@ -101,7 +103,10 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if *attnPath != "dense" && *attnPath != "sparse" {
 			return fmt.Errorf("-attn-path must be dense or sparse, got %q", *attnPath)
 		}
-		return runAttnWorker(*attnLen, *attnMask, *attnPath, o.minSeconds, stdout)
+		return runAttnWorker(*attnLen, *attnMask, *attnPath, o.minSeconds, w.CPUProfile, stdout)
+	}
+	if *redraw != "" {
+		return redrawLengths(*redraw, *figure)
 	}
 	if *lengthsFlag != "" {
 		lo := lengthOptions{pairs: o.pairs, threads: *lengthsThreads, minSeconds: o.minSeconds, figure: *figure, jsonOut: o.jsonOut}
@@ -111,6 +116,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 				return fmt.Errorf("-lengths: want positive integers, got %q", s)
 			}
 			lo.lengths = append(lo.lengths, n)
+		}
+		if *lengthsMasks != "" {
+			lengthMasks = strings.Split(*lengthsMasks, ";")
 		}
 		if lo.pairs < 1 || lo.threads < 1 {
 			return fmt.Errorf("-pairs and -lengths-threads must be >= 1, got %d and %d", lo.pairs, lo.threads)

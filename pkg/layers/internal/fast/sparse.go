@@ -19,7 +19,23 @@ type BlockMask struct {
 	tileQ    *graph.Node // int32 [T,1]: query block b·NQ + i of each tile (B·NQ: padding)
 	tileK    *graph.Node // int32 [T,1]: key block b·NK + j of each tile, clamped to >= 0
 	bias     *graph.Node // float32 [T,1,BQ,BK]: 0 where allowed, maskedScore where not
-	rowValid *graph.Node // float32 [T,1,BQ,1]: 1 where the query row allows some key
+	rowValid *graph.Node // float32 [T,1,BQ]: 1 where the query row allows some key
+
+	// The bias and row indicator broadcast to H heads, built once per graph for the
+	// layers that share the mask: the Go backend adds and multiplies same-shaped
+	// operands with SIMD loops but walks broadcast ones element by element.
+	heads                 int
+	biasHeads, validHeads *graph.Node
+}
+
+// forHeads returns the bias [T,H,BQ,BK] and row indicator [T,H,BQ] for H heads.
+func (m *BlockMask) forHeads(H int) (bias, valid *graph.Node) {
+	if m.heads != H {
+		m.heads = H
+		m.biasHeads = graph.BroadcastToDims(m.bias, m.T, H, m.BQ, m.BK)
+		m.validHeads = graph.BroadcastToDims(m.rowValid, m.T, H, m.BQ)
+	}
+	return m.biasHeads, m.validHeads
 }
 
 // maskedScore is the bias of a forbidden pair, as pkg/layers' dense mask.
@@ -74,7 +90,7 @@ func PrepareBlockMask(tileQ, tileK, start, end *graph.Node, K, bq, bk int) (*Blo
 	m.bias = graph.Where(allowed, graph.Zeros(g, shapes.Make(dtypes.Float32, dims...)),
 		graph.BroadcastToDims(graph.Scalar(g, dtypes.Float32, maskedScore), dims...))
 	nonEmpty := graph.ReduceLogicalOr(graph.Reshape(graph.LessThan(s, e), T, bq, N), -1) // [T,bq]
-	m.rowValid = graph.Reshape(graph.ConvertDType(nonEmpty, dtypes.Float32), T, 1, bq, 1)
+	m.rowValid = graph.Reshape(graph.ConvertDType(nonEmpty, dtypes.Float32), T, 1, bq)
 	return m, nil
 }
 
@@ -83,9 +99,9 @@ func PrepareBlockMask(tileQ, tileK, start, end *graph.Node, K, bq, bk int) (*Blo
 // intervals (within float rounding) while computing only the T listed tiles of the
 // B·NQ·NK. Each tile gathers its query, key and value blocks, so the products are
 // batched [BQ,dh]x[dh,BK] and [BQ,BK]x[BK,dh] matmuls; the softmax runs across the
-// tiles of a query block (row maxima by ScatterMax, sums and outputs by ScatterSum),
-// and the gradients are GoMLX's (the shift by the row maximum carries none: softmax
-// does not depend on it) and this package's matmul gradients.
+// tiles of a query block (row maxima by ScatterMax, sums and outputs by ScatterSum)
+// with Softmax's closed-form gradient, and the rest of the gradient is GoMLX's (gathers
+// and scatters) and this package's matmul gradients.
 // dropout, when not nil, is applied to the weights that multiply v.
 func AttendBlocks(q, k, v *graph.Node, scale float64, m *BlockMask, dropout func(*graph.Node) *graph.Node) *graph.Node {
 	B, Q, H, dh := q.Shape().Dim(0), q.Shape().Dim(1), q.Shape().Dim(2), q.Shape().Dim(3)
@@ -116,15 +132,25 @@ func AttendBlocks(q, k, v *graph.Node, scale float64, m *BlockMask, dropout func
 	} else {
 		scores = matmul(qt, kt, 2, true)
 	}
-	x := graph.Add(scores, m.bias)
-	// Softmax over each query row's keys, across the tiles of its query block.
+	bias, valid := m.forHeads(H)
+	x := graph.Add(scores, bias)
+	// Softmax over each query row's keys, across the tiles of its query block, computed
+	// on x without gradient; the gradient is the closed form of Softmax (softmax.go) with
+	// the row sum taken across the tiles: dx = w * (v - sum(v * w)).
 	rowsShape := shapes.Make(x.DType(), B*NQ+1, H, bq)
-	tmax := graph.StopGradient(graph.ReduceMax(x, -1)) // [T,H,bq]
-	rowMax := graph.ScatterMax(graph.BroadcastToShape(graph.Scalar(g, x.DType(), 2*maskedScore), rowsShape), m.tileQ, tmax, true, false)
-	e := graph.Exp(graph.Sub(x, graph.InsertAxes(graph.Gather(rowMax, m.tileQ), -1)))
-	rowSum := graph.ScatterSum(graph.Zeros(g, rowsShape), m.tileQ, graph.ReduceSum(e, -1), true, false)
-	w := graph.Div(e, graph.InsertAxes(graph.Gather(rowSum, m.tileQ), -1))
-	w = graph.Mul(w, m.rowValid)
+	acrossTiles := func(perTile *graph.Node, reduce func(operand, indices, updates *graph.Node, sorted, unique bool) *graph.Node, init float64) *graph.Node {
+		rows := reduce(graph.BroadcastToShape(graph.Scalar(g, x.DType(), init), rowsShape), m.tileQ, perTile, true, false)
+		return graph.InsertAxes(graph.Gather(rows, m.tileQ), -1) // [T,H,bq,1]
+	}
+	xs := graph.StopGradient(x)
+	e := graph.Exp(graph.Sub(xs, acrossTiles(graph.ReduceMax(xs, -1), graph.ScatterMax, 2*maskedScore)))
+	// 1/sum for rows that allow some key, 0 for the others (whose weights are then 0).
+	inv := graph.Div(graph.InsertAxes(valid, -1), acrossTiles(graph.ReduceSum(e, -1), graph.ScatterSum, 0))
+	w := graph.Mul(e, inv)
+	xg := graph.IdentityWithCustomGradient(x, func(_, v *graph.Node) *graph.Node {
+		return graph.Mul(w, graph.Sub(v, acrossTiles(graph.ReduceSum(graph.Mul(v, w), -1), graph.ScatterSum, 0)))
+	})
+	w = graph.Add(w, graph.Sub(xg, graph.StopGradient(xg)))
 	if dropout != nil {
 		w = dropout(w)
 	}
