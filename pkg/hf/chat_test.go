@@ -359,7 +359,8 @@ func TestChatTokensThroughTask(t *testing.T) {
 
 // Against TRL: its generation-tagged training copies of the Llama 3 and Qwen2.5 templates
 // (trl/chat_templates, rendered by render.py with transformers' AssistantTracker, as
-// assistant_only_loss does) render the same text as the originals, and mark as assistant
+// assistant_only_loss does) render the same text as the originals (in Python and in Go),
+// and mark as assistant
 // exactly the spans RenderChat finds on the originals for Llama 3; for Qwen2.5 TRL's
 // copy also marks the newline before the content (which the generation prompt already
 // holds) and the one after <|im_end|> (which generation never reaches): one byte on each
@@ -371,9 +372,10 @@ func TestChatSpansMatchTRL(t *testing.T) {
 		t.Fatal(err)
 	}
 	var cases []struct {
-		Template     string   `json:"template"`
-		Conversation string   `json:"conversation"`
-		Spans        [][2]int `json:"spans"`
+		Template         string   `json:"template"`
+		TrainingTemplate string   `json:"training_template"`
+		Conversation     string   `json:"conversation"`
+		Spans            [][2]int `json:"spans"`
 	}
 	if err := json.Unmarshal(b, &cases); err != nil {
 		t.Fatal(err)
@@ -399,6 +401,11 @@ func TestChatSpansMatchTRL(t *testing.T) {
 		if err != nil {
 			t.Errorf("%s/%s: %v", c.Template, c.Conversation, err)
 			continue
+		}
+		// The Go implementation runs {% generation %} blocks as their body.
+		training := readChatTemplate(t, c.TrainingTemplate, nil)
+		if tt, err := training.Render(convs[c.Conversation], false, chatSpecial[c.Template]); err != nil || tt != text {
+			t.Errorf("%s: %q, %v; want the original's text", c.TrainingTemplate, tt, err)
 		}
 		var got [][2]int
 		for _, s := range spans {
