@@ -28,6 +28,16 @@ func (m Message) JSON() json.RawMessage {
 	return b
 }
 
+// Conversation is a chat example's data: its messages, the number of them that are the
+// prompt (0 for chat records: every assistant message is supervised; k > 0 for TRL's
+// conversational prompt/completion records) and the record's "tools" (function schemas
+// that templates such as Qwen's and Llama 3.1's write into the system prompt; nil: none).
+type Conversation struct {
+	Messages       []Message
+	PromptMessages int
+	Tools          json.RawMessage
+}
+
 // Span is a half-open range [Start, End) of positions: bytes of a rendered text, or label
 // positions of an Example's Target (where position len(Target) is the EOS label a Batch
 // adds after it).
@@ -38,11 +48,11 @@ type Span struct{ Start, End int }
 // own Jinja template.
 type ChatTemplate interface {
 	// RenderChat returns the conversation's text and its supervised byte spans, in order
-	// and disjoint: with promptMessages = 0 every assistant turn (its content and the
-	// token that ends it; TRL's assistant_only_loss), with promptMessages = k > 0 all the
+	// and disjoint: with PromptMessages = 0 every assistant turn (its content and the
+	// token that ends it; TRL's assistant_only_loss), with PromptMessages = k > 0 all the
 	// text after the first k messages and the generation prompt (TRL's
 	// completion_only_loss on conversational prompt/completion records).
-	RenderChat(msgs []Message, promptMessages int) (text string, spans []Span, err error)
+	RenderChat(c *Conversation) (text string, spans []Span, err error)
 }
 
 // WithChatTemplate returns a copy of the codec vocabulary v whose tasks render their
@@ -56,8 +66,8 @@ func (v *Vocab) WithChatTemplate(ct ChatTemplate) *Vocab {
 // ChatTemplate returns the chat template of a codec vocabulary (nil: none).
 func (v *Vocab) ChatTemplate() ChatTemplate { return v.chat }
 
-// IsChat reports whether the example is a conversation (Messages set).
-func (e *Example) IsChat() bool { return len(e.Messages) > 0 }
+// IsChat reports whether the example is a conversation (Chat set).
+func (e *Example) IsChat() bool { return e.Chat != nil }
 
 // Supervised reports whether label position p of the example is supervised (completion):
 // inside one of its Spans, or, for an example without Spans, p >= PromptLen.
@@ -165,7 +175,7 @@ const chatSEP = -1
 // back: BOS as the first decoder input, EOS as the last label, which a span that reached
 // the end then covers). A conversation with no supervised token is an error.
 func encodeChat(v *Vocab, ct ChatTemplate, e *Example) ([]int32, []Span, error) {
-	text, spans, err := ct.RenderChat(e.Messages, e.PromptMessages)
+	text, spans, err := ct.RenderChat(e.Chat)
 	if err != nil {
 		return nil, nil, err
 	}

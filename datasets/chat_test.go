@@ -13,7 +13,8 @@ import (
 // checkpoint's template (pkg/hf runs the real ones).
 type chatML struct{}
 
-func (chatML) RenderChat(msgs []Message, promptMessages int) (string, []Span, error) {
+func (chatML) RenderChat(c *Conversation) (string, []Span, error) {
+	msgs, promptMessages := c.Messages, c.PromptMessages
 	var sb strings.Builder
 	var spans []Span
 	for i, m := range msgs {
@@ -80,8 +81,8 @@ func TestChatJSONLOwnVocabulary(t *testing.T) {
 	if got := strings.Join(words, " "); got != want {
 		t.Fatalf("target %q\nwant   %q", got, want)
 	}
-	if len(e.Messages) != 5 || e.PromptMessages != 0 || e.PromptLen != 11 || !slices.Equal(e.Spans, []Span{{11, 14}, {20, 22}}) {
-		t.Fatalf("messages %d, prompt messages %d, prompt len %d, spans %v", len(e.Messages), e.PromptMessages, e.PromptLen, e.Spans)
+	if len(e.Chat.Messages) != 5 || e.Chat.PromptMessages != 0 || e.PromptLen != 11 || !slices.Equal(e.Spans, []Span{{11, 14}, {20, 22}}) {
+		t.Fatalf("messages %d, prompt messages %d, prompt len %d, spans %v", len(e.Chat.Messages), e.Chat.PromptMessages, e.PromptLen, e.Spans)
 	}
 	split := "train"
 	if len(task.Train) == 0 {
@@ -233,6 +234,7 @@ func TestChatJSONLErrors(t *testing.T) {
 		{`{"messages": [{"role": "user", "content": [{"type": "text"}]}, {"role": "assistant", "content": "x"}]}`, `"content" must be a string`},
 		{`{"prompt": [{"role": "user", "content": "hi"}], "completion": "x"}`, "both be strings or both lists"},
 		{`{"messages": [{"role": "assistant", "content": "x"}], "text": "y"}`, "want {"},
+		{`{"messages": [{"role": "assistant", "content": "x"}], "tools": {"name": "f"}}`, `"tools" must be a list`},
 	} {
 		path := writeChatFile(t, c.line)
 		_, err := Load("jsonl:"+path, Options{})
@@ -240,7 +242,16 @@ func TestChatJSONLErrors(t *testing.T) {
 			t.Errorf("%s: error %v, want %q", c.line, err, c.want)
 		}
 	}
-	path := writeChatFile(t, `{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]}`, `{"prompt": "a", "completion": "b"}`)
+	path := writeChatFile(t, `{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b", "tool_calls": null}], "tools": [{"type": "function"}]}`)
+	task, err := Load("jsonl:"+path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := slices.Concat(task.Train, task.Valid, task.Test)[0]
+	if string(e.Chat.Tools) != `[{"type": "function"}]` || string(e.Chat.Messages[1].Raw) != `{"role": "assistant", "content": "b", "tool_calls": null}` {
+		t.Errorf("tools %s, message %s: want them as the file has them", e.Chat.Tools, e.Chat.Messages[1].Raw)
+	}
+	path = writeChatFile(t, `{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]}`, `{"prompt": "a", "completion": "b"}`)
 	if _, err := Load("jsonl:"+path, Options{}); err == nil || !strings.Contains(err.Error(), `a {"prompt", "completion"} record in a file of {"messages"} records`) {
 		t.Errorf("mixed records: %v", err)
 	}

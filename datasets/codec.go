@@ -51,7 +51,7 @@ func (v *Vocab) Codec() Codec { return v.codec }
 // seq2seq one, which becomes SFT: source as prompt, target as completion) is the
 // prompt's ids then the completion's, each encoded on its own and joined as they are (no
 // SEP, no separator: as TRL's prompt-completion format, a task that wants one has it in
-// its prompt text), PromptLen the prompt's ids. A conversation (Example.Messages: chat
+// its prompt text), PromptLen the prompt's ids. A conversation (Example.Chat: chat
 // records, conversational prompt/completion records) is rendered by v's chat template
 // (Vocab.WithChatTemplate; none is an error) and encoded piece by piece between its
 // supervised spans, which become Example.Spans (see encodeChat).

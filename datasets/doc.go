@@ -40,7 +40,7 @@
 //     "source<TAB>target" per line (seq2seq). JSONL: {"prompt","completion"} per line
 //     (SFT), {"text"} per line (LM), or conversations (SFT; TRL's formats):
 //     {"messages": [{"role","content"}, ...]} or {"prompt": [messages], "completion":
-//     [messages]}, kept as Example.Messages, supervised on their assistant turns
+//     [messages]}, kept as Example.Chat (with a "tools" list if any), supervised on their assistant turns
 //     (Example.Spans) and rendered by a checkpoint's chat template ([ChatTemplate],
 //     [Task.WithCodec]). Blank lines are skipped; any other malformed line is an error
 //     naming the file and line.

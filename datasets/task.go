@@ -43,12 +43,10 @@ type Example struct {
 	// prompt, for masks.loss completion and plw(w) alike. nil: the completion is every
 	// position from PromptLen on.
 	Spans []Span
-	// Messages is the conversation of a chat record ({"messages"}) or of a conversational
-	// prompt/completion record, whose first PromptMessages messages are then the prompt
-	// (0 for chat records: every assistant message is supervised). A codec vocabulary
-	// with a chat template renders it ([Task.WithCodec]).
-	Messages       []Message
-	PromptMessages int
+	// Chat is the conversation of a chat record ({"messages"}) or of a conversational
+	// prompt/completion record (nil for other examples). A codec vocabulary with a chat
+	// template renders it ([Task.WithCodec]).
+	Chat *Conversation
 	// Key is the string the split was keyed on (the source, the CEDICT headword, the
 	// prompt); Origin says where the example came from ("cedict.tsv:1234",
 	// "my.jsonl:7", "reverse#5").

@@ -10,11 +10,9 @@ import (
 type rawExample struct {
 	key, origin      string
 	src, tgt, prompt []int32 // interned tokens; prompt: SFT only (tgt is then the completion)
-	// msgs, when set, make the example a conversation (SFT): tgt is its own-vocabulary
-	// encoding (internChat, chatSEP for SEP), spans its supervised positions, and the
-	// first promptMsgs messages the prompt of a conversational prompt/completion record.
-	msgs             []Message
-	promptMsgs       int
+	// chat, when set, makes the example a conversation (SFT): tgt is its own-vocabulary
+	// encoding (internChat, chatSEP for SEP), spans its supervised positions.
+	chat             *Conversation
 	spans            []Span
 	srcText, tgtText string
 	// texts are hashes of strings that no two splits may share besides the key (e.g.
@@ -76,7 +74,7 @@ func buildTextTask(name string, kind Kind, raws []rawExample, in *interner, o Op
 	for i := range raws {
 		r := &raws[i]
 		n := len(r.tgt)
-		if kind == SFT && r.msgs == nil {
+		if kind == SFT && r.chat == nil {
 			n += len(r.prompt) + 1
 		}
 		if (o.MaxLen > 0 && (len(r.src) > o.MaxLen || n > o.MaxLen)) || (o.MinLen > 0 && (n < o.MinLen || (kind == Seq2Seq && len(r.src) < o.MinLen))) {
@@ -186,7 +184,7 @@ func buildTextTask(name string, kind Kind, raws []rawExample, in *interner, o Op
 		for _, i := range idx {
 			r := &raws[i]
 			n += len(r.src) + len(r.tgt)
-			if kind == SFT && r.msgs == nil {
+			if kind == SFT && r.chat == nil {
 				n += len(r.prompt) + 1
 			}
 		}
@@ -217,8 +215,8 @@ func buildTextTask(name string, kind Kind, raws []rawExample, in *interner, o Op
 			case LM:
 				e.Target = encode(tgtMap, r.tgt)
 			case SFT:
-				if r.msgs != nil {
-					e.Target, e.Messages, e.PromptMessages = encode(tgtMap, r.tgt), r.msgs, r.promptMsgs
+				if r.chat != nil {
+					e.Target, e.Chat = encode(tgtMap, r.tgt), r.chat
 					e.Spans, e.PromptLen = r.spans, r.spans[0].Start
 					break
 				}

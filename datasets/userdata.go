@@ -112,6 +112,7 @@ type jsonLine struct {
 	Completion json.RawMessage `json:"completion"`
 	Text       json.RawMessage `json:"text"`
 	Messages   json.RawMessage `json:"messages"`
+	Tools      json.RawMessage `json:"tools"`
 }
 
 // Record kinds of a JSONL file (one kind per file).
@@ -126,7 +127,8 @@ const (
 // strings (SFT), {"text"} (LM), {"messages": [{"role","content"}, ...]} (chat: SFT whose
 // supervised spans are the assistant messages) or {"prompt": [messages], "completion":
 // [messages]} (TRL's conversational prompt/completion: SFT whose completion is the
-// completion messages); other fields are ignored. Blank lines are skipped; anything else
+// completion messages), either with an optional "tools" list (function schemas, passed
+// to the chat template as TRL passes its "tools" column); other fields are ignored. Blank lines are skipped; anything else
 // that is not such an object is an error naming the file and line. Conversations are
 // kept as Example.Messages; with masklab's own vocabulary each message is encoded as its
 // role, ":" and its content, messages separated by SEP (a checkpoint's tokenizer renders
@@ -217,7 +219,11 @@ func parseJSONL(name string, data []byte) (Kind, []rawExample, *interner, error)
 			if !slices.ContainsFunc(msgs, func(m Message) bool { return m.Role == "assistant" }) {
 				return fmt.Errorf("%s: a conversation without an \"assistant\" message has nothing to train on", at)
 			}
-			r.setChat(in, msgs, 0)
+			tools, err := parseTools(at, j.Tools)
+			if err != nil {
+				return err
+			}
+			r.setChat(in, &Conversation{Messages: msgs, Tools: tools})
 		case recConvPC:
 			if !isList(j.Prompt) || !isList(j.Completion) {
 				return fmt.Errorf("%s: \"prompt\" and \"completion\" must both be strings or both lists of messages", at)
@@ -230,7 +236,11 @@ func parseJSONL(name string, data []byte) (Kind, []rawExample, *interner, error)
 			if err != nil {
 				return err
 			}
-			r.setChat(in, append(p, c...), len(p))
+			tools, err := parseTools(at, j.Tools)
+			if err != nil {
+				return err
+			}
+			r.setChat(in, &Conversation{Messages: append(p, c...), PromptMessages: len(p), Tools: tools})
 		}
 		raws = append(raws, r)
 		return nil
@@ -247,13 +257,27 @@ func parseJSONL(name string, data []byte) (Kind, []rawExample, *interner, error)
 	return SFT, raws, in, nil
 }
 
-// setChat makes r a conversation: its messages, its own-vocabulary encoding
-// (internChat), its texts (the transcript before the first supervised message as the
-// source, the rest as the target) and its key (the whole transcript).
-func (r *rawExample) setChat(in *interner, msgs []Message, promptMessages int) {
-	r.msgs, r.promptMsgs = msgs, promptMessages
-	r.tgt, r.spans = internChat(in, msgs, promptMessages)
-	first := promptMessages
+// parseTools checks a record's "tools": absent or null (nil), else a JSON list (of
+// function schemas; the chat template reads them).
+func parseTools(at string, raw json.RawMessage) (json.RawMessage, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	var list []json.RawMessage
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return nil, fmt.Errorf("%s: \"tools\" must be a list of function schemas, got %s", at, clip(string(raw)))
+	}
+	return slices.Clip(raw), nil
+}
+
+// setChat makes r a conversation: c, its own-vocabulary encoding (internChat), its
+// texts (the transcript before the first supervised message as the source, the rest as
+// the target) and its key (the whole transcript).
+func (r *rawExample) setChat(in *interner, c *Conversation) {
+	msgs := c.Messages
+	r.chat = c
+	r.tgt, r.spans = internChat(in, msgs, c.PromptMessages)
+	first := c.PromptMessages
 	if first == 0 {
 		first = slices.IndexFunc(msgs, func(m Message) bool { return m.Role == "assistant" })
 	}

@@ -103,7 +103,7 @@ func TestFineTuneChatCompletionOnly(t *testing.T) {
 		for r := range b.Rows {
 			e := bs.Task.Train[b.Examples[r]]
 			var want []string
-			for _, m := range e.Messages {
+			for _, m := range e.Chat.Messages {
 				if m.Role == "assistant" {
 					want = append(want, m.Content+"<|im_end|>")
 				}

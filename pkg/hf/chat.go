@@ -207,14 +207,15 @@ func (ct *ChatTemplate) Render(messages []json.RawMessage, addGenerationPrompt b
 }
 
 // RenderChat renders a conversation for training and finds its supervised byte spans
-// (datasets.ChatTemplate). With promptMessages = 0 (chat records), every assistant
+// (datasets.ChatTemplate), its tools (c.Tools) passed as the template's tools variable.
+// With c.PromptMessages = 0 (chat records), every assistant
 // message is supervised: its turn from where the generation prompt ends (the text of
 // messages[:i] rendered with add_generation_prompt) through the special token that ends
 // it (<|im_end|>, <|eot_id|>, </s>: as TRL's assistant masks, the template's text after
 // it, such as ChatML's newline, is not). The end is where the rendering of messages[:i+1]
 // ends, whitespace trimmed, when the whole conversation's text begins with it; otherwise
 // (Qwen3 renders the last turn with a <think> block it drops from earlier turns) the end
-// of the first special token after the turn starts. With promptMessages = k > 0 (the
+// of the first special token after the turn starts. With PromptMessages = k > 0 (the
 // conversational prompt/completion form), the one span is everything after the prompt
 // messages rendered with add_generation_prompt, as TRL's completion_only_loss.
 //
@@ -226,17 +227,22 @@ func (ct *ChatTemplate) Render(messages []json.RawMessage, addGenerationPrompt b
 //
 // A template that renders a prefix of the conversation as other text than the start of
 // the whole (so that no span can be found) is an error naming the message.
-func (ct *ChatTemplate) RenderChat(msgs []datasets.Message, promptMessages int) (string, []datasets.Span, error) {
+func (ct *ChatTemplate) RenderChat(c *datasets.Conversation) (string, []datasets.Span, error) {
+	msgs, promptMessages := c.Messages, c.PromptMessages
 	raw := make([]json.RawMessage, len(msgs))
 	for i, m := range msgs {
 		raw[i] = m.JSON()
 	}
-	full, err := ct.Render(raw, false, nil)
+	var extra map[string]any
+	if c.Tools != nil {
+		extra = map[string]any{"tools": c.Tools}
+	}
+	full, err := ct.Render(raw, false, extra)
 	if err != nil {
 		return "", nil, err
 	}
 	prefix := func(i int) (int, error) {
-		p, err := ct.Render(raw[:i], true, nil)
+		p, err := ct.Render(raw[:i], true, extra)
 		if err != nil {
 			return 0, err
 		}
@@ -262,7 +268,7 @@ func (ct *ChatTemplate) RenderChat(msgs []datasets.Message, promptMessages int) 
 			return "", nil, err
 		}
 		end := -1
-		if turn, err := ct.Render(raw[:i+1], false, nil); err == nil && strings.HasPrefix(full, turn) {
+		if turn, err := ct.Render(raw[:i+1], false, extra); err == nil && strings.HasPrefix(full, turn) {
 			end = len(strings.TrimRightFunc(turn, unicode.IsSpace))
 		} else {
 			for j := start; j < len(full) && end < 0; j++ {

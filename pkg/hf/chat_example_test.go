@@ -24,10 +24,10 @@ func ExampleChatTemplate_RenderChat() {
 	if err != nil {
 		panic(err)
 	}
-	text, spans, err := ct.RenderChat([]datasets.Message{
+	text, spans, err := ct.RenderChat(&datasets.Conversation{Messages: []datasets.Message{
 		{Role: "user", Content: "床前明月光的下一句？"},
 		{Role: "assistant", Content: "疑是地上霜。"},
-	}, 0)
+	}})
 	if err != nil {
 		panic(err)
 	}

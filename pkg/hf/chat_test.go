@@ -3,6 +3,7 @@ package hf
 import (
 	"encoding/json"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +17,27 @@ import (
 type chatConversation struct {
 	Name     string            `json:"name"`
 	Messages []json.RawMessage `json:"messages"`
+	Tools    json.RawMessage   `json:"tools"`
+}
+
+// readChatTools returns the tools of the conversations of testdata/chat that have them.
+func readChatTools(t *testing.T) map[string]json.RawMessage {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "chat", "conversations.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var convs []chatConversation
+	if err := json.Unmarshal(b, &convs); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]json.RawMessage{}
+	for _, c := range convs {
+		if c.Tools != nil {
+			out[c.Name] = c.Tools
+		}
+	}
+	return out
 }
 
 func readChatConversations(t *testing.T) map[string][]json.RawMessage {
@@ -79,9 +101,10 @@ func TestChatTemplateMatchesJinja2(t *testing.T) {
 	if err := json.Unmarshal(b, &cases); err != nil {
 		t.Fatal(err)
 	}
-	if len(cases) != 72 {
-		t.Fatalf("%d renderings in rendered.json, want 72", len(cases))
+	if len(cases) != 84 {
+		t.Fatalf("%d renderings in rendered.json, want 84", len(cases))
 	}
+	tools := readChatTools(t)
 	templates := map[string]*ChatTemplate{}
 	raised := 0
 	for _, c := range cases {
@@ -90,7 +113,11 @@ func TestChatTemplateMatchesJinja2(t *testing.T) {
 			ct = readChatTemplate(t, c.Template, nil)
 			templates[c.Template] = ct
 		}
-		got, err := ct.Render(convs[c.Conversation], c.AddGenerationPrompt, chatSpecial[c.Template])
+		vars := maps.Clone(chatSpecial[c.Template])
+		if tl, ok := tools[c.Conversation]; ok {
+			vars["tools"] = tl
+		}
+		got, err := ct.Render(convs[c.Conversation], c.AddGenerationPrompt, vars)
 		name := c.Template + "/" + c.Conversation
 		if c.AddGenerationPrompt {
 			name += "+gen"
@@ -108,8 +135,8 @@ func TestChatTemplateMatchesJinja2(t *testing.T) {
 			t.Errorf("%s:\n got %q\nwant %q", name, got, c.Text)
 		}
 	}
-	if raised != 6 {
-		t.Errorf("%d renderings raised, want 6", raised)
+	if raised != 10 {
+		t.Errorf("%d renderings raised, want 10", raised)
 	}
 }
 
@@ -194,7 +221,7 @@ func TestChatSpansAreAssistantTurns(t *testing.T) {
 			ct.special = []string{"</s>"}
 			msgs = conv[1:] // Mistral Nemo moves the system message into the last user turn
 		}
-		text, spans, err := ct.RenderChat(msgs, 0)
+		text, spans, err := ct.RenderChat(&datasets.Conversation{Messages: msgs})
 		if err != nil {
 			t.Errorf("%s: %v", c.template, err)
 			continue
@@ -211,7 +238,7 @@ func TestChatSpansAreAssistantTurns(t *testing.T) {
 	// The conversational prompt/completion form: everything after the prompt's generation
 	// prompt, the template's trailing newline included (TRL's completion mask).
 	ct := readChatTemplate(t, "qwen2.5", qwen)
-	text, spans, err := ct.RenderChat(conv[:3], 2)
+	text, spans, err := ct.RenderChat(&datasets.Conversation{Messages: conv[:3], PromptMessages: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +280,7 @@ func TestChatTemplateLoadingAndErrors(t *testing.T) {
 	// Not prefix-stable: Mistral Nemo writes the system message into the last user turn,
 	// so the text before an earlier assistant turn changes with what follows it.
 	ct = readChatTemplate(t, "mistral-nemo", nil)
-	_, _, err = ct.RenderChat([]datasets.Message{{Role: "system", Content: "S"}, {Role: "user", Content: "a"}, {Role: "assistant", Content: "b"}, {Role: "user", Content: "c"}, {Role: "assistant", Content: "d"}}, 0)
+	_, _, err = ct.RenderChat(&datasets.Conversation{Messages: []datasets.Message{{Role: "system", Content: "S"}, {Role: "user", Content: "a"}, {Role: "assistant", Content: "b"}, {Role: "user", Content: "c"}, {Role: "assistant", Content: "d"}}})
 	if err == nil || !strings.Contains(err.Error(), "not prefix-stable") || !strings.Contains(err.Error(), "message 2") {
 		t.Errorf("unstable template: %v", err)
 	}
@@ -306,7 +333,7 @@ func TestChatTokensThroughTask(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, e := range slices.Concat(nt.Train, nt.Valid, nt.Test) {
-			text, _, err := ct.RenderChat(e.Messages, 0)
+			text, _, err := ct.RenderChat(e.Chat)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -331,7 +358,7 @@ func TestChatTokensThroughTask(t *testing.T) {
 				}
 			}
 			var want string
-			for i, m := range e.Messages {
+			for i, m := range e.Chat.Messages {
 				if m.Role == "assistant" {
 					content := m.Content
 					switch c.template {
@@ -341,7 +368,7 @@ func TestChatTokensThroughTask(t *testing.T) {
 							content = strings.TrimLeft(after, "\n")
 							reasoning = strings.Trim(before[strings.LastIndex(before, "<think>")+len("<think>"):], "\n")
 						}
-						if i == len(e.Messages)-1 {
+						if i == len(e.Chat.Messages)-1 {
 							content = "<think>\n" + reasoning + "\n</think>\n\n" + content
 						}
 					case "llama3":
@@ -380,9 +407,10 @@ func TestChatSpansMatchTRL(t *testing.T) {
 	if err := json.Unmarshal(b, &cases); err != nil {
 		t.Fatal(err)
 	}
-	if len(cases) != 10 {
-		t.Fatalf("%d TRL masks, want 10", len(cases))
+	if len(cases) != 12 {
+		t.Fatalf("%d TRL masks, want 12", len(cases))
 	}
+	tools := readChatTools(t)
 	for _, c := range cases {
 		ct := readChatTemplate(t, c.Template, nil)
 		for k, v := range chatSpecial[c.Template] {
@@ -397,14 +425,18 @@ func TestChatSpansMatchTRL(t *testing.T) {
 			m.Raw = raw
 			msgs = append(msgs, m)
 		}
-		text, spans, err := ct.RenderChat(msgs, 0)
+		text, spans, err := ct.RenderChat(&datasets.Conversation{Messages: msgs, Tools: tools[c.Conversation]})
 		if err != nil {
 			t.Errorf("%s/%s: %v", c.Template, c.Conversation, err)
 			continue
 		}
 		// The Go implementation runs {% generation %} blocks as their body.
 		training := readChatTemplate(t, c.TrainingTemplate, nil)
-		if tt, err := training.Render(convs[c.Conversation], false, chatSpecial[c.Template]); err != nil || tt != text {
+		vars := maps.Clone(chatSpecial[c.Template])
+		if tl, ok := tools[c.Conversation]; ok {
+			vars["tools"] = tl
+		}
+		if tt, err := training.Render(convs[c.Conversation], false, vars); err != nil || tt != text {
 			t.Errorf("%s: %q, %v; want the original's text", c.TrainingTemplate, tt, err)
 		}
 		var got [][2]int

@@ -197,6 +197,6 @@ func (ck *Checkpoint) ChatTemplateFor(spec string) (*ChatTemplate, error) {
 // conversation is its error.
 type brokenTemplate struct{ err error }
 
-func (b brokenTemplate) RenderChat([]datasets.Message, int) (string, []datasets.Span, error) {
+func (b brokenTemplate) RenderChat(*datasets.Conversation) (string, []datasets.Span, error) {
 	return "", nil, b.err
 }

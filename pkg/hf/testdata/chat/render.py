@@ -102,7 +102,7 @@ for name in sorted(SPECIAL):
         for gen in (False, True):
             case = {"template": name, "conversation": conv["name"], "add_generation_prompt": gen}
             try:
-                case["text"] = t.render(messages=conv["messages"], add_generation_prompt=gen, **special(name))
+                case["text"] = t.render(messages=conv["messages"], tools=conv.get("tools"), add_generation_prompt=gen, **special(name))
             except TemplateError as e:
                 case["error"] = str(e)
             out.append(case)
@@ -121,7 +121,7 @@ for name, original in sorted(TRL.items()):
     for conv in conversations:
         if not any(m["role"] == "assistant" for m in conv["messages"]):
             continue
-        kwargs = dict(messages=conv["messages"], add_generation_prompt=False, **special(original))
+        kwargs = dict(messages=conv["messages"], tools=conv.get("tools"), add_generation_prompt=False, **special(original))
         blocks, indices = [], []
         with t.environment.activate_tracker(blocks, indices):
             for block in t.generate(**kwargs):
