@@ -13,7 +13,7 @@ func init() {
 	register(&command{
 		name:    "export",
 		summary: "write a run as a Hugging Face checkpoint: one fine-tuned from a Hugging Face checkpoint (init_from), a decoder LM with model.style, a masked-LM run (model.kind=bert) or a bert2bert run",
-		usage:   "export RUN_DIR --out DIR [--dtype F32|F16|BF16] [--shard-bytes N] [--backend B]",
+		usage:   "export RUN_DIR --out DIR [--dtype F32|F16|BF16] [--shard-bytes N] [--adapters] [--backend B]",
 		run:     runExport,
 	})
 }
@@ -23,6 +23,7 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "", "the directory to write config.json, model.safetensors, generation_config.json and the tokenizer files to")
 	dtype := fs.String("dtype", hf.F32, "the weights' dtype: F32 (as trained, exact), F16 or BF16 (round to nearest even)")
 	shard := fs.Int64("shard-bytes", 0, "split the weights into files of at most N bytes with model.safetensors.index.json (0: one file)")
+	adapters := fs.Bool("adapters", false, "a LoRA run: write its adapters as PEFT's adapter_config.json and adapter_model.safetensors instead of the merged model")
 	be := fs.String("backend", "", "backend override")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -37,6 +38,13 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	l, err := experiments.LoadRun(pos[0], *be)
 	if err != nil {
 		return err
+	}
+	if *adapters {
+		if err := l.ExportAdapters(*out); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "exported the LoRA adapters of %s (step %d, on %s) to %s\n", pos[0], l.Step, l.Config.InitFrom, *out)
+		return nil
 	}
 	if err := l.Export(*out, hf.ExportOptions{DType: *dtype, MaxShardBytes: *shard}); err != nil {
 		return err

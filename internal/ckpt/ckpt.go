@@ -26,8 +26,14 @@ const Dir = "ckpt"
 const ModelPrefix = "/model/"
 
 // Save writes every variable of store as the run's checkpoint, replacing the last one
-// atomically.
-func Save(store *model.Store, runDir string) error {
+// atomically; skip, if given, leaves out the variables whose paths it is true for.
+func Save(store *model.Store, runDir string, skip ...func(path string) bool) error {
+	var exclude []*model.Variable
+	for v := range store.IterVariables() {
+		if len(skip) > 0 && skip[0](v.Path()) {
+			exclude = append(exclude, v)
+		}
+	}
 	tmp := filepath.Join(runDir, Dir+".tmp")
 	cur := filepath.Join(runDir, Dir)
 	old := filepath.Join(runDir, Dir+".old")
@@ -35,7 +41,7 @@ func Save(store *model.Store, runDir string) error {
 	if err := os.MkdirAll(tmp, fsx.DirMode); err != nil {
 		return err
 	}
-	h, err := checkpoint.Build(store).Dir(tmp).Keep(1).Done()
+	h, err := checkpoint.Build(store).Dir(tmp).Keep(1).ExcludeVars(exclude...).Done()
 	if err != nil {
 		return err
 	}

@@ -200,6 +200,12 @@ func (s *Schema[T]) Set(c *T, key string, value any) error {
 			next = &yaml.Node{Kind: yaml.ScalarNode}
 			node.Content = append(node.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: p}, next)
 		}
+		if section := strings.Join(parts[:i+1], ".") + "."; next == nil && i < len(parts)-1 &&
+			slices.ContainsFunc(s.keys, func(k string) bool { return strings.HasPrefix(k, section) }) {
+			// A section the config leaves out (omitempty, all of its keys at their zero value).
+			next = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+			node.Content = append(node.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: p}, next)
+		}
 		if next == nil || (i < len(parts)-1 && next.Kind != yaml.MappingNode) {
 			return s.unknownKeyError(key, value)
 		}

@@ -38,7 +38,8 @@ type Config struct {
 	Backend  string       `yaml:"backend"`
 	InitFrom string       `yaml:"init_from"`
 	// InitSHA256 is hf.Fingerprint of a Hugging Face init_from, set by ResolveData.
-	InitSHA256 string `yaml:"init_sha256,omitempty"`
+	InitSHA256 string            `yaml:"init_sha256,omitempty"`
+	LoRA       layers.LoRAConfig `yaml:"lora,omitempty"` // adapters on an init_from; zero: full fine-tuning
 
 	explicit map[string]bool // keys a config file, --set or a sweep axis gave (applyStyle)
 }
@@ -219,6 +220,8 @@ type TrainConfig struct {
 	BatchSize       int `yaml:"batch_size"`
 	LogEvery        int `yaml:"log_every"`
 	CheckpointEvery int `yaml:"checkpoint_every"`
+	// GradAccum > 1 splits each batch into that many micro-batches (0 and 1: one).
+	GradAccum int `yaml:"grad_accum,omitempty"`
 }
 
 // EvalConfig sets what is evaluated and how often.
@@ -514,6 +517,13 @@ func (c *Config) Validate() error {
 	}
 	if c.Optim.ClipNorm < 0 {
 		bad("optim.clip_norm", c.Optim.ClipNorm, "must be >= 0 (0 = off)")
+	}
+	nonNeg("train.grad_accum", c.Train.GradAccum)
+	if k := c.Train.GradAccum; k > 1 && c.Train.BatchSize%k != 0 {
+		bad("train.grad_accum", k, fmt.Sprintf("must divide train.batch_size=%d (micro-batches of equal size)", c.Train.BatchSize))
+	}
+	if err := c.LoRA.Validate(c.InitFrom != ""); err != nil {
+		errs = append(errs, err.Error())
 	}
 	errs = append(errs, validateMasks(c)...)
 	errs = append(errs, validateTask(c)...)

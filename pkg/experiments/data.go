@@ -80,6 +80,10 @@ func newSetupInit(cfg *Config, initDir, vocabDir string) (su *setup, warm func(*
 		su.model, err = bert.ForRun(su.model)
 		warm = func(s *model.Store) error { return bert.WarmStart(s, "/model", su.model.Kind) }
 	}
+	if err == nil && cfg.LoRA.Rank > 0 { // lora.targets name modules of the model
+		su.model.LoRA = cfg.LoRA.LoRA()
+		err = su.model.Validate()
+	}
 	return su, warm, err
 }
 

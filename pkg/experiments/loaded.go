@@ -62,13 +62,18 @@ func LoadRun(runDir, backendOverride string, overrides ...string) (*Loaded, erro
 	}
 	// A fine-tuned run's data is encoded with its own saved vocabulary, or its Hugging
 	// Face checkpoint's tokenizer.
-	su, _, err := newSetupInit(cfg, cfg.InitFrom, runDir)
+	su, initCk, err := newSetupInit(cfg, cfg.InitFrom, runDir)
 	if err != nil {
 		return nil, err
 	}
 	sess, err := newSession(su, be)
 	if err != nil {
 		return nil, err
+	}
+	if initCk != nil && su.model.LoRA != nil { // the checkpoint holds the adapters only
+		if err := initCk(sess.store); err != nil {
+			return nil, err
+		}
 	}
 	step, err := ckpt.LoadAll(sess.store, ck)
 	if err != nil {
@@ -143,10 +148,11 @@ func (l *Loaded) GenerateWith(text string, opts layers.GenerateOptions) (string,
 
 // Export writes the run to dir as a Hugging Face checkpoint with its tokenizer: a run
 // fine-tuned from a Hugging Face checkpoint (init_from) as that checkpoint's architecture
-// (hf.ExportFineTuned), a decoder LM with a model.style as LlamaForCausalLM or
-// GPT2LMHeadModel with a WordLevel tokenizer (hf.ExportScratch), a masked-LM run
-// (model.kind=bert) as a BertForMaskedLM (hf.ExportBertRun), a BERT encoder-decoder as an
-// EncoderDecoderModel (hf.ExportEncoderDecoder). Other runs are refused.
+// (hf.ExportFineTuned; LoRA adapters merged into the weights, layers.MergeLoRA), a
+// decoder LM with a model.style as LlamaForCausalLM or GPT2LMHeadModel with a WordLevel
+// tokenizer (hf.ExportScratch), a masked-LM run (model.kind=bert) as a BertForMaskedLM
+// (hf.ExportBertRun), a BERT encoder-decoder as an EncoderDecoderModel
+// (hf.ExportEncoderDecoder). Other runs are refused.
 func (l *Loaded) Export(dir string, opts hf.ExportOptions) error {
 	tokDir := "" // a BERT run's tokenizer: its own vocabulary's, or its init_from checkpoint's
 	if l.Config.InitSHA256 != "" {
@@ -170,5 +176,22 @@ func (l *Loaded) Export(dir string, opts hf.ExportOptions) error {
 	if err != nil {
 		return err
 	}
-	return hf.ExportFineTuned(dir, ck, l.sess.store, "/model", opts)
+	store, err := layers.MergeLoRA(l.sess.store, "/model", l.sess.su.model)
+	if err != nil {
+		return err
+	}
+	return hf.ExportFineTuned(dir, ck, store, "/model", opts)
+}
+
+// ExportAdapters writes a LoRA run's adapters to dir as PEFT's adapter_config.json and
+// adapter_model.safetensors (hf.ExportAdapters).
+func (l *Loaded) ExportAdapters(dir string) error {
+	if l.Config.InitSHA256 == "" || l.sess.su.model.LoRA == nil {
+		return fmt.Errorf("run %s has no LoRA adapters (lora.rank=0: full fine-tuning, or no Hugging Face init_from): export it without --adapters", l.Dir)
+	}
+	ck, err := hf.Open(l.Config.InitFrom)
+	if err != nil {
+		return err
+	}
+	return hf.ExportAdapters(dir, ck, l.sess.store, "/model", l.sess.su.model)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -218,5 +219,61 @@ func TestConcatEvaluatesContinuedDocuments(t *testing.T) {
 	}
 	if n := len(s.ByPosition["valid_loss_doc"]); n <= 16 {
 		t.Errorf("valid_loss_doc has %d positions; documents of >= 40 tokens cut into rows of 16 have more", n)
+	}
+}
+
+// Gradient accumulation: a batch run as 2 or 4 micro-batches gives the updates of one
+// pass within float32 rounding, also with masks.loss=completion, where the micro-batches
+// hold different numbers of loss-weighted tokens (the loss is normalised over the whole
+// batch's weights, not averaged over micro-batch means).
+func TestGradAccumEqualsOneBatch(t *testing.T) {
+	ctx := context.Background()
+	base := []string{"task.name=cedict-sft", "task.min_len=0", "task.max_len=48", "task.vocab=300", "task.tgt_len=64", "task.max_examples=256", "task.max_eval=32", "model.kind=decoder",
+		"masks.loss=completion", "train.steps=8", "train.log_every=1", "train.batch_size=8", "eval.every=0", "eval.greedy_examples=0"}
+	var ref []Metrics
+	for _, k := range []int{1, 2, 4} {
+		cfg := tinyConfig(t, append(base, fmt.Sprintf("train.grad_accum=%d", k))...)
+		if k == 1 {
+			b, err := cfg.Batches("train", 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The halves' loss weights differ, or the test would not tell the bug apart.
+			var w [2]float32
+			for i, x := range b.List[0].Weights {
+				w[i*2/len(b.List[0].Weights)] += x
+			}
+			if w[0] == w[1] {
+				t.Fatalf("the first batch's halves have equal loss weights %v", w)
+			}
+		}
+		dir := filepath.Join(t.TempDir(), "run")
+		if _, err := TrainRun(ctx, cfg, dir, TrainOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		lines, err := ReadMetrics(filepath.Join(dir, MetricsFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k == 1 {
+			ref = lines
+			continue
+		}
+		for i, l := range lines {
+			for _, key := range []string{"train_loss", "grad_norm", "valid_loss"} {
+				a, b := l[key], ref[i][key]
+				if math.Abs(a-b) > 1e-5*math.Max(1, math.Abs(b)) {
+					t.Errorf("grad_accum %d, step %v: %s %.7f, one pass %.7f", k, l["step"], key, a, b)
+				}
+			}
+		}
+	}
+	if err := tinyConfig(t).SetAll([]string{"train.grad_accum=-1"}); err != nil {
+		t.Fatal(err)
+	}
+	c := tinyConfig(t)
+	c.Train.GradAccum = 3
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "train.grad_accum=3: must divide train.batch_size=16") {
+		t.Errorf("grad_accum 3 of batch 16: %v", err)
 	}
 }

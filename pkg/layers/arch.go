@@ -167,6 +167,11 @@ func archModel(scope *model.Scope, cfg Config, in Inputs, wantWeights bool) (*Re
 	}
 	H := cfg.Heads
 	res := &Result{}
+	loraDone, err := withLoRA(scope, cfg, in.Dec.Graph(), in.Training)
+	if err != nil {
+		return nil, err
+	}
+	defer loraDone()
 
 	// Masks: built once, shared by the layers (full-attention and sliding-window ones).
 	pos, side, fullMask, err := decoderSelf(scope, cfg, in, B, H, T)
@@ -330,5 +335,11 @@ func (c Config) archFootprint(batch, tgtLen int) Footprint {
 	f.Activations += B*T*D*2 + 4*B*T*V
 	matmul(B*T, D, V)
 	f.FLOPs = 3 * fwd
+	if targets, err := c.LoRATargets(); err == nil && c.LoRA != nil {
+		f.Frozen, f.Params = f.Params, 0
+		for _, m := range targets {
+			f.Params += int64(c.LoRA.Rank) * int64(m.In+m.Out)
+		}
+	}
 	return f
 }

@@ -307,7 +307,12 @@ func fusedQKV(scope *model.Scope, x *graph.Node, width int) (q, k, v *graph.Node
 	bq := init.VariableWithShape("biases_q", shapes.Make(x.DType(), width)).NodeValue(g)
 	bk := init.VariableWithShape("biases_k", shapes.Make(x.DType(), width)).NodeValue(g)
 	bv := init.VariableWithShape("biases_v", shapes.Make(x.DType(), width)).NodeValue(g)
-	return attention.QKVProjection(x, w, bq, bk, bv, width, width)
+	q, k, v = attention.QKVProjection(x, w, bq, bk, bv, width, width)
+	if d := loraDelta(scope, x, 3*width); d != nil { // LoRA on GPT-2's c_attn
+		parts := graph.Split(d, -1, 3)
+		q, k, v = graph.Add(q, parts[0]), graph.Add(k, parts[1]), graph.Add(v, parts[2])
+	}
+	return q, k, v
 }
 
 // hasFusedAttention reports whether g's backend has a fused attention op worth taking

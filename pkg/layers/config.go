@@ -76,6 +76,10 @@ type Config struct {
 	// bert2bert, bert-lstm); nil for the others. The decoder's fields (DModel, Heads,
 	// DecLayers, ...) describe the decoder; EncLayers and SrcVocab come from Bert.
 	Bert *BertConfig
+
+	// LoRA, when set, adds low-rank adapters to an Arch model's linear layers and freezes
+	// the rest (lora.go). nil: full fine-tuning.
+	LoRA *LoRA
 }
 
 // WithDefaults returns c with empty optional fields set to their defaults.
@@ -115,7 +119,13 @@ func (c Config) WithDefaults() Config {
 func (c Config) Validate() error {
 	c = c.WithDefaults()
 	if c.Arch != nil {
-		return c.validateArch()
+		if err := c.validateArch(); err != nil {
+			return err
+		}
+		return c.validateLoRA()
+	}
+	if c.LoRA != nil {
+		return c.validateLoRA()
 	}
 	if IsBert(c.Kind) {
 		return c.validateBert()

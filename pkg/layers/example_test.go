@@ -52,3 +52,23 @@ func ExampleRun() {
 	// ...#.
 	// ...##
 }
+
+// LoRA on a pretrained decoder: PEFT's target names pick the linear modules; a bad one
+// is an error that lists the model's.
+func ExampleConfig_LoRATargets() {
+	cfg := layers.Config{Kind: layers.KindDecoder, Vocab: 100, DModel: 32, Heads: 4, FF: 64, DecLayers: 1,
+		Positions: layers.PosRotary, Arch: &layers.Arch{Family: layers.FamilyLlama, KVHeads: 2}}
+	cfg.LoRA = &layers.LoRA{Rank: 8, Alpha: 16, Targets: []string{"q_proj", "v_proj"}}
+	targets, _ := cfg.LoRATargets()
+	for _, m := range targets {
+		fmt.Printf("%s [%d -> %d] at %s\n", m.Name, m.In, m.Out, m.Scope)
+	}
+	fmt.Println("scaling", cfg.LoRA.Scaling(), "trainable", cfg.Footprint(1, 0, 16).Params)
+	cfg.LoRA.Targets = []string{"query"}
+	fmt.Println(cfg.Validate())
+	// Output:
+	// model.layers.0.self_attn.q_proj [32 -> 32] at /decoder/layer_0/self/MultiHeadAttention/query/dense
+	// model.layers.0.self_attn.v_proj [32 -> 16] at /decoder/layer_0/self/MultiHeadAttention/value/dense
+	// scaling 2 trainable 896
+	// layers: LoRA target "query" matches no module of this llama model; its linear modules are q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj (or all-linear)
+}

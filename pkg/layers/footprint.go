@@ -6,6 +6,9 @@ package layers
 type Footprint struct {
 	// Params counts the trainable parameters.
 	Params int64
+	// Frozen counts the parameters held but not trained (LoRA's base weights): a value
+	// each, no gradient and no optimizer state.
+	Frozen int64
 	// Activations counts the float32 values of one training step's forward pass that the
 	// backward pass keeps (and, as many again, their gradients), for batch rows of srcLen
 	// source and tgtLen target positions.

@@ -46,7 +46,11 @@ func dense(scope *model.Scope, x *graph.Node, out int, useBias bool) *graph.Node
 	if useBias {
 		b = scope.WithInitializer(init).VariableWithShape("biases", shapes.Make(x.DType(), out)).NodeValue(g)
 	}
-	return fast.Linear(x, w, b)
+	y := fast.Linear(x, w, b)
+	if d := loraDelta(scope, x, out); d != nil {
+		y = graph.Add(y, d)
+	}
+	return y
 }
 
 // layerNorm normalises the last axis with GoMLX's variable names

@@ -1,5 +1,6 @@
 // Package optim is masklab's optimizer in graph ops: AdamW with decoupled weight decay
-// (not on biases and norms), global-norm clipping, and a warmup + cosine schedule.
+// (not on biases and norms), global-norm clipping, a warmup + cosine schedule, and
+// gradient accumulation over micro-batches (accum.go).
 package optim
 
 import (
