@@ -40,6 +40,9 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	if *adapters {
+		if l.Config.LoRA.Rank == 0 {
+			return fmt.Errorf("run %s has no LoRA adapters (lora.rank=0: full fine-tuning): export it without --adapters", pos[0])
+		}
 		if err := l.ExportAdapters(*out); err != nil {
 			return err
 		}

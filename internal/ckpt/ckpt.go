@@ -25,12 +25,18 @@ const Dir = "ckpt"
 // state, the step counter and the RNG state.
 const ModelPrefix = "/model/"
 
-// Save writes every variable of store as the run's checkpoint, replacing the last one
-// atomically; skip, if given, leaves out the variables whose paths it is true for.
-func Save(store *model.Store, runDir string, skip ...func(path string) bool) error {
+// TransientPrefix is the scope of variables no checkpoint holds (gradient accumulators,
+// zero between steps: optim.AccumScope).
+const TransientPrefix = "/transient/"
+
+// Save writes the variables of store as the run's checkpoint, replacing the last one
+// atomically. It leaves out frozen model variables (not trainable, under ModelPrefix:
+// LoRA's base weights, which a run reloads from its init_from) and those under
+// TransientPrefix.
+func Save(store *model.Store, runDir string) error {
 	var exclude []*model.Variable
 	for v := range store.IterVariables() {
-		if len(skip) > 0 && skip[0](v.Path()) {
+		if p := v.Path(); strings.HasPrefix(p, TransientPrefix) || !v.Trainable && strings.HasPrefix(p, ModelPrefix) {
 			exclude = append(exclude, v)
 		}
 	}

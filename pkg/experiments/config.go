@@ -220,8 +220,7 @@ type TrainConfig struct {
 	BatchSize       int `yaml:"batch_size"`
 	LogEvery        int `yaml:"log_every"`
 	CheckpointEvery int `yaml:"checkpoint_every"`
-	// GradAccum > 1 splits each batch into that many micro-batches (0 and 1: one).
-	GradAccum int `yaml:"grad_accum,omitempty"`
+	GradAccum       int `yaml:"grad_accum,omitempty"` // > 1: micro-batches per batch
 }
 
 // EvalConfig sets what is evaluated and how often.
@@ -518,9 +517,8 @@ func (c *Config) Validate() error {
 	if c.Optim.ClipNorm < 0 {
 		bad("optim.clip_norm", c.Optim.ClipNorm, "must be >= 0 (0 = off)")
 	}
-	nonNeg("train.grad_accum", c.Train.GradAccum)
-	if k := c.Train.GradAccum; k > 1 && c.Train.BatchSize%k != 0 {
-		bad("train.grad_accum", k, fmt.Sprintf("must divide train.batch_size=%d (micro-batches of equal size)", c.Train.BatchSize))
+	if k := c.Train.GradAccum; k < 0 || k > 1 && c.Train.BatchSize%k != 0 {
+		bad("train.grad_accum", k, fmt.Sprintf("must be >= 0 and divide train.batch_size=%d (micro-batches of equal size)", c.Train.BatchSize))
 	}
 	if err := c.LoRA.Validate(c.InitFrom != ""); err != nil {
 		errs = append(errs, err.Error())

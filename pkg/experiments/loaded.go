@@ -67,13 +67,11 @@ func LoadRun(runDir, backendOverride string, overrides ...string) (*Loaded, erro
 		return nil, err
 	}
 	sess, err := newSession(su, be)
+	if err == nil && initCk != nil && su.model.LoRA != nil { // a LoRA checkpoint holds the adapters alone
+		err = initCk(sess.store)
+	}
 	if err != nil {
 		return nil, err
-	}
-	if initCk != nil && su.model.LoRA != nil { // the checkpoint holds the adapters only
-		if err := initCk(sess.store); err != nil {
-			return nil, err
-		}
 	}
 	step, err := ckpt.LoadAll(sess.store, ck)
 	if err != nil {
@@ -148,11 +146,10 @@ func (l *Loaded) GenerateWith(text string, opts layers.GenerateOptions) (string,
 
 // Export writes the run to dir as a Hugging Face checkpoint with its tokenizer: a run
 // fine-tuned from a Hugging Face checkpoint (init_from) as that checkpoint's architecture
-// (hf.ExportFineTuned; LoRA adapters merged into the weights, layers.MergeLoRA), a
-// decoder LM with a model.style as LlamaForCausalLM or GPT2LMHeadModel with a WordLevel
-// tokenizer (hf.ExportScratch), a masked-LM run (model.kind=bert) as a BertForMaskedLM
-// (hf.ExportBertRun), a BERT encoder-decoder as an EncoderDecoderModel
-// (hf.ExportEncoderDecoder). Other runs are refused.
+// (hf.ExportFineTuned; LoRA merged, layers.MergeLoRA), a decoder LM with a model.style as
+// LlamaForCausalLM or GPT2LMHeadModel with a WordLevel tokenizer (hf.ExportScratch), a
+// masked-LM run (model.kind=bert) as a BertForMaskedLM (hf.ExportBertRun), a BERT
+// encoder-decoder as an EncoderDecoderModel (hf.ExportEncoderDecoder). Other runs are refused.
 func (l *Loaded) Export(dir string, opts hf.ExportOptions) error {
 	tokDir := "" // a BERT run's tokenizer: its own vocabulary's, or its init_from checkpoint's
 	if l.Config.InitSHA256 != "" {
@@ -186,10 +183,7 @@ func (l *Loaded) Export(dir string, opts hf.ExportOptions) error {
 // ExportAdapters writes a LoRA run's adapters to dir as PEFT's adapter_config.json and
 // adapter_model.safetensors (hf.ExportAdapters).
 func (l *Loaded) ExportAdapters(dir string) error {
-	if l.Config.InitSHA256 == "" || l.sess.su.model.LoRA == nil {
-		return fmt.Errorf("run %s has no LoRA adapters (lora.rank=0: full fine-tuning, or no Hugging Face init_from): export it without --adapters", l.Dir)
-	}
-	ck, err := hf.Open(l.Config.InitFrom)
+	ck, err := hf.Open(l.Config.InitFrom) // a LoRA run's init_from is a Hugging Face checkpoint
 	if err != nil {
 		return err
 	}

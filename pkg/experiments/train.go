@@ -114,7 +114,7 @@ type session struct {
 	store       *model.Store
 	trainEx     *model.Exec
 	evalEx      *model.Exec
-	applyEx     *model.Exec // train.grad_accum > 1: the update from the accumulated gradients
+	applyEx     *model.Exec // train.grad_accum > 1 (optim.Accumulate)
 	trainV      []*model.Variable
 	trainScales []float64 // the learning-rate scale of each of trainV (nil: 1)
 	byPos       map[string][]float64
@@ -132,8 +132,11 @@ func newSession(su *setup, be compute.Backend) (*session, error) {
 		return nil, err
 	}
 	s.evalEx, err = model.NewExec(be, s.store, s.evalGraph)
-	if err == nil && su.cfg.Train.GradAccum > 1 {
-		s.applyEx, err = model.NewExec(be, s.store, s.applyGraph)
+	if err == nil && su.cfg.Train.GradAccum > 1 { // the update from the accumulated gradients
+		s.applyEx, err = model.NewExec(be, s.store, func(scope *model.Scope, lr *graph.Node) *graph.Node {
+			layers.VariablesAsParameters(lr.Graph())
+			return optim.AdamWScaled(scope, su.cfg.Optim, s.trainV, optim.AccumulatedGradients(s.store, s.trainV, lr.Graph()), lr, s.trainScales)
+		})
 	}
 	if err != nil {
 		return nil, err
@@ -154,10 +157,8 @@ func (s *session) modelInputs(x graphInputs[*graph.Node], training bool) layers.
 }
 
 // trainGraph takes graphInputs (with the learning rate) and returns the loss and the
-// gradient norm, updating the variables with AdamW. With train.grad_accum > 1 it takes a
-// micro-batch whose last input is the whole batch's loss normaliser max(Σw, 1), not the
-// learning rate: it adds the gradients of Σ w·loss / normaliser to the accumulators
-// (applyGraph updates from them) and returns that share of the batch's loss.
+// gradient norm, updating the variables with AdamW; with train.grad_accum > 1, the
+// optim.Accumulate micro-batch graph (the normaliser in the learning rate's place).
 func (s *session) trainGraph(scope *model.Scope, in []*graph.Node) []*graph.Node {
 	x := inputNodes(in, true)
 	// Before the model, whose random corruptions read the RNG state variable.
@@ -167,13 +168,11 @@ func (s *session) trainGraph(scope *model.Scope, in []*graph.Node) []*graph.Node
 	if err != nil {
 		panic(err)
 	}
-	accum := s.su.cfg.Train.GradAccum > 1
-	var loss *graph.Node
-	if accum {
-		loss = graph.Div(graph.ReduceAllSum(graph.Mul(layers.TokenCrossEntropy(logits, x.Tgt), graph.ConvertDType(x.Weights, dtypes.Float32))), x.LR)
-	} else {
-		loss = layers.WeightedCrossEntropy(logits, x.Tgt, x.Weights)
+	var over []*graph.Node // train.grad_accum > 1: the normaliser, in the learning rate's place
+	if s.su.cfg.Train.GradAccum > 1 {
+		over = []*graph.Node{x.LR}
 	}
+	loss := layers.WeightedCrossEntropy(logits, x.Tgt, x.Weights, over...)
 	g := loss.Graph()
 	var vars []*model.Variable
 	var nodes []*graph.Node
@@ -194,48 +193,12 @@ func (s *session) trainGraph(scope *model.Scope, in []*graph.Node) []*graph.Node
 	}
 	grads := graph.Gradient(loss, nodes...)
 	s.trainV, s.trainScales = vars, scales
-	if accum {
+	if over != nil {
 		optim.AccumulateGradients(scope.Store(), vars, grads)
 		return []*graph.Node{loss}
 	}
 	norm := optim.AdamWScaled(scope, s.su.cfg.Optim, vars, grads, x.LR, scales)
 	return []*graph.Node{loss, norm}
-}
-
-// applyGraph updates the variables with AdamW from the accumulated gradients (resetting
-// them) at learning rate lr, and returns the gradient norm.
-func (s *session) applyGraph(scope *model.Scope, lr *graph.Node) *graph.Node {
-	layers.VariablesAsParameters(lr.Graph())
-	return optim.AdamWScaled(scope, s.su.cfg.Optim, s.trainV, optim.AccumulatedGradients(scope.Store(), s.trainV, lr.Graph()), lr, s.trainScales)
-}
-
-// step runs one training step on hb: one pass, or train.grad_accum micro-batches of its
-// rows whose gradients add up to the batch's. It returns the loss and gradient norm.
-func (s *session) step(hb *hostBatch, lr float32) (loss, gnorm float64, err error) {
-	f := func(t *tensors.Tensor) float64 { return float64(tensors.MustCopyFlatData[float32](t)[0]) }
-	if k := s.su.cfg.Train.GradAccum; k > 1 {
-		var wsum float32
-		for _, w := range hb.weights {
-			wsum += w
-		}
-		for i := range k {
-			out, err := call(s.trainEx, append(optim.MicroBatch(hb.inputs(nil), i, k), tensors.FromScalar(max(wsum, 1)))...)
-			if err != nil {
-				return 0, 0, fmt.Errorf("micro-batch %d of %d: %w", i+1, k, err)
-			}
-			loss += f(out[0])
-		}
-		out, err := call(s.applyEx, tensors.FromScalar(lr))
-		if err != nil {
-			return 0, 0, err
-		}
-		return loss, f(out[0]), nil
-	}
-	out, err := call(s.trainEx, hb.inputs(&lr)...)
-	if err != nil {
-		return 0, 0, err
-	}
-	return f(out[0]), f(out[1]), nil
 }
 
 // evalGraph takes graphInputs and returns the token losses [B,T] and the argmax [B,T].
@@ -317,24 +280,20 @@ func trainLocked(ctx context.Context, cfg *Config, runDir string, opts TrainOpti
 	start := 0
 	resumes := 0
 	var prevWall float64
-	if dir := ckpt.Find(runDir); dir != "" {
-		// A LoRA run's checkpoint holds the adapters: the base comes from init_from.
-		if initCk != nil && su.model.LoRA != nil {
-			if err := initCk(sess.store); err != nil {
-				return nil, err
-			}
+	dir := ckpt.Find(runDir)
+	if initCk != nil && (dir == "" || su.model.LoRA != nil) { // a LoRA checkpoint holds the adapters alone
+		if err := initCk(sess.store); err != nil {
+			return nil, err
 		}
+	}
+	if dir != "" {
 		if start, err = ckpt.LoadAll(sess.store, dir); err != nil {
 			return nil, err
 		}
 		if st, err := readSessionState(runDir); err == nil && st.Step == start {
 			prevWall, resumes = st.Wall, st.Resumes+1
 		}
-	} else if initCk != nil {
-		if err := initCk(sess.store); err != nil {
-			return nil, err
-		}
-	} else if initDir != "" {
+	} else if initCk == nil && initDir != "" {
 		if err := ckpt.LoadModel(sess.store, initDir); err != nil {
 			return nil, err
 		}
@@ -396,10 +355,18 @@ func trainLocked(ctx context.Context, cfg *Config, runDir string, opts TrainOpti
 			return nil, err
 		}
 		lr := optim.LearningRate(cfg.Optim, step, steps)
-		loss, gnorm, err := sess.step(hb, float32(lr))
+		lr32 := float32(lr)
+		var out []*tensors.Tensor
+		if k := cfg.Train.GradAccum; k > 1 {
+			out, err = optim.Accumulate(sess.trainEx, sess.applyEx, k, hb.inputs(nil), hb.weights, lr32)
+		} else {
+			out, err = call(sess.trainEx, hb.inputs(&lr32)...)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("training step %d: %w", step, err)
 		}
+		loss := float64(tensors.MustCopyFlatData[float32](out[0])[0])
+		gnorm := float64(tensors.MustCopyFlatData[float32](out[1])[0])
 		ranSteps++
 		if div := divergence(step, loss, gnorm); div != nil {
 			_ = mlog.Append(Metrics{"step": float64(step), "train_loss": loss, "lr": lr, "grad_norm": gnorm})
@@ -431,10 +398,7 @@ func trainLocked(ctx context.Context, cfg *Config, runDir string, opts TrainOpti
 		}
 		bar.Update(step, loss)
 		if step%cfg.Train.CheckpointEvery == 0 || step == steps {
-			// A LoRA run's frozen base comes from init_from; accumulators are zero here.
-			if err := ckpt.Save(sess.store, runDir, func(p string) bool {
-				return optim.IsAccumulator(p) || su.model.LoRA != nil && strings.HasPrefix(p, ckpt.ModelPrefix) && !layers.IsLoRAVariable(p)
-			}); err != nil {
+			if err := ckpt.Save(sess.store, runDir); err != nil {
 				return nil, fmt.Errorf("checkpoint at step %d: %w", step, err)
 			}
 			_ = writeSessionState(runDir, sessionState{Step: step, Wall: prevWall + time.Since(t0).Seconds(), Resumes: resumes})

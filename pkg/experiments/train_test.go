@@ -268,12 +268,15 @@ func TestGradAccumEqualsOneBatch(t *testing.T) {
 			}
 		}
 	}
-	if err := tinyConfig(t).SetAll([]string{"train.grad_accum=-1"}); err != nil {
-		t.Fatal(err)
+	for k, want := range map[int]string{3: "train.grad_accum=3: must be >= 0 and divide train.batch_size=16", -1: "train.grad_accum=-1: must be >= 0"} {
+		c := tinyConfig(t)
+		c.Train.GradAccum = k
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("grad_accum %d of batch 16: %v", k, err)
+		}
 	}
-	c := tinyConfig(t)
-	c.Train.GradAccum = 3
-	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "train.grad_accum=3: must divide train.batch_size=16") {
-		t.Errorf("grad_accum 3 of batch 16: %v", err)
+	// Zero values of the new keys leave a config's YAML, so run ids, as they were.
+	if y := string(tinyConfig(t).YAML()); strings.Contains(y, "grad_accum") || strings.Contains(y, "lora") {
+		t.Errorf("default config's YAML names grad_accum or lora:\n%s", y)
 	}
 }

@@ -18,13 +18,20 @@ import (
 // plw(0.01), say) is divided by 1, not by its tiny sum, so a few down-weighted tokens are
 // not blown up to the size of a full batch's loss; a batch with no weight at all has loss
 // 0 and zero gradients. The loss is computed in float32 whatever the logits' dtype.
-func WeightedCrossEntropy(logits, labels, weights *graph.Node) *graph.Node {
+//
+// over, if given (a float32 scalar), is the denominator instead: a micro-batch of a
+// gradient-accumulation step is divided by its whole batch's max(Σ w, 1), so that the
+// micro-batches' losses and gradients add up to the batch's.
+func WeightedCrossEntropy(logits, labels, weights *graph.Node, over ...*graph.Node) *graph.Node {
 	l := TokenCrossEntropy(logits, labels)
 	g := l.Graph()
 	if weights == nil {
 		weights = graph.OnesLike(l)
 	}
 	w := graph.ConvertDType(weights, dtypes.Float32)
+	if len(over) > 0 {
+		return graph.Div(graph.ReduceAllSum(graph.Mul(l, w)), over[0])
+	}
 	return graph.Div(graph.ReduceAllSum(graph.Mul(l, w)), graph.Max(graph.ReduceAllSum(w), graph.ScalarOne(g, dtypes.Float32)))
 }
 

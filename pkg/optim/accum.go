@@ -1,14 +1,15 @@
 package optim
 
 import (
+	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
+	"github.com/masklab/masklab/internal/ckpt"
 )
 
 // Gradient accumulation (TRL's gradient_accumulation_steps): a batch too large for one
@@ -18,11 +19,9 @@ import (
 // (not its own), the sum is the whole batch's gradient.
 
 // AccumScope is the scope of the accumulators: AccumScope/<variable path>, float32 zeros,
-// not trainable. Between updates they are zero, so a checkpoint need not hold them.
-const AccumScope = "/optimizers/accum"
-
-// IsAccumulator reports whether a variable path is a gradient accumulator's.
-func IsAccumulator(path string) bool { return strings.HasPrefix(path, AccumScope+"/") }
+// not trainable. Between updates they are zero: a run's checkpoint leaves them out
+// (ckpt.TransientPrefix).
+const AccumScope = ckpt.TransientPrefix + "gradients"
 
 // accumVar returns (creating with zeros) the accumulator of v.
 func accumVar(store *model.Store, v *model.Variable) *model.Variable {
@@ -73,4 +72,34 @@ func MicroBatch(batch []any, i, k int) []any {
 		}
 	}
 	return out
+}
+
+// Accumulate runs one training step as k micro-batches of batch (the inputs of micro,
+// tensors [B, ...]; MicroBatch): micro takes each with the whole batch's normaliser
+// max(Σ weights, 1) as its last input, adds its gradients to the accumulators
+// (AccumulateGradients) and returns its share of the loss; apply then takes the learning
+// rate, updates from the accumulators (AccumulatedGradients) and returns the gradient
+// norm. It returns the batch's loss and the norm, as the one-pass step's outputs.
+func Accumulate(micro, apply *model.Exec, k int, batch []any, weights []float32, lr float32) (out []*tensors.Tensor, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	var wsum, loss float32
+	for _, w := range weights {
+		wsum += w
+	}
+	for i := range k {
+		o, err := micro.Call(append(MicroBatch(batch, i, k), tensors.FromScalar(max(wsum, 1)))...)
+		if err != nil {
+			return nil, fmt.Errorf("micro-batch %d of %d: %w", i+1, k, err)
+		}
+		loss += tensors.MustCopyFlatData[float32](o[0])[0]
+	}
+	o, err := apply.Call(tensors.FromScalar(lr))
+	if err != nil {
+		return nil, err
+	}
+	return []*tensors.Tensor{tensors.FromScalar(loss), o[0]}, nil
 }
