@@ -185,6 +185,10 @@ func TestFineTuneHFCheckpoint(t *testing.T) {
 
 	// Export, reload with pkg/hf, compare logits with the run's checkpoint.
 	runOK(t, "export", runDir, "--out", expDir)
+	var adErr bytes.Buffer // a full fine-tune has no adapters to export
+	if code := run([]string{"export", runDir, "--adapters", "--out", filepath.Join(tmp, "ad")}, &bytes.Buffer{}, &adErr); code == 0 || !strings.Contains(adErr.String(), "has no LoRA adapters (lora.rank=0") {
+		t.Errorf("export --adapters of a full fine-tune: exit %d, %q", code, adErr.String())
+	}
 	for _, f := range []string{"config.json", "model.safetensors", "generation_config.json", "tokenizer.json", "tokenizer_config.json"} {
 		if _, err := os.Stat(filepath.Join(expDir, f)); err != nil {
 			t.Errorf("export: %v", err)

@@ -107,6 +107,30 @@ func TestLoRAForwardEqualsMergedWeights(t *testing.T) {
 			if d := maxDiff32(got, adapted); d > 2e-5 {
 				t.Errorf("merged model's logits differ from the LoRA model's by %g", d)
 			}
+			// Generation (with the key/value cache where the model allows it) runs the
+			// adapters: its logits are the merged model's.
+			gen := func(store *model.Store, cfg Config) [][][]float32 {
+				g, err := NewGenerator(backend.Must(), store, cfg, GenerateOptions{BOS: 1, EOS: 2, PAD: 0, MaxNewTokens: 4, MaxLen: 12, Scope: "/model", KeepLogits: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				res, err := g.Generate(nil, [][]int32{{1, 5, 7}, {1, 9}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return res.Logits
+			}
+			a, b := gen(store, lora), gen(merged, base)
+			if len(a) < 2 || len(a) != len(b) {
+				t.Fatalf("generation kept %d and %d steps of logits", len(a), len(b))
+			}
+			for i := range a {
+				for j := range a[i] {
+					if d := maxDiff32(a[i][j], b[i][j]); d > 2e-5 {
+						t.Fatalf("generation step %d row %d: the LoRA model's logits differ from the merged model's by %g", i, j, d)
+					}
+				}
+			}
 		})
 	}
 }
