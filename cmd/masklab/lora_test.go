@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -183,6 +184,19 @@ func TestLoRAAccumFineTuneAndExport(t *testing.T) {
 	}
 	if d := maxDiffLogits(again, got); d != 0 {
 		t.Errorf("base + PEFT adapters merged differ from the merged export by %g", d)
+	}
+
+	// Where PyTorch is installed, it merges the adapter files onto the base checkpoint as
+	// PEFT does and compares with the merged export (testdata/make_lora.py check).
+	if py, err := exec.LookPath("/usr/bin/python3"); err == nil && exec.Command(py, "-c", "import torch").Run() == nil {
+		script := filepath.Join("..", "..", "pkg", "hf", "testdata", "make_lora.py")
+		out, err := exec.Command(py, script, "check", ckDir, adDir, merged).CombinedOutput()
+		if err != nil {
+			t.Errorf("PyTorch's merge differs: %v\n%s", err, out)
+		}
+		t.Logf("%s", bytes.TrimSpace(out))
+	} else {
+		t.Log("no PyTorch here: pkg/hf's committed fixtures (TestLoRAAdaptersMergeAsPEFT) stand in")
 	}
 
 	// Errors: a bad target, an uneven micro-batch split, --adapters on a full fine-tune.

@@ -69,3 +69,29 @@ func TestSetOmittedKey(t *testing.T) {
 		t.Errorf("misspelt omitted key: %v", err)
 	}
 }
+
+// A whole section its type leaves out when all its keys are zero (omitempty on the
+// section, as lora: is) can still have a key set, and is left out again when zero.
+func TestSetOmittedSection(t *testing.T) {
+	type opt struct {
+		Seed int `yaml:"seed"`
+		LoRA struct {
+			Rank    int    `yaml:"rank,omitempty"`
+			Targets string `yaml:"targets,omitempty"`
+		} `yaml:"lora,omitempty"`
+	}
+	s := New[opt]("seed: 1\nlora:\n  rank: 0\n  targets: \"\"\n")
+	c, err := s.Decode([]byte("seed: 2\n"), "c", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Set(c, "lora.rank", "4"); err != nil || c.LoRA.Rank != 4 || c.Seed != 2 {
+		t.Fatalf("Set in an omitted section: %+v, %v", c, err)
+	}
+	if err := s.Set(c, "lora.targets", "q_proj,v_proj"); err != nil || c.LoRA.Targets != "q_proj,v_proj" || c.LoRA.Rank != 4 {
+		t.Fatalf("second key: %+v, %v", c, err)
+	}
+	if err := s.Set(c, "lora.rnk", "4"); err == nil || !strings.Contains(err.Error(), `did you mean "lora.rank"`) {
+		t.Errorf("misspelt key of an omitted section: %v", err)
+	}
+}

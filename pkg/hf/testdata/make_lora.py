@@ -21,12 +21,19 @@ starts at zero, is drawn as if trained, so that the merge changes the weights. m
 tests (pkg/hf lora_test.go) load these files with hf.LoadAdapters, merge with
 layers.MergeLoRA, export, and compare with merged.safetensors; they also write the
 adapters back with hf.ExportAdapters and compare the files.
+
+    /usr/bin/python3 make_lora.py check BASE_DIR ADAPTER_DIR MERGED_DIR
+
+checks the other way round: it merges the adapters `masklab export --adapters` wrote onto
+the base checkpoint in PyTorch and compares with what `masklab export` merged (cmd/masklab's
+LoRA test runs it where PyTorch is installed).
 """
 
 import json
 import math
 import os
 import struct
+import sys
 
 import torch
 
@@ -109,5 +116,39 @@ def main():
          True, 2, 8, ["c_attn", "c_fc", "c_proj"])
 
 
+def check(base, adapters, merged):
+    """Merges PEFT adapter files (as `masklab export --adapters` writes them) onto a base
+    checkpoint in PyTorch, as PEFT's merge does, and compares with a merged checkpoint
+    (as `masklab export` writes it, F32): exit status 1 if a tensor differs by more than
+    float32 rounding, or a tensor is missing or extra."""
+    state = {k: v.to(torch.float32) for k, v in read_checkpoint(base).items()}
+    cfg = json.load(open(os.path.join(adapters, "adapter_config.json")))
+    ad = read_safetensors(os.path.join(adapters, "adapter_model.safetensors"))
+    scaling = cfg["lora_alpha"] / cfg["r"]
+    prefix = "base_model.model."
+    n = 0
+    for key, a in ad.items():
+        if not key.endswith(".lora_A.weight"):
+            continue
+        module = key[len(prefix):-len(".lora_A.weight")]
+        b = ad[prefix + module + ".lora_B.weight"]
+        delta = (b @ a) * scaling
+        if cfg["fan_in_fan_out"]:
+            delta = delta.T
+        state[module + ".weight"] = state[module + ".weight"] + delta
+        n += 1
+    got = read_checkpoint(merged)
+    if set(got) - set(state) or set(state) - set(got) - {"lm_head.weight"}:
+        print("tensor names differ:", sorted(set(got) ^ set(state)))
+        sys.exit(1)
+    worst = max((got[k].to(torch.float32) - state[k]).abs().max().item() for k in got)
+    print("merged %d adapted modules in PyTorch; largest difference from masklab's merged export: %.3g" % (n, worst))
+    if worst > 1e-5:
+        sys.exit(1)
+
+
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) == 5 and sys.argv[1] == "check":
+        check(*sys.argv[2:])
+    else:
+        main()
