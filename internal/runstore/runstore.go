@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/masklab/masklab/internal/fsx"
+	"github.com/masklab/masklab/internal/runlock"
 )
 
 // File names inside a run directory.
@@ -292,3 +293,24 @@ func LastEval(lines []Metrics) map[string]float64 {
 
 // NowString is the current UTC time in RFC 3339, as summaries record it.
 func NowString() string { return time.Now().UTC().Format(time.RFC3339) }
+
+// StateOf reads the state of the run in dir, as "masklab status" reports it: running
+// (its lock is held; detail names the holder), the status of its summary.json (done,
+// diverged, failed; detail the error or the divergence step), or pending; step is the
+// last step trained or logged.
+func StateOf(dir string) (state string, step int, detail string) {
+	if held, li := runlock.Held(filepath.Join(dir, LockFile)); held {
+		state, detail = StatusRunning, fmt.Sprintf("%s pid %d", li.Host, li.PID)
+	} else if s, err := ReadSummary(dir); err == nil {
+		if s.Status == StatusDiverged {
+			return s.Status, s.Step, fmt.Sprintf("at step %d", s.DivergedAt)
+		}
+		return s.Status, s.Step, s.Error
+	} else {
+		state = StatusPending
+	}
+	if ms, err := ReadMetrics(filepath.Join(dir, MetricsFile)); err == nil && len(ms) > 0 {
+		step = ms[len(ms)-1].Step()
+	}
+	return state, step, detail
+}

@@ -3,17 +3,15 @@ package experiments
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"reflect"
 	"sort"
 	"strings"
 
 	"github.com/masklab/masklab/internal/fsx"
-	"github.com/masklab/masklab/internal/runlock"
-	"github.com/masklab/masklab/internal/textutil"
+	"github.com/masklab/masklab/internal/runstore"
+	"github.com/masklab/masklab/internal/yamlkeys"
 	"gopkg.in/yaml.v3"
 )
 
@@ -426,20 +424,8 @@ func PlanStates(p *Plan, sweepDir string) []RunState {
 }
 
 func runState(r *PlannedRun, dir string) RunState {
-	st := RunState{Run: r, Dir: dir, State: StatusPending}
-	if held, li := runlock.Held(filepath.Join(dir, LockFile)); held {
-		st.State = StatusRunning
-		st.Detail = fmt.Sprintf("%s pid %d", li.Host, li.PID)
-	} else if s, err := ReadSummary(dir); err == nil {
-		st.State, st.Step, st.Detail = s.Status, s.Step, s.Error
-		if s.Status == StatusDiverged {
-			st.Detail = fmt.Sprintf("at step %d", s.DivergedAt)
-		}
-		return st
-	}
-	if ms, err := ReadMetrics(filepath.Join(dir, MetricsFile)); err == nil && len(ms) > 0 {
-		st.Step = ms[len(ms)-1].Step()
-	}
+	st := RunState{Run: r, Dir: dir}
+	st.State, st.Step, st.Detail = runstore.StateOf(dir)
 	return st
 }
 
@@ -477,73 +463,14 @@ func sortRunsByStage(p *Plan) {
 	sort.SliceStable(p.Runs, func(i, j int) bool { return idx[p.Runs[i].Stage] < idx[p.Runs[j].Stage] })
 }
 
-// explainSweepError turns yaml.v3's decoding errors into one line, and its "field X not
-// found in type experiments.T" into the unknown key with the closest valid one.
+// explainSweepError turns yaml.v3's decoding errors into one line, with the closest
+// valid key for an unknown one.
 func explainSweepError(err error) string {
-	var te *yaml.TypeError
-	if !errors.As(err, &te) {
-		return err.Error()
-	}
-	types := map[string]reflect.Type{
-		"SweepFile": reflect.TypeOf(SweepFile{}), "StageFile": reflect.TypeOf(StageFile{}), "ReportSpec": reflect.TypeOf(ReportSpec{}),
-	}
-	var parts []string
-	for _, e := range te.Errors {
-		var line int
-		var field, typ string
-		if n, _ := fmt.Sscanf(e, "line %d: field %s not found in type experiments.%s", &line, &field, &typ); n == 3 && types[typ] != nil {
-			var keys []string
-			t := types[typ]
-			for i := 0; i < t.NumField(); i++ {
-				keys = append(keys, strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0])
-			}
-			e = fmt.Sprintf("line %d: unknown key %q", line, field)
-			if near := textutil.Closest(field, keys); near != "" {
-				e += fmt.Sprintf("; did you mean %q?", near)
-			} else {
-				e += "; known keys: " + strings.Join(keys, ", ")
-			}
-		}
-		parts = append(parts, e)
-	}
-	return strings.Join(parts, "; ")
+	return yamlkeys.ExplainTypeError(err, "experiments", SweepFile{}, StageFile{}, ReportSpec{})
 }
 
 // configDiff names the keys whose values differ between two configs ("model.layers: 2
 // there, 4 here"), at most three of them.
 func configDiff(old, cur *Config) string {
-	leaves := func(c *Config) map[string]string {
-		var n yaml.Node
-		_ = yaml.Unmarshal(c.YAML(), &n)
-		out := map[string]string{}
-		var walk func(prefix string, m *yaml.Node)
-		walk = func(prefix string, m *yaml.Node) {
-			for i := 0; i+1 < len(m.Content); i += 2 {
-				k := m.Content[i].Value
-				if prefix != "" {
-					k = prefix + "." + k
-				}
-				if v := m.Content[i+1]; v.Kind == yaml.MappingNode {
-					walk(k, v)
-				} else {
-					out[k] = v.Value
-				}
-			}
-		}
-		if len(n.Content) > 0 {
-			walk("", n.Content[0])
-		}
-		return out
-	}
-	a, b := leaves(old), leaves(cur)
-	var diffs []string
-	for _, k := range Keys() {
-		if a[k] != b[k] && k != "backend" {
-			diffs = append(diffs, fmt.Sprintf("%s: %q there, %q here", k, a[k], b[k]))
-		}
-	}
-	if len(diffs) > 3 {
-		diffs = append(diffs[:3], fmt.Sprintf("and %d more", len(diffs)-3))
-	}
-	return strings.Join(diffs, ", ")
+	return yamlkeys.Diff(old.YAML(), cur.YAML(), Keys(), 3, "backend")
 }
