@@ -13,7 +13,7 @@ func init() {
 	register(&command{
 		name:    "export",
 		summary: "write a run as a Hugging Face checkpoint: one fine-tuned from a Hugging Face checkpoint (init_from), a decoder LM with model.style, a masked-LM run (model.kind=bert) or a bert2bert run",
-		usage:   "export RUN_DIR --out DIR [--dtype F32|F16|BF16] [--shard-bytes N] [--adapters] [--backend B]",
+		usage:   "export RUN_DIR --out DIR [--dtype F32|F16|BF16|auto] [--shard-bytes N] [--adapters] [--backend B]",
 		run:     runExport,
 	})
 }
@@ -21,7 +21,8 @@ func init() {
 func runExport(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags(commands["export"], stderr)
 	out := fs.String("out", "", "the directory to write config.json, model.safetensors, generation_config.json and the tokenizer files to")
-	dtype := fs.String("dtype", hf.F32, "the weights' dtype: F32 (as trained, exact), F16 or BF16 (round to nearest even)")
+	dtype := fs.String("dtype", hf.F32, "the weights' dtype: F32 (as trained, exact), F16 or BF16 (round to nearest even), "+
+		"or auto (a run fine-tuned from a Hugging Face checkpoint: each tensor in that checkpoint's dtype, names and files, as save_pretrained keeps a model's dtype)")
 	shard := fs.Int64("shard-bytes", 0, "split the weights into files of at most N bytes with model.safetensors.index.json (0: one file)")
 	adapters := fs.Bool("adapters", false, "a LoRA run: write its adapters as PEFT's adapter_config.json and adapter_model.safetensors instead of the merged model")
 	be := fs.String("backend", "", "backend override")
@@ -48,6 +49,9 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "exported the LoRA adapters of %s (step %d, on %s) to %s\n", pos[0], l.Step, l.Config.InitFrom, *out)
 		return nil
+	}
+	if *dtype == "auto" {
+		*dtype = ""
 	}
 	if err := l.Export(*out, hf.ExportOptions{DType: *dtype, MaxShardBytes: *shard}); err != nil {
 		return err

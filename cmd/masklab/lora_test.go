@@ -20,6 +20,15 @@ import (
 	"github.com/masklab/masklab/pkg/mask"
 )
 
+func readBytes(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 func maxDiffLogits(a, b [][][]float32) float64 {
 	d := 0.0
 	for i := range a {
@@ -159,6 +168,13 @@ func TestLoRAAccumFineTuneAndExport(t *testing.T) {
 	}
 	if d := maxDiffLogits(got, want); d > 1e-4 {
 		t.Errorf("the merged export's logits differ from the LoRA model's by %g", d)
+	}
+
+	// --dtype auto: the base's dtypes and files (F32 here), so the same bytes.
+	auto := filepath.Join(tmp, "auto")
+	runOK(t, "export", runDir, "--dtype", "auto", "--out", auto)
+	if a, b := readBytes(t, filepath.Join(merged, "model.safetensors")), readBytes(t, filepath.Join(auto, "model.safetensors")); !bytes.Equal(a, b) {
+		t.Errorf("--dtype auto of an F32 base differs from --dtype F32")
 	}
 
 	// PEFT adapters, merged onto the base checkpoint as PEFT would.

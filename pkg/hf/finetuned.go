@@ -22,8 +22,13 @@ var tokenizerFiles = []string{
 // scope, as ck.Load put them there) to dir as a Hugging Face checkpoint that loads as ck
 // does: Export's config.json, model.safetensors (or shards) and generation_config.json
 // (one with config.json's bos_token_id and eos_token_id when ck has none), and ck's
-// tokenizer files copied as they are.
+// tokenizer files copied as they are. opts.DType "" (and no opts.Like) writes every tensor
+// as ck stores it: its dtype, name and file (Like: ck), as save_pretrained keeps a
+// model's dtype; a merged LoRA model is then the base's layout with merged values.
 func ExportFineTuned(dir string, ck *Checkpoint, store *model.Store, scope string, opts ExportOptions) error {
+	if opts.DType == "" && opts.Like == nil {
+		opts.Like = ck
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("hf: export: %w", err)
 	}

@@ -151,3 +151,53 @@ func TestLoRAAdaptersBadFiles(t *testing.T) {
 		}
 	}
 }
+
+// A merged LoRA model exported with DType "" keeps the base checkpoint's layout (F16,
+// the same shards and names, as PEFT's merge_and_unload + save_pretrained keeps a
+// model's dtype): the merged weights are PyTorch's merge rounded once to float16.
+func TestLoRAMergedExportKeepsTheBaseDType(t *testing.T) {
+	ck, store, err := Load(filepath.Join("testdata", "qwen2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := ck.Config.Model(mask.Causal)
+	fix := filepath.Join("testdata", "lora-qwen2")
+	if m.LoRA, err = LoadAdapters(fix, store, "", m); err != nil {
+		t.Fatal(err)
+	}
+	merged, err := layers.MergeLoRA(store, "", m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	if err := ExportFineTuned(out, ck, merged, "", ExportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ck2, err := Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(ck2.Files, ",") != strings.Join(ck.Files, ",") || !ck2.Sharded {
+		t.Errorf("files %v, want the base's %v", ck2.Files, ck.Files)
+	}
+	for _, ts := range ck.Tensors() {
+		if a, b := ck.StoredDType(ts.Name), ck2.StoredDType(ts.Name); a != b || a != F16 {
+			t.Errorf("%s: %s, base %s", ts.Name, b, a)
+		}
+	}
+	want := readAll(t, filepath.Join(fix, "merged.safetensors"))
+	got := map[string][]float32{}
+	for _, f := range ck2.Files {
+		for k, v := range readAll(t, filepath.Join(out, f)) {
+			got[k] = v
+		}
+	}
+	for k, w := range want {
+		for i := range w {
+			// One float16 rounding: half an ulp, 2^-11 relative (subnormals: 2^-25).
+			if d := math.Abs(float64(got[k][i] - w[i])); d > math.Max(math.Abs(float64(w[i]))/2048, 1.0/(1<<25)) {
+				t.Fatalf("%s[%d] = %g, PyTorch's merge %g", k, i, got[k][i], w[i])
+			}
+		}
+	}
+}
