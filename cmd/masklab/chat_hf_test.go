@@ -191,3 +191,53 @@ func TestFineTuneChatCompletionOnly(t *testing.T) {
 		t.Errorf("summary.json data: %+v, want truncated %d, too long %d", sum.Data, tr, tl)
 	}
 }
+
+// A base checkpoint has no chat template: chat data is then a clear error naming the
+// fix, task.chat_template=chatml renders it as ChatML, and a .jinja file (relative to
+// the config) does too, its content joining the run's identity: an edited template (even
+// one that renders the same) is a new run.
+func TestChatTemplateOverride(t *testing.T) {
+	tmp := t.TempDir()
+	tinyCheckpoint(t, filepath.Join(tmp, "ck"))
+	writeChatData(t, filepath.Join(tmp, "chat.jsonl"), 40)
+	conf := filepath.Join(tmp, "chat.yaml")
+	yml := "init_from: ck\ntask: {name: chat.jsonl}\nmodel: {kind: decoder}\nmasks: {loss: completion}\n" +
+		"train: {steps: 1, batch_size: 2}\neval: {every: 0, greedy_examples: 0}\n"
+	if err := os.WriteFile(conf, []byte(yml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb strings.Builder
+	if code := run([]string{"check", conf}, &out, &errb); code == 0 || !strings.Contains(errb.String(), "needs a chat template") || !strings.Contains(errb.String(), "set task.chat_template to chatml") {
+		t.Errorf("no template: exit %d, %s", code, errb.String())
+	}
+	if chk := runOK(t, "check", conf, "--set", "task.chat_template=chatml"); !regexp.MustCompile(`pass +zero-supervision`).MatchString(chk) {
+		t.Errorf("chatml:\n%s", chk)
+	}
+	tmpl := filepath.Join(tmp, "my.jinja")
+	id := func() string {
+		t.Helper()
+		c := filepath.Join(tmp, "file.yaml")
+		y := strings.Replace(yml, "task: {name: chat.jsonl}", "task: {name: chat.jsonl, chat_template: my.jinja}", 1)
+		if err := os.WriteFile(c, []byte(y), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		got := regexp.MustCompile(`^([0-9a-f]{12}): done`).FindStringSubmatch(runOK(t, "train", c, "--quiet", "--out", filepath.Join(tmp, "runs", "r")))
+		if got == nil {
+			t.Fatal("train printed no id")
+		}
+		if err := os.RemoveAll(filepath.Join(tmp, "runs")); err != nil {
+			t.Fatal(err)
+		}
+		return got[1]
+	}
+	if err := os.WriteFile(tmpl, []byte(hf.ChatML), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	first := id()
+	if err := os.WriteFile(tmpl, []byte(hf.ChatML+"{# edited #}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if second := id(); second == first {
+		t.Errorf("an edited chat template kept the run id %s", first)
+	}
+}

@@ -201,6 +201,14 @@ type DataCounts struct {
 	TooLong   int `json:"too_long"`
 }
 
+// NewDataCounts returns a summary's data counts; nil when the maximum length cut nothing.
+func NewDataCounts(dropped, truncated, tooLong int) *DataCounts {
+	if truncated == 0 && tooLong == 0 {
+		return nil
+	}
+	return &DataCounts{Dropped: dropped, Truncated: truncated, TooLong: tooLong}
+}
+
 // Divergence is the first non-finite training metric of a diverged run.
 type Divergence struct {
 	Step   int    `json:"step"`

@@ -37,7 +37,7 @@ type Config struct {
 	Seed     int64        `yaml:"seed"`
 	Backend  string       `yaml:"backend"`
 	InitFrom string       `yaml:"init_from"`
-	// InitSHA256 is hf.Fingerprint of a Hugging Face init_from, set by ResolveData.
+	// InitSHA256 is hf.RunFingerprint of a Hugging Face init_from, set by ResolveData.
 	InitSHA256 string            `yaml:"init_sha256,omitempty"`
 	LoRA       layers.LoRAConfig `yaml:"lora,omitempty"` // adapters on an init_from; zero: full fine-tuning
 
@@ -59,7 +59,8 @@ type TaskConfig struct {
 	// CompletionMarker makes an LM task SFT (Task.WithCompletionMarker); "" keeps run ids.
 	CompletionMarker string `yaml:"completion_marker,omitempty"`
 	// ChatTemplate renders conversations (chat JSONL) for a Hugging Face init_from: "" its
-	// own template, "chatml", or a .jinja file (hf.Checkpoint.ChatTemplateFor); "" keeps run ids.
+	// own template, "chatml", or a .jinja file (hf.Checkpoint.ChatTemplateFor; relative to
+	// the config, its content in init_sha256); "" keeps run ids.
 	ChatTemplate string `yaml:"chat_template,omitempty"`
 	// DataSHA256 is the content hash of a user data file, set by ResolveData (omitted
 	// from the YAML of built-in tasks, whose run ids it therefore leaves unchanged).
@@ -129,7 +130,10 @@ func (c *Config) resolveInit(dir string) error {
 	if err != nil {
 		return fmt.Errorf("init_from=%s: %w", c.InitFrom, err)
 	}
-	sum, err := hf.Fingerprint(abs)
+	if c.Task.ChatTemplate, err = hf.ChatTemplatePath(c.Task.ChatTemplate, dir); err != nil {
+		return err
+	}
+	sum, err := hf.RunFingerprint(abs, c.Task.ChatTemplate)
 	if err != nil {
 		return fmt.Errorf("init_from=%s: %w", c.InitFrom, err)
 	}
@@ -144,7 +148,7 @@ func (c *Config) resolveInit(dir string) error {
 // content it was planned with.
 func (c *Config) checkData() error {
 	if c.InitSHA256 != "" {
-		sum, err := hf.Fingerprint(c.InitFrom)
+		sum, err := hf.RunFingerprint(c.InitFrom, c.Task.ChatTemplate)
 		if err != nil {
 			return fmt.Errorf("init_from=%s: %w", c.InitFrom, err)
 		}
@@ -251,9 +255,12 @@ func LoadConfig(path string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	// A relative data path in a config file is relative to the file.
+	// A relative data path in a config file is relative to the file, and so is a chat template's.
 	if prefix, p := c.Task.DataFile(); p != "" && !filepath.IsAbs(p) {
 		c.Task.Name = prefix + filepath.Join(filepath.Dir(path), p)
+	}
+	if c.Task.ChatTemplate, err = hf.ChatTemplatePath(c.Task.ChatTemplate, filepath.Dir(path)); err != nil {
+		return nil, err
 	}
 	// So is a Hugging Face checkpoint's (a run directory's stays relative to the working one).
 	if p := filepath.Join(filepath.Dir(path), c.InitFrom); c.InitFrom != "" && !filepath.IsAbs(c.InitFrom) && hf.IsCheckpoint(p) {

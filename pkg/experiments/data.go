@@ -56,13 +56,7 @@ func newSetupInit(cfg *Config, initDir, vocabDir string) (su *setup, warm func(*
 		}
 	case hf.IsCheckpoint(initDir):
 		if ck, err = hf.Open(initDir); err == nil {
-			vocab, err = ck.TaskVocab()
-		}
-		if spec := cfg.Task.ChatTemplate; err == nil && spec != "" {
-			var ct *hf.ChatTemplate
-			if ct, err = ck.ChatTemplateFor(spec); err == nil {
-				vocab = vocab.WithChatTemplate(ct)
-			}
+			vocab, err = ck.TaskVocab(cfg.Task.ChatTemplate)
 		}
 	default:
 		vocab, err = datasets.LoadVocab(filepath.Join(vocabDir, "vocab.json"))
@@ -234,15 +228,6 @@ func newSetupVocab(cfg *Config, initVocab *datasets.Vocab) (*setup, error) {
 		return nil, err
 	}
 	return su, nil
-}
-
-// dataCounts says what loading did to the task's examples (nil when nothing was cut).
-func (su *setup) dataCounts() *DataCounts {
-	t := su.task
-	if t.Truncated == 0 && t.TooLong == 0 {
-		return nil
-	}
-	return &DataCounts{Dropped: t.Dropped, Truncated: t.Truncated, TooLong: t.TooLong}
 }
 
 // hostBatch is one batch as the graph's inputs, corrupted and weighted.

@@ -32,8 +32,6 @@ type (
 	Divergence = runstore.Divergence
 	// Provenance says what produced a run's numbers.
 	Provenance = runstore.Provenance
-	// DataCounts are the examples task.max_len changed (see runstore.DataCounts).
-	DataCounts = runstore.DataCounts
 )
 
 // ReadMetrics reads a metrics.jsonl, in order (see runstore.ReadMetrics).

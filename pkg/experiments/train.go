@@ -322,7 +322,7 @@ func trainLocked(ctx context.Context, cfg *Config, runDir string, opts TrainOpti
 			sum.DivergedAt = div.Step
 		}
 		sum.Provenance = provenance(cfg, choice, wall, step, resumes)
-		sum.Data = su.dataCounts()
+		sum.Data = runstore.NewDataCounts(su.task.Dropped, su.task.Truncated, su.task.TooLong)
 		if status == StatusDone {
 			if sum.ByPosition, err = sess.positionMetrics(step); err != nil {
 				return nil, err

@@ -109,6 +109,24 @@ func Fingerprint(dir string) (string, error) {
 
 var fingerprints sync.Map // Fingerprint's key (files, sizes, times) -> sha256
 
+// RunFingerprint is Fingerprint for a run that renders its conversations with
+// chatTemplate (task.chat_template): a .jinja file's content joins the checkpoint's
+// (an edited template makes a new run); "" and "chatml" change nothing.
+func RunFingerprint(dir, chatTemplate string) (string, error) {
+	sum, err := Fingerprint(dir)
+	if err != nil || chatTemplate == "" || chatTemplate == "chatml" {
+		return sum, err
+	}
+	b, err := os.ReadFile(chatTemplate)
+	if err != nil {
+		return "", fmt.Errorf("hf: task.chat_template: %w", err)
+	}
+	h := sha256.New()
+	h.Write([]byte(sum + "\x00" + ChatTemplateFile + "\x00"))
+	h.Write(b)
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
 // ForRun returns the checkpoint's model configured for a run whose own model config is
 // run: the checkpoint decides the architecture and sizes, the run its masks (Self, and
 // Cross/Enc, unused by a decoder), score modification and dropout. A task whose ids
@@ -135,8 +153,9 @@ func (c *Config) ForRun(run layers.Config) (layers.Config, error) {
 // loss and of attention anyway); MASK (masks.input) the first id past the tokenizer's
 // when vocab_size leaves an unused embedding row, else none. Its chat template, which
 // renders a task's conversations, is the checkpoint's own (LoadChatTemplate) when it has
-// one; one that cannot be compiled makes conversations, not other data, an error.
-func (ck *Checkpoint) TaskVocab() (*datasets.Vocab, error) {
+// one; one that cannot be compiled makes conversations, not other data, an error. A run's
+// task.chat_template (chatTemplate: "chatml" or a .jinja file, ChatTemplateFor) replaces it.
+func (ck *Checkpoint) TaskVocab(chatTemplate string) (*datasets.Vocab, error) {
 	tok, err := ck.Tokenizer()
 	if err != nil {
 		return nil, err
@@ -164,12 +183,32 @@ func (ck *Checkpoint) TaskVocab() (*datasets.Vocab, error) {
 	if err != nil {
 		return nil, err
 	}
+	if chatTemplate != "" {
+		ct, err := ck.ChatTemplateFor(chatTemplate)
+		if err != nil {
+			return nil, err
+		}
+		return v.WithChatTemplate(ct), nil
+	}
 	if ct, err := LoadChatTemplate(ck.Dir, tok); err == nil {
 		v = v.WithChatTemplate(ct)
 	} else if !errors.Is(err, errNoChatTemplate) {
 		v = v.WithChatTemplate(brokenTemplate{err})
 	}
 	return v, nil
+}
+
+// ChatTemplatePath makes a task.chat_template file's path absolute, a relative one taken
+// relative to dir (the config or sweep file's directory); "" and "chatml" stay as they are.
+func ChatTemplatePath(spec, dir string) (string, error) {
+	if spec == "" || spec == "chatml" || filepath.IsAbs(spec) {
+		return spec, nil
+	}
+	abs, err := filepath.Abs(filepath.Join(dir, spec))
+	if err != nil {
+		return "", fmt.Errorf("task.chat_template=%s: %w", spec, err)
+	}
+	return abs, nil
 }
 
 // ChatTemplateFor returns the chat template a run names (task.chat_template): "" the

@@ -159,7 +159,7 @@ func TestScratchExportRoundTrip(t *testing.T) {
 					}
 				}
 			}
-			tv, err := ck.TaskVocab()
+			tv, err := ck.TaskVocab("")
 			if err != nil {
 				t.Fatal(err)
 			}
