@@ -51,9 +51,7 @@ func newSetupInit(cfg *Config, initDir, vocabDir string) (su *setup, warm func(*
 	switch {
 	case initDir == "":
 	case hf.IsBertCheckpoint(initDir):
-		if bert, err = hf.OpenBert(initDir); err == nil {
-			vocab, err = bert.TaskVocab()
-		}
+		bert, vocab, err = hf.OpenBertFor(initDir, cfg.Model.Kind)
 	case hf.IsCheckpoint(initDir):
 		if ck, err = hf.Open(initDir); err == nil {
 			vocab, err = ck.TaskVocab(cfg.Task.ChatTemplate)
@@ -152,8 +150,8 @@ func newSetupVocab(cfg *Config, initVocab *datasets.Vocab) (*setup, error) {
 	kind := cfg.Model.Kind
 	switch su.task.Kind {
 	case datasets.Seq2Seq:
-		if kind == layers.KindDecoder {
-			return nil, fmt.Errorf("task %q is seq2seq; model.kind=decoder needs an LM or SFT task (cedict-docs, cedict-sft, poetry-lm, poetry-title, jsonl)", cfg.Task.Name)
+		if kind == layers.KindDecoder || kind == layers.KindBert {
+			return nil, fmt.Errorf("task %q is seq2seq; model.kind=%s needs an LM or SFT task (cedict-docs, cedict-sft, poetry-lm, poetry-title, jsonl)", cfg.Task.Name, kind)
 		}
 	default:
 		if kind != layers.KindDecoder && kind != layers.KindBert {

@@ -35,6 +35,22 @@ func IsBertCheckpoint(dir string) bool {
 	return false
 }
 
+// OpenBertFor opens dir's BERT checkpoint for a run of model kind kind (one of
+// layers.BertKinds, else an error that names them) and returns it with the vocabulary
+// the run encodes its task with (TaskVocab).
+func OpenBertFor(dir, kind string) (*BertCheckpoint, *datasets.Vocab, error) {
+	b, err := OpenBert(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !layers.IsBert(kind) {
+		return nil, nil, fmt.Errorf("hf: %s is a BERT (%s): it warm-starts the model kinds %s, not %q",
+			b.Dir, b.Config.Architecture, strings.Join(layers.BertKinds, ", "), kind)
+	}
+	v, err := b.TaskVocab()
+	return b, v, err
+}
+
 // TaskVocab returns the vocabulary a run on the checkpoint encodes its task with: the
 // WordPiece tokenizer's ids (Tokenizer), with [PAD] as padding, [CLS] as the decoder's
 // first input (BOS: Rothe et al. start decoding from it), [SEP] as the end of a source
