@@ -127,6 +127,21 @@ func TestMLMPretrainExportWarmStart(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The run's outputs read as the task's text (no spaces between characters, as
+		// BERT's own decoding puts them): what its CER compares.
+		checked := 0
+		for _, e := range run.sess.su.task.Valid {
+			tv := run.sess.su.task.Vocab
+			if ids, _ := tv.EncodeText(e.TargetText); !slices.Contains(ids, int32(tv.UNK)) {
+				checked++
+				if tv.DecodeText(ids) != e.TargetText {
+					t.Errorf("decode(encode(%q)) = %q", e.TargetText, tv.DecodeText(ids))
+				}
+			}
+		}
+		if checked == 0 {
+			t.Error("no validation text without an unknown character to check decoding on")
+		}
 		same := func(a, b *model.Variable) bool {
 			return slices.Equal(tensors.MustCopyFlatData[float32](a.MustValue()), tensors.MustCopyFlatData[float32](b.MustValue()))
 		}

@@ -63,8 +63,29 @@ func (b *BertCheckpoint) TaskVocab() (*datasets.Vocab, error) {
 	if w.Pad < 0 {
 		return nil, fmt.Errorf("hf: %s: the tokenizer's vocabulary has no [PAD]", b.Dir)
 	}
-	return datasets.NewCodecVocab(b.Config.Vocab, func(id int) string { return w.Token(int32(id)) }, w,
+	return datasets.NewCodecVocab(b.Config.Vocab, func(id int) string { return w.Token(int32(id)) }, bertTaskCodec{w},
 		int(w.Pad), int(w.CLS), int(w.SEP), int(w.UnkID), int(w.Mask))
+}
+
+// bertTaskCodec is a BERT run's codec: WordPiece's encoding, and a decoding that joins
+// the pieces as masklab's own tokenizer writes text (datasets.Detokenize: "##"
+// continuations merged, no space next to a CJK character) instead of BERT's spaces
+// between Chinese characters, so that a run's outputs and its character error rate
+// compare with the task's text as a character-level run's do. Special tokens stay
+// (Vocab.DecodeText drops padding and [CLS] and stops at [SEP]; an [UNK] is a character).
+type bertTaskCodec struct{ *WordPiece }
+
+func (c bertTaskCodec) Decode(ids []int32) string {
+	var toks []string
+	for _, id := range ids {
+		t := c.Token(id)
+		if rest, ok := strings.CutPrefix(t, c.Options.Prefix); ok && len(toks) > 0 {
+			toks[len(toks)-1] += rest
+			continue
+		}
+		toks = append(toks, t)
+	}
+	return datasets.Detokenize(toks)
 }
 
 // ForRun returns run (a BERT kind's layers.Config built from the run's own sizes) with
