@@ -462,6 +462,10 @@ func (a *analysis) futureLeakage() Result {
 		res.Detail = "the LSTM decoder is causal by construction"
 		return res
 	}
+	if m.Kind == layers.KindBert {
+		res.Detail = fmt.Sprintf("a masked LM (model.kind=bert) reads both directions by design (masks.self=%s): its labels are the originals of the inputs masks.input corrupts, which the loss alone is taken on", m.Self)
+		return res
+	}
 	if a.futureQueries > 0 {
 		res.Status = Fail
 		res.Detail = fmt.Sprintf("%d trained positions depend on later inputs of their own document through masks.self=%s over %d layer%s (the labels leak into teacher forcing), e.g. %s",
