@@ -54,16 +54,23 @@ func SweepDir(root, name string) string {
 // sweep file as it is. It returns the sweep directory and an error when a run failed
 // (diverged runs are results, not errors).
 func RunSweep(ctx context.Context, root, name string, quickExtra ...string) (dir string, res experiments.SweepResult, err error) {
+	return RunSweepSet(ctx, root, name, nil, quickExtra...)
+}
+
+// RunSweepSet is RunSweep with overrides set ("key=value") applied to every run in both
+// modes, before the quick cuts: what a notebook computes and a sweep file cannot hold,
+// e.g. "init_from=DIR" for a checkpoint the notebook exported from an earlier sweep.
+func RunSweepSet(ctx context.Context, root, name string, set []string, quickExtra ...string) (dir string, res experiments.SweepResult, err error) {
 	sf, err := experiments.LoadSweep(filepath.Join(root, "sweeps", name+".yaml"))
 	if err != nil {
 		return "", res, err
 	}
-	var overrides []string
+	overrides := append([]string(nil), set...)
 	if QuickMode() {
 		if len(sf.Seeds) > 1 {
 			sf.Seeds = sf.Seeds[:1]
 		}
-		overrides = append(append([]string(nil), QuickOverrides...), quickExtra...)
+		overrides = append(append(overrides, QuickOverrides...), quickExtra...)
 	}
 	plan, err := experiments.PlanSweep(sf, overrides)
 	if err != nil {

@@ -639,3 +639,27 @@ func seedsPhrase(bars []plots.BarSeries) string {
 	}
 	return fmt.Sprintf("%d-%d seeds", lo, hi)
 }
+
+// FinalValues returns the final value of metric in each done seed of a cell (stage ""
+// = any stage), in seed order: the raw values behind Cell.Final, for figures that set
+// cells of several sweeps side by side (BarSeries). A cell the report does not have is
+// an error that lists its cells.
+func (r *Report) FinalValues(stage, cell, metric string) ([]float64, error) {
+	var names []string
+	for _, c := range r.Cells {
+		names = append(names, c.Cell)
+		if c.Cell != cell || (stage != "" && c.Stage != stage) {
+			continue
+		}
+		var out []float64
+		seeds := append([]int64(nil), c.Seeds...)
+		slices.Sort(seeds)
+		for _, s := range seeds {
+			if v, ok := r.finals[cellKey(c.Stage, c.Cell)][s]["final_"+metric]; ok {
+				out = append(out, v)
+			}
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("report %s has no cell %q; its cells are %q", r.Name, cell, names)
+}
