@@ -27,6 +27,12 @@
 #   attention L=2048 mask="causal & doc" dense_ms=... sparse_ms=... speedup=...
 #   and the log-log figure figures/attention-lengths.png (--figure PATH elsewhere).
 #   With --quick: one pair, L up to 2048. Each measuring process runs under timeout 900 and prlimit --as=12000000000.
+# --decode: the decoding benchmark instead (docs/performance.md, "Decoding"): tokens/s of a
+#   64-token greedy completion after prompts of 16, 64, 256 and 1024 tokens, with the
+#   key/value cache against recomputing the prefix at every step, 5 interleaved pairs,
+#   1 thread (GOMAXPROCS=1), CPU time; one line per prompt length, e.g.
+#   decode prompt=256 new=64 cached_tok/cpu_s=... recompute_tok/cpu_s=... speedup=...
+#   With --quick: one pair. It runs under timeout 1800 and prlimit --as=12000000000.
 # Other flags go to the benchmark program (scripts/bench/main.go; --help lists them),
 # e.g. --threads 1 --pairs 5 --mask-cost --profile cpu.pprof --json out/bench.json.
 # GOMLX_BACKEND selects the backend (default go:parallelism=-1), e.g.
@@ -45,6 +51,7 @@ args=()
 sizes="d64"
 opprof=""
 lengths=""
+decode=""
 quick=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -53,8 +60,9 @@ while [ $# -gt 0 ]; do
     --d128) sizes="d64,d128"; shift ;;
     --quick) args+=(-pairs 1 -converge=false); quick=1; shift ;;
     --lengths) lengths=1; shift ;;
+    --decode) decode=1; shift ;;
     --op-profile) opprof="$2"; shift 2 ;;
-    -h|--help) sed -n '2,34p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,40p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) args+=("$1"); shift ;;
   esac
 done
@@ -83,6 +91,15 @@ if [ -n "$opprof" ]; then
 fi
 
 go build -o "$bin/bench" ./scripts/bench
+if [ -n "$decode" ]; then
+  pairs=5
+  [ -n "$quick" ] && pairs=1
+  dargs=()
+  for a in "${args[@]}"; do [ "$a" = "-converge=false" ] || dargs+=("$a"); done
+  GOMAXPROCS="${GOMAXPROCS:-1}" timeout 1800 prlimit --as=12000000000 \
+    "$bin/bench" -decode 16,64,256,1024 -decode-new 64 -pairs "$pairs" "${dargs[@]}"
+  exit 0
+fi
 if [ -n "$lengths" ]; then
   ls="256,512,1024,2048,4096"
   [ -n "$quick" ] && ls="256,512,1024,2048"

@@ -163,28 +163,26 @@ func (l *layerKV) update(k, v *graph.Node) (*graph.Node, *graph.Node) {
 }
 
 // writeRows returns cache [B,Len,...] with x [B,n,...] written at positions
-// start[b]..start[b]+n-1 of each row b (positions past Len are dropped).
+// start[b]..start[b]+n-1 of each row b (start+n <= Len; a start past that is clamped,
+// as DynamicUpdateSlice does). Each row is one DynamicUpdateSlice, a copy at memory
+// speed: a select over the whole cache costs several times more on the Go backend.
 func writeRows(cache, x, start *graph.Node) *graph.Node {
 	g := cache.Graph()
-	B, L, n := cache.Shape().Dim(0), cache.Shape().Dim(1), x.Shape().Dim(1)
-	rel := graph.Sub(graph.Iota(g, shapes.Make(dtypes.Int32, 1, L), 1),
-		graph.Reshape(graph.ConvertDType(start, dtypes.Int32), B, 1)) // [B,L]: index into x
-	inside := graph.LogicalAnd(graph.GreaterOrEqual(rel, graph.ScalarZero(g, dtypes.Int32)),
-		graph.LessThan(rel, graph.Scalar(g, dtypes.Int32, n)))
-	var src *graph.Node
-	if n == 1 {
-		src = graph.BroadcastToShape(x, cache.Shape())
-	} else {
-		idx := graph.Clamp(graph.ScalarZero(g, dtypes.Int32), rel, graph.Scalar(g, dtypes.Int32, n-1))
-		rows := graph.BroadcastToDims(graph.Iota(g, shapes.Make(dtypes.Int32, B, 1), 0), B, L)
-		src = graph.Gather(x, graph.Stack([]*graph.Node{rows, idx}, -1)) // [B,L,...]
+	B := cache.Shape().Dim(0)
+	st := graph.ConvertDType(start, dtypes.Int32)
+	zero := graph.ScalarZero(g, dtypes.Int32)
+	rows := make([]*graph.Node, B)
+	for b := range B {
+		idx := []*graph.Node{zero, graph.Reshape(graph.Slice(st, graph.AxisRange(b, b+1)))}
+		for range cache.Rank() - 2 {
+			idx = append(idx, zero)
+		}
+		rows[b] = graph.DynamicUpdateSlice(graph.Slice(cache, graph.AxisRange(b, b+1)), graph.Slice(x, graph.AxisRange(b, b+1)), idx)
 	}
-	dims := make([]int, cache.Rank())
-	for i := range dims {
-		dims[i] = 1
+	if B == 1 {
+		return rows[0]
 	}
-	dims[0], dims[1] = B, L
-	return graph.Where(graph.BroadcastToShape(graph.Reshape(inside, dims...), cache.Shape()), src, cache)
+	return graph.Concatenate(rows, 0)
 }
 
 // withCache makes the layer read and write its keys and values through l (nil: none).

@@ -89,6 +89,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	lengthsThreads := fs.Int("lengths-threads", 1, "length benchmark: threads of each measuring process")
 	figure := fs.String("figure", "", "length benchmark: write the log-log figure of cost against length to this PNG")
 	redraw := fs.String("redraw", "", "length benchmark: redraw -figure from this -json output of an earlier run, and exit")
+	decodeFlag := fs.String("decode", "", "run the decoding benchmark instead (scripts/bench.sh --decode): comma-separated prompt lengths, e.g. 16,64,256,1024")
+	decodeNew := fs.Int("decode-new", 64, "decoding benchmark: tokens generated per prompt")
 	attnLen := fs.Int("attn-len", 0, "worker attn: sequence length")
 	attnMask := fs.String("attn-mask", "", "worker attn: self-attention mask spec")
 	attnPath := fs.String("attn-path", "", "worker attn: dense or sparse")
@@ -107,6 +109,20 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 	if *redraw != "" {
 		return redrawLengths(*redraw, *figure)
+	}
+	if *decodeFlag != "" {
+		do := decodeOptions{newTok: *decodeNew, pairs: o.pairs}
+		for _, s := range strings.Split(*decodeFlag, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(s))
+			if err != nil || n < 1 {
+				return fmt.Errorf("-decode: want positive integers, got %q", s)
+			}
+			do.prompts = append(do.prompts, n)
+		}
+		if do.pairs < 1 || do.newTok < 1 {
+			return fmt.Errorf("-pairs and -decode-new must be >= 1, got %d and %d", do.pairs, do.newTok)
+		}
+		return orchestrateDecode(do, stdout)
 	}
 	if *lengthsFlag != "" {
 		lo := lengthOptions{pairs: o.pairs, threads: *lengthsThreads, minSeconds: o.minSeconds, figure: *figure, jsonOut: o.jsonOut}
