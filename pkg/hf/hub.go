@@ -182,6 +182,7 @@ func downloadModel(cache, id string) (string, error) {
 		return "", err
 	}
 	repo := hub.New(name).WithCacheDir(cache).WithRevision(rev)
+	repo.Verbosity = 0 // no progress lines on stdout
 	if tok := envvars.Get("HF_TOKEN"); tok != "" {
 		repo = repo.WithAuth(tok)
 	}

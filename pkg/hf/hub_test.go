@@ -3,9 +3,14 @@ package hf
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -147,5 +152,88 @@ func TestResolveModelDownloadFails(t *testing.T) {
 	_, err := ResolveModel("Qwen/Missing")
 	if err == nil || !strings.Contains(err.Error(), "downloading it failed") || !strings.Contains(err.Error(), filepath.Join("models--Qwen--Missing", "refs", "main")) {
 		t.Fatalf("error %v", err)
+	}
+}
+
+// A model id that is not cached downloads through go-huggingface's hub from the
+// endpoint (here a local server speaking the Hub's API: /api/models/ID/revision/REV for
+// the commit and file list, /ID/resolve/COMMIT/FILE with ETag and X-Repo-Commit for the
+// files) into the cache in huggingface_hub's layout: blobs/<etag>, snapshots/<commit>
+// links, refs/main; a second resolution, offline, finds it there.
+func TestResolveModelDownloads(t *testing.T) {
+	clearHubEnv(t)
+	cache := t.TempDir()
+	t.Setenv("HF_HUB_CACHE", cache)
+	const commit = "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d"
+	src := filepath.Join("testdata", "qwen2")
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var siblings []string
+	for _, e := range entries {
+		siblings = append(siblings, `{"rfilename":"`+e.Name()+`"}`)
+	}
+	siblings = append(siblings, `{"rfilename":"README.md"}`, `{"rfilename":"pytorch_model.bin"}`) // not downloaded
+	var served []string
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.URL.Path == "/api/models/tiny/qwen2/revision/main":
+			fmt.Fprintf(w, `{"id":"tiny/qwen2","sha":%q,"siblings":[%s]}`, commit, strings.Join(siblings, ","))
+		case strings.HasPrefix(r.URL.Path, "/tiny/qwen2/resolve/"+commit+"/"):
+			name := strings.TrimPrefix(r.URL.Path, "/tiny/qwen2/resolve/"+commit+"/")
+			b, err := os.ReadFile(filepath.Join(src, name))
+			if err != nil {
+				http.NotFound(w, r)
+				return
+			}
+			sum := sha256.Sum256(b)
+			w.Header().Set("ETag", `"`+hex.EncodeToString(sum[:])+`"`)
+			w.Header().Set("X-Repo-Commit", commit)
+			w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+			if r.Method == http.MethodGet {
+				mu.Lock()
+				served = append(served, name)
+				mu.Unlock()
+				_, _ = w.Write(b)
+			}
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	t.Setenv("HF_ENDPOINT", srv.URL)
+	dir, err := ResolveModel("tiny/qwen2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo := filepath.Join(cache, "models--tiny--qwen2")
+	if want := filepath.Join(repo, "snapshots", commit); dir != want {
+		t.Fatalf("snapshot %s, want %s", dir, want)
+	}
+	if ref, err := os.ReadFile(filepath.Join(repo, "refs", "main")); err != nil || string(ref) != commit {
+		t.Fatalf("refs/main = %q, %v", ref, err)
+	}
+	if len(served) != len(entries) {
+		t.Errorf("downloaded %v, want the %d checkpoint files only", served, len(entries))
+	}
+	for _, e := range entries {
+		link, err := os.Readlink(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatalf("%s is not a link into blobs: %v", e.Name(), err)
+		}
+		if !strings.Contains(filepath.ToSlash(link), "blobs/") {
+			t.Errorf("%s links to %s", e.Name(), link)
+		}
+	}
+	srv.Close()
+	t.Setenv("HF_HUB_OFFLINE", "1")
+	again, err := ResolveModel("tiny/qwen2")
+	if err != nil || again != dir {
+		t.Fatalf("offline: %q, %v", again, err)
+	}
+	if _, err := Open(again); err != nil {
+		t.Fatal(err)
 	}
 }
