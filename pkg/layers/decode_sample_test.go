@@ -3,6 +3,7 @@ package layers
 import (
 	"fmt"
 	"math"
+	"sort"
 	"strings"
 	"testing"
 
@@ -158,4 +159,74 @@ func TestGenerateRefusesCacheForBidirectionalMask(t *testing.T) {
 			t.Errorf("%+v accepted", bad)
 		}
 	}
+}
+
+// The sampler's support equals the one a full sort gives, also when top-p needs tokens
+// far below the most likely one (a long flat tail), with ties kept in id order.
+func TestSamplerSupportMatchesFullSort(t *testing.T) {
+	logits := make([]float32, 30000)
+	for i := range logits {
+		logits[i] = -10 - float32(i%7)*0.001 // a tail each e^-10 of the top
+	}
+	logits[123], logits[4567], logits[8] = 0, -1, -1
+	for _, s := range []Sampling{{Temperature: 1, TopP: 0.5}, {Temperature: 1, TopP: 0.999}, {Temperature: 0.5, TopK: 40, TopP: 0.7},
+		{Temperature: 1, TopK: 3}, {Temperature: 2, TopK: 5, TopP: 0.95}, {Temperature: 1}} {
+		order, probs := newSampler(s).support(logits)
+		wantOrder, wantProbs := fullSortSupport(logits, s)
+		if len(order) != len(wantOrder) {
+			t.Fatalf("%+v: %d tokens, want %d", s, len(order), len(wantOrder))
+		}
+		for i := range order {
+			if order[i] != wantOrder[i] || math.Abs(probs[i]-wantProbs[i]) > 1e-12 {
+				t.Fatalf("%+v: token %d is %d (p %g), want %d (p %g)", s, i, order[i], probs[i], wantOrder[i], wantProbs[i])
+			}
+		}
+	}
+}
+
+// fullSortSupport is the support by the book: sort every token, most likely first
+// (ties in id order; without any cut, id order), keep the top k (ties kept), then the
+// most likely ones until the mass before a token reaches p, renormalised.
+func fullSortSupport(logits []float32, s Sampling) ([]int, []float64) {
+	order := make([]int, len(logits))
+	for i := range order {
+		order[i] = i
+	}
+	cut := (s.TopK > 0 && s.TopK < len(logits)) || (s.TopP > 0 && s.TopP < 1)
+	if cut {
+		sort.SliceStable(order, func(a, b int) bool { return logits[order[a]] > logits[order[b]] })
+	}
+	if s.TopK > 0 && s.TopK < len(logits) {
+		kth := logits[order[s.TopK-1]]
+		n := 0
+		for n < len(order) && logits[order[n]] >= kth {
+			n++
+		}
+		order = order[:n]
+	}
+	top := math.Inf(-1)
+	for _, i := range order {
+		top = math.Max(top, float64(logits[i])/s.Temperature)
+	}
+	probs := make([]float64, len(order))
+	sum := 0.0
+	for j, i := range order {
+		probs[j] = math.Exp(float64(logits[i])/s.Temperature - top)
+		sum += probs[j]
+	}
+	for j := range probs {
+		probs[j] /= sum
+	}
+	if s.TopP > 0 && s.TopP < 1 {
+		above, n := 0.0, 0
+		for n < len(probs) && above < s.TopP {
+			above += probs[n]
+			n++
+		}
+		order, probs = order[:n], probs[:n]
+		for j := range probs {
+			probs[j] /= above
+		}
+	}
+	return order, probs
 }
