@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -332,13 +333,21 @@ func (g *Generator) encode(src [][]int32) ([]any, error) {
 }
 
 // inputs returns the model's Inputs from a graph's inputs: Dec, DecLen, PrefixLen, then
-// for seq2seq Src, SrcLen and Memory; it returns the rest.
-func (g *Generator) inputs(ins []*graph.Node) (Inputs, []*graph.Node) {
+// for seq2seq Src, SrcLen and, with memory, the encoder's output Memory; it returns the
+// rest. Without memory (the steps, whose cross-attention reads the projected memory
+// from the cache), Memory is a zero placeholder that only gives the shapes: a step that
+// read it would decode other tokens than the prefill-projected cache gives.
+func (g *Generator) inputs(ins []*graph.Node, memory bool) (Inputs, []*graph.Node) {
 	in := Inputs{Dec: ins[0], DecLen: ins[1], PrefixLen: ins[2]}
 	rest := ins[3:]
 	if g.cfg.Kind == KindSeq2Seq {
-		in.Src, in.SrcLen, in.Memory = rest[0], rest[1], rest[2]
-		rest = rest[3:]
+		in.Src, in.SrcLen = rest[0], rest[1]
+		rest = rest[2:]
+		if memory {
+			in.Memory, rest = rest[0], rest[1:]
+		} else {
+			in.Memory = graph.Zeros(in.Src.Graph(), shapes.Make(floatDType, in.Src.Shape().Dim(0), in.Src.Shape().Dim(1), g.cfg.DModel))
+		}
 	}
 	return in, rest
 }
@@ -355,7 +364,7 @@ func (g *Generator) runFull(s *genBatch) (*tensors.Tensor, error) {
 	if ex == nil {
 		var err error
 		ex, err = model.NewExec(g.backend, g.store, func(scope *model.Scope, ins []*graph.Node) *graph.Node {
-			in, _ := g.inputs(ins)
+			in, _ := g.inputs(ins, true)
 			in.Segments = graph.OnesLike(in.Dec)
 			in.LogitsAt = graph.AddScalar(in.DecLen, -1)
 			logits, err := Forward(subScope(scope, g.opts.Scope), g.cfg, in)
@@ -405,7 +414,7 @@ func (g *Generator) runPrefill(s *genBatch, longest int) (*tensors.Tensor, error
 	if ex == nil {
 		var err error
 		ex, err = model.NewExec(g.backend, g.store, func(scope *model.Scope, ins []*graph.Node) []*graph.Node {
-			in, _ := g.inputs(ins)
+			in, _ := g.inputs(ins, true)
 			in.Cache = &KVCache{Len: T, Start: graph.Zeros(in.Dec.Graph(), in.DecLen.Shape())}
 			in.LogitsAt = graph.AddScalar(in.DecLen, -1)
 			logits, err := Forward(subScope(scope, g.opts.Scope), g.cfg, in)
@@ -444,7 +453,7 @@ func (g *Generator) runStep(s *genBatch) (*tensors.Tensor, error) {
 	if ex == nil {
 		var err error
 		ex, err = model.NewExec(g.backend, g.store, func(scope *model.Scope, ins []*graph.Node) []*graph.Node {
-			in, rest := g.inputs(ins)
+			in, rest := g.inputs(ins, false)
 			start := rest[0]
 			c := &KVCache{Len: T, Start: start}
 			for l := range L {
@@ -480,7 +489,9 @@ func (g *Generator) runStep(s *genBatch) (*tensors.Tensor, error) {
 		}
 	}
 	args := []any{tensors.FromValue(tok), tensors.FromValue(s.cur), tensors.FromValue(s.prompt)}
-	args = append(args, s.src...)
+	if s.src != nil {
+		args = append(args, s.src[:2]...) // the source and its lengths; the memory is in the cache
+	}
 	args = append(args, tensors.FromValue(start))
 	for _, t := range s.selfKV {
 		args = append(args, t)

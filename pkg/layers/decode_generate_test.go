@@ -56,7 +56,9 @@ func generationCases(t *testing.T) []struct {
 // Decoding with the key/value cache gives, token for token, what recomputing the prefix
 // at every step gives, and what Greedy (the decoder used by evaluation) gives; and every
 // step's logits agree within float32 rounding. Prompts of 1 to 3 tokens share a batch
-// (the prefill pads them), rows stop at EOS or when the 12-position buffer is full.
+// (the prefill pads them), rows stop at EOS or when the 12-position buffer is full. A
+// seq2seq step gets zeros in place of the encoder output, so its match proves that the
+// cross-attention keys and values come from the prefill's cache, computed once.
 func TestGenerateCacheMatchesRecomputing(t *testing.T) {
 	for i, c := range generationCases(t) {
 		t.Run(c.name, func(t *testing.T) {
