@@ -4,8 +4,10 @@
 // Transformer encoder-decoder with cross-attention, the decoder-only LM, the LSTM
 // decoder with attention, BERT (Bert: post-LN encoder with pooler and masked-LM head;
 // Bert2Rnd, Bert2Bert and BertLSTM put a decoder on it), the weighted loss, greedy
-// decoding for free-running evaluation, and LoRA adapters (Config.LoRA, as PEFT's) for
-// fine-tuning the pretrained decoders (Config.Arch).
+// decoding for free-running evaluation, generation with a key/value cache (Generator:
+// greedy or sampled, for the decoder LM, the encoder-decoder and the pretrained blocks),
+// and LoRA adapters (Config.LoRA, as PEFT's) for fine-tuning the pretrained decoders
+// (Config.Arch).
 //
 // Variables keep GoMLX's names (".../MultiHeadAttention/query/dense/weights",
 // ".../layer_normalization/gain") so checkpoints look familiar. Initialisation follows
