@@ -49,8 +49,31 @@ func ReadBertConfig(dir string) (*BertConfig, error) {
 	if err != nil {
 		return nil, err
 	}
+	return parseBertConfig(path, raw, "")
+}
+
+// parseBertConfig reads a BERT config from raw (path names it in errors). sub is "" for
+// a checkpoint's own config.json; "encoder" or "decoder" for an EncoderDecoderModel's
+// sub-config, which needs model_type "bert" rather than a listed class, and, as the
+// decoder, is_decoder and add_cross_attention.
+func parseBertConfig(path string, raw map[string]any, sub string) (*BertConfig, error) {
 	k := keys{path: path, m: raw}
 	c := &BertConfig{Raw: raw}
+	if sub != "" {
+		path = path + " (" + sub + ")"
+		k.path = path
+		if mt, _ := raw["model_type"].(string); mt != "bert" {
+			return nil, errorf(path, "model_type %s: masklab reads an EncoderDecoderModel of two BERTs (model_type \"bert\")", show(raw["model_type"]))
+		}
+		c.Architecture = "BertModel"
+		if sub == "decoder" {
+			c.Architecture = "BertLMHeadModel"
+		}
+		if err := c.parseSizes(k, sub == "decoder"); err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
 	archs, ok := raw["architectures"].([]any)
 	if !ok || len(archs) == 0 {
 		return nil, errorf(path, "key \"architectures\" must list the model class (one of %s), got %s", strings.Join(BertArchitectures, ", "), show(raw["architectures"]))
@@ -70,6 +93,16 @@ func ReadBertConfig(dir string) (*BertConfig, error) {
 	if mt != "bert" {
 		return nil, errorf(path, "model_type %q does not match architectures[0] %q (model_type \"bert\")", mt, c.Architecture)
 	}
+	if err := c.parseSizes(k, false); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// parseSizes reads the sizes and options of a BERT config; decoder: is_decoder and
+// add_cross_attention must be true (an EncoderDecoderModel's decoder), else false.
+func (c *BertConfig) parseSizes(k keys, decoder bool) (err error) {
+	path := k.path
 	for _, f := range []struct {
 		dst *int
 		key string
@@ -80,63 +113,65 @@ func ReadBertConfig(dir string) (*BertConfig, error) {
 		{&c.MaxPositions, "max_position_embeddings", 1},
 	} {
 		if *f.dst, err = k.int(f.key, f.min); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if c.TypeVocab, err = k.intOr("type_vocab_size", 2); err != nil {
-		return nil, err
+		return err
 	}
 	if c.TypeVocab < 1 {
-		return nil, errorf(path, "key \"type_vocab_size\" must be an integer >= 1, got %d", c.TypeVocab)
+		return errorf(path, "key \"type_vocab_size\" must be an integer >= 1, got %d", c.TypeVocab)
 	}
 	if c.Hidden%c.Heads != 0 {
-		return nil, errorf(path, "hidden_size %d is not a multiple of num_attention_heads %d", c.Hidden, c.Heads)
+		return errorf(path, "hidden_size %d is not a multiple of num_attention_heads %d", c.Hidden, c.Heads)
 	}
 	if c.NormEps, err = k.float("layer_norm_eps", 1e-12); err != nil {
-		return nil, err
+		return err
 	}
 	act, err := k.str("hidden_act", "gelu")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if c.Activation, err = activation(path, "hidden_act", act); err != nil {
-		return nil, err
+		return err
 	}
 	if c.Dropout, err = k.float("hidden_dropout_prob", 0.1); err != nil {
-		return nil, err
+		return err
 	}
 	if c.AttnDropout, err = k.float("attention_probs_dropout_prob", 0.1); err != nil {
-		return nil, err
+		return err
 	}
 	if c.Pad, err = k.intOr("pad_token_id", -1); err != nil {
-		return nil, err
+		return err
 	}
 	if c.DType, err = k.str("torch_dtype", ""); err != nil {
-		return nil, err
+		return err
 	}
 	pe, err := k.str("position_embedding_type", "absolute")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if pe != "absolute" {
-		return nil, errorf(path, "position_embedding_type = %q is not supported; masklab's BERT has absolute (learned) positions", pe)
+		return errorf(path, "position_embedding_type = %q is not supported; masklab's BERT has absolute (learned) positions", pe)
 	}
 	for _, key := range []string{"is_decoder", "add_cross_attention"} {
 		if on, err := k.bool(key, false); err != nil {
-			return nil, err
-		} else if on {
-			return nil, errorf(path, "%s = true: masklab loads BERT as an encoder only", key)
+			return err
+		} else if on != decoder && decoder {
+			return errorf(path, "%s = false: an EncoderDecoderModel's decoder is a BERT with is_decoder and add_cross_attention", key)
+		} else if on != decoder {
+			return errorf(path, "%s = true: masklab loads BERT as an encoder only (an EncoderDecoderModel: hf.LoadEncoderDecoder)", key)
 		}
 	}
 	if tied, err := k.bool("tie_word_embeddings", true); err != nil {
-		return nil, err
+		return err
 	} else if !tied {
-		return nil, errorf(path, "tie_word_embeddings = false is not supported: masklab's MLM head is tied to the word embeddings")
+		return errorf(path, "tie_word_embeddings = false is not supported: masklab's MLM head is tied to the word embeddings")
 	}
 	if q, _ := k.sub("quantization_config"); q != nil {
-		return nil, errorf(path, "quantized checkpoints are not supported; masklab loads F32, F16 and BF16 weights")
+		return errorf(path, "quantized checkpoints are not supported; masklab loads F32, F16 and BF16 weights")
 	}
-	return c, nil
+	return nil
 }
 
 // Model returns the layers configuration of the encoder (Dropout: hidden_dropout_prob;

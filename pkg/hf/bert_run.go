@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strings"
 
 	"github.com/gomlx/gomlx/ml/model"
@@ -258,26 +260,7 @@ func ExportEncoderDecoder(dir string, m layers.Config, v *datasets.Vocab, store 
 	if err != nil {
 		return err
 	}
-	D := enc.DModel
-	var ts []Tensor
-	for _, t := range el.ck.tensors {
-		t.Name, t.Vars = "encoder."+t.Name, prefixed(scope+"/"+layers.BertScope, t.Vars)
-		ts = append(ts, t)
-	}
-	for _, t := range dl.ck.tensors {
-		t.Name, t.Vars = "decoder."+t.Name, prefixed(scope+"/"+layers.BertDecoderScope, t.Vars)
-		ts = append(ts, t)
-		if l, ok := strings.CutSuffix(t.Name, ".attention.output.LayerNorm.bias"); ok {
-			n := strings.TrimPrefix(l, "decoder.bert.encoder.layer.")
-			at := fmt.Sprintf("%s/%s/encoder/layer_%s/cross", scope, layers.BertDecoderScope, n)
-			for _, p := range []struct{ name, v string }{{"self.query", "query"}, {"self.key", "key"}, {"self.value", "value"}, {"output.dense", "output"}} {
-				ts = append(ts, Tensor{Name: l + ".crossattention." + p.name + ".weight", Shape: []int{D, D}, Transpose: true, Vars: []string{at + "/MultiHeadAttention/" + p.v + "/dense/weights"}},
-					Tensor{Name: l + ".crossattention." + p.name + ".bias", Shape: []int{D}, Vars: []string{at + "/MultiHeadAttention/" + p.v + "/dense/biases"}})
-			}
-			ts = append(ts, Tensor{Name: l + ".crossattention.output.LayerNorm.weight", Shape: []int{D}, Vars: []string{at + "/norm/layer_normalization/gain"}},
-				Tensor{Name: l + ".crossattention.output.LayerNorm.bias", Shape: []int{D}, Vars: []string{at + "/norm/layer_normalization/offset"}})
-		}
-	}
+	ts := encoderDecoderTensors(el, dl, scope)
 	encRaw, decRaw := el.Config.Raw, dl.Config.Raw
 	encRaw["pad_token_id"], decRaw["pad_token_id"] = v.PAD, v.PAD
 	encRaw["architectures"], decRaw["architectures"] = []any{"BertModel"}, []any{"BertLMHeadModel"}
@@ -300,4 +283,120 @@ func prefixed(scope string, vars []string) []string {
 		out[i] = scope + v
 	}
 	return out
+}
+
+// encoderDecoderTensors lists an EncoderDecoderModel's tensors (enc a BertModel's layout,
+// dec a BertForMaskedLM's, as NewBertLayout gives them) with bert2bert's variables under
+// scope: "encoder." + enc's under scope/bert, "decoder." + dec's under scope/bert_decoder
+// and, after each decoder layer's self-attention, its "crossattention" (masklab's
+// encoder/layer_L/cross).
+func encoderDecoderTensors(enc, dec *BertCheckpoint, scope string) []Tensor {
+	D := dec.Config.Hidden
+	var ts []Tensor
+	for _, t := range enc.ck.tensors {
+		t.Name, t.Vars = "encoder."+t.Name, prefixed(scope+"/"+layers.BertScope, t.Vars)
+		ts = append(ts, t)
+	}
+	for _, t := range dec.ck.tensors {
+		t.Name, t.Vars = "decoder."+t.Name, prefixed(scope+"/"+layers.BertDecoderScope, t.Vars)
+		ts = append(ts, t)
+		l, ok := strings.CutSuffix(t.Name, ".attention.output.LayerNorm.bias")
+		if !ok {
+			continue
+		}
+		at := fmt.Sprintf("%s/%s/encoder/layer_%s/cross", scope, layers.BertDecoderScope, strings.TrimPrefix(l, "decoder.bert.encoder.layer."))
+		for _, p := range []struct{ name, v string }{{"self.query", "query"}, {"self.key", "key"}, {"self.value", "value"}, {"output.dense", "output"}} {
+			ts = append(ts, Tensor{Name: l + ".crossattention." + p.name + ".weight", Shape: []int{D, D}, Transpose: true, Vars: []string{at + "/MultiHeadAttention/" + p.v + "/dense/weights"}},
+				Tensor{Name: l + ".crossattention." + p.name + ".bias", Shape: []int{D}, Vars: []string{at + "/MultiHeadAttention/" + p.v + "/dense/biases"}})
+		}
+		ts = append(ts, Tensor{Name: l + ".crossattention.output.LayerNorm.weight", Shape: []int{D}, Vars: []string{at + "/norm/layer_normalization/gain"}},
+			Tensor{Name: l + ".crossattention.output.LayerNorm.bias", Shape: []int{D}, Vars: []string{at + "/norm/layer_normalization/offset"}})
+	}
+	return ts
+}
+
+// LoadEncoderDecoder reads dir's EncoderDecoderModel of two BERTs (config.json
+// "encoder-decoder": a BertModel encoder and a BertLMHeadModel decoder with
+// cross-attention, of the encoder's sizes but its vocabulary) into store as a bert2bert
+// model's variables under scope, and returns that model's layers.Config (decoder self
+// mask causal & pad, cross mask pad; no dropout). Every tensor is checked against the
+// config before any is read; other decoders, sizes masklab's bert2bert does not have and
+// unknown tensors are errors that name them.
+func LoadEncoderDecoder(dir string, store *model.Store, scope string) (layers.Config, error) {
+	scope = strings.TrimSuffix(scope, "/")
+	path := filepath.Join(dir, ConfigFile)
+	raw, err := readJSON(path)
+	if err != nil {
+		return layers.Config{}, err
+	}
+	if mt, _ := raw["model_type"].(string); mt != "encoder-decoder" {
+		return layers.Config{}, errorf(path, "model_type %s is not \"encoder-decoder\" (an EncoderDecoderModel)", show(raw["model_type"]))
+	}
+	var cfgs [2]*BertConfig
+	for i, sub := range []string{"encoder", "decoder"} {
+		m, ok := raw[sub].(map[string]any)
+		if !ok {
+			return layers.Config{}, errorf(path, "key %q must be the %s's config, got %s", sub, sub, show(raw[sub]))
+		}
+		if cfgs[i], err = parseBertConfig(path, m, sub); err != nil {
+			return layers.Config{}, err
+		}
+	}
+	e, d := cfgs[0], cfgs[1]
+	if e.Hidden != d.Hidden || e.Layers != d.Layers || e.Heads != d.Heads || e.Intermediate != d.Intermediate ||
+		e.MaxPositions != d.MaxPositions || e.TypeVocab != d.TypeVocab || e.NormEps != d.NormEps || e.Activation != d.Activation {
+		return layers.Config{}, errorf(path, "the decoder (%s) differs from the encoder (%s) beyond its vocabulary: masklab's bert2bert decoder has the encoder's sizes", d.shapeKeys(), e.shapeKeys())
+	}
+	ck := &Checkpoint{Dir: dir, stored: map[string]*stored{}, headers: map[string]*stFile{}}
+	where, err := ck.readWeightHeaders()
+	if err != nil {
+		return layers.Config{}, err
+	}
+	_, pooler := where["encoder.pooler.dense.weight"]
+	enc := e.Model(mask.Pad, pooler, false)
+	el, err := NewBertLayout(enc)
+	if err != nil {
+		return layers.Config{}, err
+	}
+	m := layers.Config{Kind: layers.KindBert2Bert, Vocab: d.Vocab, DModel: d.Hidden, Heads: d.Heads, FF: d.Intermediate,
+		DecLayers: d.Layers, Bert: &enc, Self: mask.And(mask.Causal, mask.Pad), Cross: mask.Pad}
+	dl, err := NewBertLayout(m.BertDecoder())
+	if err != nil {
+		return layers.Config{}, err
+	}
+	ck.tensors = encoderDecoderTensors(el, dl, scope)
+	var missing []string
+	used := map[string]bool{}
+	for _, t := range ck.tensors {
+		f, ok := where[t.Name]
+		if !ok {
+			missing = append(missing, t.Name)
+			continue
+		}
+		st := ck.headers[f].Tensors[t.Name]
+		if !slices.Equal(st.Shape, t.Shape) {
+			return layers.Config{}, fmt.Errorf("hf: %s: tensor %q has shape %v, %s implies %v", filepath.Join(dir, f), t.Name, st.Shape, ConfigFile, t.Shape)
+		}
+		if st.DType != F32 && st.DType != F16 && st.DType != BF16 {
+			return layers.Config{}, fmt.Errorf("hf: %s: tensor %q has dtype %s; masklab loads F32, F16 and BF16 weights", filepath.Join(dir, f), t.Name, st.DType)
+		}
+		used[t.Name], ck.stored[t.Name] = true, &stored{file: f, st: st}
+	}
+	if len(missing) > 0 {
+		return layers.Config{}, fmt.Errorf("hf: %s: %d tensor(s) of the EncoderDecoderModel %s describes are missing: %s", dir, len(missing), ConfigFile, listSome(missing))
+	}
+	var extra []string
+	for name := range where {
+		if !used[name] && !bertIgnorable(strings.TrimPrefix(strings.TrimPrefix(name, "decoder."), "encoder.")) {
+			extra = append(extra, name)
+		}
+	}
+	if len(extra) > 0 {
+		sort.Strings(extra)
+		return layers.Config{}, fmt.Errorf("hf: %s: %d tensor(s) that a BERT2BERT EncoderDecoderModel does not have: %s", dir, len(extra), listSome(extra))
+	}
+	if err := ck.Load(store, ""); err != nil {
+		return layers.Config{}, err
+	}
+	return m, m.Validate()
 }
