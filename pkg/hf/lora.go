@@ -208,13 +208,14 @@ func LoadAdapters(dir string, store *model.Store, scope string, m layers.Config)
 	}
 	defer f.Close()
 	scope = strings.TrimSuffix(scope, "/")
-	used := 0
+	want := map[string]bool{}
 	for _, t := range targets {
 		for _, w := range []struct {
 			which   string
 			in, out int
 		}{{"A", t.In, l.Rank}, {"B", l.Rank, t.Out}} {
 			key := adapterKey(t, w.which)
+			want[key] = true
 			st := sf.Tensors[key]
 			if st == nil {
 				return nil, fmt.Errorf("hf: %s has no tensor %q (target_modules %v, r=%d)", wpath, key, l.Targets, l.Rank)
@@ -222,10 +223,9 @@ func LoadAdapters(dir string, store *model.Store, scope string, m layers.Config)
 			if !slices.Equal(st.Shape, []int{w.out, w.in}) {
 				return nil, fmt.Errorf("hf: %s: tensor %q has shape %v, want [%d %d] (r=%d)", wpath, key, st.Shape, w.out, w.in, l.Rank)
 			}
-			used++
 			val := tensors.FromFlatDataAndDimensions(make([]float32, w.in*w.out), w.in, w.out)
 			var rerr error
-			_ = tensors.MutableFlatData(val, func(flat []float32) {
+			_ = tensors.MutableFlatData(val, func(flat []float32) { // PEFT's [out, in] into [in, out]
 				_, rerr = readFloat32(f, sf, st, flat, func(i int, v float32) { flat[(i%w.in)*w.out+i/w.in] = v }, nil)
 			})
 			if rerr != nil {
@@ -242,15 +242,13 @@ func LoadAdapters(dir string, store *model.Store, scope string, m layers.Config)
 			}
 		}
 	}
-	if used != len(sf.Tensors) {
-		var extra []string
-		for name := range sf.Tensors {
-			if !strings.Contains(name, ".lora_A.") && !strings.Contains(name, ".lora_B.") || !slices.ContainsFunc(targets, func(t layers.LoRAModule) bool {
-				return name == adapterKey(t, "A") || name == adapterKey(t, "B")
-			}) {
-				extra = append(extra, name)
-			}
+	var extra []string
+	for name := range sf.Tensors {
+		if !want[name] {
+			extra = append(extra, name)
 		}
+	}
+	if len(extra) > 0 {
 		sort.Strings(extra)
 		return nil, fmt.Errorf("hf: %s: %d tensor(s) that target_modules %v of this %s do not explain: %s", wpath, len(extra), l.Targets, m.Arch.Family, listSome(extra))
 	}
