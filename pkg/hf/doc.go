@@ -5,5 +5,7 @@
 // BertForMaskedLM, BertForPreTraining) into layers.Bert, ExportBert writes them back, and
 // LoadWordPiece runs BERT's WordPiece tokenizer (tokenizer.json or vocab.txt).
 // ChatTemplate runs a checkpoint's Jinja chat template as transformers does and finds the
-// assistant spans of a conversation that chat fine-tuning supervises.
+// assistant spans of a conversation that chat fine-tuning supervises. ExportAdapters and
+// LoadAdapters write and read PEFT's LoRA adapter files (adapter_config.json,
+// adapter_model.safetensors) for layers.LoRA.
 package hf
