@@ -35,12 +35,15 @@
 #   With --quick: one pair. It runs under timeout 1800 and prlimit --as=12000000000.
 # Other flags go to the benchmark program (scripts/bench/main.go; --help lists them),
 # e.g. --threads 1 --pairs 5 --mask-cost --profile cpu.pprof --json out/bench.json.
+# --hf: issue 18's pretrained-checkpoint benchmark instead (load time and peak memory of a
+#   100M BF16 checkpoint, a 30M Llama's training speed against PyTorch): scripts/bench/hf.sh.
 # GOMLX_BACKEND selects the backend (default go:parallelism=-1), e.g.
 #   GOMLX_BACKEND=xla:cuda PJRT_PLUGIN_LIBRARY_PATH=DIR scripts/bench.sh --ref none
 # with DIR holding pjrt_c_api_cuda_plugin.so (docs/performance.md, "GPU").
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
+if [ "${1:-}" = "--hf" ]; then shift; exec scripts/bench/hf.sh "$@"; fi
 . scripts/env.sh
 
 ref=""
@@ -62,7 +65,7 @@ while [ $# -gt 0 ]; do
     --lengths) lengths=1; shift ;;
     --decode) decode=1; shift ;;
     --op-profile) opprof="$2"; shift 2 ;;
-    -h|--help) sed -n '2,40p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,42p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) args+=("$1"); shift ;;
   esac
 done
