@@ -476,8 +476,8 @@ func hfOrchestrate(o hfOptions, stdout, stderr io.Writer) error {
 				return err
 			}
 			fmt.Fprintf(stdout, "matmul threads=%d masklab gflops=%.1f pytorch gflops=%.1f (%s)\n", th, mr.GFLOPS, pr.GFLOPS, pr.LibBLAS)
-			if pr.LibBLAS != "openblas-openmp" && pr.LibBLAS != "openblas-pthread" {
-				fmt.Fprintf(stdout, "warning: PyTorch runs on %s BLAS; install libopenblas0-openmp, or the comparison means nothing\n", pr.LibBLAS)
+			if !strings.HasPrefix(pr.LibBLAS, "openblas-") || strings.HasSuffix(pr.LibBLAS, "/Prescott") {
+				fmt.Fprintf(stdout, "warning: PyTorch runs on %s BLAS; install libopenblas0-openmp (and set OPENBLAS_CORETYPE to the CPU's kernels), or the comparison means nothing\n", pr.LibBLAS)
 			}
 			report[fmt.Sprintf("matmul_gflops_threads%d", th)] = [2]float64{mr.GFLOPS, pr.GFLOPS}
 		}
