@@ -21,6 +21,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -63,6 +64,7 @@ type hfOptions struct {
 	noTrain  bool
 	jsonOut  string
 	memLimit string // GOMEMLIMIT of the load processes ("" = unset: no limit)
+	ompWait  string // OMP_WAIT_POLICY of the PyTorch processes ("" = unset: OpenMP's default)
 }
 
 // hfLoadResult is what an "hf-load" worker reports.
@@ -122,6 +124,7 @@ func runHF(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&o.noLoad, "no-load", false, "skip the load benchmark")
 	fs.BoolVar(&o.noTrain, "no-train", false, "skip the training benchmark")
 	fs.StringVar(&o.jsonOut, "json", "", "also write every measurement to this JSON file")
+	fs.StringVar(&o.ompWait, "omp-wait-policy", "", "OMP_WAIT_POLICY of the PyTorch runs (passive: its threads sleep instead of spinning while they wait, which a loaded machine punishes less; default unset)")
 	fs.StringVar(&o.memLimit, "gomemlimit", "", "GOMEMLIMIT of the load processes (default unset: the Go runtime's own, no limit)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -491,8 +494,8 @@ func hfOrchestrate(o hfOptions, stdout, stderr io.Writer) error {
 		common := []string{"--batch", strconv.Itoa(o.batch), "--seq", strconv.Itoa(o.seq), "--warmup", strconv.Itoa(o.warmup), "--steps", strconv.Itoa(o.steps)}
 		goArgs := []string{"-batch", strconv.Itoa(o.batch), "-seq", strconv.Itoa(o.seq), "-warmup", strconv.Itoa(o.warmup), "-steps", strconv.Itoa(o.steps)}
 		var all []*hfTrainResult
-		fmt.Fprintf(stdout, "train: Llama %s, batch %d x %d tokens, float32, AdamW; %d warm-up + %d measured steps per run; %d interleaved pairs per thread count\n",
-			"train-30m", o.batch, o.seq, o.warmup, o.steps, o.pairs)
+		fmt.Fprintf(stdout, "train: Llama %s, batch %d x %d tokens, float32, AdamW; %d warm-up + %d measured steps per run; %d interleaved pairs per thread count; PyTorch OMP_WAIT_POLICY=%s\n",
+			"train-30m", o.batch, o.seq, o.warmup, o.steps, o.pairs, cmp.Or(o.ompWait, "unset"))
 		for _, th := range o.threads {
 			var m, p []*hfTrainResult
 			var ratios, wallRatios []float64
@@ -505,6 +508,9 @@ func hfOrchestrate(o hfOptions, stdout, stderr io.Writer) error {
 				}
 				cmd = exec.Command(o.python, append([]string{o.script, "train", "--ckpt", d, "--threads", strconv.Itoa(th)}, common...)...)
 				cmd.Env = append(os.Environ(), "OMP_NUM_THREADS="+strconv.Itoa(th))
+				if o.ompWait != "" {
+					cmd.Env = append(cmd.Env, "OMP_WAIT_POLICY="+o.ompWait)
+				}
 				var pr hfTrainResult
 				if err := hfChild(cmd, &pr); err != nil {
 					return err
