@@ -369,11 +369,6 @@ func hfChild(cmd *exec.Cmd, v any) error {
 	return nil
 }
 
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], " | ")
-}
-
 func hfOrchestrate(o hfOptions, stdout, stderr io.Writer) error {
 	t0 := time.Now()
 	logf := func(format string, args ...any) {
