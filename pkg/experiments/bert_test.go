@@ -3,6 +3,7 @@ package experiments
 import (
 	"context"
 	"math"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -165,5 +166,42 @@ func TestMLMPretrainExportWarmStart(t *testing.T) {
 	}
 	if _, _, err := newSetupInit(bad, bad.InitFrom, ""); err == nil || !strings.Contains(err.Error(), "bert2rnd") {
 		t.Errorf("a seq2seq run from a BERT checkpoint: %v, want an error naming the BERT kinds", err)
+	}
+	// A broken export is refused before training, naming what is wrong.
+	vocab, err := os.ReadFile(filepath.Join(exp, hf.VocabFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		what  string
+		vocab []byte // nil: no vocab.txt
+		want  string
+	}{
+		{"no vocab.txt", nil, "neither tokenizer.json nor vocab.txt"},
+		{"a vocabulary larger than the embeddings", append(append([]byte(nil), vocab...), "[extra1]\n[extra2]\n"...), "does not match the word embeddings"},
+	} {
+		dir := t.TempDir()
+		for _, f := range []string{hf.ConfigFile, hf.WeightsFile, hf.TokenizerConfigFile} {
+			data, err := os.ReadFile(filepath.Join(exp, f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, f), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if c.vocab != nil {
+			if err := os.WriteFile(filepath.Join(dir, hf.VocabFile), c.vocab, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cfg := poetryBert(t, "poetry-couplet", "bert2rnd", "init_from="+dir)
+		err := cfg.ResolveData(".")
+		if err == nil {
+			_, err = newSetup(cfg)
+		}
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error containing %q", c.what, err, c.want)
+		}
 	}
 }
