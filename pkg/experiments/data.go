@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/gomlx/compute"
 	"github.com/gomlx/gomlx/core/graph"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
@@ -44,7 +45,7 @@ func newSetup(cfg *Config) (*setup, error) {
 // Face checkpoint, whose tokenizer encodes the task and whose config is the model (ck is
 // returned to load its weights), or a run directory, whose vocabulary (vocab.json in
 // vocabDir) encodes it.
-func newSetupInit(cfg *Config, initDir, vocabDir string) (su *setup, warm func(*model.Store) error, err error) {
+func newSetupInit(cfg *Config, initDir, vocabDir string) (su *setup, warm func(*model.Store, compute.Backend) error, err error) {
 	var vocab *datasets.Vocab
 	var ck *hf.Checkpoint
 	var bert *hf.BertCheckpoint
@@ -67,10 +68,10 @@ func newSetupInit(cfg *Config, initDir, vocabDir string) (su *setup, warm func(*
 	}
 	if su, err = newSetupVocab(cfg, vocab); err == nil && ck != nil {
 		su.model, err = ck.Config.ForRun(su.model)
-		warm = func(s *model.Store) error { return ck.Load(s, "/model") }
+		warm = func(s *model.Store, be compute.Backend) error { return ck.LoadOn(be, s, "/model") }
 	} else if err == nil && bert != nil {
 		su.model, err = bert.ForRun(su.model)
-		warm = func(s *model.Store) error { return bert.WarmStart(s, "/model", su.model.Kind) }
+		warm = func(s *model.Store, _ compute.Backend) error { return bert.WarmStart(s, "/model", su.model.Kind) }
 	}
 	if err == nil && cfg.LoRA.Rank > 0 { // lora.targets name modules of the model
 		su.model.LoRA = cfg.LoRA.LoRA()

@@ -68,7 +68,7 @@ func LoadRun(runDir, backendOverride string, overrides ...string) (*Loaded, erro
 	}
 	sess, err := newSession(su, be)
 	if err == nil && initCk != nil && su.model.LoRA != nil { // a LoRA checkpoint holds the adapters alone
-		err = initCk(sess.store)
+		err = initCk(sess.store, sess.be)
 	}
 	if err != nil {
 		return nil, err

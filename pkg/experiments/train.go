@@ -282,7 +282,7 @@ func trainLocked(ctx context.Context, cfg *Config, runDir string, opts TrainOpti
 	var prevWall float64
 	dir := ckpt.Find(runDir)
 	if initCk != nil && (dir == "" || su.model.LoRA != nil) { // a LoRA checkpoint holds the adapters alone
-		if err := initCk(sess.store); err != nil {
+		if err := initCk(sess.store, sess.be); err != nil {
 			return nil, err
 		}
 	}
