@@ -16,6 +16,13 @@
 // composed with a boolean mask, which still decides what is allowed: a pair the mask
 // forbids stays forbidden whatever the score modification does.
 //
+// Most attention masks allow, in every query row, a union of a few key intervals:
+// Attention.Intervals tells which (causal, doc, window, chunk, prefix, pad and their &,
+// | and ! compositions; not random atoms or user functions), RowIntervals computes them
+// for a batch on the host in O(B·Q) memory, and RowIntervals.Blocks lists the (query
+// block, key block) tiles that hold an allowed pair: the plan of sparse-aware attention
+// in pkg/layers, whose cost then follows the mask instead of Q·K.
+//
 // # Spec syntax
 //
 // Each kind has its own namespace (so "full" means attend-everything for attention and
