@@ -83,12 +83,30 @@ func orchestrateDecode(o decodeOptions, stdout io.Writer) error {
 				wall[noCache] = append(wall[noCache], float64(o.newTok)/time.Since(w0).Seconds())
 			}
 		}
+		// The prefill alone (one generated token), to split the cached time into the
+		// prompt's pass and the steps.
+		pre, err := layers.NewGenerator(be, store, cfg, layers.GenerateOptions{BOS: 1, EOS: -1, PAD: 0, MaxNewTokens: 1, MaxLen: p + o.newTok - 1})
+		if err != nil {
+			return err
+		}
+		var preCPU []float64
+		for i := range o.pairs + 1 {
+			c0 := cpuSeconds()
+			if _, err := pre.Generate(nil, [][]int32{prompt}); err != nil {
+				return err
+			}
+			if i > 0 { // the first run compiles
+				preCPU = append(preCPU, cpuSeconds()-c0)
+			}
+		}
+		prefill := median(preCPU)
+		stepMS := 1000 * (float64(o.newTok)/median(cpu[false]) - prefill) / float64(o.newTok-1)
 		ratios := make([]float64, o.pairs)
 		for i := range ratios {
 			ratios[i] = cpu[false][i] / cpu[true][i]
 		}
-		fmt.Fprintf(stdout, "decode prompt=%d new=%d cached_tok/cpu_s=%.1f recompute_tok/cpu_s=%.1f speedup=%.2f (pairs %.2f..%.2f) cached_tok/s=%.1f recompute_tok/s=%.1f\n",
-			p, o.newTok, median(cpu[false]), median(cpu[true]), median(ratios), minOf(ratios), maxOf(ratios), median(wall[false]), median(wall[true]))
+		fmt.Fprintf(stdout, "decode prompt=%d new=%d cached_tok/cpu_s=%.1f recompute_tok/cpu_s=%.1f speedup=%.2f (pairs %.2f..%.2f) cached_prefill_cpu_ms=%.0f cached_step_cpu_ms=%.1f cached_tok/s=%.1f recompute_tok/s=%.1f\n",
+			p, o.newTok, median(cpu[false]), median(cpu[true]), median(ratios), minOf(ratios), maxOf(ratios), 1000*prefill, stepMS, median(wall[false]), median(wall[true]))
 	}
 	fmt.Fprintf(stdout, "load average after: %s\n", loadAvg())
 	return nil
