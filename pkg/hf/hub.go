@@ -25,9 +25,12 @@ import (
 //	    blobs/<etag>
 //
 // Downloads go through github.com/gomlx/go-huggingface's hub package, which writes the
-// same snapshots and blobs (it reads HF_ENDPOINT itself); ResolveModel then writes
-// refs/<revision> as huggingface_hub does, so a later offline run (HF_HUB_OFFLINE=1, or
-// no network) finds the model by its id.
+// same snapshots and blobs (it reads HF_ENDPOINT itself, and keeps the Hub's answer
+// about the repository in an info/ folder beside them, which huggingface_hub ignores);
+// ResolveModel then writes refs/<revision> as huggingface_hub does, which go-huggingface
+// does not, so a later offline run (HF_HUB_OFFLINE=1, or no network) finds the model by
+// its id. Only the checkpoint's files are fetched (config, generation config, tokenizer,
+// safetensors weights), not pickles, ONNX or GGUF copies.
 
 // modelID matches a Hugging Face model id owner/name (huggingface_hub's
 // validate_repo_id: letters, digits, '-', '_', '.'; no '--' or '..'), with an optional
