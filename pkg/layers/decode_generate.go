@@ -311,7 +311,7 @@ func (s *genBatch) choose(logits *tensors.Tensor) bool {
 	return active
 }
 
-// encode pads the sources and runs the encoder once.
+// encode pads the sources and runs a seq2seq model's encoder once.
 func (g *Generator) encode(src [][]int32) ([]any, error) {
 	S := max(1, g.opts.SrcLen)
 	for _, r := range src {
@@ -325,6 +325,9 @@ func (g *Generator) encode(src [][]int32) ([]any, error) {
 		lens[b] = int32(len(r))
 	}
 	srcT, lenT := tensors.FromValue(padded), tensors.FromValue(lens)
+	if g.enc == nil { // lstm: the model encodes its source at every step
+		return []any{srcT, lenT}, nil
+	}
 	mem, err := g.enc.Exec(srcT, lenT)
 	if err != nil {
 		return nil, fmt.Errorf("layers: generation: encoding the sources: %w", err)
@@ -333,16 +336,18 @@ func (g *Generator) encode(src [][]int32) ([]any, error) {
 }
 
 // inputs returns the model's Inputs from a graph's inputs: Dec, DecLen, PrefixLen, then
-// for seq2seq Src, SrcLen and, with memory, the encoder's output Memory; it returns the
-// rest. Without memory (the steps, whose cross-attention reads the projected memory
+// for seq2seq and lstm Src and SrcLen, and for seq2seq with memory the encoder's output
+// Memory; it returns the rest. Without memory (the steps, whose cross-attention reads the projected memory
 // from the cache), Memory is a zero placeholder that only gives the shapes: a step that
 // read it would decode other tokens than the prefill-projected cache gives.
 func (g *Generator) inputs(ins []*graph.Node, memory bool) (Inputs, []*graph.Node) {
 	in := Inputs{Dec: ins[0], DecLen: ins[1], PrefixLen: ins[2]}
 	rest := ins[3:]
-	if g.cfg.Kind == KindSeq2Seq {
+	if g.cfg.Kind != KindDecoder {
 		in.Src, in.SrcLen = rest[0], rest[1]
 		rest = rest[2:]
+	}
+	if g.cfg.Kind == KindSeq2Seq {
 		if memory {
 			in.Memory, rest = rest[0], rest[1:]
 		} else {

@@ -230,3 +230,30 @@ func fullSortSupport(logits []float32, s Sampling) ([]int, []float64) {
 	}
 	return order, probs
 }
+
+// An LSTM decoder has no attention to cache: the generator recomputes, and decodes what
+// Greedy decodes.
+func TestGenerateLSTMRecomputes(t *testing.T) {
+	cfg := Config{Kind: KindLSTM, Vocab: 12, DModel: 8, Heads: 2, EncLayers: 1, DecLayers: 2}
+	store := model.NewStore()
+	_ = store.SetRNGStateFromSeed(3)
+	g, err := NewGenerator(backend.Must(), store, cfg, GenerateOptions{BOS: 1, EOS: 2, MaxNewTokens: 20, MaxLen: 9, SrcLen: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, why := g.Cached(); ok || !strings.Contains(why, "lstm") {
+		t.Fatalf("Cached() = %v, %q", ok, why)
+	}
+	src, prompts := greedyInputs(KindLSTM, 4, cfg.Vocab)
+	got, err := g.Generate(src, prompts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := GreedyDecode(backend.Must(), store, cfg, GreedyOptions{BOS: 1, EOS: 2, MaxLen: 9, SrcLen: 8}, src, prompts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got.Tokens) != fmt.Sprint(want) {
+		t.Fatalf("generator %v, Greedy %v", got.Tokens, want)
+	}
+}
