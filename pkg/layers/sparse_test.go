@@ -195,3 +195,69 @@ func TestSparseEqualsDense(t *testing.T) {
 	}
 	t.Logf("fully masked query rows covered: %d", emptyRows)
 }
+
+// The sparse path takes the attention dropout when training: its draws differ from the
+// dense path's, but the output keeps its shape, stays finite and changes.
+func TestSparseDropout(t *testing.T) {
+	m, err := mask.ParseAttention("causal & doc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sparseSide(rand.New(rand.NewPCG(1, 2)), 2, 40, 40)
+	plan, _, err := PlanSparse(m, s, SparseOptions{BQ: 8, BK: 8, MinSkipped: -1})
+	if err != nil || plan == nil {
+		t.Fatalf("PlanSparse: %v", err)
+	}
+	store := model.NewStore()
+	if err := store.SetRNGStateFromSeed(3); err != nil {
+		t.Fatal(err)
+	}
+	exec, err := model.NewExec(backend.Must(), store, func(scope *model.Scope, in []*graph.Node) []*graph.Node {
+		sm, err := PrepareSparse(in[1], in[2], in[3], in[4], s.K, 8, 8)
+		if err != nil {
+			panic(err)
+		}
+		var outs []*graph.Node
+		for i := range 2 {
+			var sc *model.Scope
+			if i == 0 {
+				sc = scope.In("attn")
+			} else {
+				sc = scope.Shared("attn")
+			}
+			b := MultiHeadAttention(sc, in[0], in[0], in[0], 2, 4).WithSparse(sm)
+			if i == 0 {
+				b = b.WithDropout(0.5, true)
+			}
+			out, err := b.Done()
+			if err != nil {
+				panic(err)
+			}
+			outs = append(outs, out)
+		}
+		return outs
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := make([]float32, s.B*s.Q*8)
+	for i := range x {
+		x[i] = float32(i%7) - 3
+	}
+	tq, tk, st, en := plan.Tensors()
+	out, err := exec.Exec(tensors.FromFlatDataAndDimensions(x, s.B, s.Q, 8), tq, tk, st, en)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dropped, none := tensors.MustCopyFlatData[float32](out[0]), tensors.MustCopyFlatData[float32](out[1])
+	differ := false
+	for i := range none {
+		if math.IsNaN(float64(dropped[i])) || math.IsInf(float64(dropped[i]), 0) {
+			t.Fatalf("output %d with dropout is %g", i, dropped[i])
+		}
+		differ = differ || dropped[i] != none[i]
+	}
+	if !differ {
+		t.Errorf("dropout 0.5 changed nothing")
+	}
+}
