@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 
 	"github.com/masklab/masklab/pkg/backend"
 	"github.com/masklab/masklab/pkg/experiments"
@@ -101,6 +102,14 @@ func generateCheckpoint(where, text, be string, opts layers.GenerateOptions, set
 		if !s.Greedy() {
 			fmt.Fprintf(stderr, "masklab generate: sampling as generation_config.json says (temperature %g, top-k %d, top-p %g, seed %d); --temperature 0 decodes greedily\n",
 				s.Temperature, s.TopK, s.TopP, s.Seed)
+		}
+	}
+	// Hugging Face generate options masklab does not apply, with their neutral values.
+	for k, neutral := range map[string]float64{"repetition_penalty": 1, "no_repeat_ngram_size": 0, "num_beams": 1, "min_p": 0, "typical_p": 1} {
+		if v, ok := ck.Config.Generation[k]; ok && v != nil {
+			if f, err := strconv.ParseFloat(fmt.Sprint(v), 64); err != nil || f != neutral {
+				fmt.Fprintf(stderr, "masklab generate: note: generation_config.json sets %s=%v, which masklab does not apply\n", k, v)
+			}
 		}
 	}
 	if opts.MaxNewTokens == 0 {

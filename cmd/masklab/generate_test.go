@@ -11,7 +11,8 @@ import (
 
 // masklab generate on a Hugging Face checkpoint directory and on its model id (from a
 // hub cache laid out as huggingface_hub does): the key/value cache decodes what
-// recomputing the prefix decodes; top-k 1 is greedy; a seed repeats a sample; offline,
+// recomputing the prefix decodes; top-k 1 is greedy; a seed repeats a sample;
+// generation_config.json's sampling is the default; offline,
 // a model id that is not cached is an error naming where it looked; init_from takes
 // the model id too.
 func TestGenerateCheckpointAndModelID(t *testing.T) {
@@ -35,6 +36,34 @@ func TestGenerateCheckpointAndModelID(t *testing.T) {
 		t.Fatalf("sampled twice with seed 4: %q, %q (greedy %q)", a, b, greedy)
 	}
 
+	// generation_config.json's sampling applies when no flag says otherwise (with a note,
+	// and one for what masklab does not apply); --temperature 0 is greedy again.
+	ck2 := filepath.Join(tmp, "ck2")
+	if err := os.MkdirAll(ck2, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(ck)
+	for _, e := range entries {
+		if err := os.Symlink(filepath.Join(ck, e.Name()), filepath.Join(ck2, e.Name())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gc := `{"do_sample": true, "temperature": 1.0, "top_k": 50, "top_p": 0.95, "repetition_penalty": 1.1, "eos_token_id": 3000}`
+	if err := os.WriteFile(filepath.Join(ck2, "generation_config.json"), []byte(gc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, sampled, errs := runCLI(append([]string{"generate", ck2, "--seed", "4"}, prompt...)...)
+	if code != 0 || !strings.Contains(errs, "sampling as generation_config.json says (temperature 1, top-k 50, top-p 0.95, seed 4)") ||
+		!strings.Contains(errs, "repetition_penalty=1.1, which masklab does not apply") {
+		t.Fatalf("exit %d, stderr %s", code, errs)
+	}
+	if again := runOK(t, append([]string{"generate", ck2, "--seed", "4"}, prompt...)...); again != sampled || sampled == greedy {
+		t.Fatalf("generation_config sampling: %q then %q (greedy %q)", sampled, again, greedy)
+	}
+	if got := runOK(t, append([]string{"generate", ck2, "--temperature", "0"}, prompt...)...); got != greedy {
+		t.Fatalf("--temperature 0 %q, greedy %q", got, greedy)
+	}
+
 	// The same checkpoint as a model id in a hub cache: refs/main -> snapshots/<commit>.
 	cache := filepath.Join(tmp, "hub")
 	commit := "0a1b2c3d4e5f60718293a4b5c6d7e8f901234567"
@@ -42,7 +71,6 @@ func TestGenerateCheckpointAndModelID(t *testing.T) {
 	if err := os.MkdirAll(snap, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	entries, _ := os.ReadDir(ck)
 	for _, e := range entries {
 		if err := os.Symlink(filepath.Join(ck, e.Name()), filepath.Join(snap, e.Name())); err != nil {
 			t.Fatal(err)
@@ -61,7 +89,7 @@ func TestGenerateCheckpointAndModelID(t *testing.T) {
 	if got := runOK(t, append([]string{"generate", "tiny-org/Tiny-Qwen2"}, prompt...)...); got != greedy {
 		t.Fatalf("by model id %q, by directory %q", got, greedy)
 	}
-	code, _, errs := runCLI(append([]string{"generate", "tiny-org/Missing"}, prompt...)...)
+	code, _, errs = runCLI(append([]string{"generate", "tiny-org/Missing"}, prompt...)...)
 	if code == 0 || !strings.Contains(errs, filepath.Join(cache, "models--tiny-org--Missing", "refs", "main")) || !strings.Contains(errs, "HF_HUB_OFFLINE") {
 		t.Fatalf("missing model id: exit %d, %s", code, errs)
 	}
