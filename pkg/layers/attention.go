@@ -213,7 +213,11 @@ func (b *AttentionBuilder) build(wantWeights bool) (out, weights *graph.Node, er
 	}
 	q, k, v := b.project(scope)
 	q, k, v = b.positionHeads(scope, q, k, v)
-	out, weights = b.attend(scope, q, k, v, wantWeights)
+	if b.ext.cache.grouped(b, wantWeights) { // decoding with grouped-query attention (kvcache.go)
+		out = b.attendGrouped(scope, q, k, v)
+	} else {
+		out, weights = b.attend(scope, q, k, v, wantWeights)
+	}
 	out = dense(scope.In("output"), out, b.outputDim, !b.ext.noOutBias)
 	return out, weights, nil
 }

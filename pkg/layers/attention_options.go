@@ -101,6 +101,9 @@ func (b *AttentionBuilder) positionHeads(scope *model.Scope, q, k, v *graph.Node
 		}
 	}
 	k, v = b.ext.cache.update(k, v)
+	if b.ext.cache.grouped(b, false) {
+		return q, k, v // attendGrouped groups the query heads instead
+	}
 	return q, repeatHeads(k, b.heads), repeatHeads(v, b.heads)
 }
 

@@ -177,12 +177,45 @@ func writeRows(cache, x, start *graph.Node) *graph.Node {
 		for range cache.Rank() - 2 {
 			idx = append(idx, zero)
 		}
+		if B == 1 { // no row to cut out (a slice is a copy)
+			return graph.DynamicUpdateSlice(cache, x, idx)
+		}
 		rows[b] = graph.DynamicUpdateSlice(graph.Slice(cache, graph.AxisRange(b, b+1)), graph.Slice(x, graph.AxisRange(b, b+1)), idx)
 	}
-	if B == 1 {
-		return rows[0]
-	}
 	return graph.Concatenate(rows, 0)
+}
+
+// grouped reports whether the layer attends with its query heads grouped per
+// key/value head (attendGrouped) instead of repeating the cached keys and values to
+// every query head: decoding self-attention with grouped-query attention, no weights
+// asked, no additive bias, no block-sparse mask.
+func (l *layerKV) grouped(b *AttentionBuilder, wantWeights bool) bool {
+	return l != nil && !l.cross && b.kvHeads() < b.heads && !wantWeights && b.bias == nil && b.sparse == nil
+}
+
+// attendGrouped is attend for grouped-query attention without repeating the keys and
+// values [B,Len,Hkv,dh] (a copy of the whole cache per layer and step): the G = H/Hkv
+// query heads of each key/value head become G query rows of that head (query head
+// h = kv·G + g, as Hugging Face's repeat_kv pairs them), each with its position's mask
+// row, and the output is put back in head order [B,n,H·dh].
+func (b *AttentionBuilder) attendGrouped(scope *model.Scope, q, k, v *graph.Node) *graph.Node {
+	B, n, H, dh := q.Shape().Dim(0), q.Shape().Dim(1), q.Shape().Dim(2), q.Shape().Dim(3)
+	Hkv := k.Shape().Dim(2)
+	G := H / Hkv
+	q = graph.Reshape(graph.TransposeAllAxes(graph.Reshape(q, B, n, Hkv, G, dh), 0, 1, 3, 2, 4), B, n*G, Hkv, dh)
+	saved := b.mask
+	if m := saved; m != nil {
+		rows := func(x *graph.Node) *graph.Node { // [B,h,n,K] -> [B,h,n·G,K], each row G times
+			d := x.Shape().Dimensions
+			x = graph.BroadcastToDims(graph.InsertAxes(x, 3), d[0], d[1], d[2], G, d[3])
+			return graph.Reshape(x, d[0], d[1], d[2]*G, d[3])
+		}
+		b.mask = &Mask{Allowed: rows(m.Allowed), bias: rows(m.bias), rowValid: rows(m.rowValid)}
+	}
+	out, _ := b.attend(scope, q, k, v, false)
+	b.mask = saved
+	out = graph.TransposeAllAxes(graph.Reshape(out, B, n, G, Hkv, dh), 0, 1, 3, 2, 4)
+	return graph.Reshape(out, B, n, H*dh)
 }
 
 // withCache makes the layer read and write its keys and values through l (nil: none).
