@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -69,7 +70,7 @@ type attnResult struct {
 }
 
 // attnWorker measures one (L, mask, path) case in this process.
-func attnWorker(be compute.Backend, L int, spec, path string, minSeconds float64) (*attnResult, error) {
+func attnWorker(be compute.Backend, L int, spec, path string, block int, minSeconds float64) (*attnResult, error) {
 	B := max(1, lengthTokens/L)
 	m, err := mask.ParseAttention(spec)
 	if err != nil {
@@ -80,7 +81,7 @@ func attnWorker(be compute.Backend, L int, spec, path string, minSeconds float64
 		return nil, err
 	}
 	res := &attnResult{L: L, B: B, Mask: spec, Path: path}
-	plan, _, err := layers.PlanSparse(m, side, layers.SparseOptions{MinSkipped: -1})
+	plan, _, err := layers.PlanSparse(m, side, layers.SparseOptions{BQ: block, BK: block, MinSkipped: -1})
 	if err != nil {
 		return nil, err
 	}
@@ -231,6 +232,7 @@ func layerNorm(scope *model.Scope, x *graph.Node) *graph.Node {
 // lengthOptions configure the orchestration of the length benchmark.
 type lengthOptions struct {
 	lengths    []int
+	block      int // sparse block size (0: the default)
 	pairs      int
 	threads    int
 	minSeconds float64
@@ -245,7 +247,7 @@ func lengthRun(o lengthOptions, L int, spec, path string) (*attnResult, *procSta
 		return nil, nil, err
 	}
 	args := []string{"900", "prlimit", "--as=" + strconv.Itoa(lenAS), self, "-worker", "attn", "-attn-len", strconv.Itoa(L),
-		"-attn-mask", spec, "-attn-path", path, "-min-seconds", strconv.FormatFloat(o.minSeconds, 'g', -1, 64)}
+		"-attn-mask", spec, "-attn-path", path, "-attn-block", strconv.Itoa(o.block), "-min-seconds", strconv.FormatFloat(o.minSeconds, 'g', -1, 64)}
 	cmd := exec.Command("timeout", args...)
 	cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(o.threads))
 	var out bytes.Buffer
@@ -302,7 +304,7 @@ func orchestrateLengths(o lengthOptions, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "machine: %s, %d CPUs, load average %s\n", cpuModel(), numCPU(), loadAvg())
 	fmt.Fprintf(stdout, "attention benchmark: one pre-LN decoder layer (d_model %d, %d heads, FFN %d), forward+backward, %d tokens per step (B = %d/L), %d thread(s); "+
 		"figures are CPU ms per step (user+sys), medians of %d interleaved dense/sparse pair(s); sparse blocks %dx%d\n",
-		lenDModel, lenHeads, lenFF, lengthTokens, lengthTokens, o.threads, o.pairs, layers.DefaultSparseBQ, layers.DefaultSparseBK)
+		lenDModel, lenHeads, lenFF, lengthTokens, lengthTokens, o.threads, o.pairs, cmp.Or(o.block, layers.DefaultSparseBQ), cmp.Or(o.block, layers.DefaultSparseBK))
 	for _, L := range o.lengths {
 		fmt.Fprintf(stdout, "attention L=%d dense scores tensor [%d,%d,%d,%d] float32 = %.0f MB each (the dense path holds several)\n",
 			L, max(1, lengthTokens/L), lenHeads, L, L, denseScoresMB(L))
@@ -416,7 +418,7 @@ func lengthFigure(cases []*lengthCase, path string) error {
 }
 
 // runAttnWorker is the "attn" worker: one measurement, its result as JSON on out.
-func runAttnWorker(L int, spec, path string, minSeconds float64, cpuProfile string, out io.Writer) error {
+func runAttnWorker(L int, spec, path string, block int, minSeconds float64, cpuProfile string, out io.Writer) error {
 	if L < 1 {
 		return fmt.Errorf("-attn-len must be >= 1, got %d", L)
 	}
@@ -435,7 +437,7 @@ func runAttnWorker(L int, spec, path string, minSeconds float64, cpuProfile stri
 	if err != nil {
 		return err
 	}
-	res, err := attnWorker(be, L, spec, path, minSeconds)
+	res, err := attnWorker(be, L, spec, path, block, minSeconds)
 	if err != nil {
 		return err
 	}

@@ -89,6 +89,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&w.CPUProfile, "cpuprofile", "", "worker: CPU profile file")
 	lengthsFlag := fs.String("lengths", "", "run the length benchmark instead (scripts/bench.sh --lengths): comma-separated sequence lengths, e.g. 256,512,1024,2048,4096")
 	lengthsMasks := fs.String("lengths-masks", "", "length benchmark: only these masks (separated by ';'), e.g. \"causal & doc\"")
+	lengthsBlock := fs.Int("lengths-block", 0, "length benchmark: sparse block size (0: layers.DefaultSparseBQ)")
 	lengthsThreads := fs.Int("lengths-threads", 1, "length benchmark: threads of each measuring process")
 	figure := fs.String("figure", "", "length benchmark: write the log-log figure of cost against length to this PNG")
 	redraw := fs.String("redraw", "", "length benchmark: redraw -figure from this -json output of an earlier run, and exit")
@@ -97,6 +98,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	attnLen := fs.Int("attn-len", 0, "worker attn: sequence length")
 	attnMask := fs.String("attn-mask", "", "worker attn: self-attention mask spec")
 	attnPath := fs.String("attn-path", "", "worker attn: dense or sparse")
+	attnBlock := fs.Int("attn-block", 0, "worker attn: sparse block size (queries and keys; 0: layers.DefaultSparseBQ)")
 	fs.BoolVar(&o.fusedQKV, "fused-qkv", false, "masklab: project self-attention queries, keys and values with one matmul (layers.Config.FusedQKV; same model, other variable names)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -108,7 +110,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		if *attnPath != "dense" && *attnPath != "sparse" {
 			return fmt.Errorf("-attn-path must be dense or sparse, got %q", *attnPath)
 		}
-		return runAttnWorker(*attnLen, *attnMask, *attnPath, o.minSeconds, w.CPUProfile, stdout)
+		return runAttnWorker(*attnLen, *attnMask, *attnPath, *attnBlock, o.minSeconds, w.CPUProfile, stdout)
 	}
 	if *redraw != "" {
 		return redrawLengths(*redraw, *figure)
@@ -128,7 +130,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return orchestrateDecode(do, stdout)
 	}
 	if *lengthsFlag != "" {
-		lo := lengthOptions{pairs: o.pairs, threads: *lengthsThreads, minSeconds: o.minSeconds, figure: *figure, jsonOut: o.jsonOut}
+		lo := lengthOptions{block: *lengthsBlock, pairs: o.pairs, threads: *lengthsThreads, minSeconds: o.minSeconds, figure: *figure, jsonOut: o.jsonOut}
 		for _, s := range strings.Split(*lengthsFlag, ",") {
 			n, err := strconv.Atoi(strings.TrimSpace(s))
 			if err != nil || n < 1 {
