@@ -42,10 +42,10 @@ Example: masklab mask causal --score alibi --heads 4 --q 8 --format png --out al
 
 --plan shows how attention with SPEC runs on the example (--q defaults to 512 there):
 whether the mask is a union of key intervals per query row, and if so the block grid of
-sparse-aware attention, one line per block of --block queries (default 32), one
+sparse-aware attention, one line per block of --block queries (default 64), one
 character per block of --block keys: '#' computed (the tile holds an allowed pair),
 '.' skipped. It ends with the fraction of tiles skipped and the path chosen (sparse when at least
-60% of the tiles are skipped). --doc-len N gives segment ids of documents of N positions
+40% of the tiles are skipped). --doc-len N gives segment ids of documents of N positions
 (packed sequences), instead of --segments.
 Example: masklab mask "causal & doc" --plan --q 512 --doc-len 60
 Names: ` + namesLine(mask.KindSelf) + `; loss: ` + namesLine(mask.KindLoss) + `; score: ` + namesLine(mask.KindScore) + `.`,

@@ -280,20 +280,20 @@ func TestAuditScore(t *testing.T) {
 
 // --plan draws the block grid of sparse-aware attention and the path chosen.
 func TestMaskPlan(t *testing.T) {
-	code, out, errs := runCLI("mask", "causal & doc", "--plan", "--q", "256", "--doc-len", "40")
-	want := `plan "causal & doc": Q=256 K=256
-key intervals per query row: 1; blocks of 32 queries x 32 keys: 8 x 8 tiles
+	code, out, errs := runCLI("mask", "causal & doc", "--plan", "--q", "512", "--doc-len", "60")
+	want := `plan "causal & doc": Q=512 K=512
+key intervals per query row: 1; blocks of 64 queries x 64 keys: 8 x 8 tiles
 #.......
 ##......
 .##.....
 ..##....
 ...##...
-.....#..
+....##..
 .....##.
 ......##
-tiles: 14 with an allowed pair, 14 computed (padded to a multiple of 1) of 64: 78.1% skipped
-pairs: 5056 allowed of 65536 (7.7%)
-path: sparse (skips at least 60% of the tiles)
+tiles: 15 with an allowed pair, 15 computed (padded to a multiple of 1) of 64: 76.6% skipped
+pairs: 15168 allowed of 262144 (5.8%)
+path: sparse (skips at least 40% of the tiles)
 `
 	if code != 0 || out != want || errs != "" {
 		t.Fatalf("code %d\nstdout:\n%s\nstderr: %s\nwant stdout:\n%s", code, out, errs, want)

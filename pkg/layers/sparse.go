@@ -20,20 +20,22 @@ import (
 // given to each attention layer (AttentionBuilder.WithSparse). Outputs and gradients
 // equal the dense path's within float rounding (TestSparseEqualsDense).
 
-// Default block sizes of the sparse path: 32 queries by 32 keys. Smaller blocks skip
-// more of a packed-document mask; larger ones give the matmuls more to work on (see
-// docs/performance.md, "Attention whose cost follows the mask").
+// Default block sizes of the sparse path: 64 queries by 64 keys. On the Go backend a
+// decoder layer at L=2,048 ran faster with 64 than with 32 or 16 for causal, causal &
+// doc and causal & window(128) (fewer, larger tiles: less gathering per pair computed),
+// and 128 was slower for the masks with short rows (docs/performance.md, "Attention
+// whose cost follows the mask").
 const (
-	DefaultSparseBQ = 32
-	DefaultSparseBK = 32
+	DefaultSparseBQ = 64
+	DefaultSparseBK = 64
 )
 
 // DefaultMinSkipped is the fraction of the dense tiles a plan must skip for PlanSparse
 // to choose the sparse path: below it, gathering the tiles and the softmax across them
-// cost more than the tiles saved. On the Go backend (docs/performance.md, "Attention
-// whose cost follows the mask") a decoder layer was slower on the sparse path at 44-53%
-// skipped (0.83-0.96x) and faster from 68% (1.33x).
-const DefaultMinSkipped = 0.6
+// cost more than the tiles saved. On the Go backend with 64x64 tiles a decoder layer was
+// about as fast on both paths at 37.5% skipped (causal at L=256: 1.04x) and faster from
+// 43.8% on (docs/performance.md).
+const DefaultMinSkipped = 0.4
 
 // SparseOptions are the knobs of PlanSparse; the zero value means the defaults.
 type SparseOptions struct {
