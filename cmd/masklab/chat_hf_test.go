@@ -141,16 +141,7 @@ func TestFineTuneChatCompletionOnly(t *testing.T) {
 	if !regexp.MustCompile(`^[0-9a-f]{12}: done`).MatchString(trained) {
 		t.Fatalf("train: %q", trained)
 	}
-	lines, err := experiments.ReadMetrics(filepath.Join(runDir, experiments.MetricsFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var losses []float64
-	for _, l := range lines {
-		if v, ok := l["train_loss"]; ok {
-			losses = append(losses, v)
-		}
-	}
+	losses := trainLosses(t, runDir)
 	t.Logf("completion-only train loss by 4 steps: %.3f", losses)
 	if len(losses) < 2 || !(losses[len(losses)-1] < losses[0]) {
 		t.Errorf("the loss did not fall: %v", losses)

@@ -135,16 +135,7 @@ func TestFineTuneHFCheckpoint(t *testing.T) {
 		t.Fatalf("train printed no id: %q", trained)
 	}
 
-	lines, err := experiments.ReadMetrics(filepath.Join(runDir, experiments.MetricsFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var losses []float64
-	for _, l := range lines {
-		if v, ok := l["train_loss"]; ok {
-			losses = append(losses, v)
-		}
-	}
+	losses := trainLosses(t, runDir)
 	t.Logf("train loss by 4 steps: %.3f", losses)
 	if len(losses) < 2 || !(losses[len(losses)-1] < losses[0]-1) {
 		t.Errorf("the loss did not fall: %v", losses)
@@ -260,4 +251,20 @@ func TestFineTuneHFCheckpoint(t *testing.T) {
 	if code := run(append([]string{"train", "--quiet", "--out", filepath.Join(tmp, "run2"), "--set", "init_from=" + runDir}, args[2:]...), &bytes.Buffer{}, &errb); code == 0 || !strings.Contains(errb.String(), "masklab export") {
 		t.Errorf("init_from a fine-tuned run: exit %d, %q", code, errb.String())
 	}
+}
+
+// trainLosses reads the train_loss values a run logged, in order.
+func trainLosses(t *testing.T, runDir string) []float64 {
+	t.Helper()
+	lines, err := experiments.ReadMetrics(filepath.Join(runDir, experiments.MetricsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var losses []float64
+	for _, l := range lines {
+		if v, ok := l["train_loss"]; ok {
+			losses = append(losses, v)
+		}
+	}
+	return losses
 }

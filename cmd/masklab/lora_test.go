@@ -63,16 +63,7 @@ func TestLoRAAccumFineTuneAndExport(t *testing.T) {
 		t.Errorf("dry run: %s", out)
 	}
 	runOK(t, append([]string{"train", "--quiet", "--out", runDir}, args...)...)
-	lines, err := experiments.ReadMetrics(filepath.Join(runDir, experiments.MetricsFile))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var losses []float64
-	for _, l := range lines {
-		if v, ok := l["train_loss"]; ok {
-			losses = append(losses, v)
-		}
-	}
+	losses := trainLosses(t, runDir)
 	t.Logf("train loss by 4 steps: %.3f", losses)
 	// (It cannot fall far: the random base's embeddings, N(0, 0.02²) and frozen, are also
 	// its output projection, which bounds the logits' range.)
