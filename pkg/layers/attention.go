@@ -54,6 +54,36 @@ func PrepareMask(allowed *graph.Node) (*Mask, error) {
 	return &Mask{Allowed: allowed, bias: bias, rowValid: rowValid}, nil
 }
 
+// inDType returns the mask's additive bias and row indicator in dtype dt, the dtype of
+// the attention scores: the float32 ones PrepareMask built, or ones built from Allowed
+// for a model computing in float64, bfloat16 or float16. The bias of a forbidden pair is
+// maskedScore, or the dtype's lowest finite value where maskedScore is out of its range
+// (float16: -65504), so a fully masked row stays finite there too.
+func (m *Mask) inDType(dt dtypes.DType) (bias, rowValid *graph.Node) {
+	if dt == m.bias.DType() {
+		return m.bias, m.rowValid
+	}
+	g := m.Allowed.Graph()
+	dims := m.Allowed.Shape().Dimensions
+	neg := graph.ConvertDType(graph.Scalar(g, dtypes.Float64, math.Max(maskedScore, -maxFinite(dt))), dt)
+	bias = graph.Where(m.Allowed, graph.BroadcastToShape(graph.ScalarZero(g, dt), shapes.Make(dt, dims...)),
+		graph.BroadcastToShape(neg, shapes.Make(dt, dims...)))
+	return bias, graph.ConvertDType(m.rowValid, dt)
+}
+
+// maxFinite is the largest finite value of a float dtype.
+func maxFinite(dt dtypes.DType) float64 {
+	switch dt {
+	case dtypes.Float16:
+		return 65504
+	case dtypes.BFloat16:
+		return 3.3895313892515355e38
+	case dtypes.Float32:
+		return math.MaxFloat32
+	}
+	return math.MaxFloat64
+}
+
 // AttentionBuilder configures one multi-head attention layer; create it with
 // MultiHeadAttention, chain the With* options and finish with Done or DoneWithWeights.
 // Variables live under scope/MultiHeadAttention/{query,key,value,output}/dense (or
@@ -271,7 +301,9 @@ func (b *AttentionBuilder) attend(scope *model.Scope, q, k, v *graph.Node, wantW
 	var biases []*graph.Node
 	var rowValid *graph.Node
 	if b.mask != nil {
-		biases, rowValid = append(biases, b.mask.bias), b.mask.rowValid
+		var bias *graph.Node
+		bias, rowValid = b.mask.inDType(q.DType())
+		biases = append(biases, bias)
 	}
 	biases = append(biases, b.bias)
 	return fast.Attend(q, k, v, scale, b.score, biases, rowValid, b.dropoutFn(scope))
@@ -297,7 +329,7 @@ func (b *AttentionBuilder) attendFused(q, k, v *graph.Node, scale float64) *grap
 	o, _ := attention.Core(q, k, v, attention.LayoutBSHD, opts)
 	if b.mask != nil {
 		valid := graph.TransposeAllAxes(b.mask.rowValid, 0, 2, 1, 3) // [B,Q,1|H,1]
-		o = graph.Where(graph.BroadcastToShape(graph.GreaterThan(valid, graph.ScalarZero(g, floatDType)), o.Shape()), o, graph.ZerosLike(o))
+		o = graph.Where(graph.BroadcastToShape(graph.GreaterThan(valid, graph.ScalarZero(g, valid.DType())), o.Shape()), o, graph.ZerosLike(o))
 	}
 	return graph.Reshape(o, B, Q, H*dh)
 }
