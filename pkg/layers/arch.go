@@ -174,7 +174,7 @@ func archModel(scope *model.Scope, cfg Config, in Inputs, wantWeights bool) (*Re
 	defer loraDone()
 
 	// Masks: built once, shared by the layers (full-attention and sliding-window ones).
-	pos, side, fullMask, err := decoderSelf(scope, cfg, in, B, H, T)
+	pos, side, fullMask, fullSparse, err := decoderSelf(scope, cfg, in, B, H, T, wantWeights)
 	if err != nil {
 		return nil, err
 	}
@@ -215,15 +215,15 @@ func archModel(scope *model.Scope, cfg Config, in Inputs, wantWeights bool) (*Re
 	ds := scope.In("decoder")
 	for l := range cfg.DecLayers {
 		ls := ds.In("layer_%d", l)
-		m := fullMask
+		m, sp := fullMask, fullSparse
 		if a.SlidingLayer(l) {
-			m = slidingMask
+			m, sp = slidingMask, nil
 		}
 		// Attention block: x + Attn(Norm(x)).
 		s := ls.In("self")
 		h := norm(s.In("norm"), y)
 		b := MultiHeadAttention(s, h, h, h, H, cfg.headDim()).WithOutputDim(cfg.DModel).
-			WithMask(m).WithScore(score).WithDropout(cfg.Dropout, in.Training).withCache(in.Cache.layer(false, l))
+			WithMask(m).WithSparse(sp).WithScore(score).WithDropout(cfg.Dropout, in.Training).withCache(in.Cache.layer(false, l))
 		if a.Family == FamilyGPT2 {
 			b = b.WithFusedQKV(true)
 		} else {

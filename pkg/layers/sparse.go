@@ -1,6 +1,7 @@
 package layers
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 
@@ -41,6 +42,10 @@ const DefaultMinSkipped = 0.4
 type SparseOptions struct {
 	BQ, BK     int     // block sizes (default DefaultSparseBQ, DefaultSparseBK)
 	MinSkipped float64 // choose sparse only when at least this fraction of tiles is skipped (default DefaultMinSkipped; negative: always)
+	// Bucket pads the plan to few shapes (SparsePlan.bucket), for training: every
+	// distinct tile count or intervals per row compiles another executable. The
+	// threshold counts the padding tiles.
+	Bucket bool
 }
 
 // SparsePlan is the host side of sparse-aware attention for one batch: the per-row key
@@ -77,10 +82,111 @@ func PlanSparse(m mask.Attention, side mask.HostSide, opts SparseOptions) (plan 
 		return nil, "", err
 	}
 	p := &SparsePlan{Rows: rows, Blocks: blocks}
+	if opts.Bucket {
+		p.bucket()
+	}
 	if s := blocks.Skipped(); s < opts.MinSkipped {
 		return nil, fmt.Sprintf("mask %q skips %.0f%% of the %dx%d tiles on this batch, under %.0f%%", m, 100*s, opts.BQ, opts.BK, 100*opts.MinSkipped), nil
 	}
 	return p, "", nil
+}
+
+// bucket pads the tile list to 4 sizes per doubling (its length rounded up to a multiple
+// of the largest power of two q with 4·q <= length: under 1/4 more tiles) with padding
+// tiles, and the intervals per row to a power of two with empty slots. Batches of one
+// shape whose tile counts vary within a factor of 2 then compile at most 5 executables
+// (GoMLX's Exec compiles one per input shape and fails after 32).
+func (p *SparsePlan) bucket() {
+	b, r := p.Blocks, p.Rows
+	q := 1
+	for 8*q <= len(b.TileQ) {
+		q *= 2
+	}
+	for len(b.TileQ)%q != 0 {
+		b.TileQ = append(b.TileQ, int32(b.B*b.NQ))
+		b.TileK = append(b.TileK, -1)
+	}
+	b.Computed = len(b.TileQ)
+	n := 1
+	for n < r.N {
+		n *= 2
+	}
+	if n == r.N {
+		return
+	}
+	start, end := make([]int32, r.B*r.Q*n), make([]int32, r.B*r.Q*n)
+	for row := range r.B * r.Q {
+		copy(start[row*n:], r.Start[row*r.N:(row+1)*r.N])
+		copy(end[row*n:], r.End[row*r.N:(row+1)*r.N])
+	}
+	r.Start, r.End, r.N = start, end, n
+}
+
+// The decoder self-attention paths of a model (model.attention in pkg/experiments).
+const (
+	AttentionAuto   AttentionPath = "auto"   // sparse where PlanSparse chooses it, batch by batch
+	AttentionDense  AttentionPath = "dense"  // always the dense mask
+	AttentionSparse AttentionPath = "sparse" // sparse on every batch; an error where the mask is not an interval mask
+)
+
+// AttentionPath chooses how the decoder self-attention runs: AttentionAuto ("" too),
+// AttentionDense or AttentionSparse. The default counts as zero (omitempty: configs that
+// leave it out keep their run ids).
+type AttentionPath string
+
+// IsZero reports whether p is the default, auto.
+func (p AttentionPath) IsZero() bool { return p == "" || p == AttentionAuto }
+
+// Validate checks that p names a path.
+func (p AttentionPath) Validate() error {
+	if p.IsZero() || p == AttentionDense || p == AttentionSparse {
+		return nil
+	}
+	return fmt.Errorf("layers: attention path must be auto, dense or sparse; got %q", string(p))
+}
+
+// PlanDecoderSelf plans the decoder self-attention (mask cfg.Self) of one batch of a
+// model cfg on path p, from the batch's host side data (Q = K = the decoder length, the
+// side data Inputs gives the graph). The plan is bucketed (SparseOptions.Bucket); feed
+// its Tensors as Inputs.Sparse. nil and the reason mean the dense path: p is dense, the
+// model has no sparse decoder self-attention (only the Transformer decoder and seq2seq
+// kinds and the Arch decoders do), a score modification needs the dense scores, or
+// PlanSparse chose dense. With AttentionSparse the last three are errors.
+func PlanDecoderSelf(cfg Config, p AttentionPath, side mask.HostSide) (*SparsePlan, string, error) {
+	if err := p.Validate(); err != nil || p == AttentionDense {
+		return nil, "attention path dense", err
+	}
+	opts := SparseOptions{Bucket: true}
+	if p == AttentionSparse {
+		opts.MinSkipped = -1
+	}
+	var plan *SparsePlan
+	var why string
+	var err error
+	switch {
+	case cfg.Arch == nil && cfg.Kind != KindDecoder && cfg.Kind != KindSeq2Seq:
+		why = fmt.Sprintf("model kind %s has no sparse decoder self-attention", cfg.Kind)
+	case !cfg.Score.IsZero():
+		why = fmt.Sprintf("score modification %q needs the dense scores", cfg.Score)
+	default:
+		plan, why, err = PlanSparse(cfg.Self, side, opts)
+	}
+	if err == nil && plan == nil && p == AttentionSparse {
+		err = fmt.Errorf("layers: attention path sparse: %s", why)
+	}
+	return plan, why, err
+}
+
+// SparseInputs are the graph inputs of a SparsePlan (its Tensors) for a model's decoder
+// self-attention (Inputs.Sparse), and the plan's block sizes (0: the defaults).
+type SparseInputs struct {
+	TileQ, TileK, Start, End *graph.Node
+	BQ, BK                   int
+}
+
+// prepare prepares the sparse mask of a decoder self-attention over T keys.
+func (s *SparseInputs) prepare(T int) (*SparseMask, error) {
+	return PrepareSparse(s.TileQ, s.TileK, s.Start, s.End, T, cmp.Or(s.BQ, DefaultSparseBQ), cmp.Or(s.BK, DefaultSparseBK))
 }
 
 // Tensors returns what the graph needs, to feed as inputs: the tile list tileQ, tileK

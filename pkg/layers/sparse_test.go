@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/gomlx/gomlx/core/graph"
@@ -158,7 +159,8 @@ func TestSparseEqualsDense(t *testing.T) {
 		}
 		bs := [][2]int{{8, 8}, {16, 4}, {4, 16}}[i%3]
 		s := sparseSide(rng, 2, q, k)
-		plan, why, err := PlanSparse(m, s, SparseOptions{BQ: bs[0], BK: bs[1], MinSkipped: -1})
+		bucket := i%2 == 1 // padding tiles and empty interval slots (training's plans)
+		plan, why, err := PlanSparse(m, s, SparseOptions{BQ: bs[0], BK: bs[1], MinSkipped: -1, Bucket: bucket})
 		if err != nil || plan == nil {
 			t.Fatalf("%s: PlanSparse: %v %s", spec, err, why)
 		}
@@ -172,7 +174,7 @@ func TestSparseEqualsDense(t *testing.T) {
 			}
 		}
 		plain := i%5 == 4 // stock GoMLX products and gradients on both paths
-		t.Run(fmt.Sprintf("%s/%dx%d/plain=%v", spec, bs[0], bs[1], plain), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s/%dx%d/plain=%v/bucket=%v", spec, bs[0], bs[1], plain, bucket), func(t *testing.T) {
 			old := fast.Plain
 			fast.Plain = plain
 			defer func() { fast.Plain = old }()
@@ -260,4 +262,103 @@ func TestSparseDropout(t *testing.T) {
 	if !differ {
 		t.Errorf("dropout 0.5 changed nothing")
 	}
+}
+
+// A bucketed plan (training's) pads the tile list to 4 sizes per doubling and the
+// intervals per row to a power of two, allows exactly the pairs of the plain plan, and
+// counts the padding when it decides; PlanDecoderSelf says why a batch stays dense.
+func TestPlanBucket(t *testing.T) {
+	rng := rand.New(rand.NewPCG(4, 9))
+	sizes := map[int]bool{}
+	for i := range 60 {
+		spec := []string{"causal & doc", "(chunk(4) | window(1)) & (doc | sink(2))", "causal & window(9) & pad"}[i%3]
+		m, err := mask.ParseAttention(spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := sparseSide(rng, 1+i%4, 40+i, 40+i)
+		plain, _, err := PlanSparse(m, s, SparseOptions{BQ: 4, BK: 4, MinSkipped: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		bucketed, _, err := PlanSparse(m, s, SparseOptions{BQ: 4, BK: 4, MinSkipped: -1, Bucket: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, b := bucketed.Rows, bucketed.Blocks
+		n := len(b.TileQ)
+		q := 1
+		for 8*q <= n {
+			q *= 2
+		}
+		if n < plain.Blocks.Computed || n%q != 0 || n > plain.Blocks.Needed*5/4+1 || b.Computed != n || len(b.TileK) != n {
+			t.Errorf("%s: %d tiles (needed %d): not a multiple of %d under 1/4 more", spec, n, plain.Blocks.Needed, q)
+		}
+		for j := plain.Blocks.Needed; j < n; j++ {
+			if b.TileK[j] != -1 || int(b.TileQ[j]) != b.B*b.NQ {
+				t.Fatalf("%s: tile %d is (%d, %d), not padding", spec, j, b.TileQ[j], b.TileK[j])
+			}
+		}
+		if r.N&(r.N-1) != 0 || r.N < plain.Rows.N {
+			t.Errorf("%s: %d intervals per row (plain %d), not a power of two", spec, r.N, plain.Rows.N)
+		}
+		for bi := range s.B {
+			for qi := range s.Q {
+				for k := range s.K {
+					if r.Allowed(bi, qi, k) != plain.Rows.Allowed(bi, qi, k) {
+						t.Fatalf("%s: (%d, %d, %d) allowed %v bucketed, %v plain", spec, bi, qi, k, r.Allowed(bi, qi, k), plain.Rows.Allowed(bi, qi, k))
+					}
+				}
+			}
+		}
+		sizes[n] = true
+	}
+	if len(sizes) < 5 {
+		t.Errorf("only %d distinct tile counts: the test does not exercise the rounding", len(sizes))
+	}
+
+	alibi, err := mask.ParseScore("alibi")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := mustAttention(t, "causal & doc")
+	side := mask.HostSide{B: 1, Q: 512, K: 512, QueryLen: []int32{512}, KeyLen: []int32{512}, QuerySeg: make([]int32, 512)}
+	for i := range side.QuerySeg {
+		side.QuerySeg[i] = int32(i / 60)
+	}
+	cfg := Config{Kind: KindDecoder, Self: m}
+	for _, c := range []struct {
+		cfg  Config
+		path AttentionPath
+		want string // "" = sparse
+	}{
+		{cfg, "", ""}, {cfg, AttentionAuto, ""}, {cfg, AttentionSparse, ""},
+		{cfg, AttentionDense, "attention path dense"},
+		{Config{Kind: KindDecoder, Self: mask.Causal}, AttentionAuto, "under 40%"},
+		{Config{Kind: KindLSTM, Self: m}, AttentionAuto, "model kind lstm has no sparse"},
+		{Config{Kind: KindDecoder, Self: m, Score: alibi}, AttentionAuto, "needs the dense scores"},
+		{Config{Kind: KindDecoder, Self: mustAttention(t, "causal & random(0.1)")}, AttentionAuto, "not"},
+	} {
+		plan, why, err := PlanDecoderSelf(c.cfg, c.path, side)
+		if err != nil || (plan == nil) != (c.want != "") || !strings.Contains(why, c.want) {
+			t.Errorf("%v on %q: plan %v, %q, %v; want %q", c.path, c.cfg.Self, plan != nil, why, err, c.want)
+		}
+		if c.want != "" && c.path == AttentionAuto && c.want != "under 40%" { // sparse computes even few skipped tiles
+			if _, _, err := PlanDecoderSelf(c.cfg, AttentionSparse, side); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("sparse on %q: %v, want an error with %q", c.cfg.Self, err, c.want)
+			}
+		}
+	}
+	if _, _, err := PlanDecoderSelf(cfg, "spars", side); err == nil || !strings.Contains(err.Error(), `got "spars"`) {
+		t.Errorf("bad path: %v", err)
+	}
+}
+
+func mustAttention(t *testing.T, spec string) mask.Attention {
+	t.Helper()
+	m, err := mask.ParseAttention(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
 }

@@ -39,6 +39,12 @@ type Inputs struct {
 	// encodes each source once, not at every step).
 	Memory *graph.Node
 
+	// Sparse, if set, runs the decoder self-attention block-sparse: the graph inputs of
+	// the batch's plan of Config.Self (PlanDecoderSelf). Layers that need the dense scores
+	// (attention weights asked for, a score modification, an Arch's sliding-window
+	// layers) keep the dense mask.
+	Sparse *SparseInputs
+
 	// Cache, if set, runs the decoder's positions against a key/value cache (decoding
 	// one token per step without recomputing the prefix; see KVCache).
 	Cache *KVCache
@@ -214,15 +220,27 @@ func buildScore(scope *model.Scope, s mask.Score, B, H, Q, K int, side mask.Side
 
 // decoderSelf prepares what every decoder self-attention layer shares: the positions
 // (in.Positions, or 0..T-1), the side data of the self mask, and the mask cfg.Self built
-// on it, once per forward pass.
-func decoderSelf(scope *model.Scope, cfg Config, in Inputs, B, H, T int) (pos *graph.Node, side mask.Side, m *Mask, err error) {
+// on it, once per forward pass; with in.Sparse, also the sparse mask sp, and the dense
+// mask only where a layer needs it (wantWeights, a score modification).
+func decoderSelf(scope *model.Scope, cfg Config, in Inputs, B, H, T int, wantWeights bool) (pos *graph.Node, side mask.Side, m *Mask, sp *SparseMask, err error) {
 	pos = in.Positions
 	if pos == nil {
 		pos = graph.BroadcastToDims(graph.Iota(in.Dec.Graph(), shapes.Make(dtypes.Int32, 1, T), 1), B, T)
 	}
 	side = mask.Side{QueryLen: in.DecLen, KeyLen: in.DecLen, PrefixLen: in.PrefixLen, QuerySeg: in.Segments, Training: in.Training}
+	if in.Sparse != nil {
+		if in.Cache != nil {
+			return nil, side, nil, nil, fmt.Errorf("layers: Inputs.Sparse does not work with a key/value cache")
+		}
+		if sp, err = in.Sparse.prepare(T); err != nil {
+			return nil, side, nil, nil, err
+		}
+		if !wantWeights && cfg.Score.IsZero() {
+			return pos, side, nil, sp, nil
+		}
+	}
 	m, err = decMask(scope, cfg.Self, in, B, H, T, T, true, side, "self")
-	return pos, side, m, err
+	return pos, side, m, sp, err
 }
 
 // transformerModel builds the encoder-decoder (seq2seq) or the decoder-only LM.
@@ -236,7 +254,7 @@ func transformerModel(scope *model.Scope, cfg Config, in Inputs, wantWeights boo
 	g := in.Dec.Graph()
 
 	// Masks: built once, shared by all layers and heads.
-	decPos, selfSide, selfMask, err := decoderSelf(scope, cfg, in, B, H, T)
+	decPos, selfSide, selfMask, selfSparse, err := decoderSelf(scope, cfg, in, B, H, T, wantWeights)
 	if err != nil {
 		return nil, err
 	}
@@ -283,13 +301,13 @@ func transformerModel(scope *model.Scope, cfg Config, in Inputs, wantWeights boo
 	for l := range cfg.DecLayers {
 		ls := ds.In("layer_%d", l)
 		var w *graph.Node
-		y, w, err = sublayerAttention(ls, "self", cfg, in.Training, y, nil, selfMask, selfScore, decPos, decPos, in.Cache.layer(false, l), wantWeights)
+		y, w, err = sublayerAttention(ls, "self", cfg, in.Training, y, nil, selfMask, selfSparse, selfScore, decPos, decPos, in.Cache.layer(false, l), wantWeights)
 		if err != nil {
 			return nil, err
 		}
 		addWeights(res, wantWeights, "self", l, w)
 		if memory != nil {
-			y, w, err = sublayerAttention(ls, "cross", cfg, in.Training, y, memory, crossMask, nil, nil, nil, in.Cache.layer(true, l), wantWeights)
+			y, w, err = sublayerAttention(ls, "cross", cfg, in.Training, y, memory, crossMask, nil, nil, nil, nil, in.Cache.layer(true, l), wantWeights)
 			if err != nil {
 				return nil, err
 			}
@@ -323,7 +341,7 @@ func encoder(scope *model.Scope, cfg Config, in Inputs, encMask *Mask, B, S int,
 	for l := range cfg.EncLayers {
 		ls := es.In("layer_%d", l)
 		var w *graph.Node
-		x, w, err = sublayerAttention(ls, "self", cfg, in.Training, x, nil, encMask, nil, srcPos, srcPos, nil, wantWeights)
+		x, w, err = sublayerAttention(ls, "self", cfg, in.Training, x, nil, encMask, nil, nil, srcPos, srcPos, nil, wantWeights)
 		if err != nil {
 			return nil, err
 		}
@@ -391,9 +409,10 @@ func addWeights(res *Result, want bool, block string, layer int, w *graph.Node) 
 
 // sublayerAttention is one residual attention block, pre-LN (x + Attn(LN(x))) or
 // post-LN (LN(x + Attn(x))). memory nil means self-attention; score (nil: none) is the
-// prepared score modification; cache (nil: none) the layer's key/value cache.
+// prepared score modification; cache (nil: none) the layer's key/value cache; sp (nil:
+// none) the block-sparse mask.
 func sublayerAttention(scope *model.Scope, name string, cfg Config, training bool, x, memory *graph.Node,
-	m *Mask, score func(*graph.Node) *graph.Node, qPos, kPos *graph.Node, cache *layerKV, wantWeights bool) (*graph.Node, *graph.Node, error) {
+	m *Mask, sp *SparseMask, score func(*graph.Node) *graph.Node, qPos, kPos *graph.Node, cache *layerKV, wantWeights bool) (*graph.Node, *graph.Node, error) {
 	s := scope.In("%s", name)
 	h := x
 	if !cfg.PostLN {
@@ -404,7 +423,7 @@ func sublayerAttention(scope *model.Scope, name string, cfg Config, training boo
 		kv = memory
 	}
 	b := MultiHeadAttention(s, h, kv, kv, cfg.Heads, cfg.DModel/cfg.Heads).
-		WithMask(m).WithScore(score).WithDropout(cfg.Dropout, training).withCache(cache)
+		WithMask(m).WithSparse(sp).WithScore(score).WithDropout(cfg.Dropout, training).withCache(cache)
 	if memory == nil && cfg.FusedQKV {
 		b = b.WithFusedQKV(true)
 	}
