@@ -200,6 +200,8 @@ type ModelConfig struct {
 	Style string `yaml:"style,omitempty"`
 	// FreezeEncoder keeps a BERT kind's encoder as it starts (false is left out of run ids).
 	FreezeEncoder bool `yaml:"freeze_encoder,omitempty"`
+	// Attention is the decoder self-attention path: auto (left out of run ids), dense, sparse.
+	Attention layers.AttentionPath `yaml:"attention,omitempty"`
 }
 
 // MaskConfig holds the four mask strategies as pkg/mask spec strings.
@@ -470,6 +472,12 @@ func (c *Config) Validate() error {
 	}
 	oneOf("model.norm", c.Model.Norm, "pre", "post")
 	oneOf("model.positions", c.Model.Positions, "sinusoidal", "learned", "rotary", "none")
+	if !c.Model.Attention.IsZero() {
+		oneOf("model.attention", string(c.Model.Attention), "auto", "dense", "sparse")
+	}
+	if c.Model.Attention == layers.AttentionSparse && c.Train.GradAccum > 1 {
+		bad("model.attention", "sparse", "does not split into train.grad_accum micro-batches: use auto or dense")
+	}
 	if c.Model.Style != "" {
 		oneOf("model.style", c.Model.Style, "llama", "gpt2")
 		errs = append(errs, c.styleConflicts()...)

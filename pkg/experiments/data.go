@@ -232,9 +232,10 @@ func newSetupVocab(cfg *Config, initVocab *datasets.Vocab) (*setup, error) {
 // hostBatch is one batch as the graph's inputs, corrupted and weighted.
 type hostBatch struct {
 	b       datasets.Batch
-	dec     []int32   // corrupted decoder inputs
-	weights []float32 // loss weights [B*T] (0 on padding)
-	prefix  []int32   // [B]
+	dec     []int32            // corrupted decoder inputs
+	weights []float32          // loss weights [B*T] (0 on padding)
+	prefix  []int32            // [B]
+	sparse  *layers.SparsePlan // the decoder self-attention's block-sparse plan; nil: dense
 }
 
 // makeBatch fetches batch step of split and applies the input corruption and loss mask.
@@ -282,7 +283,14 @@ func (su *setup) prepare(b datasets.Batch, seed uint64, corruptStep int) (*hostB
 	if hb.weights, err = su.loss.PackedWeights(b.B, b.T, lens, b.Segments, b.Prompt); err != nil {
 		return nil, err
 	}
-	return hb, nil
+	side := mask.HostSide{B: b.B, Q: b.T, K: b.T, QueryLen: b.TgtLen, KeyLen: b.TgtLen, QuerySeg: b.Segments}
+	if su.task.Kind == datasets.SFT { // as modelInputs
+		side.PrefixLen = hb.prefix
+	}
+	if su.cfg.Train.GradAccum <= 1 { // micro-batches split the inputs by rows: dense
+		hb.sparse, _, err = layers.PlanDecoderSelf(su.model, su.cfg.Model.Attention, side)
+	}
+	return hb, err
 }
 
 // prepareMLM corrupts a masked-LM batch (model.kind=bert): the model reads the target
@@ -314,20 +322,26 @@ type graphInputs[T any] struct {
 	Segments, Positions T // [B,T] document ids and positions within the document
 	PrefixLen           T // [B] prefix-LM prefix (SFT: prompt + SEP)
 	LR                  T // scalar float32 learning rate: training graph only
+	TileQ, TileK        T // [Tiles] the sparse plan's tiles (layers.SparsePlan.Tensors): sparse batches only
+	Start, End          T // [B,T,N] its row intervals
 }
 
-func (g *graphInputs[T]) fields(train bool) []*T {
+func (g *graphInputs[T]) fields(train, sparse bool) []*T {
 	f := []*T{&g.Src, &g.SrcLen, &g.Dec, &g.DecLen, &g.Tgt, &g.Weights, &g.Segments, &g.Positions, &g.PrefixLen}
 	if train {
 		f = append(f, &g.LR)
 	}
+	if sparse {
+		f = append(f, &g.TileQ, &g.TileK, &g.Start, &g.End)
+	}
 	return f
 }
 
-// inputNodes names a graph's inputs (train: the training graph's, with the learning rate).
+// inputNodes names a graph's inputs (train: the training graph's, with the learning
+// rate; four more: a sparse batch's).
 func inputNodes(in []*graph.Node, train bool) graphInputs[*graph.Node] {
 	var g graphInputs[*graph.Node]
-	f := g.fields(train)
+	f := g.fields(train, len(in) == len(g.fields(train, true)))
 	if len(in) != len(f) {
 		panic(fmt.Sprintf("experiments: graph built with %d inputs, want %d", len(in), len(f)))
 	}
@@ -359,8 +373,11 @@ func (hb *hostBatch) inputs(lr *float32) []any {
 	if lr != nil {
 		g.LR = tensors.FromScalar(*lr)
 	}
+	if hb.sparse != nil {
+		g.TileQ, g.TileK, g.Start, g.End = hb.sparse.Tensors()
+	}
 	var out []any
-	for _, p := range g.fields(lr != nil) {
+	for _, p := range g.fields(lr != nil, hb.sparse != nil) {
 		out = append(out, *p)
 	}
 	return out

@@ -153,6 +153,9 @@ func (s *session) modelInputs(x graphInputs[*graph.Node], training bool) layers.
 	if s.su.task.Kind == datasets.SFT {
 		li.PrefixLen = x.PrefixLen
 	}
+	if x.TileQ != nil {
+		li.Sparse = &layers.SparseInputs{TileQ: x.TileQ, TileK: x.TileK, Start: x.Start, End: x.End}
+	}
 	return li
 }
 
@@ -309,7 +312,7 @@ func trainLocked(ctx context.Context, cfg *Config, runDir string, opts TrainOpti
 	bar := progress.New(opts.Progress, opts.Label, steps, start)
 	t0 := time.Now()
 	var lossSum float64
-	var lossN int
+	var lossN, sparseN int
 	ranSteps := 0
 	finish := func(status string, step int, div *Divergence) (*Summary, error) {
 		lines, err := ReadMetrics(filepath.Join(runDir, MetricsFile))
@@ -374,10 +377,16 @@ func trainLocked(ctx context.Context, cfg *Config, runDir string, opts TrainOpti
 		}
 		lossSum += loss
 		lossN++
+		if hb.sparse != nil {
+			sparseN++
+		}
 		line := Metrics(nil)
 		if step%cfg.Train.LogEvery == 0 || step == steps {
 			line = Metrics{"step": float64(step), "train_loss": lossSum / float64(lossN), "lr": lr, "grad_norm": gnorm}
-			lossSum, lossN = 0, 0
+			if sparseN > 0 { // the fraction of the steps that ran the sparse self-attention
+				line["sparse_attention"] = float64(sparseN) / float64(lossN)
+			}
+			lossSum, lossN, sparseN = 0, 0, 0
 		}
 		if (cfg.Eval.Every > 0 && step%cfg.Eval.Every == 0) || step == steps {
 			ev, err := sess.evaluate("valid", step)
