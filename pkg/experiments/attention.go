@@ -95,6 +95,7 @@ func (l *Loaded) Attention(text string) (*AttentionReading, error) {
 	if err != nil {
 		return nil, err
 	}
+	hb.sparse = nil // the weights take the dense path
 
 	if l.attEx == nil {
 		l.attEx, err = model.NewExec(l.sess.be, l.sess.store, func(scope *model.Scope, in []*graph.Node) []*graph.Node {

@@ -104,6 +104,18 @@ func TestAttentionPathChoice(t *testing.T) {
 			t.Errorf("%s: %v, want an error with %q", over, err, want)
 		}
 	}
+	// A sparse run's attention maps (the dense path, which gives the weights) read back.
+	dir := filepath.Join(t.TempDir(), "run")
+	if _, err := TrainRun(context.Background(), tinyConfig(t, append(short, "model.attention=sparse")...), dir, TrainOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := LoadRun(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Attention(l.sess.su.task.SrcVocab.DecodeText(l.sess.su.task.Valid[0].Source)); err != nil {
+		t.Errorf("attention maps of a sparse run: %v", err)
+	}
 	c := tinyConfig(t, "model.attention=sparse", "train.batch_size=16")
 	c.Train.GradAccum = 2
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "train.grad_accum") {

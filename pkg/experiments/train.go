@@ -226,7 +226,7 @@ func call(ex *model.Exec, args ...any) (out []*tensors.Tensor, err error) {
 }
 
 // sameArchitecture checks that the run in initDir has the model cfg fine-tunes (every
-// model key but dropout), so that a mismatch is named before any graph is built.
+// model key but dropout and attention), so that a mismatch is named before any graph is built.
 func sameArchitecture(cfg *Config, initDir string) error {
 	from, err := LoadConfig(filepath.Join(initDir, ConfigFile))
 	if err != nil {
@@ -237,6 +237,7 @@ func sameArchitecture(cfg *Config, initDir string) error {
 	}
 	a, b := from.Model, cfg.Model
 	a.Dropout, b.Dropout = 0, 0
+	a.Attention, b.Attention = "", "" // how attention runs, not what it computes
 	if a == b {
 		return nil
 	}
