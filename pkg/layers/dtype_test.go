@@ -52,21 +52,7 @@ func TestMaskedAttentionDType(t *testing.T) {
 				}
 				exec, err := model.NewExec(be, store, func(scope *model.Scope, xq, xkv *graph.Node) (out, w *graph.Node) {
 					g := xq.Graph()
-					side := mask.Side{}
-					if v, ok := c.Side["klen"]; ok {
-						side.KeyLen = graph.Const(g, intsOf(v))
-					}
-					if v, ok := c.Side["prefix"]; ok {
-						side.PrefixLen = graph.Const(g, intsOf(v))
-					}
-					if v, ok := c.Side["segments"]; ok {
-						var segs [][]int32
-						for _, row := range v.([]any) {
-							segs = append(segs, intsOf(row))
-						}
-						side.QuerySeg = graph.Const(g, segs)
-					}
-					allowed, err := mask.NewEnv(g, B, H, Q, K, side).Build(m)
+					allowed, err := mask.NewEnv(g, B, H, Q, K, c.side(g)).Build(m)
 					if err != nil {
 						panic(err)
 					}

@@ -32,6 +32,26 @@ type attentionCase struct {
 	Weights []float64        `json:"weights"`
 }
 
+// side gives the case's mask side data (key lengths, prefix lengths, segments) as
+// constants of g.
+func (c attentionCase) side(g *graph.Graph) mask.Side {
+	side := mask.Side{}
+	if v, ok := c.Side["klen"]; ok {
+		side.KeyLen = graph.Const(g, intsOf(v))
+	}
+	if v, ok := c.Side["prefix"]; ok {
+		side.PrefixLen = graph.Const(g, intsOf(v))
+	}
+	if v, ok := c.Side["segments"]; ok {
+		var segs [][]int32
+		for _, row := range v.([]any) {
+			segs = append(segs, intsOf(row))
+		}
+		side.QuerySeg = graph.Const(g, segs)
+	}
+	return side
+}
+
 func intsOf(v any) []int32 {
 	var out []int32
 	for _, x := range v.([]any) {
@@ -59,21 +79,7 @@ func TestAttentionMatchesReference(t *testing.T) {
 			loadParams(t, store, "", c.Params)
 			exec, err := model.NewExec(backend.Must(), store, func(scope *model.Scope, xq, xkv *graph.Node) (out, w, allowed *graph.Node) {
 				g := xq.Graph()
-				side := mask.Side{}
-				if v, ok := c.Side["klen"]; ok {
-					side.KeyLen = graph.Const(g, intsOf(v))
-				}
-				if v, ok := c.Side["prefix"]; ok {
-					side.PrefixLen = graph.Const(g, intsOf(v))
-				}
-				if v, ok := c.Side["segments"]; ok {
-					var segs [][]int32
-					for _, row := range v.([]any) {
-						segs = append(segs, intsOf(row))
-					}
-					side.QuerySeg = graph.Const(g, segs)
-				}
-				allowedB, err := mask.NewEnv(g, B, H, Q, K, side).Build(m)
+				allowedB, err := mask.NewEnv(g, B, H, Q, K, c.side(g)).Build(m)
 				if err != nil {
 					panic(err)
 				}
