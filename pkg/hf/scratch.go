@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/gomlx/gomlx/ml/model"
 	"github.com/masklab/masklab/datasets"
@@ -160,8 +161,9 @@ func wordLevelSplit() []any {
 // <unk>), the pre-tokenizer that splits as datasets.Tokenize does (wordLevelSplit), v's
 // special tokens as added tokens, a template that puts <bos> first (the first decoder
 // input of every masklab document), and a decoder that joins tokens without spaces
-// when every token is CJK (as datasets.Detokenize does; else Hugging Face's default, one
-// space between tokens); tokenizer_config.json names the special tokens. model_max_length
+// when every token is CJK (as datasets.Detokenize does) or one character (a
+// character-level vocabulary, as its text was written); else Hugging Face's default, one
+// space between tokens; tokenizer_config.json names the special tokens. model_max_length
 // is maxLen (the model's positions).
 func WriteWordLevel(dir string, v *datasets.Vocab, maxLen int) error {
 	if v.Codec() != nil {
@@ -173,15 +175,27 @@ func WriteWordLevel(dir string, v *datasets.Vocab, maxLen int) error {
 	}
 	vocab := make(map[string]any, v.Size())
 	var added []any
-	var decoder any = map[string]any{"type": "Fuse"}
+	fuse, chars := true, true
 	for id, tok := range v.Tokens {
 		vocab[tok] = jsonInt(id)
 		if v.IsSpecial(id) {
 			added = append(added, map[string]any{"id": jsonInt(id), "content": tok, "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true})
-		} else if datasets.Detokenize([]string{"a", tok, "a"}) != "a"+tok+"a" {
-			// Detokenize would put a space next to tok: not a vocabulary Fuse decodes as it.
-			decoder = nil
+			continue
 		}
+		if datasets.Detokenize([]string{"a", tok, "a"}) != "a"+tok+"a" {
+			// Detokenize would put a space next to tok: not a vocabulary Fuse decodes as it.
+			fuse = false
+		}
+		if utf8.RuneCountInString(tok) != 1 {
+			chars = false
+		}
+	}
+	// A character-level vocabulary (poetry: Han characters and a few symbols such as
+	// "[" and "□") came from text without spaces between its tokens: Fuse gives it back
+	// as written, where Hugging Face's default would put a space between every two.
+	var decoder any
+	if fuse || chars {
+		decoder = map[string]any{"type": "Fuse"}
 	}
 	bos := v.Tokens[v.BOS]
 	seq := func(id string, typ int) any {
