@@ -180,14 +180,9 @@ func LoadTokenizer(dir string) (*Tokenizer, error) {
 		}
 		return nil, fmt.Errorf("hf: %w", err)
 	}
-	var cfg map[string]any
-	cpath := filepath.Join(dir, TokenizerConfigFile)
-	if cb, err := os.ReadFile(cpath); err == nil {
-		if err := json.Unmarshal(cb, &cfg); err != nil {
-			return nil, fmt.Errorf("hf: %s: %w", cpath, err)
-		}
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("hf: %w", err)
+	cfg, err := readTokenizerConfig(dir)
+	if err != nil {
+		return nil, err
 	}
 	t, err := NewTokenizer(b, cfg)
 	if err != nil {
@@ -1039,4 +1034,20 @@ func (ck *Checkpoint) Tokenizer() (*Tokenizer, error) {
 		return nil, fmt.Errorf("hf: %s: the tokenizer's ids go up to %d, but config.json's vocab_size is %d: tokenizer and model do not belong together", ck.Dir, tok.Vocab-1, ck.Config.Vocab)
 	}
 	return tok, nil
+}
+
+// readTokenizerConfig reads dir's tokenizer_config.json, nil when there is none.
+func readTokenizerConfig(dir string) (map[string]any, error) {
+	path := filepath.Join(dir, TokenizerConfigFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("hf: %w", err)
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(b, &cfg); err != nil {
+		return nil, fmt.Errorf("hf: %s: %w", path, err)
+	}
+	return cfg, nil
 }

@@ -148,14 +148,9 @@ func newWordPiece(vocab map[string]int32, opts WordPieceOptions, names [5]string
 // own normalizer). A directory with neither, or a tokenizer.json of another model,
 // is an error that says so.
 func LoadWordPiece(dir string) (*WordPiece, error) {
-	var cfg map[string]any
-	cpath := filepath.Join(dir, TokenizerConfigFile)
-	if cb, err := os.ReadFile(cpath); err == nil {
-		if err := json.Unmarshal(cb, &cfg); err != nil {
-			return nil, fmt.Errorf("hf: %s: %w", cpath, err)
-		}
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("hf: %w", err)
+	cfg, err := readTokenizerConfig(dir)
+	if err != nil {
+		return nil, err
 	}
 	jpath := filepath.Join(dir, TokenizerFile)
 	if b, err := os.ReadFile(jpath); err == nil {
@@ -182,7 +177,7 @@ func LoadWordPiece(dir string) (*WordPiece, error) {
 	}
 	w, err := newWordPieceConfig(vocab, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("hf: %s, %s: %w", vpath, cpath, err)
+		return nil, fmt.Errorf("hf: %s, %s: %w", vpath, filepath.Join(dir, TokenizerConfigFile), err)
 	}
 	return w, nil
 }

@@ -233,11 +233,7 @@ func archModel(scope *model.Scope, cfg Config, in Inputs, wantWeights bool) (*Re
 			}
 		}
 		var out, w *graph.Node
-		if wantWeights {
-			out, w, err = b.DoneWithWeights()
-		} else {
-			out, err = b.Done()
-		}
+		out, w, err = b.build(wantWeights)
 		if err != nil {
 			return nil, err
 		}

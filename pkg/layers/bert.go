@@ -209,11 +209,7 @@ func bert(scope *model.Scope, cfg BertConfig, in BertInputs, dec bertDecoding, w
 		b := MultiHeadAttention(s, x, x, x, cfg.Heads, cfg.DModel/cfg.Heads).
 			WithMask(m).WithDropout(cfg.Dropout, in.Training)
 		var out, w *graph.Node
-		if wantWeights {
-			out, w, err = b.DoneWithWeights()
-		} else {
-			out, err = b.Done()
-		}
+		out, w, err = b.build(wantWeights)
 		if err != nil {
 			return nil, err
 		}
@@ -226,11 +222,7 @@ func bert(scope *model.Scope, cfg BertConfig, in BertInputs, dec bertDecoding, w
 			c := ls.In("cross")
 			b := MultiHeadAttention(c, x, dec.memory, dec.memory, cfg.Heads, cfg.DModel/cfg.Heads).
 				WithMask(crossMask).WithDropout(cfg.Dropout, in.Training)
-			if wantWeights {
-				out, w, err = b.DoneWithWeights()
-			} else {
-				out, err = b.Done()
-			}
+			out, w, err = b.build(wantWeights)
 			if err != nil {
 				return nil, err
 			}

@@ -401,6 +401,8 @@ func atPositions(y, at *graph.Node) *graph.Node {
 	return graph.Reshape(graph.Gather(y, graph.Concatenate([]*graph.Node{rows, pos}, -1)), B, 1, D)
 }
 
+// addWeights appends a layer's attention weights w to res when they were asked for (res
+// may be nil when they were not).
 func addWeights(res *Result, want bool, block string, layer int, w *graph.Node) {
 	if want && w != nil {
 		res.Attention = append(res.Attention, AttentionWeights{Block: block, Layer: layer, Weights: w})
@@ -432,11 +434,7 @@ func sublayerAttention(scope *model.Scope, name string, cfg Config, training boo
 	}
 	var out, w *graph.Node
 	var err error
-	if wantWeights {
-		out, w, err = b.DoneWithWeights()
-	} else {
-		out, err = b.Done()
-	}
+	out, w, err = b.build(wantWeights)
 	if err != nil {
 		return nil, nil, err
 	}
