@@ -645,18 +645,53 @@ func seedsPhrase(bars []plots.BarSeries) string {
 // cells of several sweeps side by side (BarSeries). A cell the report does not have is
 // an error that lists its cells.
 func (r *Report) FinalValues(stage, cell, metric string) ([]float64, error) {
+	bySeed, err := r.finalBySeed(stage, cell, metric)
+	if err != nil {
+		return nil, err
+	}
+	var out []float64
+	for _, s := range slices.Sorted(maps.Keys(bySeed)) {
+		out = append(out, bySeed[s])
+	}
+	return out, nil
+}
+
+// PairedValues returns, for every seed done in the same cell of both reports, metric's
+// final value in a minus its value in b, in seed order: the paired differences of two
+// sweeps with the same cells and seeds (e.g. one with a warm-started encoder, one with a
+// random one), ready for BarSeries and Summarize. A seed done in one sweep only is left
+// out, so a difference never pairs two seeds; a cell either report lacks is an error.
+func PairedValues(a, b *Report, stage, cell, metric string) ([]float64, error) {
+	va, err := a.finalBySeed(stage, cell, metric)
+	if err != nil {
+		return nil, err
+	}
+	vb, err := b.finalBySeed(stage, cell, metric)
+	if err != nil {
+		return nil, err
+	}
+	seeds := slices.Sorted(maps.Keys(va))
+	var out []float64
+	for _, s := range seeds {
+		if y, ok := vb[s]; ok {
+			out = append(out, va[s]-y)
+		}
+	}
+	return out, nil
+}
+
+// finalBySeed is metric's final value per done seed of a cell (stage "" = any stage).
+func (r *Report) finalBySeed(stage, cell, metric string) (map[int64]float64, error) {
 	var names []string
 	for _, c := range r.Cells {
 		names = append(names, c.Cell)
 		if c.Cell != cell || (stage != "" && c.Stage != stage) {
 			continue
 		}
-		var out []float64
-		seeds := append([]int64(nil), c.Seeds...)
-		slices.Sort(seeds)
-		for _, s := range seeds {
+		out := map[int64]float64{}
+		for _, s := range c.Seeds {
 			if v, ok := r.finals[cellKey(c.Stage, c.Cell)][s]["final_"+metric]; ok {
-				out = append(out, v)
+				out[s] = v
 			}
 		}
 		return out, nil

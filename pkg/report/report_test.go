@@ -249,3 +249,43 @@ func TestMarkdownEscapesPipes(t *testing.T) {
 		t.Fatalf("no table header in:\n%s", rep.Markdown())
 	}
 }
+
+// Paired differences across two sweeps pair the same seed of the same cell, leave out a
+// seed done in one sweep only (rather than pairing seed 3 with seed 2), and name the
+// cells there are when asked for one that is not.
+func TestPairedValuesAcrossSweeps(t *testing.T) {
+	sweep := writeSweep(t, strings.Replace(tinySweep, "seeds: [1, 2]", "seeds: [1, 2, 3]", 1))
+	build := func(name string, acc func(seed int64) float64, skip int64) *Report {
+		dir := filepath.Join(t.TempDir(), name)
+		p, err := experiments.PrepareSweep(sweep, dir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range p.Runs {
+			if r.Seed != skip {
+				fakeDone(t, experiments.RunDir(dir, r.ID), acc(r.Seed))
+			}
+		}
+		rep, err := Build(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	a := build("a", func(s int64) float64 { return 0.5 + 0.1*float64(s) }, 0)  // 0.6 0.7 0.8
+	b := build("b", func(s int64) float64 { return 0.4 + 0.05*float64(s) }, 2) // 0.45 (0.5 not done) 0.55
+	cell := a.Cells[0].Cell
+	d, err := PairedValues(a, b, "", cell, "valid_acc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []float64{0.15, 0.25}; len(d) != 2 || math.Abs(d[0]-want[0]) > 1e-12 || math.Abs(d[1]-want[1]) > 1e-12 {
+		t.Errorf("paired differences %v, want %v (seeds 1 and 3)", d, want)
+	}
+	if fv, _ := b.FinalValues("", cell, "valid_acc"); len(fv) != 2 {
+		t.Errorf("FinalValues of b = %v, want the two done seeds", fv)
+	}
+	if _, err := PairedValues(a, b, "", "masks.input=nope", "valid_acc"); err == nil || !strings.Contains(err.Error(), cell) {
+		t.Errorf("unknown cell: err = %v, want one listing %q", err, cell)
+	}
+}
