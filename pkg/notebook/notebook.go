@@ -258,6 +258,35 @@ func SavePaperFigure(root, name string, f plots.Figure, size plots.Size) ([]stri
 	return paths, nil
 }
 
+// SaveResults writes rep's tables as root/results/name.csv and name.md (the layout
+// scripts/reproduce.sh writes for every sweep) when the notebook runs in full mode, and
+// does nothing in quick mode: quick numbers never overwrite a committed result. It
+// returns the paths written.
+func SaveResults(root, name string, rep *report.Report) ([]string, error) {
+	if QuickMode() {
+		return nil, nil
+	}
+	if name == "" || strings.ContainsAny(name, `/\`) {
+		return nil, fmt.Errorf("results name %q: want a file name without directories or extension", name)
+	}
+	dir := filepath.Join(root, "results")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	var paths []string
+	for _, f := range []struct {
+		ext  string
+		data []byte
+	}{{".csv", rep.CSV()}, {".md", rep.Markdown()}} {
+		p := filepath.Join(dir, name+f.ext)
+		if err := os.WriteFile(p, f.data, 0o644); err != nil {
+			return paths, err
+		}
+		paths = append(paths, p)
+	}
+	return paths, nil
+}
+
 // ExportAndReload exports the finished run in runDir as a Hugging Face checkpoint into
 // out (what "masklab export" writes: experiments.Loaded.Export) and loads it back the
 // way a fine-tuning run does: a run in reloadDir with init_from=out and the run's own

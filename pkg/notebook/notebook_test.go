@@ -111,7 +111,28 @@ seeds: [1, 2, 3]
 	if _, err := EvaluatePadded(dir, []int{0}, "no_such_metric"); err == nil {
 		t.Error("EvaluatePadded with an unknown metric: no error")
 	}
+	// The report's tables go to root/results in full mode only.
+	rep, err := report.Build(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if paths, err := SaveResults(root, "nb", rep); err != nil || paths != nil {
+		t.Errorf("SaveResults in quick mode wrote %v, err %v", paths, err)
+	}
 	t.Setenv("MASKLAB_QUICK", "0")
+	paths, err := SaveResults(root, "nb", rep)
+	if err != nil || len(paths) != 2 {
+		t.Fatalf("SaveResults in full mode: %v, err %v", paths, err)
+	}
+	if md, err := os.ReadFile(filepath.Join(root, "results", "nb.md")); err != nil || !bytes.Contains(md, []byte("masks.input=full")) {
+		t.Errorf("results/nb.md: err %v, text %q", err, md)
+	}
+	if csv, err := os.ReadFile(filepath.Join(root, "results", "nb.csv")); err != nil || !bytes.Equal(csv, rep.CSV()) {
+		t.Errorf("results/nb.csv is not the report's CSV (err %v)", err)
+	}
+	if _, err := SaveResults(root, "a/b", rep); err == nil {
+		t.Error("SaveResults with a directory in the name: no error")
+	}
 	if d := SweepDir(root, "nb"); strings.HasSuffix(d, "-quick") {
 		t.Errorf("full-mode dir %s has the quick suffix", d)
 	}
