@@ -100,3 +100,25 @@ func TestDryRunWritesNothing(t *testing.T) {
 		t.Errorf("train --dry-run created %s", dir)
 	}
 }
+
+// "masklab sweep --reuse DIR" copies the finished runs of another sweep directory that
+// have the same run ids instead of training them; a directory that does not exist
+// copies nothing.
+func TestSweepReuse(t *testing.T) {
+	sweep := "../../pkg/experiments/testdata/tiny-sweep.yaml"
+	a, b := filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")
+	sets := []string{"--set", "train.steps=4", "--set", "eval.every=4", "--quiet"}
+	var out, errb bytes.Buffer
+	if code := run(append([]string{"sweep", sweep, "--out", a}, sets...), &out, &errb); code != 0 {
+		t.Fatalf("sweep a: exit %d: %s", code, errb.String())
+	}
+	out.Reset()
+	errb.Reset()
+	args := append([]string{"sweep", sweep, "--out", b, "--reuse", filepath.Join(t.TempDir(), "none"), "--reuse", a}, sets...)
+	if code := run(args, &out, &errb); code != 0 {
+		t.Fatalf("sweep b: exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(errb.String(), "reused 4 finished run(s) of "+a) || !strings.Contains(out.String(), "trained 0, already finished 4") {
+		t.Errorf("sweep --reuse: stdout %q, stderr %q; want 4 runs reused and none trained", out.String(), errb.String())
+	}
+}

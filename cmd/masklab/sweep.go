@@ -8,13 +8,14 @@ import (
 
 	"github.com/masklab/masklab/pkg/check"
 	"github.com/masklab/masklab/pkg/experiments"
+	"github.com/masklab/masklab/pkg/notebook"
 )
 
 func init() {
 	register(&command{
 		name:    "sweep",
 		summary: "run an ablation sweep: every cell x seed, skipping finished runs and resuming unfinished ones",
-		usage:   "sweep SWEEP.yaml --out DIR [--workers N] [--set key=value ...] [--only RUN_ID | --list-pending] [--no-check]",
+		usage:   "sweep SWEEP.yaml --out DIR [--workers N] [--set key=value ...] [--reuse DIR ...] [--only RUN_ID | --list-pending] [--no-check]",
 		run:     runSweep,
 	})
 }
@@ -35,6 +36,8 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 	noCheck := fs.Bool("no-check", false, "start without the cheap checks of masklab check (supervision, leakage, rows), which refuse a sweep with a failed one")
 	var sets setFlags
 	fs.Var(&sets, "set", "override a config key in every run (repeatable)")
+	var reuse setFlags
+	fs.Var(&reuse, "reuse", "another sweep directory whose finished runs with the same run id (config hash) are copied in instead of trained again (repeatable)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -65,6 +68,15 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintln(stdout, id)
 		}
 		return nil
+	}
+	for _, from := range reuse {
+		ids, err := notebook.ReuseRuns(*out, from)
+		if len(ids) > 0 {
+			fmt.Fprintf(stderr, "sweep %s: reused %d finished run(s) of %s: %s\n", plan.Name, len(ids), from, strings.Join(ids, " "))
+		}
+		if err != nil {
+			return err
+		}
 	}
 	opts := experiments.SweepOptions{Workers: *workers, Backend: *be, Progress: stderr, MaxMemory: maxMem.bytes}
 	if *quiet {

@@ -61,33 +61,8 @@ func RunSweep(ctx context.Context, root, name string, quickExtra ...string) (dir
 // modes, before the quick cuts: what a notebook computes and a sweep file cannot hold,
 // e.g. "init_from=DIR" for a checkpoint the notebook exported from an earlier sweep.
 func RunSweepSet(ctx context.Context, root, name string, set []string, quickExtra ...string) (dir string, res experiments.SweepResult, err error) {
-	sf, err := experiments.LoadSweep(filepath.Join(root, "sweeps", name+".yaml"))
-	if err != nil {
-		return "", res, err
-	}
-	overrides := append([]string(nil), set...)
-	if QuickMode() {
-		if len(sf.Seeds) > 1 {
-			sf.Seeds = sf.Seeds[:1]
-		}
-		overrides = append(append(overrides, QuickOverrides...), quickExtra...)
-	}
-	plan, err := experiments.PlanSweep(sf, overrides)
-	if err != nil {
-		return "", res, err
-	}
-	dir = SweepDir(root, name)
-	if err := experiments.WriteManifest(plan, dir); err != nil {
-		return dir, res, err
-	}
-	res, err = experiments.RunSweep(ctx, plan, dir, experiments.SweepOptions{})
-	if err != nil {
-		return dir, res, err
-	}
-	if res.Failed > 0 {
-		return dir, res, fmt.Errorf("sweep %s: %d of %d runs failed; see their summary.json under %s", name, res.Failed, len(plan.Runs), dir)
-	}
-	return dir, res, nil
+	r, err := RunSweepWith(ctx, root, name, SweepOptions{Set: set, Quick: Quick{Set: quickExtra}})
+	return r.Dir, r.Result, err
 }
 
 // EvaluatePadded evaluates every done run of the sweep in dir on the valid split with

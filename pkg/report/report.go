@@ -155,26 +155,7 @@ func Build(dir string) (*Report, error) {
 			}
 		}
 	}
-	if rep.Baseline != "" {
-		for _, c := range rep.Cells {
-			base := byKey[cellKey(c.Stage, rep.Baseline)]
-			if base == nil || base == c {
-				continue
-			}
-			c.Diff = map[string]Stat{}
-			for _, m := range rep.Metrics {
-				var ds []float64
-				for _, seed := range c.Seeds {
-					a, ok1 := rep.finals[cellKey(c.Stage, c.Cell)][seed]["final_"+m]
-					b, ok2 := rep.finals[cellKey(base.Stage, base.Cell)][seed]["final_"+m]
-					if ok1 && ok2 {
-						ds = append(ds, a-b)
-					}
-				}
-				c.Diff[m] = Summarize(ds, reportSeed(c.Stage, c.Cell, "diff", m))
-			}
-		}
-	}
+	rep.computeDiffs(rep.Metrics)
 	return rep, nil
 }
 

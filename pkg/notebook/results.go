@@ -1,0 +1,162 @@
+package notebook
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/masklab/masklab/internal/fsx"
+	"github.com/masklab/masklab/pkg/experiments"
+	"github.com/masklab/masklab/pkg/report"
+)
+
+// SaveResults writes rep's tables as root/results/name.csv and name.md (the layout of
+// "masklab report" and scripts/reproduce.sh: | stage | cell | seeds | metric ... |) when
+// the notebook runs in full mode, and does nothing in quick mode, like SavePaperFigure.
+// A notebook writes them after adding what it measured itself (report.AddMetric), so
+// its tables have those columns too. It returns the paths written.
+func SaveResults(root, name string, rep *report.Report) ([]string, error) {
+	if QuickMode() {
+		return nil, nil
+	}
+	if name == "" || strings.ContainsAny(name, `/\`) {
+		return nil, fmt.Errorf("results name %q: want a file name without directories or extension", name)
+	}
+	dir := filepath.Join(root, "results")
+	if err := os.MkdirAll(dir, fsx.DirMode); err != nil {
+		return nil, err
+	}
+	var paths []string
+	for _, f := range []struct {
+		ext  string
+		data []byte
+	}{{".csv", rep.CSV()}, {".md", rep.Markdown()}} {
+		p := filepath.Join(dir, name+f.ext)
+		if err := fsx.WriteFileAtomic(p, f.data); err != nil {
+			return paths, err
+		}
+		paths = append(paths, p)
+	}
+	return paths, nil
+}
+
+// doneRuns calls f for every done run of the sweep in dir, in plan order, with its
+// summary.
+func doneRuns(dir string, f func(r *experiments.PlannedRun, runDir string, s *experiments.Summary) error) error {
+	plan, err := experiments.ReadManifest(dir)
+	if err != nil {
+		return err
+	}
+	n := 0
+	for _, r := range plan.Runs {
+		runDir := experiments.RunDir(dir, r.ID)
+		s, err := experiments.ReadSummary(runDir)
+		if err != nil || s.Status != experiments.StatusDone {
+			continue
+		}
+		n++
+		if err := f(r, runDir, s); err != nil {
+			return err
+		}
+	}
+	if n == 0 {
+		return fmt.Errorf("sweep %s: no finished run", dir)
+	}
+	return nil
+}
+
+// WallSeconds returns the wall-clock training time of every done run of the sweep in
+// dir (summary.json's provenance.wall_seconds, summed over the sessions of a resumed
+// run), keyed for report.AddMetric: the cost of each cell. A run copied from another
+// sweep (ReuseRuns) keeps the time it took there.
+func WallSeconds(dir string) (map[report.RunKey]float64, error) {
+	out := map[report.RunKey]float64{}
+	err := doneRuns(dir, func(r *experiments.PlannedRun, _ string, s *experiments.Summary) error {
+		if s.Provenance.WallSeconds <= 0 {
+			return fmt.Errorf("run %s of %s: summary.json records no wall time", r.ID, dir)
+		}
+		out[report.RunKey{Stage: r.Stage, Cell: r.Cell, Seed: r.Seed}] = s.Provenance.WallSeconds
+		return nil
+	})
+	return out, err
+}
+
+// EvaluateRuns evaluates every done run of the sweep in dir on the valid split with the
+// config overrides sets applied at evaluation (experiments.LoadRun), e.g.
+// {"task.packing=none"} to score packed runs on one document a row. It returns metric
+// per run, keyed for report.AddMetric, and, when byPos names a by-position metric
+// ("valid_loss"), its values by target position, one series per cell (in plan order)
+// with one run per seed (for report.Bands, x = position; NaN positions left out).
+func EvaluateRuns(dir string, sets []string, metric, byPos string) (map[report.RunKey]float64, []report.Series, error) {
+	values := map[report.RunKey]float64{}
+	var curves []report.Series
+	index := map[string]int{}
+	err := doneRuns(dir, func(r *experiments.PlannedRun, runDir string, _ *experiments.Summary) error {
+		l, err := experiments.LoadRun(runDir, "", sets...)
+		if err != nil {
+			return fmt.Errorf("run %s with %q: %w", r.ID, sets, err)
+		}
+		m, pos, err := l.Evaluate("valid")
+		if err != nil {
+			return fmt.Errorf("run %s with %q: %w", r.ID, sets, err)
+		}
+		v, ok := m[metric]
+		if !ok {
+			return fmt.Errorf("run %s: evaluation has no metric %q", r.ID, metric)
+		}
+		values[report.RunKey{Stage: r.Stage, Cell: r.Cell, Seed: r.Seed}] = v
+		if byPos == "" {
+			return nil
+		}
+		ys, ok := pos[byPos]
+		if !ok {
+			return fmt.Errorf("run %s: evaluation has no by-position metric %q", r.ID, byPos)
+		}
+		addCurve(&curves, index, r, ys)
+		return nil
+	})
+	return values, curves, err
+}
+
+// DocPositionLoss returns the final validation loss by position within the document of
+// every done run of the sweep in dir, as its summary.json recorded it during training
+// (no evaluation): by_position.valid_loss_doc for packed decoder runs, else
+// by_position.valid_loss (one document a row: row position = document position). One
+// series per cell in plan order, one run per seed, for report.Bands.
+func DocPositionLoss(dir string) ([]report.Series, error) {
+	var curves []report.Series
+	index := map[string]int{}
+	err := doneRuns(dir, func(r *experiments.PlannedRun, _ string, s *experiments.Summary) error {
+		ys, ok := s.ByPosition["valid_loss_doc"]
+		if !ok {
+			ys, ok = s.ByPosition["valid_loss"]
+		}
+		if !ok {
+			return fmt.Errorf("run %s of %s: summary.json has no by_position.valid_loss_doc or valid_loss", r.ID, dir)
+		}
+		addCurve(&curves, index, r, ys)
+		return nil
+	})
+	return curves, err
+}
+
+// addCurve appends one seed's values by position to its cell's series.
+func addCurve(curves *[]report.Series, index map[string]int, r *experiments.PlannedRun, ys []float64) {
+	key := r.Stage + "\x00" + r.Cell
+	i, ok := index[key]
+	if !ok {
+		i = len(*curves)
+		index[key] = i
+		*curves = append(*curves, report.Series{Label: r.Cell})
+	}
+	run := report.Run{Seed: int(r.Seed)}
+	for p, y := range ys {
+		if !math.IsNaN(y) {
+			run.X = append(run.X, float64(p))
+			run.Y = append(run.Y, y)
+		}
+	}
+	(*curves)[i].Runs = append((*curves)[i].Runs, run)
+}

@@ -1,0 +1,172 @@
+package notebook
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/masklab/masklab/internal/runstore"
+	"github.com/masklab/masklab/pkg/experiments"
+	"github.com/masklab/masklab/pkg/report"
+)
+
+const (
+	// pretrainSweep is one cell; stagedSweep's stage pre has the same keys, so the same
+	// run ids, and two stages start from it.
+	pretrainSweep = `name: pre
+base:
+  task: {name: reverse, vocab: 12, min_len: 3, max_len: 5, train_size: 200, max_eval: 16}
+  model: {kind: seq2seq, layers: 1, d_model: 16, heads: 2, ff: 32}
+  train: {steps: 5000, batch_size: 8}
+seeds: [1, 2, 3]
+`
+	stagedSweep = `name: staged
+base:
+  model: {kind: seq2seq, layers: 1, d_model: 16, heads: 2, ff: 32}
+seeds: [1, 2, 3]
+baseline: "optim.lr=0.01"
+stages:
+  - name: pre
+    base:
+      task: {name: reverse, vocab: 12, min_len: 3, max_len: 5, train_size: 200, max_eval: 16}
+      train: {steps: 5000, batch_size: 8}
+  - name: tune
+    from: pre
+    base:
+      task: {name: reverse, vocab: 12, min_len: 3, max_len: 5, train_size: 100, max_eval: 16}
+      train: {steps: 5000, batch_size: 8}
+    axes:
+      optim.lr: [0.01, 0.001, 0.0001]
+  - name: other
+    from: pre
+    base:
+      task: {name: reverse, vocab: 12, min_len: 3, max_len: 5, train_size: 50, max_eval: 16}
+      train: {steps: 5000, batch_size: 8}
+    axes:
+      optim.lr: [0.01, 0.001]
+`
+)
+
+func writeSweeps(t *testing.T, files map[string]string) string {
+	t.Helper()
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "sweeps"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, text := range files {
+		if err := os.WriteFile(filepath.Join(root, "sweeps", name+".yaml"), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+// A staged sweep whose first stage is another sweep's cell reuses that sweep's
+// finished runs instead of training them; quick mode keeps the stages and axis values
+// it is told to; the results, wall times and positions come from the runs.
+func TestRunSweepWithReuseAndQuickCuts(t *testing.T) {
+	root := writeSweeps(t, map[string]string{"pre": pretrainSweep, "staged": stagedSweep})
+	t.Setenv("MASKLAB_QUICK", "1")
+	t.Setenv("MASKLAB_RUNS", filepath.Join(root, "runs"))
+	ctx := context.Background()
+	pre, err := RunSweepWith(ctx, root, "pre", SweepOptions{Quick: Quick{Set: []string{"train.steps=6", "eval.every=6"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pre.Result.Trained != 1 {
+		t.Fatalf("pre: %+v, want one run trained", pre.Result)
+	}
+	o := SweepOptions{
+		Quick: Quick{Set: []string{"train.steps=6", "eval.every=6"}, Stages: []string{"tune"}, Values: map[string][]string{"optim.lr": {"0.01", "0.001"}}},
+		Reuse: []string{"pre", "missing"},
+	}
+	r, err := RunSweepWith(ctx, root, "staged", o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := experiments.ReadManifest(r.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stages, cells []string
+	for _, run := range plan.Runs {
+		stages = append(stages, run.Stage)
+		cells = append(cells, run.Cell)
+	}
+	// Quick: seed 1, stage other cut, lr 0.0001 cut; pre kept because tune starts from it.
+	if !slices.Equal(stages, []string{"pre", "tune", "tune"}) || !slices.Equal(cells, []string{"base", "optim.lr=0.01", "optim.lr=0.001"}) {
+		t.Fatalf("quick plan: stages %v, cells %v", stages, cells)
+	}
+	preID := plan.Runs[0].ID
+	if !slices.Equal(r.Reused, []string{preID}) || r.Result.Trained != 2 || r.Result.Skipped != 1 {
+		t.Errorf("staged: reused %v, %+v; want %s reused, 2 trained, 1 skipped", r.Reused, r.Result, preID)
+	}
+	if from, err := os.ReadFile(filepath.Join(experiments.RunDir(r.Dir, preID), runstore.ReusedFile)); err != nil || !strings.Contains(string(from), filepath.Join("pre-quick", "runs", preID)) {
+		t.Errorf("the reused run does not say where it came from: %q, %v", from, err)
+	}
+	// Everything done: nothing copied or trained again.
+	if r2, err := RunSweepWith(ctx, root, "staged", o); err != nil || len(r2.Reused) != 0 || r2.Result.Trained != 0 {
+		t.Errorf("second call: %+v, %v", r2, err)
+	}
+
+	// Wall time and loss by position per run, keyed for the report.
+	rep, err := report.Build(r.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wall, err := WallSeconds(r.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(wall) != 3 {
+		t.Errorf("WallSeconds: %v, want 3 runs", wall)
+	}
+	if err := rep.AddMetric("wall_seconds", wall); err != nil {
+		t.Fatal(err)
+	}
+	vals, curves, err := EvaluateRuns(r.Dir, []string{"task.max_eval=8"}, "valid_loss", "valid_loss")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(vals) != 3 || len(curves) != 3 || len(curves[1].Runs) != 1 || len(curves[1].Runs[0].X) == 0 {
+		t.Errorf("EvaluateRuns: %d values, curves %+v", len(vals), curves)
+	}
+	if err := rep.AddMetric("valid_loss_8", vals); err != nil {
+		t.Fatal(err)
+	}
+	pos, err := DocPositionLoss(r.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pos) != 3 || pos[2].Label != "optim.lr=0.001" || len(pos[2].Runs[0].Y) == 0 {
+		t.Errorf("DocPositionLoss: %+v", pos)
+	}
+
+	// Results: nothing in quick mode, the tables with the added metrics in full mode.
+	if paths, err := SaveResults(root, "staged", rep); err != nil || paths != nil {
+		t.Errorf("quick mode: SaveResults wrote %v, %v", paths, err)
+	}
+	t.Setenv("MASKLAB_QUICK", "0")
+	paths, err := SaveResults(root, "staged", rep)
+	if err != nil || len(paths) != 2 {
+		t.Fatalf("full mode: SaveResults wrote %v, %v", paths, err)
+	}
+	md, err := os.ReadFile(filepath.Join(root, "results", "staged.md"))
+	if err != nil || !strings.Contains(string(md), "| stage | cell | seeds | valid_acc |") || !strings.Contains(string(md), "| wall_seconds | valid_loss_8 |") {
+		t.Errorf("results/staged.md: %s, %v", md, err)
+	}
+	if _, err := SaveResults(root, "a/b", rep); err == nil {
+		t.Error("SaveResults with a directory in the name: no error")
+	}
+	t.Setenv("MASKLAB_QUICK", "1")
+
+	// Cuts that name what the sweep does not have are errors.
+	for _, q := range []Quick{{Stages: []string{"tune", "nope"}}, {Values: map[string][]string{"optim.lr": {"0.01", "0.5"}}}} {
+		if _, _, err := PrepareSweep(root, "staged", SweepOptions{Quick: q}); err == nil || !strings.Contains(err.Error(), "quick mode keeps") {
+			t.Errorf("PrepareSweep with %+v: error %v", q, err)
+		}
+	}
+}

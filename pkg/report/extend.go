@@ -1,0 +1,234 @@
+package report
+
+import (
+	"fmt"
+	"math"
+	"slices"
+
+	"github.com/masklab/masklab/pkg/plots"
+)
+
+// RunKey names one run of a report: its stage ("main" in a sweep without stages), its
+// cell as in Cell.Cell, and its seed.
+type RunKey struct {
+	Stage, Cell string
+	Seed        int64
+}
+
+// AddMetric adds metric to the report from values measured outside the runs' final
+// evaluation, one per done run: an evaluation of the finished model under other settings
+// (an unpacked validation set), the run's wall-clock time from its provenance. It enters
+// the tables like the sweep's metrics: per cell the mean, std and bootstrap CI over the
+// seeds that have a value, and the paired difference with the baseline cell seed by
+// seed. It has no best value (Cell.Best N = 0). A key that is not a done run of the
+// report is an error, as is a metric the report has already.
+func (r *Report) AddMetric(metric string, values map[RunKey]float64) error {
+	if slices.Contains(r.Metrics, metric) {
+		return fmt.Errorf("report %s has metric %q already", r.Name, metric)
+	}
+	for k, v := range values {
+		finals, ok := r.finals[cellKey(k.Stage, k.Cell)]
+		if !ok {
+			return fmt.Errorf("report %s has no cell %q in stage %q", r.Name, k.Cell, k.Stage)
+		}
+		if _, ok := finals[k.Seed]; !ok {
+			return fmt.Errorf("report %s: cell %q of stage %q has no done run with seed %d", r.Name, k.Cell, k.Stage, k.Seed)
+		}
+		finals[k.Seed]["final_"+metric] = v
+	}
+	r.Metrics = append(r.Metrics, metric)
+	for _, c := range r.Cells {
+		var xs []float64
+		for _, seed := range c.Seeds {
+			if v, ok := r.finals[cellKey(c.Stage, c.Cell)][seed]["final_"+metric]; ok {
+				xs = append(xs, v)
+			}
+		}
+		c.Final[metric] = Summarize(xs, reportSeed(c.Stage, c.Cell, "final", metric))
+		c.Best[metric] = Summarize(nil, 0)
+	}
+	r.computeDiffs([]string{metric})
+	return nil
+}
+
+// WithBaseline returns a copy of the report whose paired differences (Cell.Diff, the Δ
+// of the tables) are taken against another cell, in every stage that has it: e.g. a
+// fine-tuning sweep compared with its all-tokens cell as well as with its sweep
+// baseline. The copy shares the runs' values with r.
+func (r *Report) WithBaseline(cell string) (*Report, error) {
+	var cells []string
+	for _, c := range r.Cells {
+		if c.Cell == cell {
+			out := *r
+			out.Baseline = cell
+			out.Cells = make([]*Cell, len(r.Cells))
+			for i, c := range r.Cells {
+				cp := *c
+				cp.Diff = nil
+				out.Cells[i] = &cp
+			}
+			out.computeDiffs(out.Metrics)
+			return &out, nil
+		}
+		cells = append(cells, c.Cell)
+	}
+	return nil, fmt.Errorf("report %s has no cell %q; its cells are %q", r.Name, cell, cells)
+}
+
+// computeDiffs sets Cell.Diff of metrics for every cell but the baseline of its stage.
+func (r *Report) computeDiffs(metrics []string) {
+	if r.Baseline == "" {
+		return
+	}
+	byKey := map[string]*Cell{}
+	for _, c := range r.Cells {
+		byKey[cellKey(c.Stage, c.Cell)] = c
+	}
+	for _, c := range r.Cells {
+		base := byKey[cellKey(c.Stage, r.Baseline)]
+		if base == nil || base == c {
+			continue
+		}
+		if c.Diff == nil {
+			c.Diff = map[string]Stat{}
+		}
+		for _, m := range metrics {
+			var ds []float64
+			for _, seed := range c.Seeds {
+				a, ok1 := r.finals[cellKey(c.Stage, c.Cell)][seed]["final_"+m]
+				b, ok2 := r.finals[cellKey(base.Stage, base.Cell)][seed]["final_"+m]
+				if ok1 && ok2 {
+					ds = append(ds, a-b)
+				}
+			}
+			c.Diff[m] = Summarize(ds, reportSeed(c.Stage, c.Cell, "diff", m))
+		}
+	}
+}
+
+// Stages returns the report's stages in plan order ("main" for a sweep without stages).
+func (r *Report) Stages() []string {
+	var out []string
+	for _, c := range r.Cells {
+		if !slices.Contains(out, c.Stage) {
+			out = append(out, c.Stage)
+		}
+	}
+	return out
+}
+
+// StageCells returns the cells of a stage in plan order.
+func (r *Report) StageCells(stage string) []string {
+	var out []string
+	for _, c := range r.Cells {
+		if c.Stage == stage {
+			out = append(out, c.Cell)
+		}
+	}
+	return out
+}
+
+// DiffBars returns what plots.Bars draws for the paired differences of metric with the
+// report's baseline: one series per stage, one category per cell (cells[c]), each bar
+// the mean difference over seeds with its bootstrap 95% CI (Cell.Diff, the interval of
+// the tables, not a Student-t one), N the number of seed pairs. The baseline itself is
+// a bar at 0 without an interval; a cell a stage lacks is a gap (N = 0).
+func (r *Report) DiffBars(metric string, stages, cells []string) ([]plots.BarSeries, error) {
+	if r.Baseline == "" {
+		return nil, fmt.Errorf("report %s has no baseline to take differences from", r.Name)
+	}
+	if !slices.Contains(r.Metrics, metric) {
+		return nil, fmt.Errorf("report %s has no metric %q; its metrics are %q", r.Name, metric, r.Metrics)
+	}
+	out := make([]plots.BarSeries, len(stages))
+	for s, stage := range stages {
+		out[s] = plots.BarSeries{Label: stage, Stats: make([]plots.BarStat, len(cells))}
+		for i, cell := range cells {
+			for _, c := range r.Cells {
+				if c.Stage != stage || c.Cell != cell {
+					continue
+				}
+				if cell == r.Baseline {
+					out[s].Stats[i] = plots.BarStat{N: c.Final[metric].N}
+				} else if d, ok := c.Diff[metric]; ok && d.N > 0 {
+					out[s].Stats[i] = plots.BarStat{Mean: d.Mean, Lo: d.CILow, Hi: d.CIHigh, N: d.N}
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// PairedSeries returns, for each series, its runs minus the run of the same seed in
+// ref at the same x (the x both logged), e.g. the loss by position of a packed model
+// minus the unpacked model's of the same seed: per-seed differences, for Bands. A seed
+// that ref lacks is left out.
+func PairedSeries(series []Series, ref Series) []Series {
+	refBySeed := map[int]map[float64]float64{}
+	for _, run := range ref.Runs {
+		m := map[float64]float64{}
+		for i, x := range run.X {
+			m[x] = run.Y[i]
+		}
+		refBySeed[run.Seed] = m
+	}
+	out := make([]Series, len(series))
+	for i, s := range series {
+		out[i].Label = s.Label
+		for _, run := range s.Runs {
+			base, ok := refBySeed[run.Seed]
+			if !ok {
+				continue
+			}
+			d := Run{Seed: run.Seed}
+			for j, x := range run.X {
+				if b, ok := base[x]; ok {
+					d.X = append(d.X, x)
+					d.Y = append(d.Y, run.Y[j]-b)
+				}
+			}
+			out[i].Runs = append(out[i].Runs, d)
+		}
+	}
+	return out
+}
+
+// SpansOrders reports whether the curves' means span at least a factor of ten (the
+// largest positive mean over the smallest): the figures of masklab draw such losses on
+// a log scale (plots.CurveOptions.LogY), where a linear axis would flatten all but the
+// first positions or steps.
+func SpansOrders(curves []plots.Curve) bool {
+	lo, hi := math.Inf(1), 0.0
+	for _, c := range curves {
+		for _, m := range c.Band.Mean {
+			if m > 0 && !math.IsInf(m, 0) {
+				lo, hi = min(lo, m), max(hi, m)
+			}
+		}
+	}
+	return hi > 0 && hi >= 10*lo
+}
+
+// SeedsCaption says how many seeds a figure's values summarize and what its intervals
+// are, for a title: "5 seeds, 95% CI" or "1-5 seeds, 95% CI" (n from the bars' N).
+func SeedsCaption(bars []plots.BarSeries, iv Interval) string {
+	return seedsPhrase(bars) + ", " + iv.String()
+}
+
+// CurveSeedsCaption is SeedsCaption for curves: the seed counts of their bands (N at
+// each x).
+func CurveSeedsCaption(curves []plots.Curve, iv Interval) string {
+	lo, hi := -1, 0
+	for _, c := range curves {
+		for _, n := range c.Band.N {
+			if n > 0 && (lo < 0 || n < lo) {
+				lo = n
+			}
+			hi = max(hi, n)
+		}
+	}
+	if lo == hi || lo < 0 {
+		return fmt.Sprintf("%d seeds, %s", hi, iv)
+	}
+	return fmt.Sprintf("%d-%d seeds, %s", lo, hi, iv)
+}

@@ -1,0 +1,173 @@
+package report
+
+import (
+	"math"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/masklab/masklab/pkg/experiments"
+	"github.com/masklab/masklab/pkg/plots"
+)
+
+// fakeReport is the report of the tiny sweep with 3 seeds faked done: valid_acc of
+// none 0.6 0.7 0.8, of partial(2) 0.65 0.8 0.95 (paired Δ 0.05 0.1 0.15).
+func fakeReport(t *testing.T) (*Report, *experiments.Plan) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "sweep")
+	p, err := experiments.PrepareSweep(writeSweep(t, strings.Replace(tinySweep, "seeds: [1, 2]", "seeds: [1, 2, 3]", 1)), dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range p.Runs {
+		a := 0.5 + 0.1*float64(r.Seed)
+		if r.Cell != p.Baseline {
+			a += 0.05 * float64(r.Seed)
+		}
+		fakeDone(t, experiments.RunDir(dir, r.ID), a)
+	}
+	rep, err := Build(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep, p
+}
+
+func close9(a, b float64) bool { return math.Abs(a-b) < 1e-9 }
+
+// A metric measured outside the runs enters the tables with its paired differences,
+// and the differences can be taken against another cell.
+func TestAddMetricAndWithBaseline(t *testing.T) {
+	rep, p := fakeReport(t)
+	other := "masks.input=partial(2)"
+	values := map[RunKey]float64{}
+	for _, r := range p.Runs {
+		v := 10 * float64(r.Seed) // none: 10 20 30
+		if r.Cell == other {
+			v += 3 // Δ 3 in every seed
+		}
+		values[RunKey{r.Stage, r.Cell, r.Seed}] = v
+	}
+	if err := rep.AddMetric("wall_seconds", values); err != nil {
+		t.Fatal(err)
+	}
+	var base, cand *Cell
+	for _, c := range rep.Cells {
+		if c.Cell == p.Baseline {
+			base = c
+		} else {
+			cand = c
+		}
+	}
+	if st := base.Final["wall_seconds"]; st.N != 3 || !close9(st.Mean, 20) || !(st.CILow >= 10 && st.CIHigh <= 30) {
+		t.Errorf("baseline wall_seconds %+v, want mean 20 over 3 seeds with a CI inside [10, 30]", st)
+	}
+	if d := cand.Diff["wall_seconds"]; d.N != 3 || !close9(d.Mean, 3) || !close9(d.CILow, 3) || !close9(d.CIHigh, 3) {
+		t.Errorf("paired Δ wall_seconds %+v, want 3 [3, 3] over 3 pairs", d)
+	}
+	if b := cand.Best["wall_seconds"]; b.N != 0 {
+		t.Errorf("an added metric has a best value: %+v", b)
+	}
+	if !slices.Contains(rep.Metrics, "wall_seconds") || !strings.Contains(string(rep.Markdown()), "wall_seconds") || !strings.Contains(string(rep.CSV()), "wall_seconds") {
+		t.Error("the added metric is missing from the metrics or the tables")
+	}
+	// Errors: the metric again, a cell or seed the report does not have.
+	if err := rep.AddMetric("wall_seconds", nil); err == nil {
+		t.Error("adding a metric twice: no error")
+	}
+	if err := rep.AddMetric("x", map[RunKey]float64{{"main", "masks.input=full", 1}: 1}); err == nil || !strings.Contains(err.Error(), "masks.input=full") {
+		t.Errorf("a cell the report lacks: error %v", err)
+	}
+	if err := rep.AddMetric("y", map[RunKey]float64{{"main", p.Baseline, 9}: 1}); err == nil || !strings.Contains(err.Error(), "seed 9") {
+		t.Errorf("a seed the report lacks: error %v", err)
+	}
+
+	// Against partial(2): none's Δ is the negation, partial(2) has none.
+	rev, err := rep.WithBaseline(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range rev.Cells {
+		d, ok := c.Diff["valid_acc"]
+		switch c.Cell {
+		case other:
+			if ok {
+				t.Errorf("the new baseline has a Δ: %+v", d)
+			}
+		default:
+			if !ok || d.N != 3 || !close9(d.Mean, -0.1) {
+				t.Errorf("Δ valid_acc of %s against %s: %+v, want -0.1", c.Cell, other, d)
+			}
+		}
+	}
+	if d := cand.Diff["valid_acc"]; !close9(d.Mean, 0.1) {
+		t.Errorf("WithBaseline changed the original report: Δ %+v", d)
+	}
+	if !strings.Contains(string(rev.Markdown()), "`"+other+"`") {
+		t.Error("the copy's table does not name its baseline")
+	}
+	if _, err := rep.WithBaseline("masks.input=full"); err == nil || !strings.Contains(err.Error(), "partial(2)") {
+		t.Errorf("WithBaseline of a missing cell: error %v, want one listing the cells", err)
+	}
+
+	// Stages, cells and the bars of the differences.
+	if s := rep.Stages(); !slices.Equal(s, []string{"main"}) {
+		t.Errorf("Stages = %v", s)
+	}
+	cells := rep.StageCells("main")
+	if !slices.Equal(cells, []string{p.Baseline, other}) {
+		t.Errorf("StageCells = %v", cells)
+	}
+	bars, err := rep.DiffBars("valid_acc", rep.Stages(), append(cells, "masks.input=full"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := bars[0].Stats
+	if len(bars) != 1 || bars[0].Label != "main" || len(b) != 3 {
+		t.Fatalf("DiffBars = %+v", bars)
+	}
+	if b[0].Mean != 0 || b[0].Lo != 0 || b[0].Hi != 0 || b[0].N != 3 {
+		t.Errorf("baseline bar %+v, want 0 without an interval over 3 seeds", b[0])
+	}
+	if d := cand.Diff["valid_acc"]; !close9(b[1].Mean, d.Mean) || b[1].Lo != d.CILow || b[1].Hi != d.CIHigh || b[1].N != 3 {
+		t.Errorf("Δ bar %+v, want the table's bootstrap Δ %+v", b[1], d)
+	}
+	if b[2].N != 0 {
+		t.Errorf("a cell the report lacks drew a bar: %+v", b[2])
+	}
+	if _, err := rep.DiffBars("nope", rep.Stages(), cells); err == nil {
+		t.Error("DiffBars of an unknown metric: no error")
+	}
+	if got := SeedsCaption(bars, CI95); got != "3 seeds, 95% CI" {
+		t.Errorf("SeedsCaption = %q", got)
+	}
+}
+
+func TestPairedSeriesAndScale(t *testing.T) {
+	ref := Series{Label: "ref", Runs: []Run{{Seed: 1, X: []float64{0, 1, 2}, Y: []float64{5, 4, 3}}, {Seed: 2, X: []float64{0, 1}, Y: []float64{6, 5}}}}
+	s := Series{Label: "a", Runs: []Run{{Seed: 2, X: []float64{0, 1, 2}, Y: []float64{5, 5, 5}}, {Seed: 3, X: []float64{0}, Y: []float64{1}}}}
+	got := PairedSeries([]Series{s}, ref)
+	// Seed 2 only (seed 3 has no reference), at the positions both logged.
+	if len(got) != 1 || got[0].Label != "a" || len(got[0].Runs) != 1 {
+		t.Fatalf("PairedSeries = %+v", got)
+	}
+	if r := got[0].Runs[0]; r.Seed != 2 || !slices.Equal(r.X, []float64{0, 1}) || !slices.Equal(r.Y, []float64{-1, 0}) {
+		t.Errorf("paired run %+v, want seed 2 at x 0, 1 with Δ -1, 0", r)
+	}
+	curve := func(means ...float64) []plots.Curve {
+		return []plots.Curve{{Band: plots.Band{Mean: means, N: []int{5, 5, 4}[:len(means)]}}}
+	}
+	if SpansOrders(curve(8, 4, 2)) {
+		t.Error("losses 8 to 2 span an order of magnitude")
+	}
+	if !SpansOrders(curve(8, 0.5, 0.4)) {
+		t.Error("losses 8 to 0.4 do not span an order of magnitude")
+	}
+	if SpansOrders(curve(0, -1)) {
+		t.Error("no positive mean: spans orders")
+	}
+	if got := CurveSeedsCaption(curve(8, 4, 2), CI95); got != "4-5 seeds, 95% CI" {
+		t.Errorf("CurveSeedsCaption = %q", got)
+	}
+}
