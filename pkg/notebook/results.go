@@ -1,10 +1,14 @@
 package notebook
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/masklab/masklab/internal/fsx"
@@ -89,16 +93,16 @@ func WallSeconds(dir string) (map[report.RunKey]float64, error) {
 // per run, keyed for report.AddMetric, and, when byPos names a by-position metric
 // ("valid_loss"), its values by target position, one series per cell (in plan order)
 // with one run per seed (for report.Bands, x = position; NaN positions left out).
+//
+// Each run's evaluation is kept in its directory (EvalCachePrefix + a hash of sets +
+// ".json"), so that the cells of a notebook, and a notebook run again on finished runs,
+// evaluate each run once: a finished run does not change.
 func EvaluateRuns(dir string, sets []string, metric, byPos string) (map[report.RunKey]float64, []report.Series, error) {
 	values := map[report.RunKey]float64{}
 	var curves []report.Series
 	index := map[string]int{}
 	err := doneRuns(dir, func(r *experiments.PlannedRun, runDir string, _ *experiments.Summary) error {
-		l, err := experiments.LoadRun(runDir, "", sets...)
-		if err != nil {
-			return fmt.Errorf("run %s with %q: %w", r.ID, sets, err)
-		}
-		m, pos, err := l.Evaluate("valid")
+		m, pos, err := evaluateCached(runDir, sets)
 		if err != nil {
 			return fmt.Errorf("run %s with %q: %w", r.ID, sets, err)
 		}
@@ -159,4 +163,66 @@ func addCurve(curves *[]report.Series, index map[string]int, r *experiments.Plan
 		}
 	}
 	(*curves)[i].Runs = append((*curves)[i].Runs, run)
+}
+
+// EvalCachePrefix starts the name of the files in which EvaluateRuns keeps a run's
+// evaluations.
+const EvalCachePrefix = "eval-"
+
+// evalCache is one evaluation of a finished run, kept in its directory (NaN values by
+// position as null).
+type evalCache struct {
+	Sets       []string              `json:"sets"`
+	Metrics    map[string]float64    `json:"metrics"`
+	ByPosition map[string][]*float64 `json:"by_position"`
+}
+
+// evaluateCached evaluates the finished run in runDir on the valid split with sets
+// applied, or reads the evaluation an earlier call kept. An evaluation with a
+// non-finite metric is not kept.
+func evaluateCached(runDir string, sets []string) (map[string]float64, map[string][]float64, error) {
+	h := sha256.Sum256([]byte(strings.Join(sets, "\n")))
+	path := filepath.Join(runDir, EvalCachePrefix+hex.EncodeToString(h[:6])+".json")
+	if data, err := os.ReadFile(path); err == nil {
+		var c evalCache
+		if json.Unmarshal(data, &c) == nil && slices.Equal(c.Sets, sets) && c.Metrics != nil {
+			pos := map[string][]float64{}
+			for k, ys := range c.ByPosition {
+				pos[k] = make([]float64, len(ys))
+				for i, y := range ys {
+					pos[k][i] = math.NaN()
+					if y != nil {
+						pos[k][i] = *y
+					}
+				}
+			}
+			return c.Metrics, pos, nil
+		}
+	}
+	l, err := experiments.LoadRun(runDir, "", sets...)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, pos, err := l.Evaluate("valid")
+	if err != nil {
+		return nil, nil, err
+	}
+	c := evalCache{Sets: append([]string{}, sets...), Metrics: m, ByPosition: map[string][]*float64{}}
+	for _, v := range m {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return m, pos, nil
+		}
+	}
+	for k, ys := range pos {
+		c.ByPosition[k] = make([]*float64, len(ys))
+		for i := range ys {
+			if !math.IsNaN(ys[i]) && !math.IsInf(ys[i], 0) {
+				c.ByPosition[k][i] = &ys[i]
+			}
+		}
+	}
+	if err := fsx.WriteJSONAtomic(path, c); err != nil {
+		return nil, nil, err
+	}
+	return m, pos, nil
 }

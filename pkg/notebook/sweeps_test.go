@@ -2,6 +2,8 @@ package notebook
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -133,6 +135,22 @@ func TestRunSweepWithReuseAndQuickCuts(t *testing.T) {
 	}
 	if len(vals) != 3 || len(curves) != 3 || len(curves[1].Runs) != 1 || len(curves[1].Runs[0].X) == 0 {
 		t.Errorf("EvaluateRuns: %d values, curves %+v", len(vals), curves)
+	}
+	// The evaluations are kept in the run directories: a second call reads them back
+	// (the same numbers), and a damaged file is evaluated again.
+	kept, err := filepath.Glob(filepath.Join(r.Dir, "runs", "*", EvalCachePrefix+"*.json"))
+	if err != nil || len(kept) != 3 {
+		t.Fatalf("kept evaluations %v, %v; want one per run", kept, err)
+	}
+	if err := os.WriteFile(kept[0], []byte("{"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	vals2, curves2, err := EvaluateRuns(r.Dir, []string{"task.max_eval=8"}, "valid_loss", "valid_loss")
+	if err != nil || !maps.Equal(vals, vals2) || fmt.Sprint(curves) != fmt.Sprint(curves2) {
+		t.Errorf("EvaluateRuns again: %v %v, %v; want %v %v", vals2, curves2, err, vals, curves)
+	}
+	if other, _, err := EvaluateRuns(r.Dir, nil, "valid_loss", ""); err != nil || maps.Equal(other, vals) {
+		t.Errorf("EvaluateRuns without the override: %v, %v; want other values than with max_eval=8 (%v)", other, err, vals)
 	}
 	if err := rep.AddMetric("valid_loss_8", vals); err != nil {
 		t.Fatal(err)

@@ -117,6 +117,13 @@ func (r *Report) Stages() []string {
 	return out
 }
 
+// StagesWith returns the stages, in plan order, with a done run that has a final value
+// of metric: e.g. the fine-tuning stages of a staged sweep ("valid_completion_loss"),
+// not its pre-training stage.
+func (r *Report) StagesWith(metric string) []string {
+	return slices.DeleteFunc(r.Stages(), func(s string) bool { return !r.stageHas(s, metric) })
+}
+
 // StageCells returns the cells of a stage in plan order.
 func (r *Report) StageCells(stage string) []string {
 	var out []string
@@ -209,15 +216,41 @@ func SpansOrders(curves []plots.Curve) bool {
 	return hi > 0 && hi >= 10*lo
 }
 
-// SeedsCaption says how many seeds a figure's values summarize and what its intervals
-// are, for a title: "5 seeds, 95% CI" or "1-5 seeds, 95% CI" (n from the bars' N).
-func SeedsCaption(bars []plots.BarSeries, iv Interval) string {
-	return seedsPhrase(bars) + ", " + iv.String()
+// StageBars returns the final values of metric for each stage (a series, labelled by
+// the stage) and cell (a category, cells[c]), one value per done seed in seed order
+// (FinalValues): for BarStats and plots.Bars, e.g. a fine-tuning sweep's loss weights as
+// categories and its tasks and data sizes as series. A cell a stage lacks is empty (a
+// gap).
+func (r *Report) StageBars(metric string, stages, cells []string) ([]BarSeries, error) {
+	if !slices.Contains(r.Metrics, metric) {
+		return nil, fmt.Errorf("report %s has no metric %q; its metrics are %q", r.Name, metric, r.Metrics)
+	}
+	out := make([]BarSeries, len(stages))
+	for s, stage := range stages {
+		out[s] = BarSeries{Label: stage, Values: make([][]float64, len(cells))}
+		for i, cell := range cells {
+			if slices.Contains(r.StageCells(stage), cell) {
+				vs, err := r.FinalValues(stage, cell, metric)
+				if err != nil {
+					return nil, err
+				}
+				out[s].Values[i] = vs
+			}
+		}
+	}
+	return out, nil
+}
+
+// SeedsCaption says how many seeds a figure's bars summarize and what their intervals
+// are, for a title: SeedsCaption(bars, "95% CI") is "5 seeds, 95% CI", "1 seed, 95% CI",
+// or "1-5 seeds, 95% CI" when the bars' N differ.
+func SeedsCaption(bars []plots.BarSeries, interval string) string {
+	return seedsPhrase(bars) + ", " + interval
 }
 
 // CurveSeedsCaption is SeedsCaption for curves: the seed counts of their bands (N at
 // each x).
-func CurveSeedsCaption(curves []plots.Curve, iv Interval) string {
+func CurveSeedsCaption(curves []plots.Curve, interval string) string {
 	lo, hi := -1, 0
 	for _, c := range curves {
 		for _, n := range c.Band.N {
@@ -227,8 +260,5 @@ func CurveSeedsCaption(curves []plots.Curve, iv Interval) string {
 			hi = max(hi, n)
 		}
 	}
-	if lo == hi || lo < 0 {
-		return fmt.Sprintf("%d seeds, %s", hi, iv)
-	}
-	return fmt.Sprintf("%d-%d seeds, %s", lo, hi, iv)
+	return seedRange(lo, hi) + ", " + interval
 }

@@ -115,6 +115,12 @@ func TestAddMetricAndWithBaseline(t *testing.T) {
 	if s := rep.Stages(); !slices.Equal(s, []string{"main"}) {
 		t.Errorf("Stages = %v", s)
 	}
+	if s := rep.StagesWith("valid_acc"); !slices.Equal(s, []string{"main"}) {
+		t.Errorf("StagesWith(valid_acc) = %v", s)
+	}
+	if s := rep.StagesWith("valid_completion_loss"); len(s) != 0 {
+		t.Errorf("StagesWith(valid_completion_loss) = %v, want none", s)
+	}
 	cells := rep.StageCells("main")
 	if !slices.Equal(cells, []string{p.Baseline, other}) {
 		t.Errorf("StageCells = %v", cells)
@@ -136,10 +142,20 @@ func TestAddMetricAndWithBaseline(t *testing.T) {
 	if b[2].N != 0 {
 		t.Errorf("a cell the report lacks drew a bar: %+v", b[2])
 	}
+	raw, err := rep.StageBars("valid_acc", rep.Stages(), append(cells, "masks.input=full"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := raw[0].Values; len(raw) != 1 || len(v) != 3 || !slices.EqualFunc(v[1], []float64{0.65, 0.8, 0.95}, close9) || len(v[2]) != 0 {
+		t.Errorf("StageBars = %+v, want partial(2)'s 0.65 0.8 0.95 and a gap", raw)
+	}
+	if _, err := rep.StageBars("nope", rep.Stages(), cells); err == nil {
+		t.Error("StageBars of an unknown metric: no error")
+	}
 	if _, err := rep.DiffBars("nope", rep.Stages(), cells); err == nil {
 		t.Error("DiffBars of an unknown metric: no error")
 	}
-	if got := SeedsCaption(bars, CI95); got != "3 seeds, 95% CI" {
+	if got := SeedsCaption(bars, "bootstrap 95% CI"); got != "3 seeds, bootstrap 95% CI" {
 		t.Errorf("SeedsCaption = %q", got)
 	}
 }
@@ -167,7 +183,27 @@ func TestPairedSeriesAndScale(t *testing.T) {
 	if SpansOrders(curve(0, -1)) {
 		t.Error("no positive mean: spans orders")
 	}
-	if got := CurveSeedsCaption(curve(8, 4, 2), CI95); got != "4-5 seeds, 95% CI" {
+	if got := CurveSeedsCaption(curve(8, 4, 2), CI95.String()); got != "4-5 seeds, 95% CI" {
 		t.Errorf("CurveSeedsCaption = %q", got)
+	}
+	one := []plots.Curve{{Band: plots.Band{Mean: []float64{1}, N: []int{1}}}}
+	if got := CurveSeedsCaption(one, "95% CI"); got != "1 seed, 95% CI" {
+		t.Errorf("CurveSeedsCaption of one seed = %q", got)
+	}
+}
+
+// Losses, character error rates and times cannot fall below 0; a CER can exceed 1 (a
+// model that does not stop writes more than the reference), an accuracy cannot.
+func TestMetricRange(t *testing.T) {
+	for _, c := range []struct {
+		metric string
+		lo, hi float64
+	}{
+		{"valid_loss", 0, math.Inf(1)}, {"unpacked_valid_loss", 0, math.Inf(1)}, {"valid_cer", 0, math.Inf(1)},
+		{"wall_seconds", 0, math.Inf(1)}, {"valid_acc", 0, 1}, {"valid_exact", 0, 1}, {"grad_norm", math.Inf(-1), math.Inf(1)},
+	} {
+		if lo, hi := MetricRange(c.metric); lo != c.lo || hi != c.hi {
+			t.Errorf("MetricRange(%s) = [%g, %g], want [%g, %g]", c.metric, lo, hi, c.lo, c.hi)
+		}
 	}
 }

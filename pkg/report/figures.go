@@ -130,15 +130,16 @@ func BarStats(series []BarSeries, iv Interval) []plots.BarSeries {
 	return out
 }
 
-// MetricRange is the range a metric's values can take, by its name: losses are >= 0;
-// accuracies, exact-match rates and character error rates lie in [0, 1]; anything else
-// is unbounded. Figures clip their intervals to it (a Student-t band from 2 seeds can
+// MetricRange is the range a metric's values can take, by its name: losses, character
+// error rates (an edit distance over the reference's length, above 1 when the output is
+// longer than the reference: a model that does not stop) and times in seconds are >= 0;
+// accuracies and exact-match rates lie in [0, 1]; anything else is unbounded. Figures clip their intervals to it (a Student-t band from 2 seeds can
 // reach below a loss of 0 or above an accuracy of 1, which no run can).
 func MetricRange(metric string) (lo, hi float64) {
 	switch {
-	case strings.HasSuffix(metric, "_loss") || metric == "loss":
+	case strings.HasSuffix(metric, "_loss") || metric == "loss" || strings.HasSuffix(metric, "_cer") || strings.HasSuffix(metric, "_seconds"):
 		return 0, math.Inf(1)
-	case strings.HasSuffix(metric, "_acc") || strings.HasSuffix(metric, "_exact") || strings.HasSuffix(metric, "_cer"):
+	case strings.HasSuffix(metric, "_acc") || strings.HasSuffix(metric, "_exact"):
 		return 0, 1
 	}
 	return math.Inf(-1), math.Inf(1)

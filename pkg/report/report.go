@@ -615,7 +615,15 @@ func seedsPhrase(bars []plots.BarSeries) string {
 			hi = max(hi, st.N)
 		}
 	}
-	if lo == hi {
+	return seedRange(lo, hi)
+}
+
+// seedRange says "1 seed", "5 seeds" or "2-5 seeds" (lo < 0: none had a value).
+func seedRange(lo, hi int) string {
+	switch {
+	case lo == hi && hi == 1:
+		return "1 seed"
+	case lo == hi || lo < 0:
 		return fmt.Sprintf("%d seeds", hi)
 	}
 	return fmt.Sprintf("%d-%d seeds", lo, hi)
