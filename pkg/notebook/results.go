@@ -16,36 +16,6 @@ import (
 	"github.com/masklab/masklab/pkg/report"
 )
 
-// SaveResults writes rep's tables as root/results/name.csv and name.md (the layout of
-// "masklab report" and scripts/reproduce.sh: | stage | cell | seeds | metric ... |) when
-// the notebook runs in full mode, and does nothing in quick mode, like SavePaperFigure.
-// A notebook writes them after adding what it measured itself (report.AddMetric), so
-// its tables have those columns too. It returns the paths written.
-func SaveResults(root, name string, rep *report.Report) ([]string, error) {
-	if QuickMode() {
-		return nil, nil
-	}
-	if name == "" || strings.ContainsAny(name, `/\`) {
-		return nil, fmt.Errorf("results name %q: want a file name without directories or extension", name)
-	}
-	dir := filepath.Join(root, "results")
-	if err := os.MkdirAll(dir, fsx.DirMode); err != nil {
-		return nil, err
-	}
-	var paths []string
-	for _, f := range []struct {
-		ext  string
-		data []byte
-	}{{".csv", rep.CSV()}, {".md", rep.Markdown()}} {
-		p := filepath.Join(dir, name+f.ext)
-		if err := fsx.WriteFileAtomic(p, f.data); err != nil {
-			return paths, err
-		}
-		paths = append(paths, p)
-	}
-	return paths, nil
-}
-
 // doneRuns calls f for every done run of the sweep in dir, in plan order, with its
 // summary.
 func doneRuns(dir string, f func(r *experiments.PlannedRun, runDir string, s *experiments.Summary) error) error {
