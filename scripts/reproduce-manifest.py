@@ -7,10 +7,16 @@ For every sweep directory RUNS_DIR/NAME that has a report (NAME/report/*.png) an
 sweep file sweeps/NAME.yaml, it lists each figure (FIGURES_DIR/NAME-FIG.{png,pdf}) with
 its sweep file, the run states, the config hashes (run ids) of the sweep's plan and the
 provenance recorded in the runs' summary.json files: masklab commit, GoMLX version and
-backend, and the training time summed over the runs.
+backend, and the training time summed over the runs. A run copied from another sweep
+directory (masklab sweep --reuse: its directory holds a `reused_from` file) is counted as
+reused and its time is not counted again. Figures no report drew are listed with the
+notebook that drew them: the notebook whose metadata masklab.sweeps names the sweep the
+figure is named after (poetry-packing-loss-by-position: notebook 09), else the notebook
+with the figure's number (05-packing-...: notebook 05).
 """
 import glob
 import json
+import re
 import os
 import sys
 import time
@@ -20,6 +26,34 @@ def short(commit):
     """Returns a commit as `abcdef012345`, keeping a "+dirty" mark."""
     mark = "+dirty" if commit.endswith("+dirty") else ""
     return f"`{commit[:12]}{mark}`"
+
+
+def notebook_sweeps():
+    """Returns {sweep name: notebook path} from the notebooks' metadata masklab.sweeps."""
+    out = {}
+    for nb in sorted(glob.glob(os.path.join("notebooks", "[0-9][0-9]-*.ipynb"))):
+        try:
+            meta = json.load(open(nb)).get("metadata", {}).get("masklab", {})
+        except (OSError, ValueError):
+            continue
+        for sweep in meta.get("sweeps", []):
+            out.setdefault(sweep, nb)
+    return out
+
+
+def drawn_by(fig, declared):
+    """Returns the notebook that drew figure fig (a name without extension), or None."""
+    best = None
+    for sweep, nb in declared.items():
+        if fig.startswith(sweep + "-") and (best is None or len(sweep) > len(best[0])):
+            best = (sweep, nb)
+    if best:
+        return best[1]
+    if re.match(r"[0-9][0-9]-", fig):
+        nbs = sorted(glob.glob(os.path.join("notebooks", fig[:2] + "-*.ipynb")))
+        if nbs:
+            return nbs[0]
+    return None
 
 
 def main():
@@ -47,6 +81,7 @@ def main():
         ids = [r["id"] for r in plan["runs"]]
         states, commits, gomlx, backends = {}, set(), set(), set()
         secs = 0.0
+        reused = 0
         for rid in ids:
             try:
                 s = json.load(open(os.path.join(dir, "runs", rid, "summary.json")))
@@ -58,9 +93,14 @@ def main():
             commits.add(p.get("commit") or "unknown")
             gomlx.add(p.get("gomlx") or "unknown")
             backends.add((p.get("backend") or "unknown") + (" +simd" if p.get("simd") else ""))
+            if os.path.exists(os.path.join(dir, "runs", rid, "reused_from")):
+                reused += 1  # trained by another sweep: its time is counted there
+                continue
             secs += float(p.get("wall_seconds") or 0)
         total += secs
         state = ", ".join(f"{k}: {v}" for k, v in sorted(states.items()))
+        if reused:
+            state += f" ({reused} reused from another sweep, time not counted here)"
         for png in pngs:
             fig = os.path.splitext(os.path.basename(png))[0]
             listed.add(f"{name}-{fig}")
@@ -72,12 +112,13 @@ def main():
     # Figures that no report drew: the notebooks draw them in full mode
     # (notebook.SavePaperFigure) from the same runs.
     extra = []
+    declared = notebook_sweeps()
     for png in sorted(glob.glob(os.path.join(figs_dir, "*.png"))):
         fig = os.path.splitext(os.path.basename(png))[0]
         if fig in listed:
             continue
-        nbs = sorted(glob.glob(os.path.join("notebooks", fig[:2] + "-*.ipynb")))
-        nb = f"`{nbs[0]}`" if nbs else "a notebook"
+        nb = drawn_by(fig, declared)
+        nb = f"`{nb}`" if nb else "a notebook"
         extra.append(f"| `{fig}` (.png, .pdf) | {nb} (full mode) | {time.strftime('%Y-%m-%d', time.gmtime(os.path.getmtime(png)))} |")
     if extra:
         lines += [

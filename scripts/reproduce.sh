@@ -1,29 +1,46 @@
 #!/usr/bin/env bash
-# Reproduces the paper figures: runs the full-mode sweeps behind the notebooks
-# (sweeps/0N-*.yaml) through the masklab CLI, then writes
+# Reproduces the paper figures: runs the full-mode sweeps behind the notebooks through the
+# masklab CLI, then writes
 #
 #   figures/NAME-curves.{png,pdf}, figures/NAME-bars.{png,pdf}  (per stage for staged sweeps)
 #   results/NAME.csv, results/NAME.md                          (per-cell statistics over seeds)
 #   figures/MANIFEST.md   each figure with its sweep file, config hashes (run ids), the
 #                         masklab commit, GoMLX version and backend
 #
+# The sweeps: sweeps/0N-*.yaml (notebooks 02-07), then the sweeps that later notebooks
+# declare in their metadata (masklab.sweeps: notebook 09 poetry-packing, notebook 10
+# poetry-plw), in notebook order. Named sweeps run in the order given.
+#
 # Resumable: runs live in runs/reproduce/NAME/ and "masklab sweep" skips finished runs and
 # resumes unfinished ones from their last checkpoint, so stopping this script (Ctrl-C, kill)
-# and starting it again continues where it was. The full run takes hours on 2 cores.
+# and starting it again continues where it was. Each sweep is run with --reuse of every
+# other sweep directory under runs/reproduce/: a run whose config hash another sweep has
+# already finished is copied, not trained again (poetry-plw's pretrain stage is
+# poetry-packing's packed + doc cell, the same 5 runs; run poetry-packing first). The
+# full run takes hours on 2 cores (the poetry sweeps about 6 h with --workers 2:
+# docs/science.md).
 #
 #   scripts/reproduce.sh                      # everything, full mode
 #   scripts/reproduce.sh 02-input-reverse-lstm # only the named sweeps (file names without .yaml)
+#   scripts/reproduce.sh --workers 2 poetry-packing poetry-plw   # issue 22's experiments 1 and 2
 #   scripts/reproduce.sh --workers 2          # runs trained at once (default 1)
 #   scripts/reproduce.sh --quick [NAME...]    # a smoke test of the pipeline: every run cut to
 #                                             # 20 steps, output under out/reproduce-quick/
 #                                             # (figures/ and results/ are left alone)
+#   scripts/reproduce.sh --quick --set train.batch_size=2 poetry-packing poetry-plw
+#                                             # --set KEY=VALUE (repeatable, --quick only): cut
+#                                             # the quick runs further (greedy decoding of the
+#                                             # poetry-plw runs decodes whole batches)
 #   scripts/reproduce.sh --no-notebooks       # skip the notebooks (see below)
 #
-# After the sweeps, the notebooks whose sweeps were all run here (notebooks/NN-*.ipynb for
-# sweeps/NN-*.yaml) are executed headless in full mode on the same runs (nothing is
-# retrained): they draw the figures the reports do not (03: padded evaluation and
-# cross-attention heatmaps; 05: loss by position in unpacked documents) into figures/.
-# Executed copies go to out/notebooks/. Needs scripts/setup-notebooks.sh; not in --quick.
+# After the sweeps, the notebooks whose sweeps were all run here are executed headless in
+# full mode on the same runs (nothing is retrained): a notebook whose metadata lists
+# masklab.sweeps needs those; any other notebooks/NN-*.ipynb needs every sweeps/NN-*.yaml.
+# They draw the figures the reports do not (03: padded evaluation and cross-attention
+# heatmaps; 05 and 09: loss by position in unpacked documents; 09: paired differences and
+# wall time; 10: metrics against the prompt-loss weight) into figures/, and 09 and 10 write
+# their tables (with the columns they measure) over results/NAME.{csv,md}. Executed copies
+# go to out/notebooks/. Needs scripts/setup-notebooks.sh; not in --quick.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -33,18 +50,25 @@ quick=0
 notebooks=1
 workers=1
 names=()
+extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) quick=1 ;;
+    --set) shift; extra+=(--set "${1:?--set needs KEY=VALUE}") ;;
+    --set=*) extra+=(--set "${1#--set=}") ;;
     --no-notebooks) notebooks=0 ;;
     --workers) shift; workers=${1:?--workers needs a number} ;;
     --workers=*) workers=${1#--workers=} ;;
-    -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,43p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "reproduce: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) names+=("$1") ;;
   esac
   shift
 done
+if [ ${#extra[@]} -gt 0 ] && [ "$quick" = 0 ]; then
+  echo "reproduce: --set only with --quick (full mode runs the sweep files as they are, the run ids of the committed results)" >&2
+  exit 2
+fi
 if ! [[ "$workers" =~ ^[1-9][0-9]*$ ]]; then
   echo "reproduce: --workers must be a positive integer, got $workers" >&2
   exit 2
@@ -56,14 +80,28 @@ if [ "$quick" = 1 ]; then
   runs="$base/runs"; figs="$base/figures"; results="$base/results"
   # The same overrides as notebook.QuickOverrides (the notebooks' quick mode).
   sets=(--set train.steps=20 --set train.checkpoint_every=20 --set train.log_every=5 --set eval.every=10
-        --set eval.batches=2 --set eval.greedy_examples=32)
+        --set eval.batches=2 --set eval.greedy_examples=32 ${extra[@]+"${extra[@]}"})
 else
   runs="$root/runs/reproduce"; figs="$root/figures"; results="$root/results"
 fi
 
+# nb_sweeps NOTEBOOK prints the sweeps the notebook's metadata declares (masklab.sweeps),
+# one a line; nothing when it declares none.
+nb_sweeps() {
+  /usr/bin/python3 -c 'import json, sys; print("\n".join(json.load(open(sys.argv[1])).get("metadata", {}).get("masklab", {}).get("sweeps", [])))' "$1"
+}
+
 sweeps=()
 if [ ${#names[@]} -eq 0 ]; then
   for f in sweeps/0[0-9]-*.yaml; do [ -e "$f" ] && sweeps+=("$f"); done
+  for nb in notebooks/[0-9][0-9]-*.ipynb; do
+    while read -r n; do
+      [ -n "$n" ] || continue
+      f="sweeps/$n.yaml"
+      [ -e "$f" ] || { echo "reproduce: $nb declares sweep $n, but there is no $f" >&2; exit 2; }
+      grep -qx "$f" <<<"$(printf '%s\n' "${sweeps[@]}")" || sweeps+=("$f")
+    done < <(nb_sweeps "$nb")
+  done
 else
   for n in "${names[@]}"; do
     f="sweeps/${n%.yaml}.yaml"
@@ -72,7 +110,7 @@ else
   done
 fi
 if [ ${#sweeps[@]} -eq 0 ]; then
-  echo "reproduce: no sweeps/0N-*.yaml files" >&2
+  echo "reproduce: no sweeps/0N-*.yaml files and no notebook declaring sweeps" >&2
   exit 1
 fi
 
@@ -86,7 +124,12 @@ for s in "${sweeps[@]}"; do
   dir="$runs/$name"
   echo "=== $name: sweep $s into $dir"
   ts=$SECONDS
-  "$bin" sweep "$s" --out "$dir" --workers "$workers" ${sets[@]+"${sets[@]}"}
+  # Finished runs of the other sweeps here with the same config hash are copied, not retrained.
+  reuse=()
+  for other in "$runs"/*/manifest.json; do
+    [ -e "$other" ] && [ "$(dirname "$other")" != "$dir" ] && reuse+=(--reuse "$(dirname "$other")")
+  done
+  "$bin" sweep "$s" --out "$dir" --workers "$workers" ${sets[@]+"${sets[@]}"} ${reuse[@]+"${reuse[@]}"}
   # Not "| head": with pipefail, status dying of SIGPIPE on a long listing (a staged
   # sweep) would stop the script before the report.
   "$bin" status "$dir" > "$dir/status.txt"
@@ -109,8 +152,15 @@ if [ "$quick" = 0 ] && [ "$notebooks" = 1 ]; then
   nbs=()
   for nb in notebooks/[0-9][0-9]-*.ipynb; do
     nn=$(basename "$nb" | cut -c1-2)
+    declared=$(nb_sweeps "$nb")
     have=0; all=1
-    for f in sweeps/"$nn"-*.yaml; do
+    if [ -n "$declared" ]; then
+      files=()
+      while read -r n; do files+=("sweeps/$n.yaml"); done <<<"$declared"
+    else
+      files=(sweeps/"$nn"-*.yaml)
+    fi
+    for f in "${files[@]}"; do
       [ -e "$f" ] || continue
       have=1
       grep -qx "$f" <<<"$(printf '%s\n' "${sweeps[@]}")" || all=0
