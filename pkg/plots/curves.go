@@ -116,6 +116,18 @@ func LossCurves(curves []Curve, opts CurveOptions) (*plot.Plot, error) {
 		line.Width = LineWidth
 		line.Dashes = Dashes(i)
 		p.Add(line)
+		if len(pts) == 1 {
+			// A line through one point draws nothing: a run evaluated once (a quick-mode
+			// smoke run) is a dot.
+			dot, err := plotter.NewScatter(pts)
+			if err != nil {
+				return nil, fmt.Errorf("loss curves %q: point of %q: %w", opts.Title, labels[i], err)
+			}
+			dot.GlyphStyle.Color = col
+			dot.GlyphStyle.Shape = draw.CircleGlyph{}
+			dot.GlyphStyle.Radius = 2.5 * LineWidth
+			p.Add(dot)
+		}
 		switch {
 		case opts.Legend == LegendNone:
 		case fill != nil:

@@ -1,6 +1,8 @@
 package plots
 
 import (
+	"bytes"
+	"image/png"
 	"math"
 	"testing"
 )
@@ -97,5 +99,38 @@ func TestAutoLegendAvoidsData(t *testing.T) {
 	}
 	if !p.Legend.Top || p.Legend.Left {
 		t.Errorf("falling losses: legend top=%v left=%v, want top right", p.Legend.Top, p.Legend.Left)
+	}
+}
+
+// A curve with one point (a run evaluated once) is drawn as a dot, since a line through
+// one point draws nothing: without a legend, the curve's colour appears in the image only
+// through the dot.
+func TestLossCurvesSinglePointIsADot(t *testing.T) {
+	one := Band{X: []float64{10}, Mean: []float64{8.4}, N: []int{1}}
+	p, err := LossCurves([]Curve{{Label: "a", Band: one}}, CurveOptions{Title: "t", Legend: LegendNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := Encode(p, "png", SingleColumn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Color(0)
+	n := 0
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			r, g, bl, _ := img.At(x, y).RGBA()
+			if uint8(r>>8) == want.R && uint8(g>>8) == want.G && uint8(bl>>8) == want.B {
+				n++
+			}
+		}
+	}
+	if n < 10 {
+		t.Errorf("a one-point curve left %d pixels of its colour, want a dot", n)
 	}
 }
