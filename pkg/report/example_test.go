@@ -48,3 +48,30 @@ func ExampleBands() {
 	fmt.Printf("step 300: mean %.2f, 95%% CI [%.2f, %.2f] over %d seeds\n", b.Mean[3], b.Lo[3], b.Hi[3], b.N[3])
 	// Output: step 300: mean 0.90, 95% CI [0.65, 1.15] over 3 seeds
 }
+
+// The loss by position of two seeds of a packed model minus the unpacked model of the same
+// seed (PairedSeries), summarized over seeds (Bands): below 0, packing helped there.
+func ExamplePairedSeries() {
+	unpacked := report.Series{Label: "unpacked", Runs: []report.Run{
+		{Seed: 1, X: []float64{0, 1, 2}, Y: []float64{7.0, 5.0, 4.0}},
+		{Seed: 2, X: []float64{0, 1, 2}, Y: []float64{7.2, 5.1, 4.1}},
+	}}
+	packed := report.Series{Label: "packed", Runs: []report.Run{
+		{Seed: 1, X: []float64{0, 1, 2}, Y: []float64{6.5, 4.8, 4.0}},
+		{Seed: 2, X: []float64{0, 1, 2}, Y: []float64{6.8, 5.0, 4.1}},
+	}}
+	diffs := report.PairedSeries([]report.Series{packed}, unpacked)
+	curves, err := report.Bands(diffs, report.NoInterval, 0)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for i, x := range curves[0].Band.X {
+		fmt.Printf("position %.0f: Δ %+.2f\n", x, curves[0].Band.Mean[i])
+	}
+	fmt.Println(report.CurveSeedsCaption(curves, "mean"), report.SpansOrders(curves))
+	// Output:
+	// position 0: Δ -0.45
+	// position 1: Δ -0.15
+	// position 2: Δ +0.00
+	// 2 seeds, mean false
+}
