@@ -212,25 +212,9 @@ func LoadCell(dir, cell string, seed int64) (*experiments.Loaded, error) {
 // scripts/reproduce.sh draws) when the notebook runs in full mode, and does nothing in
 // quick mode: quick numbers never overwrite a paper figure. It returns the paths written.
 func SavePaperFigure(root, name string, f plots.Figure, size plots.Size) ([]string, error) {
-	if QuickMode() {
-		return nil, nil
-	}
-	if name == "" || strings.ContainsAny(name, `/\`) {
-		return nil, fmt.Errorf("paper figure name %q: want a file name without directories or extension", name)
-	}
-	dir := filepath.Join(root, "figures")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	var paths []string
-	for _, ext := range []string{".png", ".pdf"} {
-		p := filepath.Join(dir, name+ext)
-		if err := plots.Save(f, p, size); err != nil {
-			return paths, err
-		}
-		paths = append(paths, p)
-	}
-	return paths, nil
+	return saveFullMode(root, "figures", "paper figure", name, []string{".png", ".pdf"}, func(p string) error {
+		return plots.Save(f, p, size)
+	})
 }
 
 // SaveResults writes rep's tables as root/results/name.csv and name.md (the layout
@@ -238,23 +222,32 @@ func SavePaperFigure(root, name string, f plots.Figure, size plots.Size) ([]stri
 // does nothing in quick mode: quick numbers never overwrite a committed result. It
 // returns the paths written.
 func SaveResults(root, name string, rep *report.Report) ([]string, error) {
+	return saveFullMode(root, "results", "results", name, []string{".csv", ".md"}, func(p string) error {
+		data := rep.CSV()
+		if filepath.Ext(p) == ".md" {
+			data = rep.Markdown()
+		}
+		return os.WriteFile(p, data, 0o644)
+	})
+}
+
+// saveFullMode writes root/sub/name+ext with write for each extension, in full mode
+// only; what names the kind of file in the error for a name with directories.
+func saveFullMode(root, sub, what, name string, exts []string, write func(path string) error) ([]string, error) {
 	if QuickMode() {
 		return nil, nil
 	}
 	if name == "" || strings.ContainsAny(name, `/\`) {
-		return nil, fmt.Errorf("results name %q: want a file name without directories or extension", name)
+		return nil, fmt.Errorf("%s name %q: want a file name without directories or extension", what, name)
 	}
-	dir := filepath.Join(root, "results")
+	dir := filepath.Join(root, sub)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
 	var paths []string
-	for _, f := range []struct {
-		ext  string
-		data []byte
-	}{{".csv", rep.CSV()}, {".md", rep.Markdown()}} {
-		p := filepath.Join(dir, name+f.ext)
-		if err := os.WriteFile(p, f.data, 0o644); err != nil {
+	for _, ext := range exts {
+		p := filepath.Join(dir, name+ext)
+		if err := write(p); err != nil {
 			return paths, err
 		}
 		paths = append(paths, p)
