@@ -32,6 +32,14 @@
 #                                             # the quick runs further (greedy decoding of the
 #                                             # poetry-plw runs decodes whole batches)
 #   scripts/reproduce.sh --no-notebooks       # skip the notebooks (see below)
+#   scripts/reproduce.sh --dry-run [NAME...]  # print the sweeps it would run, and exit
+#
+# Notebook 08 trains its own sweeps (masklab.trains in its metadata: poetry-mlm, then
+# poetry-couplet-random and -warm, whose runs start from the checkpoint the notebook exports
+# from poetry-mlm), so its sweeps are not run here: the notebook runs in full mode with
+# MASKLAB_RUNS=runs/reproduce and MASKLAB_WORKERS=--workers, resumably (about 2.5 h on 2
+# cores at --workers 2), and its sweeps get the same report, tables and figures after it.
+# Naming one of its sweeps selects the notebook; --quick and --no-notebooks skip it.
 #
 # After the sweeps, the notebooks whose sweeps were all run here are executed headless in
 # full mode on the same runs (nothing is retrained): a notebook whose metadata lists
@@ -47,6 +55,7 @@ root=$(pwd)
 . scripts/env.sh
 
 quick=0
+dry=0
 notebooks=1
 workers=1
 names=()
@@ -57,9 +66,10 @@ while [ $# -gt 0 ]; do
     --set) shift; extra+=(--set "${1:?--set needs KEY=VALUE}") ;;
     --set=*) extra+=(--set "${1#--set=}") ;;
     --no-notebooks) notebooks=0 ;;
+    --dry-run) dry=1 ;;
     --workers) shift; workers=${1:?--workers needs a number} ;;
     --workers=*) workers=${1#--workers=} ;;
-    -h|--help) sed -n '2,43p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
     -*) echo "reproduce: unknown option $1 (see --help)" >&2; exit 2 ;;
     *) names+=("$1") ;;
   esac
@@ -91,35 +101,90 @@ nb_sweeps() {
   /usr/bin/python3 -c 'import json, sys; print("\n".join(json.load(open(sys.argv[1])).get("metadata", {}).get("masklab", {}).get("sweeps", [])))' "$1"
 }
 
+# nb_trains NOTEBOOK prints "true" when the notebook trains its own sweeps (masklab.trains:
+# notebook 08, whose warm-started sweep starts from a checkpoint the notebook exports from
+# its first sweep), so they run inside the notebook, not here.
+nb_trains() {
+  /usr/bin/python3 -c 'import json, sys; print(str(json.load(open(sys.argv[1])).get("metadata", {}).get("masklab", {}).get("trains", False)).lower())' "$1"
+}
+
 sweeps=()
+self_nbs=()   # notebooks that train their own sweeps (masklab.trains)
+self_sweeps=() # and those sweeps
 if [ ${#names[@]} -eq 0 ]; then
   for f in sweeps/0[0-9]-*.yaml; do [ -e "$f" ] && sweeps+=("$f"); done
   for nb in notebooks/[0-9][0-9]-*.ipynb; do
+    trains=$(nb_trains "$nb")
+    [ "$trains" = true ] && self_nbs+=("$nb")
     while read -r n; do
       [ -n "$n" ] || continue
       f="sweeps/$n.yaml"
       [ -e "$f" ] || { echo "reproduce: $nb declares sweep $n, but there is no $f" >&2; exit 2; }
-      grep -qx "$f" <<<"$(printf '%s\n' "${sweeps[@]}")" || sweeps+=("$f")
+      if [ "$trains" = true ]; then
+        self_sweeps+=("$n")
+      else
+        grep -qx "$f" <<<"$(printf '%s\n' "${sweeps[@]}")" || sweeps+=("$f")
+      fi
     done < <(nb_sweeps "$nb")
   done
 else
   for n in "${names[@]}"; do
-    f="sweeps/${n%.yaml}.yaml"
+    n=${n%.yaml}
+    f="sweeps/$n.yaml"
     [ -e "$f" ] || { echo "reproduce: no sweep file $f" >&2; exit 2; }
-    sweeps+=("$f")
+    # A sweep of a notebook that trains its own: that notebook runs (all its sweeps).
+    owner=""
+    for nb in notebooks/[0-9][0-9]-*.ipynb; do
+      [ "$(nb_trains "$nb")" = true ] && grep -qx "$n" <<<"$(nb_sweeps "$nb")" && owner=$nb
+    done
+    if [ -z "$owner" ]; then
+      sweeps+=("$f")
+    elif ! grep -qx "$owner" <<<"$(printf '%s\n' ${self_nbs[@]+"${self_nbs[@]}"})"; then
+      self_nbs+=("$owner")
+      while read -r m; do [ -n "$m" ] && self_sweeps+=("$m"); done < <(nb_sweeps "$owner")
+    fi
   done
 fi
-if [ ${#sweeps[@]} -eq 0 ]; then
+if [ ${#self_nbs[@]} -gt 0 ] && { [ "$quick" = 1 ] || [ "$notebooks" = 0 ]; }; then
+  echo "reproduce: skipping ${self_nbs[*]}: it trains its own sweeps, which needs full mode with notebooks" \
+    "(its quick mode is what scripts/test-notebooks.sh runs)" >&2
+  self_nbs=(); self_sweeps=()
+fi
+if [ ${#sweeps[@]} -eq 0 ] && [ ${#self_nbs[@]} -eq 0 ]; then
   echo "reproduce: no sweeps/0N-*.yaml files and no notebook declaring sweeps" >&2
   exit 1
 fi
 
+if [ "$dry" = 1 ]; then
+  for f in ${sweeps[@]+"${sweeps[@]}"}; do echo "sweep $f"; done
+  for nb in ${self_nbs[@]+"${self_nbs[@]}"}; do echo "notebook $nb trains its own sweeps: $(nb_sweeps "$nb" | tr '\n' ' ')"; done
+  exit 0
+fi
 mkdir -p "$runs" "$figs" "$results" "$root/out"
 bin="$root/out/reproduce-bin/masklab"
 echo "reproduce: building $bin"
 go build -o "$bin" ./cmd/masklab
 t0=$SECONDS
-for s in "${sweeps[@]}"; do
+# report_sweep NAME DIR writes the sweep's status, report, results/NAME.{csv,md} and
+# figures/NAME-*.{png,pdf}.
+report_sweep() {
+  local name=$1 dir=$2
+  # Not "| head": with pipefail, status dying of SIGPIPE on a long listing (a staged
+  # sweep) would stop the script before the report.
+  "$bin" status "$dir" > "$dir/status.txt"
+  head -5 "$dir/status.txt"
+  local rep="$dir/report"
+  "$bin" report "$dir" --out "$rep" >/dev/null
+  cp "$rep/report.csv" "$results/$name.csv"
+  cp "$rep/report.md" "$results/$name.md"
+  for png in "$rep"/*.png; do
+    fig=$(basename "$png" .png)
+    cp "$png" "$figs/$name-$fig.png"
+    cp "$rep/$fig.pdf" "$figs/$name-$fig.pdf"
+  done
+}
+
+for s in ${sweeps[@]+"${sweeps[@]}"}; do
   name=$(basename "$s" .yaml)
   dir="$runs/$name"
   echo "=== $name: sweep $s into $dir"
@@ -130,19 +195,7 @@ for s in "${sweeps[@]}"; do
     [ -e "$other" ] && [ "$(dirname "$other")" != "$dir" ] && reuse+=(--reuse "$(dirname "$other")")
   done
   "$bin" sweep "$s" --out "$dir" --workers "$workers" ${sets[@]+"${sets[@]}"} ${reuse[@]+"${reuse[@]}"}
-  # Not "| head": with pipefail, status dying of SIGPIPE on a long listing (a staged
-  # sweep) would stop the script before the report.
-  "$bin" status "$dir" > "$dir/status.txt"
-  head -5 "$dir/status.txt"
-  rep="$dir/report"
-  "$bin" report "$dir" --out "$rep" >/dev/null
-  cp "$rep/report.csv" "$results/$name.csv"
-  cp "$rep/report.md" "$results/$name.md"
-  for png in "$rep"/*.png; do
-    fig=$(basename "$png" .png)
-    cp "$png" "$figs/$name-$fig.png"
-    cp "$rep/$fig.pdf" "$figs/$name-$fig.pdf"
-  done
+  report_sweep "$name" "$dir"
   echo "=== $name: $((SECONDS - ts))s"
 done
 
@@ -167,13 +220,22 @@ if [ "$quick" = 0 ] && [ "$notebooks" = 1 ]; then
     done
     [ "$have" = 1 ] && [ "$all" = 1 ] && nbs+=("$nb")
   done
+  for nb in ${self_nbs[@]+"${self_nbs[@]}"}; do
+    grep -qx "$nb" <<<"$(printf '%s\n' ${nbs[@]+"${nbs[@]}"})" || nbs+=("$nb")
+  done
   if [ ${#nbs[@]} -gt 0 ]; then
     echo "=== notebooks in full mode on $runs: ${nbs[*]}"
     # A failing notebook does not stop the manifest below from being written.
-    MASKLAB_QUICK=0 MASKLAB_NOTEBOOK_RUNS="$runs" MASKLAB_NOTEBOOK_TIMEOUT=7200 scripts/test-notebooks.sh "${nbs[@]}" ||
+    # A notebook that trains its own sweeps (08) takes hours: 6 h allowed, resumable.
+    MASKLAB_QUICK=0 MASKLAB_NOTEBOOK_RUNS="$runs" MASKLAB_WORKERS="$workers" MASKLAB_NOTEBOOK_TIMEOUT=21600 \
+      scripts/test-notebooks.sh "${nbs[@]}" ||
       nb_failed=1
   fi
 fi
+# The sweeps the notebooks trained themselves get the same status, report and copies.
+for n in ${self_sweeps[@]+"${self_sweeps[@]}"}; do
+  [ -e "$runs/$n/manifest.json" ] && report_sweep "$n" "$runs/$n"
+done
 wall=$((SECONDS - t0))
 
 mode="full mode"

@@ -23,6 +23,7 @@ var Table = []Var{
 	{"MASKLAB_CJK_FONT", "pkg/plots", "path of a TrueType/OpenType font with CJK glyphs for figure labels (none: no CJK glyphs; default: searched in the system's font folders)"},
 	{"MASKLAB_QUICK", "pkg/notebook", "1 runs the notebooks in quick mode (a short smoke run each, what the tests run)"},
 	{"MASKLAB_RUNS", "pkg/notebook", "the folder where notebook sweeps keep their runs (default: runs/notebooks under the repository)"},
+	{"MASKLAB_WORKERS", "pkg/notebook", "how many runs of a notebook's sweep train at once (default 1; scripts/reproduce.sh --workers N sets it)"},
 	{"HF_HUB_CACHE", "pkg/hf", "the Hugging Face hub cache where model ids (init_from, generate) are looked up and downloaded (default: $HF_HOME/hub)"},
 	{"HF_HOME", "pkg/hf", "Hugging Face's home; the hub cache is $HF_HOME/hub unless HF_HUB_CACHE is set (default: $XDG_CACHE_HOME/huggingface)"},
 	{"XDG_CACHE_HOME", "pkg/hf", "the default HF_HOME is $XDG_CACHE_HOME/huggingface (default: ~/.cache)"},

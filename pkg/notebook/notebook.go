@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/masklab/masklab/internal/envvars"
@@ -28,7 +29,23 @@ const (
 	QuickEnv = "MASKLAB_QUICK"
 	// RunsEnv is the directory under which notebooks keep their sweeps (SweepDir).
 	RunsEnv = "MASKLAB_RUNS"
+	// WorkersEnv is how many runs of a sweep RunSweep trains at once (default 1).
+	WorkersEnv = "MASKLAB_WORKERS"
 )
+
+// Workers returns $MASKLAB_WORKERS, the runs a notebook's sweep trains at once: 1 when
+// unset, an error naming the variable when it is not a positive integer.
+func Workers() (int, error) {
+	v := envvars.Get(WorkersEnv)
+	if v == "" {
+		return 1, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("%s=%q: want a positive number of runs trained at once", WorkersEnv, v)
+	}
+	return n, nil
+}
 
 // QuickMode reports whether the notebooks' quick mode is on ($MASKLAB_QUICK=1).
 func QuickMode() bool { return envvars.Get(QuickEnv) == "1" }

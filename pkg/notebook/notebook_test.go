@@ -215,3 +215,19 @@ func TestChangeFrom(t *testing.T) {
 		t.Error("ChangeFrom changed its input")
 	}
 }
+
+// MASKLAB_WORKERS sets the runs a notebook's sweep trains at once; a value that is not
+// a positive integer is an error naming the variable.
+func TestWorkers(t *testing.T) {
+	for _, c := range []struct {
+		v    string
+		want int
+		bad  bool
+	}{{"", 1, false}, {"2", 2, false}, {"0", 0, true}, {"two", 0, true}} {
+		t.Setenv(WorkersEnv, c.v)
+		n, err := Workers()
+		if c.bad != (err != nil) || n != c.want || (err != nil && !strings.Contains(err.Error(), WorkersEnv)) {
+			t.Errorf("%s=%q: %d, %v", WorkersEnv, c.v, n, err)
+		}
+	}
+}

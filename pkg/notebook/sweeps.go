@@ -92,7 +92,11 @@ func RunSweepWith(ctx context.Context, root, name string, o SweepOptions) (Sweep
 			return r, err
 		}
 	}
-	r.Result, err = experiments.RunSweep(ctx, plan, dir, experiments.SweepOptions{})
+	workers, err := Workers()
+	if err != nil {
+		return r, err
+	}
+	r.Result, err = experiments.RunSweep(ctx, plan, dir, experiments.SweepOptions{Workers: workers})
 	if err != nil {
 		return r, err
 	}
