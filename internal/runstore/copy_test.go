@@ -1,8 +1,11 @@
 package runstore
 
 import (
+	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -79,7 +82,7 @@ func TestCopyRunLeavesWhatItMayNotTouch(t *testing.T) {
 		{"source not finished", "pending", "", "seed: 1\n"},
 		{"source diverged", "diverged", "", "seed: 1\n"},
 		{"destination finished", "done", StatusDone, "seed: 1\n"},
-		{"destination failed", "done", StatusFailed, "seed: 1\n"},
+		{"destination diverged", "done", StatusDiverged, "seed: 1\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := done
@@ -115,12 +118,116 @@ func TestCopyRunLeavesWhatItMayNotTouch(t *testing.T) {
 			t.Fatalf("CopyRun into a locked run = %v, %v; want no copy and no error", copied, err)
 		}
 	})
-	t.Run("different configs", func(t *testing.T) {
-		dst := filepath.Join(t.TempDir(), "dst")
-		writeRun(t, dst, "seed: 2\n", "")
-		copied, err := CopyRun(done, dst)
-		if err == nil || copied || !strings.Contains(err.Error(), "differ") {
-			t.Fatalf("CopyRun across configs = %v, %v; want an error saying the configs differ", copied, err)
+}
+
+// A failed run is not finished (a sweep trains it again): a finished copy replaces it.
+func TestCopyRunReplacesAFailedRun(t *testing.T) {
+	root := t.TempDir()
+	src, dst := filepath.Join(root, "a", "id1"), filepath.Join(root, "b", "id1")
+	writeRun(t, src, "seed: 1\n", StatusDone)
+	writeRun(t, dst, "seed: 1\n", StatusFailed)
+	copied, err := CopyRun(src, dst)
+	if err != nil || !copied {
+		t.Fatalf("CopyRun over a failed run = %v, %v; want a copy", copied, err)
+	}
+	if state, _, _ := StateOf(dst); state != StatusDone {
+		t.Errorf("dst state %s, want done", state)
+	}
+	if w, err := os.ReadFile(filepath.Join(dst, "ckpt", "weights.bin")); err != nil || string(w) != "w-"+src {
+		t.Errorf("checkpoint not replaced: %q, %v", w, err)
+	}
+}
+
+// A copy cut short (here: a file CopyRun cannot copy, met after the checkpoint and
+// before metrics.jsonl) leaves dst exactly as it was: not src's checkpoint next to
+// dst's metrics (or none), which a later sweep would resume as a wrong finished run.
+// Nothing is left beside dst.
+func TestCopyRunCutShortLeavesTheDestinationAsItWas(t *testing.T) {
+	root := t.TempDir()
+	src, dst := filepath.Join(root, "a", "id1"), filepath.Join(root, "b", "id1")
+	writeRun(t, src, "seed: 1\n", StatusDone)
+	if err := os.Symlink("/nonexistent", filepath.Join(src, "link")); err != nil { // walked after ckpt/ and config.yaml
+		t.Fatal(err)
+	}
+	writeRun(t, dst, "seed: 1\n", "")
+	if err := os.WriteFile(filepath.Join(dst, MetricsFile), []byte(`{"step":4,"valid_loss":3}`+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	before := readTree(t, dst)
+	copied, err := CopyRun(src, dst)
+	if err == nil || copied || !strings.Contains(err.Error(), "not a regular file") {
+		t.Fatalf("CopyRun = %v, %v; want an error naming the file it cannot copy", copied, err)
+	}
+	after := readTree(t, dst)
+	if !maps.Equal(before, after) {
+		t.Errorf("dst changed by a copy cut short:\nbefore %q\nafter  %q", before, after)
+	}
+	if ents, _ := os.ReadDir(filepath.Dir(dst)); len(ents) != 1 {
+		t.Errorf("left beside dst: %v", ents)
+	}
+}
+
+// What a copy killed before its rename leaves (a hidden temporary directory beside
+// dst, holding a complete summary.json) is not dst: dst stays pending, and the next
+// CopyRun removes the leftover and copies.
+func TestCopyRunRemovesTheLeftoversOfAKilledCopy(t *testing.T) {
+	root := t.TempDir()
+	src, dst := filepath.Join(root, "a", "id1"), filepath.Join(root, "b", "id1")
+	writeRun(t, src, "seed: 1\n", StatusDone)
+	writeRun(t, dst, "seed: 1\n", "")
+	left := filepath.Join(root, "b", ".id1.reuse-1-2")
+	writeRun(t, left, "seed: 1\n", StatusDone)
+	if state, _, _ := StateOf(dst); state != StatusPending {
+		t.Fatalf("dst is %s beside a killed copy, want pending", state)
+	}
+	if copied, err := CopyRun(src, dst); err != nil || !copied {
+		t.Fatalf("CopyRun = %v, %v; want a copy", copied, err)
+	}
+	if ents, _ := os.ReadDir(filepath.Dir(dst)); len(ents) != 1 || ents[0].Name() != "id1" {
+		t.Errorf("%s holds %v, want id1 only", filepath.Dir(dst), ents)
+	}
+}
+
+// Temporary files of src (an evaluation being written, a checkpoint being replaced)
+// are not part of the run and are not copied.
+func TestCopyRunSkipsTemporaryFiles(t *testing.T) {
+	root := t.TempDir()
+	src, dst := filepath.Join(root, "a", "id1"), filepath.Join(root, "b", "id1")
+	writeRun(t, src, "seed: 1\n", StatusDone)
+	for _, name := range []string{".eval-1a2b.json.tmp-12-3", "eval-1a2b.tmp", "ckpt.tmp/weights.bin", "lock.stale-x", "ckpt/.w.tmp-1-1"} {
+		p := filepath.Join(src, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
 		}
+		if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if copied, err := CopyRun(src, dst); err != nil || !copied {
+		t.Fatalf("CopyRun = %v, %v; want a copy", copied, err)
+	}
+	got := readTree(t, dst)
+	want := []string{"ckpt/weights.bin", ConfigFile, MetricsFile, ReusedFile, SummaryFile}
+	if keys := slices.Sorted(maps.Keys(got)); !slices.Equal(keys, want) {
+		t.Errorf("dst holds %q, want %q", keys, want)
+	}
+}
+
+// readTree returns every file under dir (slash paths relative to dir) with its content.
+func readTree(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		data, err := os.ReadFile(path)
+		out[filepath.ToSlash(rel)] = string(data)
+		return err
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
