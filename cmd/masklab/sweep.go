@@ -70,7 +70,7 @@ func runSweep(args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 	for _, from := range reuse {
-		ids, err := notebook.ReuseRuns(*out, from)
+		ids, err := notebook.ReuseRuns(*out, from, stderr)
 		if len(ids) > 0 {
 			fmt.Fprintf(stderr, "sweep %s: reused %d finished run(s) of %s: %s\n", plan.Name, len(ids), from, strings.Join(ids, " "))
 		}

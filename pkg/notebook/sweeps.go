@@ -3,6 +3,8 @@ package notebook
 import (
 	"context"
 	"fmt"
+	"io"
+	"os"
 	"path/filepath"
 	"slices"
 
@@ -86,7 +88,7 @@ func RunSweepWith(ctx context.Context, root, name string, o SweepOptions) (Sweep
 		return r, err
 	}
 	for _, from := range o.Reuse {
-		ids, err := ReuseRuns(dir, SweepDir(root, from))
+		ids, err := ReuseRuns(dir, SweepDir(root, from), os.Stderr)
 		r.Reused = append(r.Reused, ids...)
 		if err != nil {
 			return r, err
@@ -109,10 +111,14 @@ func RunSweepWith(ctx context.Context, root, name string, o SweepOptions) (Sweep
 // ReuseRuns copies into the sweep directory dir (its manifest written: PrepareSweep,
 // "masklab sweep") every finished run of the sweep directory from whose run id (config
 // hash) is a run of dir's plan that has not finished there (runstore.CopyRun: a run
-// being trained is left alone; the copy records where it came from in its
-// runstore.ReusedFile). A from that does not exist yet copies nothing. It returns the
-// ids copied, in plan order. "masklab sweep --reuse DIR" does the same.
-func ReuseRuns(dir, from string) ([]string, error) {
+// being trained is left alone, a failed one replaced; the copy records where it came
+// from in its runstore.ReusedFile). The two config.yaml files are compared as a sweep
+// compares a run directory's config with its plan's (the config hash, which leaves out
+// the backend): a run of from whose config differs all the same (edited by hand,
+// written by another masklab) is not copied, with a line on warn (nil: none) saying so,
+// and is trained as if from lacked it. A from that does not exist yet copies nothing.
+// It returns the ids copied, in plan order. "masklab sweep --reuse DIR" does the same.
+func ReuseRuns(dir, from string, warn io.Writer) ([]string, error) {
 	plan, err := experiments.ReadManifest(dir)
 	if err != nil {
 		return nil, err
@@ -122,7 +128,17 @@ func ReuseRuns(dir, from string) ([]string, error) {
 	}
 	var ids []string
 	for _, r := range plan.Runs {
-		copied, err := runstore.CopyRun(experiments.RunDir(from, r.ID), experiments.RunDir(dir, r.ID))
+		src, dst := experiments.RunDir(from, r.ID), experiments.RunDir(dir, r.ID)
+		if s, err := experiments.ReadSummary(src); err != nil || s.Status != experiments.StatusDone {
+			continue
+		}
+		if why := differentRun(src, dst); why != "" {
+			if warn != nil {
+				fmt.Fprintf(warn, "not reusing run %s of %s: %s; it is trained instead\n", r.ID, from, why)
+			}
+			continue
+		}
+		copied, err := runstore.CopyRun(src, dst)
 		if err != nil {
 			return ids, fmt.Errorf("reusing run %s of %s in %s: %w", r.ID, from, dir, err)
 		}
@@ -131,6 +147,37 @@ func ReuseRuns(dir, from string) ([]string, error) {
 		}
 	}
 	return ids, nil
+}
+
+// differentRun says why the run directories src and dst do not hold the same run
+// ("" when they do): their config.yaml files parse to configs with different hashes,
+// or one does not parse. Like the check of a sweep's run directories, the backend
+// (not part of the hash) may differ.
+func differentRun(src, dst string) string {
+	hash := func(dir string) (string, error) {
+		path := filepath.Join(dir, experiments.ConfigFile)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return "", err
+		}
+		c, err := experiments.ParseConfig(data, path)
+		if err != nil {
+			return "", err
+		}
+		return c.Hash(), nil
+	}
+	a, err := hash(src)
+	if err != nil {
+		return err.Error()
+	}
+	b, err := hash(dst)
+	if err != nil {
+		return err.Error()
+	}
+	if a != b {
+		return fmt.Sprintf("its %s has config hash %s, this sweep's run %s", experiments.ConfigFile, a[:12], b[:12])
+	}
+	return ""
 }
 
 // cut applies the stage and value cuts to a sweep file.

@@ -188,3 +188,64 @@ func TestRunSweepWithReuseAndQuickCuts(t *testing.T) {
 		}
 	}
 }
+
+// ReuseRuns compares two runs' configs as a sweep does (the config hash, without the
+// backend): a source run trained on another backend is reused; one whose config.yaml
+// differs in a key of the hash is not, with a warning, and the rest of the sweep is
+// reused all the same.
+func TestReuseRunsComparesConfigsByHash(t *testing.T) {
+	sweep := "../experiments/testdata/tiny-sweep.yaml"
+	from, dir := filepath.Join(t.TempDir(), "from"), filepath.Join(t.TempDir(), "dir")
+	plan, err := experiments.PrepareSweep(sweep, from, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := experiments.PrepareSweep(sweep, dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Fake finished runs in from (training is not what is tested): a summary and metrics.
+	for _, r := range plan.Runs {
+		run := experiments.RunDir(from, r.ID)
+		for name, data := range map[string]string{
+			runstore.SummaryFile: `{"status":"done","step":32,"final":{"valid_loss":1},"best":{},"provenance":{"wall_seconds":3}}`,
+			runstore.MetricsFile: `{"step":32,"valid_loss":1}` + "\n",
+		} {
+			if err := os.WriteFile(filepath.Join(run, name), []byte(data), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	otherBackend, edited := plan.Runs[0], plan.Runs[1]
+	c := otherBackend.Config.Clone()
+	c.Backend = "go"
+	if err := os.WriteFile(filepath.Join(experiments.RunDir(from, otherBackend.ID), runstore.ConfigFile), c.YAML(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c = edited.Config.Clone()
+	if err := c.Set("optim.lr", "0.5"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(experiments.RunDir(from, edited.ID), runstore.ConfigFile), c.YAML(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var warn strings.Builder
+	ids, err := ReuseRuns(dir, from, &warn)
+	if err != nil {
+		t.Fatalf("ReuseRuns: %v", err)
+	}
+	var want []string
+	for _, r := range plan.Runs {
+		if r != edited {
+			want = append(want, r.ID)
+		}
+	}
+	if !slices.Equal(ids, want) {
+		t.Errorf("reused %v, want %v (all but the edited run %s)", ids, want, edited.ID)
+	}
+	if w := warn.String(); !strings.Contains(w, "not reusing run "+edited.ID) || strings.Count(w, "\n") != 1 {
+		t.Errorf("warnings %q, want one line about run %s", w, edited.ID)
+	}
+	if state, _, _ := runstore.StateOf(experiments.RunDir(dir, edited.ID)); state != runstore.StatusPending {
+		t.Errorf("the edited run is %s in dir, want pending (to be trained)", state)
+	}
+}
