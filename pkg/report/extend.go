@@ -2,6 +2,7 @@ package report
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 
@@ -21,12 +22,13 @@ type RunKey struct {
 // the tables like the sweep's metrics: per cell the mean, std and bootstrap CI over the
 // seeds that have a value, and the paired difference with the baseline cell seed by
 // seed. It has no best value (Cell.Best N = 0). A key that is not a done run of the
-// report is an error, as is a metric the report has already.
+// report is an error, as is a metric the report has already; every key is checked
+// before anything is written, so a report AddMetric refused is unchanged.
 func (r *Report) AddMetric(metric string, values map[RunKey]float64) error {
 	if slices.Contains(r.Metrics, metric) {
 		return fmt.Errorf("report %s has metric %q already", r.Name, metric)
 	}
-	for k, v := range values {
+	for k := range values {
 		finals, ok := r.finals[cellKey(k.Stage, k.Cell)]
 		if !ok {
 			return fmt.Errorf("report %s has no cell %q in stage %q", r.Name, k.Cell, k.Stage)
@@ -34,7 +36,9 @@ func (r *Report) AddMetric(metric string, values map[RunKey]float64) error {
 		if _, ok := finals[k.Seed]; !ok {
 			return fmt.Errorf("report %s: cell %q of stage %q has no done run with seed %d", r.Name, k.Cell, k.Stage, k.Seed)
 		}
-		finals[k.Seed]["final_"+metric] = v
+	}
+	for k, v := range values {
+		r.finals[cellKey(k.Stage, k.Cell)][k.Seed]["final_"+metric] = v
 	}
 	r.Metrics = append(r.Metrics, metric)
 	for _, c := range r.Cells {
@@ -54,28 +58,52 @@ func (r *Report) AddMetric(metric string, values map[RunKey]float64) error {
 // WithBaseline returns a copy of the report whose paired differences (Cell.Diff, the Δ
 // of the tables) are taken against another cell, in every stage that has it: e.g. a
 // fine-tuning sweep compared with its all-tokens cell as well as with its sweep
-// baseline. The copy shares the runs' values with r.
+// baseline. The copy is independent of r: a metric added to one (AddMetric) is not
+// added to the other.
 func (r *Report) WithBaseline(cell string) (*Report, error) {
 	var cells []string
 	for _, c := range r.Cells {
 		if c.Cell == cell {
-			out := *r
+			out := r.clone()
 			out.Baseline = cell
-			out.Cells = make([]*Cell, len(r.Cells))
-			for i, c := range r.Cells {
-				cp := *c
-				cp.Diff = nil
-				out.Cells[i] = &cp
+			for _, c := range out.Cells {
+				c.Diff = nil
 			}
 			out.computeDiffs(out.Metrics)
-			return &out, nil
+			return out, nil
 		}
 		cells = append(cells, c.Cell)
 	}
 	return nil, fmt.Errorf("report %s has no cell %q; its cells are %q", r.Name, cell, cells)
 }
 
-// computeDiffs sets Cell.Diff of metrics for every cell but the baseline of its stage.
+// clone copies the report deeply enough that AddMetric and computeDiffs on the copy
+// leave r alone: its metrics, cells and the runs' final values. The curves, which
+// nothing changes after Build, are shared.
+func (r *Report) clone() *Report {
+	out := *r
+	out.Metrics = slices.Clone(r.Metrics)
+	out.Cells = make([]*Cell, len(r.Cells))
+	for i, c := range r.Cells {
+		cp := *c
+		cp.Values, cp.States = maps.Clone(c.Values), maps.Clone(c.States)
+		cp.Seeds = slices.Clone(c.Seeds)
+		cp.Final, cp.Best, cp.Diff = maps.Clone(c.Final), maps.Clone(c.Best), maps.Clone(c.Diff)
+		out.Cells[i] = &cp
+	}
+	out.finals = make(map[string]map[int64]map[string]float64, len(r.finals))
+	for key, bySeed := range r.finals {
+		m := make(map[int64]map[string]float64, len(bySeed))
+		for seed, vals := range bySeed {
+			m[seed] = maps.Clone(vals)
+		}
+		out.finals[key] = m
+	}
+	return &out
+}
+
+// computeDiffs sets Cell.Diff of metrics for every cell but the baseline of its stage:
+// the paired differences of pairFinals.
 func (r *Report) computeDiffs(metrics []string) {
 	if r.Baseline == "" {
 		return
@@ -93,14 +121,7 @@ func (r *Report) computeDiffs(metrics []string) {
 			c.Diff = map[string]Stat{}
 		}
 		for _, m := range metrics {
-			var ds []float64
-			for _, seed := range c.Seeds {
-				a, ok1 := r.finals[cellKey(c.Stage, c.Cell)][seed]["final_"+m]
-				b, ok2 := r.finals[cellKey(base.Stage, base.Cell)][seed]["final_"+m]
-				if ok1 && ok2 {
-					ds = append(ds, a-b)
-				}
-			}
+			ds := pairedDiffs(c.Seeds, r.cellFinals(c, m), r.cellFinals(base, m))
 			c.Diff[m] = Summarize(ds, reportSeed(c.Stage, c.Cell, "diff", m))
 		}
 	}

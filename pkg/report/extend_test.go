@@ -207,3 +207,68 @@ func TestMetricRange(t *testing.T) {
 		}
 	}
 }
+
+// WithBaseline's copy and the original are independent: a metric added to one is not
+// in the other (their metrics, cells and runs' values are not shared).
+func TestWithBaselineCopyIsIndependent(t *testing.T) {
+	rep, p := fakeReport(t)
+	rev, err := rep.WithBaseline("masks.input=partial(2)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := func(x float64) map[RunKey]float64 {
+		out := map[RunKey]float64{}
+		for _, r := range p.Runs {
+			out[RunKey{r.Stage, r.Cell, r.Seed}] = x * float64(r.Seed)
+		}
+		return out
+	}
+	if err := rev.AddMetric("m", values(1)); err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(rep.Metrics, "m") || strings.Contains(string(rep.CSV()), ",m,") {
+		t.Fatalf("a metric added to the copy is in the original: %v", rep.Metrics)
+	}
+	for _, c := range rep.Cells {
+		if _, ok := c.Final["m"]; ok {
+			t.Errorf("cell %s of the original has the copy's metric", c.Cell)
+		}
+	}
+	// The original can add the same metric with its own values, and other metrics
+	// after it without overwriting the copy's list.
+	if err := rep.AddMetric("m", values(2)); err != nil {
+		t.Fatalf("the original cannot add the copy's metric: %v", err)
+	}
+	if err := rep.AddMetric("n", values(3)); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(rev.Metrics[len(rev.Metrics)-1:], []string{"m"}) {
+		t.Errorf("the copy's metrics became %v", rev.Metrics)
+	}
+	if a, b := rep.Cells[0].Final["m"].Mean, rev.Cells[0].Final["m"].Mean; close9(a, b) {
+		t.Errorf("the copy and the original share the values of m: %v and %v", a, b)
+	}
+}
+
+// AddMetric checks every key before it writes one: a refused call leaves no value
+// behind (here, with the one bad key among six good ones, in random map order).
+func TestAddMetricRefusedWritesNothing(t *testing.T) {
+	rep, p := fakeReport(t)
+	values := map[RunKey]float64{{"main", p.Baseline, 9}: 1}
+	for _, r := range p.Runs {
+		values[RunKey{r.Stage, r.Cell, r.Seed}] = 1
+	}
+	for range 5 { // the map order decides when the bad key comes; five tries
+		if err := rep.AddMetric("m", values); err == nil {
+			t.Fatal("a seed the report lacks: no error")
+		}
+	}
+	if err := rep.AddMetric("m", nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range rep.Cells {
+		if st := c.Final["m"]; st.N != 0 {
+			t.Errorf("cell %s has %d values of m from a refused AddMetric", c.Cell, st.N)
+		}
+	}
+}

@@ -659,14 +659,20 @@ func PairedValues(a, b *Report, stage, cell, metric string) ([]float64, error) {
 	if err != nil {
 		return nil, err
 	}
-	seeds := slices.Sorted(maps.Keys(va))
+	return pairedDiffs(slices.Sorted(maps.Keys(va)), va, vb), nil
+}
+
+// pairedDiffs returns a[s] - b[s] for every seed s of seeds that both have, in the
+// order of seeds: the one pairing of seeds behind PairedValues and the tables' Δ
+// (Cell.Diff), so that a difference never pairs two seeds.
+func pairedDiffs(seeds []int64, a, b map[int64]float64) []float64 {
 	var out []float64
 	for _, s := range seeds {
-		if y, ok := vb[s]; ok {
-			out = append(out, va[s]-y)
+		if y, ok := b[s]; ok {
+			out = append(out, a[s]-y)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // finalBySeed is metric's final value per done seed of a cell (stage "" = any stage).
@@ -677,13 +683,18 @@ func (r *Report) finalBySeed(stage, cell, metric string) (map[int64]float64, err
 		if c.Cell != cell || (stage != "" && c.Stage != stage) {
 			continue
 		}
-		out := map[int64]float64{}
-		for _, s := range c.Seeds {
-			if v, ok := r.finals[cellKey(c.Stage, c.Cell)][s]["final_"+metric]; ok {
-				out[s] = v
-			}
-		}
-		return out, nil
+		return r.cellFinals(c, metric), nil
 	}
 	return nil, fmt.Errorf("report %s has no cell %q; its cells are %q", r.Name, cell, names)
+}
+
+// cellFinals is metric's final value per done seed of c (seeds without one left out).
+func (r *Report) cellFinals(c *Cell, metric string) map[int64]float64 {
+	out := map[int64]float64{}
+	for _, s := range c.Seeds {
+		if v, ok := r.finals[cellKey(c.Stage, c.Cell)][s]["final_"+metric]; ok {
+			out[s] = v
+		}
+	}
+	return out
 }
