@@ -33,7 +33,7 @@ var mayImport = map[string][]string{
 	"pkg/check":                {"datasets", "pkg/mask", "pkg/layers", "pkg/experiments", "pkg/hf", "pkg/backend"},
 	"pkg/report":               {"pkg/experiments", "pkg/plots"},
 	"pkg/slurm":                {"pkg/experiments"},
-	"pkg/notebook":             {"datasets", "pkg/mask", "pkg/layers", "pkg/experiments", "pkg/report", "pkg/plots", "pkg/check", "pkg/hf", "pkg/backend"},
+	"pkg/notebook":             {"datasets", "pkg/mask", "pkg/layers", "pkg/experiments", "pkg/report", "pkg/plots", "pkg/check", "pkg/hf", "pkg/backend", "pkg/version"},
 	"cmd/masklab":              {"*"},
 	"scripts/bench":            {"*"},
 }

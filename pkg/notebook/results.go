@@ -14,6 +14,7 @@ import (
 	"github.com/masklab/masklab/internal/fsx"
 	"github.com/masklab/masklab/pkg/experiments"
 	"github.com/masklab/masklab/pkg/report"
+	"github.com/masklab/masklab/pkg/version"
 )
 
 // doneRuns calls f for every done run of the sweep in dir, in plan order, with its
@@ -64,8 +65,8 @@ func WallSeconds(dir string) (map[report.RunKey]float64, error) {
 // ("valid_loss"), its values by target position, one series per cell (in plan order)
 // with one run per seed (for report.Bands, x = position; NaN positions left out).
 //
-// Each run's evaluation is kept in its directory (EvalCachePrefix + a hash of sets +
-// ".json"), so that the cells of a notebook, and a notebook run again on finished runs,
+// Each run's evaluation is kept in its directory (evalCachePrefix + a hash of sets,
+// the run's config hash and the masklab commit + ".json"), so that the cells of a notebook, and a notebook run again on finished runs,
 // evaluate each run once: a finished run does not change.
 func EvaluateRuns(dir string, sets []string, metric, byPos string) (map[report.RunKey]float64, []report.Series, error) {
 	values := map[report.RunKey]float64{}
@@ -135,27 +136,38 @@ func addCurve(curves *[]report.Series, index map[string]int, r *experiments.Plan
 	(*curves)[i].Runs = append((*curves)[i].Runs, run)
 }
 
-// EvalCachePrefix starts the name of the files in which EvaluateRuns keeps a run's
+// evalCachePrefix starts the name of the files in which EvaluateRuns keeps a run's
 // evaluations.
-const EvalCachePrefix = "eval-"
+const evalCachePrefix = "eval-"
 
 // evalCache is one evaluation of a finished run, kept in its directory (NaN values by
-// position as null).
+// position as null), with what it was computed from: the overrides, the run's config
+// hash and the masklab commit that evaluated.
 type evalCache struct {
 	Sets       []string              `json:"sets"`
+	ConfigHash string                `json:"config_hash"`
+	Commit     string                `json:"commit"`
 	Metrics    map[string]float64    `json:"metrics"`
 	ByPosition map[string][]*float64 `json:"by_position"`
 }
 
 // evaluateCached evaluates the finished run in runDir on the valid split with sets
-// applied, or reads the evaluation an earlier call kept. An evaluation with a
-// non-finite metric is not kept.
+// applied, or reads the evaluation an earlier call kept. The evaluation is kept under a
+// key of the overrides, the run's config hash and the masklab commit (version.Get), so
+// that another config in the same directory or another version of the evaluation code
+// evaluates again instead of reusing old numbers; uncommitted changes of a "+dirty"
+// build are not in the key. An evaluation with a non-finite metric is not kept.
 func evaluateCached(runDir string, sets []string) (map[string]float64, map[string][]float64, error) {
-	h := sha256.Sum256([]byte(strings.Join(sets, "\n")))
-	path := filepath.Join(runDir, EvalCachePrefix+hex.EncodeToString(h[:6])+".json")
+	cfg, err := experiments.LoadConfig(filepath.Join(runDir, experiments.ConfigFile))
+	if err != nil {
+		return nil, nil, err
+	}
+	key := evalCache{Sets: append([]string{}, sets...), ConfigHash: cfg.Hash(), Commit: version.Get().Commit}
+	h := sha256.Sum256([]byte(strings.Join(append([]string{key.ConfigHash, key.Commit}, sets...), "\n")))
+	path := filepath.Join(runDir, evalCachePrefix+hex.EncodeToString(h[:6])+".json")
 	if data, err := os.ReadFile(path); err == nil {
 		var c evalCache
-		if json.Unmarshal(data, &c) == nil && slices.Equal(c.Sets, sets) && c.Metrics != nil {
+		if json.Unmarshal(data, &c) == nil && slices.Equal(c.Sets, sets) && c.ConfigHash == key.ConfigHash && c.Commit == key.Commit && c.Metrics != nil {
 			pos := map[string][]float64{}
 			for k, ys := range c.ByPosition {
 				pos[k] = make([]float64, len(ys))
@@ -177,7 +189,8 @@ func evaluateCached(runDir string, sets []string) (map[string]float64, map[strin
 	if err != nil {
 		return nil, nil, err
 	}
-	c := evalCache{Sets: append([]string{}, sets...), Metrics: m, ByPosition: map[string][]*float64{}}
+	c := key
+	c.Metrics, c.ByPosition = m, map[string][]*float64{}
 	for _, v := range m {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return m, pos, nil

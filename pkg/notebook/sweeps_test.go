@@ -2,6 +2,9 @@ package notebook
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
@@ -138,7 +141,7 @@ func TestRunSweepWithReuseAndQuickCuts(t *testing.T) {
 	}
 	// The evaluations are kept in the run directories: a second call reads them back
 	// (the same numbers), and a damaged file is evaluated again.
-	kept, err := filepath.Glob(filepath.Join(r.Dir, "runs", "*", EvalCachePrefix+"*.json"))
+	kept, err := filepath.Glob(filepath.Join(r.Dir, "runs", "*", evalCachePrefix+"*.json"))
 	if err != nil || len(kept) != 3 {
 		t.Fatalf("kept evaluations %v, %v; want one per run", kept, err)
 	}
@@ -148,6 +151,35 @@ func TestRunSweepWithReuseAndQuickCuts(t *testing.T) {
 	vals2, curves2, err := EvaluateRuns(r.Dir, []string{"task.max_eval=8"}, "valid_loss", "valid_loss")
 	if err != nil || !maps.Equal(vals, vals2) || fmt.Sprint(curves) != fmt.Sprint(curves2) {
 		t.Errorf("EvaluateRuns again: %v %v, %v; want %v %v", vals2, curves2, err, vals, curves)
+	}
+	// A kept evaluation counts only for the config and masklab commit it was computed
+	// with: one from another commit, or one kept under the sets alone (as before the
+	// commit entered the key), is not read back.
+	planned, err := experiments.ReadManifest(r.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := experiments.RunDir(r.Dir, planned.Runs[1].ID)
+	key := report.RunKey{Stage: planned.Runs[1].Stage, Cell: planned.Runs[1].Cell, Seed: planned.Runs[1].Seed}
+	kept, _ = filepath.Glob(filepath.Join(run, evalCachePrefix+"*.json"))
+	data, err := os.ReadFile(kept[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c evalCache
+	if err := json.Unmarshal(data, &c); err != nil {
+		t.Fatal(err)
+	}
+	c.Metrics["valid_loss"], c.Commit = 123, "another-commit"
+	h := sha256.Sum256([]byte("task.max_eval=8"))
+	for _, path := range []string{kept[0], filepath.Join(run, evalCachePrefix+hex.EncodeToString(h[:6])+".json")} {
+		data, _ := json.Marshal(c)
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v, _, err := EvaluateRuns(r.Dir, []string{"task.max_eval=8"}, "valid_loss", ""); err != nil || v[key] != vals[key] {
+		t.Errorf("EvaluateRuns read an evaluation kept by another commit: %v, %v; want %v", v[key], err, vals[key])
 	}
 	if other, _, err := EvaluateRuns(r.Dir, nil, "valid_loss", ""); err != nil || maps.Equal(other, vals) {
 		t.Errorf("EvaluateRuns without the override: %v, %v; want other values than with max_eval=8 (%v)", other, err, vals)
