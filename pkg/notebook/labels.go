@@ -2,6 +2,7 @@ package notebook
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/masklab/masklab/pkg/plots"
 	"github.com/masklab/masklab/pkg/report"
@@ -19,10 +20,16 @@ var QuickSmall = []string{"train.steps=10", "train.batch_size=2", "train.checkpo
 // masks.self=causal & doc & pad" -> "packed + doc"); a cell without one keeps its own.
 type Labels map[string]string
 
-// Of returns the short name of a cell.
+// Of returns the short name of a cell, or of a label "stage: cell" (a cell of a sweep
+// with several stages, as report and EvaluateRuns label them): "stage: short name".
 func (l Labels) Of(cell string) string {
 	if s, ok := l[cell]; ok {
 		return s
+	}
+	if stage, c, ok := strings.Cut(cell, ": "); ok {
+		if s, ok := l[c]; ok {
+			return stage + ": " + s
+		}
 	}
 	return cell
 }
@@ -45,15 +52,17 @@ func (l Labels) Curves(curves []plots.Curve) []plots.Curve {
 	return curves
 }
 
-// SeriesOf returns the series of one cell (EvaluateRuns, DocPositionLoss label them by
-// cell); the error lists the cells there are.
-func SeriesOf(series []report.Series, cell string) (report.Series, error) {
+// SeriesOf returns the series of one cell of one stage, as EvaluateRuns and
+// DocPositionLoss label them: "stage: cell" in a sweep with several stages, the cell
+// alone in a sweep with one (stage may then be its name or ""). The error lists the
+// labels there are.
+func SeriesOf(series []report.Series, stage, cell string) (report.Series, error) {
 	var labels []string
 	for _, s := range series {
-		if s.Label == cell {
+		if s.Label == stage+": "+cell || s.Label == cell {
 			return s, nil
 		}
 		labels = append(labels, s.Label)
 	}
-	return report.Series{}, fmt.Errorf("no series of cell %q; there are %q", cell, labels)
+	return report.Series{}, fmt.Errorf("no series of cell %q in stage %q; there are %q", cell, stage, labels)
 }

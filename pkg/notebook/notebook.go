@@ -3,7 +3,6 @@ package notebook
 import (
 	"context"
 	"fmt"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -102,66 +101,45 @@ func EvaluatePadded(dir string, padTo []int, metric string) ([]report.BarSeries,
 // EvaluateVariants evaluates every done run of the sweep in dir on the valid split once
 // per variant, each variant a list of config overrides applied to the run's config at
 // evaluation (experiments.LoadRun), e.g. {"task.packing=none"} to evaluate packed runs on
-// unpacked documents. It returns, per cell of the sweep (in plan order), the metric's
-// value per seed for each variant (for report.BarStats, variants as categories) and, when
-// byPos names a by-position metric (e.g. "valid_loss"), its values by target position for
-// the first variant, one curve per seed (for report.Bands, x = position).
+// unpacked documents. It returns, per cell of the sweep (in plan order, labelled as
+// EvaluateRuns labels them), the metric's value per seed for each variant (for
+// report.BarStats, variants as categories) and, when byPos names a by-position metric
+// (e.g. "valid_loss"), its values by target position for the first variant, one curve
+// per seed (for report.Bands, x = position). Each evaluation is kept in the run's
+// directory, as EvaluateRuns keeps its own.
 func EvaluateVariants(dir string, variants [][]string, metric, byPos string) ([]report.BarSeries, []report.Series, error) {
-	plan, err := experiments.ReadManifest(dir)
-	if err != nil {
-		return nil, nil, err
-	}
 	var bars []report.BarSeries
 	var curves []report.Series
-	index := map[string]int{}
-	for _, r := range plan.Runs {
-		runDir := experiments.RunDir(dir, r.ID)
-		s, err := experiments.ReadSummary(runDir)
-		if err != nil || s.Status != experiments.StatusDone {
-			continue
-		}
-		i, ok := index[r.Cell]
+	barIndex, curveIndex := map[string]int{}, map[string]int{}
+	err := doneRuns(dir, func(r *experiments.PlannedRun, runDir string, _ *experiments.Summary, label string) error {
+		i, ok := barIndex[label]
 		if !ok {
 			i = len(bars)
-			index[r.Cell] = i
-			bars = append(bars, report.BarSeries{Label: r.Cell, Values: make([][]float64, len(variants))})
-			curves = append(curves, report.Series{Label: r.Cell})
+			barIndex[label] = i
+			bars = append(bars, report.BarSeries{Label: label, Values: make([][]float64, len(variants))})
 		}
 		for c, sets := range variants {
-			l, err := experiments.LoadRun(runDir, "", sets...)
+			m, pos, err := evaluateCached(runDir, sets)
 			if err != nil {
-				return nil, nil, fmt.Errorf("run %s with %q: %w", r.ID, sets, err)
-			}
-			m, pos, err := l.Evaluate("valid")
-			if err != nil {
-				return nil, nil, fmt.Errorf("run %s with %q: %w", r.ID, sets, err)
+				return fmt.Errorf("run %s with %q: %w", r.ID, sets, err)
 			}
 			v, ok := m[metric]
 			if !ok {
-				return nil, nil, fmt.Errorf("run %s: evaluation has no metric %q", r.ID, metric)
+				return fmt.Errorf("run %s: evaluation has no metric %q", r.ID, metric)
 			}
 			bars[i].Values[c] = append(bars[i].Values[c], v)
 			if c == 0 && byPos != "" {
 				ys, ok := pos[byPos]
 				if !ok {
-					return nil, nil, fmt.Errorf("run %s: evaluation has no by-position metric %q", r.ID, byPos)
+					return fmt.Errorf("run %s: evaluation has no by-position metric %q", r.ID, byPos)
 				}
-				run := report.Run{Seed: int(r.Seed)}
-				for p, y := range ys {
-					if !math.IsNaN(y) {
-						run.X = append(run.X, float64(p))
-						run.Y = append(run.Y, y)
-					}
-				}
-				curves[i].Runs = append(curves[i].Runs, run)
+				addCurve(&curves, curveIndex, label, r.Seed, ys)
 			}
 		}
-	}
-	if len(bars) == 0 {
-		return nil, nil, fmt.Errorf("sweep %s: no finished run to evaluate", dir)
-	}
-	if byPos == "" {
-		curves = nil
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
 	}
 	return bars, curves, nil
 }

@@ -18,8 +18,10 @@ import (
 )
 
 // doneRuns calls f for every done run of the sweep in dir, in plan order, with its
-// summary.
-func doneRuns(dir string, f func(r *experiments.PlannedRun, runDir string, s *experiments.Summary) error) error {
+// summary and its label in figures: its cell, prefixed by its stage ("stage: cell") when
+// the sweep has several stages, as the report labels cells (a staged sweep may have the
+// same cell in every stage).
+func doneRuns(dir string, f func(r *experiments.PlannedRun, runDir string, s *experiments.Summary, label string) error) error {
 	plan, err := experiments.ReadManifest(dir)
 	if err != nil {
 		return err
@@ -32,7 +34,11 @@ func doneRuns(dir string, f func(r *experiments.PlannedRun, runDir string, s *ex
 			continue
 		}
 		n++
-		if err := f(r, runDir, s); err != nil {
+		label := r.Cell
+		if len(plan.Stages) > 1 {
+			label = r.Stage + ": " + r.Cell
+		}
+		if err := f(r, runDir, s, label); err != nil {
 			return err
 		}
 	}
@@ -48,7 +54,7 @@ func doneRuns(dir string, f func(r *experiments.PlannedRun, runDir string, s *ex
 // sweep (ReuseRuns) keeps the time it took there.
 func WallSeconds(dir string) (map[report.RunKey]float64, error) {
 	out := map[report.RunKey]float64{}
-	err := doneRuns(dir, func(r *experiments.PlannedRun, _ string, s *experiments.Summary) error {
+	err := doneRuns(dir, func(r *experiments.PlannedRun, _ string, s *experiments.Summary, _ string) error {
 		if s.Provenance.WallSeconds <= 0 {
 			return fmt.Errorf("run %s of %s: summary.json records no wall time", r.ID, dir)
 		}
@@ -62,8 +68,8 @@ func WallSeconds(dir string) (map[report.RunKey]float64, error) {
 // config overrides sets applied at evaluation (experiments.LoadRun), e.g.
 // {"task.packing=none"} to score packed runs on one document a row. It returns metric
 // per run, keyed for report.AddMetric, and, when byPos names a by-position metric
-// ("valid_loss"), its values by target position, one series per cell (in plan order)
-// with one run per seed (for report.Bands, x = position; NaN positions left out).
+// ("valid_loss"), its values by target position, one series per cell (in plan order;
+// labelled "stage: cell" in a sweep with several stages) with one run per seed (for report.Bands, x = position; NaN positions left out).
 //
 // Each run's evaluation is kept in its directory (evalCachePrefix + a hash of sets,
 // the run's config hash and the masklab commit + ".json"), so that the cells of a notebook, and a notebook run again on finished runs,
@@ -72,7 +78,7 @@ func EvaluateRuns(dir string, sets []string, metric, byPos string) (map[report.R
 	values := map[report.RunKey]float64{}
 	var curves []report.Series
 	index := map[string]int{}
-	err := doneRuns(dir, func(r *experiments.PlannedRun, runDir string, _ *experiments.Summary) error {
+	err := doneRuns(dir, func(r *experiments.PlannedRun, runDir string, _ *experiments.Summary, label string) error {
 		m, pos, err := evaluateCached(runDir, sets)
 		if err != nil {
 			return fmt.Errorf("run %s with %q: %w", r.ID, sets, err)
@@ -89,7 +95,7 @@ func EvaluateRuns(dir string, sets []string, metric, byPos string) (map[report.R
 		if !ok {
 			return fmt.Errorf("run %s: evaluation has no by-position metric %q", r.ID, byPos)
 		}
-		addCurve(&curves, index, r, ys)
+		addCurve(&curves, index, label, r.Seed, ys)
 		return nil
 	})
 	return values, curves, err
@@ -99,11 +105,12 @@ func EvaluateRuns(dir string, sets []string, metric, byPos string) (map[report.R
 // every done run of the sweep in dir, as its summary.json recorded it during training
 // (no evaluation): by_position.valid_loss_doc for packed decoder runs, else
 // by_position.valid_loss (one document a row: row position = document position). One
-// series per cell in plan order, one run per seed, for report.Bands.
+// series per cell in plan order (labelled as EvaluateRuns labels them), one run per
+// seed, for report.Bands.
 func DocPositionLoss(dir string) ([]report.Series, error) {
 	var curves []report.Series
 	index := map[string]int{}
-	err := doneRuns(dir, func(r *experiments.PlannedRun, _ string, s *experiments.Summary) error {
+	err := doneRuns(dir, func(r *experiments.PlannedRun, _ string, s *experiments.Summary, label string) error {
 		ys, ok := s.ByPosition["valid_loss_doc"]
 		if !ok {
 			ys, ok = s.ByPosition["valid_loss"]
@@ -111,22 +118,21 @@ func DocPositionLoss(dir string) ([]report.Series, error) {
 		if !ok {
 			return fmt.Errorf("run %s of %s: summary.json has no by_position.valid_loss_doc or valid_loss", r.ID, dir)
 		}
-		addCurve(&curves, index, r, ys)
+		addCurve(&curves, index, label, r.Seed, ys)
 		return nil
 	})
 	return curves, err
 }
 
-// addCurve appends one seed's values by position to its cell's series.
-func addCurve(curves *[]report.Series, index map[string]int, r *experiments.PlannedRun, ys []float64) {
-	key := r.Stage + "\x00" + r.Cell
-	i, ok := index[key]
+// addCurve appends one seed's values by position to the series labelled label.
+func addCurve(curves *[]report.Series, index map[string]int, label string, seed int64, ys []float64) {
+	i, ok := index[label]
 	if !ok {
 		i = len(*curves)
-		index[key] = i
-		*curves = append(*curves, report.Series{Label: r.Cell})
+		index[label] = i
+		*curves = append(*curves, report.Series{Label: label})
 	}
-	run := report.Run{Seed: int(r.Seed)}
+	run := report.Run{Seed: int(seed)}
 	for p, y := range ys {
 		if !math.IsNaN(y) {
 			run.X = append(run.X, float64(p))

@@ -47,10 +47,10 @@ type SweepRun struct {
 	Reused []string                // the run ids copied from the sweeps of SweepOptions.Reuse
 }
 
-// PrepareSweep plans root/sweeps/name.yaml as RunSweepWith runs it (in quick mode: the
+// prepareSweep plans root/sweeps/name.yaml as RunSweepWith runs it (in quick mode: the
 // first seed, the cuts of o.Quick, QuickOverrides and o.Quick.Set) and writes its
 // manifest and run configs into SweepDir(root, name), training nothing.
-func PrepareSweep(root, name string, o SweepOptions) (string, *experiments.Plan, error) {
+func prepareSweep(root, name string, o SweepOptions) (string, *experiments.Plan, error) {
 	sf, err := experiments.LoadSweep(filepath.Join(root, "sweeps", name+".yaml"))
 	if err != nil {
 		return "", nil, err
@@ -79,10 +79,10 @@ func PrepareSweep(root, name string, o SweepOptions) (string, *experiments.Plan,
 // RunSweepWith runs root/sweeps/name.yaml into SweepDir(root, name) as "masklab sweep"
 // does (finished runs are skipped, unfinished ones resumed), after copying in the
 // finished runs of the sweeps in o.Reuse that have the same run ids. In quick mode it
-// plans the cut sweep (PrepareSweep). It returns an error when a run failed (diverged
+// plans the cut sweep (prepareSweep). It returns an error when a run failed (diverged
 // runs are results, not errors).
 func RunSweepWith(ctx context.Context, root, name string, o SweepOptions) (SweepRun, error) {
-	dir, plan, err := PrepareSweep(root, name, o)
+	dir, plan, err := prepareSweep(root, name, o)
 	r := SweepRun{Dir: dir}
 	if err != nil {
 		return r, err
@@ -108,7 +108,7 @@ func RunSweepWith(ctx context.Context, root, name string, o SweepOptions) (Sweep
 	return r, nil
 }
 
-// ReuseRuns copies into the sweep directory dir (its manifest written: PrepareSweep,
+// ReuseRuns copies into the sweep directory dir (its manifest written: RunSweepWith,
 // "masklab sweep") every finished run of the sweep directory from whose run id (config
 // hash) is a run of dir's plan that has not finished there (runstore.CopyRun: a run
 // being trained is left alone, a failed one replaced; the copy records where it came

@@ -191,7 +191,7 @@ func TestRunSweepWithReuseAndQuickCuts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(pos) != 3 || pos[2].Label != "optim.lr=0.001" || len(pos[2].Runs[0].Y) == 0 {
+	if len(pos) != 3 || pos[2].Label != "tune: optim.lr=0.001" || len(pos[2].Runs[0].Y) == 0 {
 		t.Errorf("DocPositionLoss: %+v", pos)
 	}
 
@@ -215,8 +215,8 @@ func TestRunSweepWithReuseAndQuickCuts(t *testing.T) {
 
 	// Cuts that name what the sweep does not have are errors.
 	for _, q := range []Quick{{Stages: []string{"tune", "nope"}}, {Values: map[string][]string{"optim.lr": {"0.01", "0.5"}}}} {
-		if _, _, err := PrepareSweep(root, "staged", SweepOptions{Quick: q}); err == nil || !strings.Contains(err.Error(), "quick mode keeps") {
-			t.Errorf("PrepareSweep with %+v: error %v", q, err)
+		if _, _, err := prepareSweep(root, "staged", SweepOptions{Quick: q}); err == nil || !strings.Contains(err.Error(), "quick mode keeps") {
+			t.Errorf("prepareSweep with %+v: error %v", q, err)
 		}
 	}
 }
