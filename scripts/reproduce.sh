@@ -98,16 +98,40 @@ fi
 # nb_sweeps NOTEBOOK prints the sweeps the notebook's metadata declares (masklab.sweeps),
 # one a line; nothing when it declares none.
 nb_sweeps() {
-  /usr/bin/python3 -c 'import json, sys; print("\n".join(json.load(open(sys.argv[1])).get("metadata", {}).get("masklab", {}).get("sweeps", [])))' "$1"
+  nb_meta "$1" 'print("\n".join(m.get("sweeps", [])))'
 }
 
 # nb_trains NOTEBOOK prints "true" when the notebook trains its own sweeps (masklab.trains:
 # notebook 08, whose warm-started sweep starts from a checkpoint the notebook exports from
 # its first sweep), so they run inside the notebook, not here.
 nb_trains() {
-  /usr/bin/python3 -c 'import json, sys; print(str(json.load(open(sys.argv[1])).get("metadata", {}).get("masklab", {}).get("trains", False)).lower())' "$1"
+  nb_meta "$1" 'print(str(m.get("trains", False)).lower())'
 }
 
+# nb_meta NOTEBOOK CODE runs the Python CODE with m = the notebook's masklab metadata;
+# a notebook that is not valid JSON fails with one line naming it and the place.
+nb_meta() {
+  /usr/bin/python3 -c '
+import json, sys
+try:
+    nb = json.load(open(sys.argv[1]))
+except (OSError, ValueError) as e:
+    sys.exit("reproduce: %s: %s" % (sys.argv[1], e))
+m = nb.get("metadata", {}).get("masklab", {})
+exec(sys.argv[2])' "$1" "$2"
+}
+
+# listed NAME [ITEM...] tells whether NAME is one of the items, compared as a fixed
+# string (a file name's "." is no pattern).
+listed() {
+  local name=$1
+  shift
+  [ $# -gt 0 ] && grep -qxF -- "$name" <<<"$(printf '%s\n' "$@")"
+}
+
+# nb_sweeps and nb_trains are always captured first (declared=$(nb_sweeps ...)), never read
+# through a process substitution or inside a test: set -e stops the script when the
+# notebook's JSON does not parse, instead of reading no sweeps from it.
 sweeps=()
 self_nbs=()   # notebooks that train their own sweeps (masklab.trains)
 self_sweeps=() # and those sweeps
@@ -115,6 +139,7 @@ if [ ${#names[@]} -eq 0 ]; then
   for f in sweeps/0[0-9]-*.yaml; do [ -e "$f" ] && sweeps+=("$f"); done
   for nb in notebooks/[0-9][0-9]-*.ipynb; do
     trains=$(nb_trains "$nb")
+    declared=$(nb_sweeps "$nb")
     [ "$trains" = true ] && self_nbs+=("$nb")
     while read -r n; do
       [ -n "$n" ] || continue
@@ -123,9 +148,9 @@ if [ ${#names[@]} -eq 0 ]; then
       if [ "$trains" = true ]; then
         self_sweeps+=("$n")
       else
-        grep -qx "$f" <<<"$(printf '%s\n' "${sweeps[@]}")" || sweeps+=("$f")
+        listed "$f" ${sweeps[@]+"${sweeps[@]}"} || sweeps+=("$f")
       fi
-    done < <(nb_sweeps "$nb")
+    done <<<"$declared"
   done
 else
   for n in "${names[@]}"; do
@@ -135,13 +160,18 @@ else
     # A sweep of a notebook that trains its own: that notebook runs (all its sweeps).
     owner=""
     for nb in notebooks/[0-9][0-9]-*.ipynb; do
-      [ "$(nb_trains "$nb")" = true ] && grep -qx "$n" <<<"$(nb_sweeps "$nb")" && owner=$nb
+      trains=$(nb_trains "$nb")
+      declared=$(nb_sweeps "$nb")
+      if [ "$trains" = true ] && listed "$n" "$declared"; then
+        owner=$nb
+        owned=$declared
+      fi
     done
     if [ -z "$owner" ]; then
-      sweeps+=("$f")
-    elif ! grep -qx "$owner" <<<"$(printf '%s\n' ${self_nbs[@]+"${self_nbs[@]}"})"; then
+      listed "$f" ${sweeps[@]+"${sweeps[@]}"} || sweeps+=("$f")
+    elif ! listed "$owner" ${self_nbs[@]+"${self_nbs[@]}"}; then
       self_nbs+=("$owner")
-      while read -r m; do [ -n "$m" ] && self_sweeps+=("$m"); done < <(nb_sweeps "$owner")
+      while read -r m; do [ -n "$m" ] && self_sweeps+=("$m"); done <<<"$owned"
     fi
   done
 fi
@@ -157,7 +187,10 @@ fi
 
 if [ "$dry" = 1 ]; then
   for f in ${sweeps[@]+"${sweeps[@]}"}; do echo "sweep $f"; done
-  for nb in ${self_nbs[@]+"${self_nbs[@]}"}; do echo "notebook $nb trains its own sweeps: $(nb_sweeps "$nb" | tr '\n' ' ')"; done
+  for nb in ${self_nbs[@]+"${self_nbs[@]}"}; do
+    declared=$(nb_sweeps "$nb")
+    echo "notebook $nb trains its own sweeps: $(tr '\n' ' ' <<<"$declared")"
+  done
   exit 0
 fi
 mkdir -p "$runs" "$figs" "$results" "$root/out"
@@ -213,22 +246,22 @@ if [ "$quick" = 0 ] && [ "$notebooks" = 1 ]; then
     else
       files=(sweeps/"$nn"-*.yaml)
     fi
-    for f in "${files[@]}"; do
+    for f in ${files[@]+"${files[@]}"}; do
       [ -e "$f" ] || continue
       have=1
-      grep -qx "$f" <<<"$(printf '%s\n' "${sweeps[@]}")" || all=0
+      listed "$f" ${sweeps[@]+"${sweeps[@]}"} || all=0
     done
     [ "$have" = 1 ] && [ "$all" = 1 ] && nbs+=("$nb")
   done
   for nb in ${self_nbs[@]+"${self_nbs[@]}"}; do
-    grep -qx "$nb" <<<"$(printf '%s\n' ${nbs[@]+"${nbs[@]}"})" || nbs+=("$nb")
+    listed "$nb" ${nbs[@]+"${nbs[@]}"} || nbs+=("$nb")
   done
   if [ ${#nbs[@]} -gt 0 ]; then
     echo "=== notebooks in full mode on $runs: ${nbs[*]}"
     # A failing notebook does not stop the manifest below from being written.
     # A notebook that trains its own sweeps (08) takes hours: 6 h allowed, resumable.
     MASKLAB_QUICK=0 MASKLAB_NOTEBOOK_RUNS="$runs" MASKLAB_WORKERS="$workers" MASKLAB_NOTEBOOK_TIMEOUT=21600 \
-      scripts/test-notebooks.sh "${nbs[@]}" ||
+      scripts/test-notebooks.sh ${nbs[@]+"${nbs[@]}"} ||
       nb_failed=1
   fi
 fi
