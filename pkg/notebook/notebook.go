@@ -213,14 +213,18 @@ func SavePaperFigure(root, name string, f plots.Figure, size plots.Size) ([]stri
 }
 
 // SaveResults writes rep's tables as root/results/name.csv and name.md (the layout
-// scripts/reproduce.sh writes for every sweep) when the notebook runs in full mode, and
-// does nothing in quick mode: quick numbers never overwrite a committed result. It
-// returns the paths written.
-func SaveResults(root, name string, rep *report.Report) ([]string, error) {
+// scripts/reproduce.sh writes for every sweep), with further Markdown sections appended
+// to name.md (e.g. rep.DiffMarkdown(): the paired differences with their Student-t
+// intervals), when the notebook runs in full mode, and does nothing in quick mode:
+// quick numbers never overwrite a committed result. It returns the paths written.
+func SaveResults(root, name string, rep *report.Report, sections ...[]byte) ([]string, error) {
 	return saveFullMode(root, "results", "results", name, []string{".csv", ".md"}, func(p string) error {
 		data := rep.CSV()
 		if filepath.Ext(p) == ".md" {
 			data = rep.Markdown()
+			for _, s := range sections {
+				data = append(append(data, '\n'), s...)
+			}
 		}
 		return os.WriteFile(p, data, 0o644)
 	})

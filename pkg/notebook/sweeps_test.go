@@ -200,12 +200,12 @@ func TestRunSweepWithReuseAndQuickCuts(t *testing.T) {
 		t.Errorf("quick mode: SaveResults wrote %v, %v", paths, err)
 	}
 	t.Setenv("MASKLAB_QUICK", "0")
-	paths, err := SaveResults(root, "staged", rep)
+	paths, err := SaveResults(root, "staged", rep, []byte("## More\n"))
 	if err != nil || len(paths) != 2 {
 		t.Fatalf("full mode: SaveResults wrote %v, %v", paths, err)
 	}
 	md, err := os.ReadFile(filepath.Join(root, "results", "staged.md"))
-	if err != nil || !strings.Contains(string(md), "| stage | cell | seeds | valid_acc |") || !strings.Contains(string(md), "| wall_seconds | valid_loss_8 |") {
+	if err != nil || !strings.Contains(string(md), "| stage | cell | seeds | valid_acc |") || !strings.Contains(string(md), "| wall_seconds | valid_loss_8 |") || !strings.HasSuffix(string(md), "\n\n## More\n") {
 		t.Errorf("results/staged.md: %s, %v", md, err)
 	}
 	if _, err := SaveResults(root, "a/b", rep); err == nil {

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"fmt"
 	"math"
 	"path/filepath"
 	"slices"
@@ -270,5 +271,31 @@ func TestAddMetricRefusedWritesNothing(t *testing.T) {
 		if st := c.Final["m"]; st.N != 0 {
 			t.Errorf("cell %s has %d values of m from a refused AddMetric", c.Cell, st.N)
 		}
+	}
+}
+
+// DiffMarkdown gives each Δ with both intervals: the tables' bootstrap one and the
+// paired Student-t one (Δ valid_acc 0.05, 0.1, 0.15 over 3 seeds: mean 0.1, s 0.05,
+// t(0.975, 2) = 4.3027, so 0.1 ± 0.1242).
+func TestDiffMarkdownGivesBothIntervals(t *testing.T) {
+	rep, _ := fakeReport(t)
+	md := string(rep.DiffMarkdown())
+	var cand *Cell
+	for _, c := range rep.Cells {
+		if c.Cell != rep.Baseline {
+			cand = c
+		}
+	}
+	d := cand.Diff["valid_acc"]
+	row := "| main | masks.input=partial(2) | valid_acc | 3 | +0.1 | " + fmt.Sprintf("[%+.3g, %+.3g]", d.CILow, d.CIHigh) + " | [-0.0242, +0.224] |"
+	if !strings.Contains(md, row) || !strings.Contains(md, "Student-t 95% CI") {
+		t.Errorf("DiffMarkdown lacks %q:\n%s", row, md)
+	}
+	if strings.Contains(md, "| masks.input=none |") {
+		t.Errorf("the baseline has a row of differences with itself:\n%s", md)
+	}
+	rep.Baseline = ""
+	if md := rep.DiffMarkdown(); md != nil {
+		t.Errorf("a report without a baseline: %q, want nil", md)
 	}
 }

@@ -228,7 +228,7 @@ func (r *Report) Markdown() []byte {
 	if r.Baseline != "" {
 		fmt.Fprintf(&b, "; Δ = paired difference with the baseline `%s` [bootstrap 95%% CI]", r.Baseline)
 	}
-	b.WriteString(". The figures' bands and error bars are Student-t 95% intervals of the mean.\n\n| " + strings.Join(header, " | ") + " |\n|" + strings.Repeat(" --- |", len(header)) + "\n")
+	b.WriteString(". Figures name their interval in their titles: the report's curves and bars draw Student-t 95% intervals of the mean, bars of Δ (DiffBars) the bootstrap intervals of this table.\n\n| " + strings.Join(header, " | ") + " |\n|" + strings.Repeat(" --- |", len(header)) + "\n")
 	for _, row := range rows {
 		cells := make([]string, len(row))
 		for i, c := range row {
