@@ -198,8 +198,9 @@ bin="$root/out/reproduce-bin/masklab"
 echo "reproduce: building $bin"
 go build -o "$bin" ./cmd/masklab
 t0=$SECONDS
-# report_sweep NAME DIR writes the sweep's status, report, results/NAME.{csv,md} and
-# figures/NAME-*.{png,pdf}.
+# report_sweep NAME DIR [figures-only] writes the sweep's status, report, results/NAME.{csv,md}
+# (not with figures-only: a notebook that trains its own sweeps wrote them, with its paired
+# differences) and figures/NAME-*.{png,pdf}.
 report_sweep() {
   local name=$1 dir=$2
   # Not "| head": with pipefail, status dying of SIGPIPE on a long listing (a staged
@@ -208,8 +209,10 @@ report_sweep() {
   head -5 "$dir/status.txt"
   local rep="$dir/report"
   "$bin" report "$dir" --out "$rep" >/dev/null
-  cp "$rep/report.csv" "$results/$name.csv"
-  cp "$rep/report.md" "$results/$name.md"
+  if [ "${3:-}" != figures-only ]; then
+    cp "$rep/report.csv" "$results/$name.csv"
+    cp "$rep/report.md" "$results/$name.md"
+  fi
   for png in "$rep"/*.png; do
     fig=$(basename "$png" .png)
     cp "$png" "$figs/$name-$fig.png"
@@ -267,7 +270,7 @@ if [ "$quick" = 0 ] && [ "$notebooks" = 1 ]; then
 fi
 # The sweeps the notebooks trained themselves get the same status, report and copies.
 for n in ${self_sweeps[@]+"${self_sweeps[@]}"}; do
-  [ -e "$runs/$n/manifest.json" ] && report_sweep "$n" "$runs/$n"
+  [ -e "$runs/$n/manifest.json" ] && report_sweep "$n" "$runs/$n" figures-only
 done
 wall=$((SECONDS - t0))
 
