@@ -119,20 +119,16 @@ func EvaluateVariants(dir string, variants [][]string, metric, byPos string) ([]
 			bars = append(bars, report.BarSeries{Label: label, Values: make([][]float64, len(variants))})
 		}
 		for c, sets := range variants {
-			m, pos, err := evaluateCached(runDir, sets)
-			if err != nil {
-				return fmt.Errorf("run %s with %q: %w", r.ID, sets, err)
+			pos := ""
+			if c == 0 {
+				pos = byPos
 			}
-			v, ok := m[metric]
-			if !ok {
-				return fmt.Errorf("run %s: evaluation has no metric %q", r.ID, metric)
+			v, ys, err := evaluateMetric(r, runDir, sets, metric, pos)
+			if err != nil {
+				return err
 			}
 			bars[i].Values[c] = append(bars[i].Values[c], v)
-			if c == 0 && byPos != "" {
-				ys, ok := pos[byPos]
-				if !ok {
-					return fmt.Errorf("run %s: evaluation has no by-position metric %q", r.ID, byPos)
-				}
+			if pos != "" {
 				addCurve(&curves, curveIndex, label, r.Seed, ys)
 			}
 		}

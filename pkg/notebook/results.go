@@ -79,26 +79,38 @@ func EvaluateRuns(dir string, sets []string, metric, byPos string) (map[report.R
 	var curves []report.Series
 	index := map[string]int{}
 	err := doneRuns(dir, func(r *experiments.PlannedRun, runDir string, _ *experiments.Summary, label string) error {
-		m, pos, err := evaluateCached(runDir, sets)
+		v, ys, err := evaluateMetric(r, runDir, sets, metric, byPos)
 		if err != nil {
-			return fmt.Errorf("run %s with %q: %w", r.ID, sets, err)
-		}
-		v, ok := m[metric]
-		if !ok {
-			return fmt.Errorf("run %s: evaluation has no metric %q", r.ID, metric)
+			return err
 		}
 		values[report.RunKey{Stage: r.Stage, Cell: r.Cell, Seed: r.Seed}] = v
-		if byPos == "" {
-			return nil
+		if byPos != "" {
+			addCurve(&curves, index, label, r.Seed, ys)
 		}
-		ys, ok := pos[byPos]
-		if !ok {
-			return fmt.Errorf("run %s: evaluation has no by-position metric %q", r.ID, byPos)
-		}
-		addCurve(&curves, index, label, r.Seed, ys)
 		return nil
 	})
 	return values, curves, err
+}
+
+// evaluateMetric evaluates run r (in runDir) with the overrides sets, through the kept
+// evaluation, and returns metric's value and, when byPos is not "", that metric by position.
+func evaluateMetric(r *experiments.PlannedRun, runDir string, sets []string, metric, byPos string) (float64, []float64, error) {
+	m, pos, err := evaluateCached(runDir, sets)
+	if err != nil {
+		return 0, nil, fmt.Errorf("run %s with %q: %w", r.ID, sets, err)
+	}
+	v, ok := m[metric]
+	if !ok {
+		return 0, nil, fmt.Errorf("run %s: evaluation has no metric %q", r.ID, metric)
+	}
+	if byPos == "" {
+		return v, nil, nil
+	}
+	ys, ok := pos[byPos]
+	if !ok {
+		return 0, nil, fmt.Errorf("run %s: evaluation has no by-position metric %q", r.ID, byPos)
+	}
+	return v, ys, nil
 }
 
 // DocPositionLoss returns the final validation loss by position within the document of
