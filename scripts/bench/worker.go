@@ -421,6 +421,12 @@ type kernel struct {
 
 // kernelTimes times single Go-backend operations at the shapes of an RB-d64 step
 // (B*T = 1536 rows of width 64), to show which graph formulations are cheap.
+func decomposedSoftmax(in []*graph.Node) *graph.Node {
+	x := in[0]
+	e := graph.Exp(graph.Sub(x, graph.ReduceAndKeep(x, graph.ReduceMax, -1)))
+	return graph.Mul(e, graph.Inverse(graph.ReduceAndKeep(e, graph.ReduceSum, -1)))
+}
+
 func kernelTimes(be compute.Backend) (map[string]float64, error) {
 	G := func(f func(in []*graph.Node) *graph.Node) func(in []*graph.Node) *graph.Node { return f }
 	ks := []kernel{
@@ -461,6 +467,58 @@ func kernelTimes(be compute.Backend) (map[string]float64, error) {
 		})},
 		{"exp [64,4,24,24]", [][]int{{64, 4, 24, 24}}, G(func(in []*graph.Node) *graph.Node { return graph.Exp(in[0]) })},
 		{"softmax [64,4,24,24]", [][]int{{64, 4, 24, 24}}, G(func(in []*graph.Node) *graph.Node { return graph.Softmax(in[0], -1) })},
+		{"softmax [64,4,24,24] decomposed (max, sub, exp, sum, div)", [][]int{{64, 4, 24, 24}}, G(func(in []*graph.Node) *graph.Node {
+			x := in[0]
+			e := graph.Exp(graph.Sub(x, graph.ReduceAndKeep(x, graph.ReduceMax, -1)))
+			return graph.Div(e, graph.ReduceAndKeep(e, graph.ReduceSum, -1))
+		})},
+		{"softmax [64,4,24,24] decomposed, multiply by reciprocal", [][]int{{64, 4, 24, 24}}, G(func(in []*graph.Node) *graph.Node {
+			x := in[0]
+			e := graph.Exp(graph.Sub(x, graph.ReduceAndKeep(x, graph.ReduceMax, -1)))
+			return graph.Mul(e, graph.Inverse(graph.ReduceAndKeep(e, graph.ReduceSum, -1)))
+		})},
+		{"softmax [6144,24] (rows flattened)", [][]int{{6144, 24}}, G(func(in []*graph.Node) *graph.Node { return graph.Softmax(in[0], -1) })},
+		{"softmax [384,384] (long rows)", [][]int{{384, 384}}, G(func(in []*graph.Node) *graph.Node { return graph.Softmax(in[0], -1) })},
+		{"reducemax [64,4,24,24] axis 3", [][]int{{64, 4, 24, 24}}, G(func(in []*graph.Node) *graph.Node { return graph.ReduceMax(in[0], 3) })},
+		{"reducesum [64,4,24,24] axis 3", [][]int{{64, 4, 24, 24}}, G(func(in []*graph.Node) *graph.Node { return graph.ReduceSum(in[0], 3) })},
+		{"transpose [1536,64,1] perm 1,0,2 (2-D transpose as the head-split kernel)", [][]int{{1536, 64}}, G(func(in []*graph.Node) *graph.Node {
+			return graph.Reshape(graph.TransposeAllAxes(graph.Reshape(in[0], 1536, 64, 1), 1, 0, 2), 64, 1536)
+		})},
+		{"transpose [64,4,24,24] perm 0,1,3,2", [][]int{{64, 4, 24, 24}}, G(func(in []*graph.Node) *graph.Node { return graph.TransposeAllAxes(in[0], 0, 1, 3, 2) })},
+		{"reducemax [64,4,24,24] axis 2 (middle axis)", [][]int{{64, 4, 24, 24}}, G(func(in []*graph.Node) *graph.Node { return graph.ReduceMax(in[0], 2) })},
+		{"reducemax [6144,2,12] axis 1 then axis 1", [][]int{{6144, 24}}, G(func(in []*graph.Node) *graph.Node {
+			return graph.ReduceMax(graph.ReduceMax(graph.Reshape(in[0], 6144, 2, 12), 1), 1)
+		})},
+		{"reducemax all [64,4,24,24]", [][]int{{64, 4, 24, 24}}, G(func(in []*graph.Node) *graph.Node { return graph.ReduceAllMax(in[0]) })},
+		{"softmax [64,4,24,24] axis 2 (strided rows)", [][]int{{64, 4, 24, 24}}, G(func(in []*graph.Node) *graph.Node { return graph.Softmax(in[0], 2) })},
+		{"max [6144,12] [6144,12] elementwise", [][]int{{6144, 12}, {6144, 12}}, G(func(in []*graph.Node) *graph.Node { return graph.Max(in[0], in[1]) })},
+		{"sub [64,4,24,24]-[64,4,24,1] bcast", [][]int{{64, 4, 24, 24}, {64, 4, 24, 1}}, G(func(in []*graph.Node) *graph.Node { return graph.Sub(in[0], in[1]) })},
+		{"mul [64,4,24,24]*[64,4,24,24]", [][]int{{64, 4, 24, 24}, {64, 4, 24, 24}}, G(func(in []*graph.Node) *graph.Node { return graph.Mul(in[0], in[1]) })},
+		{"mul [64,4,24,24]*[64,1,24,24] bcast heads", [][]int{{64, 4, 24, 24}, {64, 1, 24, 24}}, G(func(in []*graph.Node) *graph.Node { return graph.Mul(in[0], in[1]) })},
+		{"softmax [6144,24] fused", [][]int{{6144, 24}}, G(func(in []*graph.Node) *graph.Node { return graph.Softmax(in[0], -1) })},
+		{"softmax [6144,24] decomposed", [][]int{{6144, 24}}, G(decomposedSoftmax)},
+		{"softmax [2304,64] fused", [][]int{{2304, 64}}, G(func(in []*graph.Node) *graph.Node { return graph.Softmax(in[0], -1) })},
+		{"softmax [2304,64] decomposed", [][]int{{2304, 64}}, G(decomposedSoftmax)},
+		{"softmax [1152,128] fused", [][]int{{1152, 128}}, G(func(in []*graph.Node) *graph.Node { return graph.Softmax(in[0], -1) })},
+		{"softmax [1152,128] decomposed", [][]int{{1152, 128}}, G(decomposedSoftmax)},
+		{"softmax [576,256] fused", [][]int{{576, 256}}, G(func(in []*graph.Node) *graph.Node { return graph.Softmax(in[0], -1) })},
+		{"softmax [576,256] decomposed", [][]int{{576, 256}}, G(decomposedSoftmax)},
+		{"add [64,4,24,24]+[64,1,24,24] bcast heads (mask bias)", [][]int{{64, 4, 24, 24}, {64, 1, 24, 24}}, G(func(in []*graph.Node) *graph.Node { return graph.Add(in[0], in[1]) })},
+		{"add [64,4,24,24]+[64,4,24,24]", [][]int{{64, 4, 24, 24}, {64, 4, 24, 24}}, G(func(in []*graph.Node) *graph.Node { return graph.Add(in[0], in[1]) })},
+		{"mul [64,4,24,24]*[64,1,24,1] bcast (row indicator)", [][]int{{64, 4, 24, 24}, {64, 1, 24, 1}}, G(func(in []*graph.Node) *graph.Node { return graph.Mul(in[0], in[1]) })},
+		{"mul [64,4,24,24]*[64,4,24,1] bcast", [][]int{{64, 4, 24, 24}, {64, 4, 24, 1}}, G(func(in []*graph.Node) *graph.Node { return graph.Mul(in[0], in[1]) })},
+		{"transpose [256,24,24] last two axes as [256,24,24,1] perm 0,2,1,3", [][]int{{256, 24, 24}}, G(func(in []*graph.Node) *graph.Node {
+			return graph.Reshape(graph.TransposeAllAxes(graph.Reshape(in[0], 256, 24, 24, 1), 0, 2, 1, 3), 256, 24, 24)
+		})},
+		{"transpose [256,24,24] perm 0,2,1", [][]int{{256, 24, 24}}, G(func(in []*graph.Node) *graph.Node { return graph.TransposeAllAxes(in[0], 0, 2, 1) })},
+		{"transpose [1536,256] as [1536,256,1] perm 1,0,2", [][]int{{1536, 256}}, G(func(in []*graph.Node) *graph.Node {
+			return graph.Reshape(graph.TransposeAllAxes(graph.Reshape(in[0], 1536, 256, 1), 1, 0, 2), 256, 1536)
+		})},
+		{"transpose [1536,256]", [][]int{{1536, 256}}, G(func(in []*graph.Node) *graph.Node { return graph.TransposeAllAxes(in[0], 1, 0) })},
+		{"reducesum [1536,256] axis 0", [][]int{{1536, 256}}, G(func(in []*graph.Node) *graph.Node { return graph.ReduceSum(in[0], 0) })},
+		{"ones[1,1536] x [1536,256]", [][]int{{1, 1536}, {1536, 256}}, G(func(in []*graph.Node) *graph.Node {
+			return graph.DotGeneral(in[0], []int{1}, nil, in[1], []int{0}, nil)
+		})},
 		{"concat [1536,64]x3 axis 1", [][]int{{1536, 64}}, G(func(in []*graph.Node) *graph.Node {
 			return graph.Concatenate([]*graph.Node{in[0], in[0], in[0]}, 1)
 		})},

@@ -92,10 +92,7 @@ func Attend(q, k, v *graph.Node, scale float64, mod func(*graph.Node) *graph.Nod
 			scores = graph.Add(scores, b)
 		}
 	}
-	weights = Softmax(scores)
-	if rowValid != nil {
-		weights = graph.Mul(weights, rowValid)
-	}
+	weights = maskedSoftmax(scores, rowValid)
 	w := weights
 	if dropout != nil {
 		w = dropout(w)
