@@ -313,6 +313,10 @@ func orchestrate(o options, stdout, stderr io.Writer) error {
 			torch = nil
 		} else {
 			defer torch.close()
+			fmt.Fprintf(stdout, "pytorch reference: %s BLAS, OPENBLAS_CORETYPE=%s\n", torch.blas, torch.coretype)
+			if !strings.HasPrefix(torch.blas, "openblas-") {
+				fmt.Fprintf(stdout, "warning: PyTorch runs on %s BLAS; install libopenblas0-openmp, or the comparison means nothing\n", torch.blas)
+			}
 		}
 	}
 	report := map[string]any{"started": t0.UTC().Format(time.RFC3339)}
