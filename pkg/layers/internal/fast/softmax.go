@@ -31,15 +31,27 @@ func Softmax(x *graph.Node) *graph.Node { return maskedSoftmax(x, nil) }
 // form. A fully masked row (every score near −1e9) gets uniform weights before rowValid,
 // as with graph.Softmax. Half-precision scores (float16, bfloat16) are softmaxed in
 // float32 and rounded once, as mixed-precision attention kernels do.
-func maskedSoftmax(x, rowValid *graph.Node) *graph.Node {
+func maskedSoftmax(x, rowValid *graph.Node) *graph.Node { return maskedSoftmaxStable(x, rowValid, nil) }
+
+// maskedSoftmaxStable is maskedSoftmax with the rows' maxima given ([..., 1]; nil: the
+// maxima of x's rows). Any stabiliser within a few units of the true row maximum gives the
+// same softmax (up to rounding): Attend passes maxima computed more cheaply on the Go
+// backend (rowMaxFromKeys).
+func maskedSoftmaxStable(x, rowValid, rowMax *graph.Node) *graph.Node {
 	if dt := x.DType(); dt == dtypes.Float16 || dt == dtypes.BFloat16 {
 		if rowValid != nil {
 			rowValid = graph.ConvertDType(rowValid, dtypes.Float32)
 		}
-		return graph.ConvertDType(maskedSoftmax(graph.ConvertDType(x, dtypes.Float32), rowValid), dt)
+		if rowMax != nil {
+			rowMax = graph.ConvertDType(rowMax, dtypes.Float32)
+		}
+		return graph.ConvertDType(maskedSoftmaxStable(graph.ConvertDType(x, dtypes.Float32), rowValid, rowMax), dt)
 	}
 	xs := graph.StopGradient(x)
-	e := graph.Exp(graph.Sub(xs, graph.ReduceAndKeep(xs, graph.ReduceMax, -1)))
+	if rowMax == nil {
+		rowMax = graph.ReduceAndKeep(xs, graph.ReduceMax, -1)
+	}
+	e := graph.Exp(graph.Sub(xs, graph.StopGradient(rowMax)))
 	inv := graph.Inverse(graph.ReduceAndKeep(e, graph.ReduceSum, -1))
 	if rowValid != nil {
 		inv = graph.Mul(inv, graph.StopGradient(rowValid))

@@ -61,3 +61,69 @@ func TestSoftmaxMatchesGoMLX(t *testing.T) {
 		}
 	}
 }
+
+// Attend gives the same weights, outputs and gradients whether the softmax's row maxima
+// come from the transposed scores (RowMaxFromKeys) or from the scores' rows, and the same
+// as the stock GoMLX path (Plain), with masked keys, a fully masked row and scores large
+// enough (±60) that a wrong stabiliser would overflow or underflow.
+func TestAttendRowMaxFromKeys(t *testing.T) {
+	const B, L, H, dh = 2, 9, 3, 4
+	build := func(rowMaxFromKeys, plain bool) []float32 {
+		oldR, oldP := RowMaxFromKeys, Plain
+		RowMaxFromKeys, Plain = rowMaxFromKeys, plain
+		defer func() { RowMaxFromKeys, Plain = oldR, oldP }()
+		ex, err := graph.NewExec(backend.Must(), func(q, k, v, bias, valid *graph.Node) []*graph.Node {
+			out, w := Attend(q, k, v, 0.5, nil, []*graph.Node{bias}, valid, nil)
+			loss := graph.ReduceAllSum(graph.Mul(out, graph.Sin(out)))
+			g := graph.Gradient(loss, q, k, v)
+			return []*graph.Node{out, w, g[0], g[1], g[2]}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := B * L * H * dh
+		q, k, v := make([]float64, n), make([]float64, n), make([]float64, n)
+		for i := range q {
+			q[i] = math.Sin(float64(i)*0.37) * 6
+			k[i] = math.Cos(float64(i)*0.53) * 5
+			v[i] = math.Sin(float64(i) * 1.3)
+		}
+		bias := make([]float64, B*L*L)
+		valid := make([]float64, B*L)
+		for b := range B {
+			for i := range L {
+				valid[b*L+i] = 1
+				for j := range L {
+					if j > i || (b == 1 && i == 3) { // causal, and row 3 of batch 1 fully masked
+						bias[(b*L+i)*L+j] = -1e9
+					}
+				}
+				if b == 1 && i == 3 {
+					valid[b*L+i] = 0
+				}
+			}
+		}
+		out, err := ex.Exec(tensorOf(q, B, L, H, dh), tensorOf(k, B, L, H, dh), tensorOf(v, B, L, H, dh),
+			tensorOf(bias, B, 1, L, L), tensorOf(valid, B, 1, L, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var all []float32
+		for _, o := range out {
+			all = append(all, flat32(t, o)...)
+		}
+		return all
+	}
+	fromKeys, fromRows, plain := build(true, false), build(false, false), build(false, true)
+	for i := range fromKeys {
+		for _, other := range []struct {
+			name string
+			x    []float32
+		}{{"row maxima", fromRows}, {"stock GoMLX", plain}} {
+			a, b := float64(fromKeys[i]), float64(other.x[i])
+			if math.IsNaN(a) || math.Abs(a-b) > 1e-4*max(1, math.Abs(b)) {
+				t.Fatalf("value %d: %g with maxima from the keys, %g with %s", i, a, b, other.name)
+			}
+		}
+	}
+}
