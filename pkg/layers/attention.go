@@ -34,6 +34,51 @@ type Mask struct {
 	Allowed  *graph.Node // bool [B,1|H,Q,K]
 	bias     *graph.Node // float32 [B,1|H,Q,K]: 0 where allowed, maskedScore where not
 	rowValid *graph.Node // float32 [B,1|H,Q,1]: 1 where the query row allows some key
+	// heads caches forHeads's results by dtype and head count, so layers of the same
+	// width share one broadcast.
+	heads map[headsKey]*maskHeads
+}
+
+type headsKey struct {
+	dt dtypes.DType
+	h  int
+}
+
+type maskHeads struct {
+	bias, rowValid, biasT *graph.Node
+}
+
+// forHeads returns the mask's bias and row indicator for scores of dtype dt with h heads,
+// broadcast over the heads once for every layer that asks ([B,h,Q,K], [B,h,Q,1]), and the
+// bias's transpose [B,h,K,Q] on demand (fast.Bias.T). The Go backend adds a [B,1,Q,K]
+// operand to [B,h,Q,K] scores through its generic broadcast, 4x slower than a same-shape
+// addition (docs/performance.md, kernel table), and every layer did that twice a step.
+func (m *Mask) forHeads(dt dtypes.DType, h int) (fast.Bias, *graph.Node) {
+	bias, rowValid := m.inDType(dt)
+	if bias.Shape().Dim(1) != 1 || h == 1 {
+		return fast.Bias{X: bias}, rowValid
+	}
+	key := headsKey{dt, h}
+	c := m.heads[key]
+	if c == nil {
+		d := bias.Shape().Dimensions
+		c = &maskHeads{
+			bias:     graph.BroadcastToDims(bias, d[0], h, d[2], d[3]),
+			rowValid: graph.BroadcastToDims(rowValid, d[0], h, d[2], 1),
+		}
+		if m.heads == nil {
+			m.heads = map[headsKey]*maskHeads{}
+		}
+		m.heads[key] = c
+	}
+	t := func() *graph.Node {
+		if c.biasT == nil {
+			d := bias.Shape().Dimensions
+			c.biasT = graph.BroadcastToDims(graph.TransposeAllAxes(bias, 0, 1, 3, 2), d[0], h, d[3], d[2])
+		}
+		return c.biasT
+	}
+	return fast.Bias{X: c.bias, T: t}, c.rowValid
 }
 
 // PrepareMask converts a bool mask [B,1|H,Q,K] into the additive bias and row
@@ -300,14 +345,14 @@ func (b *AttentionBuilder) attend(scope *model.Scope, q, k, v *graph.Node, wantW
 	if b.fusion && !wantWeights && !dropoutActive && b.score == nil && (hasFusedAttention(g) || forceCore) {
 		return b.attendFused(q, k, v, scale), nil
 	}
-	var biases []*graph.Node
+	var biases []fast.Bias
 	var rowValid *graph.Node
 	if b.mask != nil {
-		var bias *graph.Node
-		bias, rowValid = b.mask.inDType(q.DType())
+		var bias fast.Bias
+		bias, rowValid = b.mask.forHeads(q.DType(), q.Shape().Dim(2))
 		biases = append(biases, bias)
 	}
-	biases = append(biases, b.bias)
+	biases = append(biases, fast.Bias{X: b.bias})
 	return fast.Attend(q, k, v, scale, b.score, biases, rowValid, b.dropoutFn(scope))
 }
 

@@ -66,7 +66,7 @@ func LinearT(x, table, b *graph.Node) *graph.Node {
 // rowValid [B,1|H,Q,1] zeroes the rows of queries that may attend nowhere (nil: none),
 // and dropout, when not nil, is applied to the weights that multiply v. The returned
 // weights are before dropout.
-func Attend(q, k, v *graph.Node, scale float64, mod func(*graph.Node) *graph.Node, biases []*graph.Node, rowValid *graph.Node, dropout func(*graph.Node) *graph.Node) (out, weights *graph.Node) {
+func Attend(q, k, v *graph.Node, scale float64, mod func(*graph.Node) *graph.Node, biases []Bias, rowValid *graph.Node, dropout func(*graph.Node) *graph.Node) (out, weights *graph.Node) {
 	B, Q, H, dh := q.Shape().Dim(0), q.Shape().Dim(1), q.Shape().Dim(2), q.Shape().Dim(3)
 	q = graph.MulScalar(q, scale)
 	// scores [B,H,Q,K]. Head-major [B,H,L,dh] operands put the batch axes (B,H) first,
@@ -88,8 +88,8 @@ func Attend(q, k, v *graph.Node, scale float64, mod func(*graph.Node) *graph.Nod
 		scores = mod(scores)
 	}
 	for _, b := range biases {
-		if b != nil {
-			scores = graph.Add(scores, b)
+		if b.X != nil {
+			scores = graph.Add(scores, b.X)
 		}
 	}
 	var rowMax *graph.Node
@@ -114,6 +114,15 @@ func Attend(q, k, v *graph.Node, scale float64, mod func(*graph.Node) *graph.Nod
 	return graph.Reshape(o, B, Q, H*dh), weights
 }
 
+// Bias is an additive attention bias X, broadcastable to [B,H,Q,K]; T, when not nil,
+// returns X with its last two axes swapped (broadcastable to [B,H,K,Q]), for callers that
+// can build it once for several layers (layers.Mask). Attend calls T only on the path that
+// needs it (rowMaxFromKeys) and transposes X itself when T is nil.
+type Bias struct {
+	X *graph.Node
+	T func() *graph.Node
+}
+
 // RowMaxFromKeys makes Attend take the softmax's row maxima from the scores computed in
 // [B,H,K,Q] order (rowMaxFromKeys); false takes them from the scores' last axis.
 // Benchmarks compare both.
@@ -130,16 +139,19 @@ var RowMaxFromKeys = true
 // The maxima only stabilise the softmax, whose value does not depend on them: that they
 // come from the same dot products summed in another order does not matter. q and k are
 // head-major [B,H,L,dh], q already scaled; no gradient flows through here.
-func rowMaxFromKeys(q, k *graph.Node, biases []*graph.Node) *graph.Node {
+func rowMaxFromKeys(q, k *graph.Node, biases []Bias) *graph.Node {
 	for _, b := range biases {
-		if b != nil && b.Rank() != 4 {
+		if b.X != nil && b.X.Rank() != 4 {
 			return nil
 		}
 	}
 	st := matmul(graph.StopGradient(k), graph.StopGradient(q), 2, true) // [B,H,K,Q]
 	for _, b := range biases {
-		if b != nil {
-			st = graph.Add(st, graph.TransposeAllAxes(graph.StopGradient(b), 0, 1, 3, 2))
+		switch {
+		case b.T != nil:
+			st = graph.Add(st, graph.StopGradient(b.T()))
+		case b.X != nil:
+			st = graph.Add(st, graph.TransposeAllAxes(graph.StopGradient(b.X), 0, 1, 3, 2))
 		}
 	}
 	m := graph.ReduceMax(st, 2) // [B,H,Q]

@@ -68,12 +68,18 @@ func TestSoftmaxMatchesGoMLX(t *testing.T) {
 // enough (±60) that a wrong stabiliser would overflow or underflow.
 func TestAttendRowMaxFromKeys(t *testing.T) {
 	const B, L, H, dh = 2, 9, 3, 4
-	build := func(rowMaxFromKeys, plain bool) []float32 {
+	build := func(rowMaxFromKeys, plain, giveT bool) []float32 {
 		oldR, oldP := RowMaxFromKeys, Plain
 		RowMaxFromKeys, Plain = rowMaxFromKeys, plain
 		defer func() { RowMaxFromKeys, Plain = oldR, oldP }()
 		ex, err := graph.NewExec(backend.Must(), func(q, k, v, bias, valid *graph.Node) []*graph.Node {
-			out, w := Attend(q, k, v, 0.5, nil, []*graph.Node{bias}, valid, nil)
+			b := Bias{X: bias}
+			if giveT { // the caller's transpose, broadcast over the heads as layers.Mask does
+				b.T = func() *graph.Node {
+					return graph.BroadcastToDims(graph.TransposeAllAxes(bias, 0, 1, 3, 2), B, H, L, L)
+				}
+			}
+			out, w := Attend(q, k, v, 0.5, nil, []Bias{b}, valid, nil)
 			loss := graph.ReduceAllSum(graph.Mul(out, graph.Sin(out)))
 			g := graph.Gradient(loss, q, k, v)
 			return []*graph.Node{out, w, g[0], g[1], g[2]}
@@ -114,12 +120,12 @@ func TestAttendRowMaxFromKeys(t *testing.T) {
 		}
 		return all
 	}
-	fromKeys, fromRows, plain := build(true, false), build(false, false), build(false, true)
+	fromKeys, fromRows, plain, withT := build(true, false, false), build(false, false, false), build(false, true, false), build(true, false, true)
 	for i := range fromKeys {
 		for _, other := range []struct {
 			name string
 			x    []float32
-		}{{"row maxima", fromRows}, {"stock GoMLX", plain}} {
+		}{{"row maxima", fromRows}, {"stock GoMLX", plain}, {"the caller's transposed bias", withT}} {
 			a, b := float64(fromKeys[i]), float64(other.x[i])
 			if math.IsNaN(a) || math.Abs(a-b) > 1e-4*max(1, math.Abs(b)) {
 				t.Fatalf("value %d: %g with maxima from the keys, %g with %s", i, a, b, other.name)
