@@ -21,10 +21,10 @@ import (
 //
 // and the gradient of a bias added by broadcasting is summed here as one leading-axis
 // reduction over [R,N] (with GoMLX v0.28.2 a generic reduction over (batch, time) was
-// 14x slower than a ones-vector matmul, which this file used until compute v0.1.14's SIMD
-// reductions made the plain sum 15x faster than the matmul: docs/performance.md). GoMLX has no public way to give one node its own
-// multi-input gradient (graph.IdentityWithCustomGradient is per input and keeps its
-// shape), so the nodes built here are remembered (weakly) and graph.VJPRegistration's
+// 14x slower than a ones-vector matmul, which this file used until compute v0.1.14's
+// SIMD reductions made the plain sum 15x faster than the matmul: docs/performance.md).
+// GoMLX has no public way to give one node its own multi-input gradient
+// (graph.IdentityWithCustomGradient is per input and keeps its shape), so the nodes built here are remembered (weakly) and graph.VJPRegistration's
 // entries for DotGeneral and Add are wrapped: a remembered node gets the gradient below,
 // every other node GoMLX's own, unchanged. The values are the same sums in another
 // order (tested against GoMLX's gradients).
