@@ -39,6 +39,12 @@ type Mask struct {
 	heads map[headsKey]*maskHeads
 }
 
+// maxHeadBroadcast bounds the elements of a bias that forHeads broadcasts over the heads
+// (16 MB of float32): above it the [B,H,Q,K] copy would cost a score tensor's memory
+// (268 MB for one 4,096-token row with 4 heads), and long rows take the block-sparse path
+// where they can anyway.
+const maxHeadBroadcast = 1 << 22
+
 type headsKey struct {
 	dt dtypes.DType
 	h  int
@@ -55,7 +61,7 @@ type maskHeads struct {
 // addition (docs/performance.md, kernel table), and every layer did that twice a step.
 func (m *Mask) forHeads(dt dtypes.DType, h int) (fast.Bias, *graph.Node) {
 	bias, rowValid := m.inDType(dt)
-	if bias.Shape().Dim(1) != 1 || h == 1 {
+	if d := bias.Shape().Dimensions; d[1] != 1 || h == 1 || d[0]*h*d[2]*d[3] > maxHeadBroadcast {
 		return fast.Bias{X: bias}, rowValid
 	}
 	key := headsKey{dt, h}
