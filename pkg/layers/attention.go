@@ -51,6 +51,7 @@ type headsKey struct {
 }
 
 type maskHeads struct {
+	base                  *graph.Node // the bias in the dtype, before the broadcast
 	bias, rowValid, biasT *graph.Node
 }
 
@@ -60,15 +61,17 @@ type maskHeads struct {
 // operand to [B,h,Q,K] scores through its generic broadcast, 4x slower than a same-shape
 // addition (docs/performance.md, kernel table), and every layer did that twice a step.
 func (m *Mask) forHeads(dt dtypes.DType, h int) (fast.Bias, *graph.Node) {
-	bias, rowValid := m.inDType(dt)
-	if d := bias.Shape().Dimensions; d[1] != 1 || h == 1 || d[0]*h*d[2]*d[3] > maxHeadBroadcast {
+	d := m.bias.Shape().Dimensions
+	if d[1] != 1 || h == 1 || d[0]*h*d[2]*d[3] > maxHeadBroadcast {
+		bias, rowValid := m.inDType(dt)
 		return fast.Bias{X: bias}, rowValid
 	}
 	key := headsKey{dt, h}
 	c := m.heads[key]
 	if c == nil {
-		d := bias.Shape().Dimensions
+		bias, rowValid := m.inDType(dt)
 		c = &maskHeads{
+			base:     bias,
 			bias:     graph.BroadcastToDims(bias, d[0], h, d[2], d[3]),
 			rowValid: graph.BroadcastToDims(rowValid, d[0], h, d[2], 1),
 		}
@@ -79,8 +82,7 @@ func (m *Mask) forHeads(dt dtypes.DType, h int) (fast.Bias, *graph.Node) {
 	}
 	t := func() *graph.Node {
 		if c.biasT == nil {
-			d := bias.Shape().Dimensions
-			c.biasT = graph.BroadcastToDims(graph.TransposeAllAxes(bias, 0, 1, 3, 2), d[0], h, d[3], d[2])
+			c.biasT = graph.BroadcastToDims(graph.TransposeAllAxes(c.base, 0, 1, 3, 2), d[0], h, d[3], d[2])
 		}
 		return c.biasT
 	}

@@ -125,7 +125,7 @@ type Bias struct {
 
 // RowMaxFromKeys makes Attend take the softmax's row maxima from the scores computed in
 // [B,H,K,Q] order (rowMaxFromKeys); false takes them from the scores' last axis.
-// Benchmarks compare both.
+// TestAttendRowMaxFromKeys compares both.
 var RowMaxFromKeys = true
 
 // rowMaxFromKeys returns the maxima over keys of the biased scores, [B,H,Q,1], computed
