@@ -118,7 +118,8 @@ type session struct {
 	trainV      []*model.Variable
 	trainScales []float64 // the learning-rate scale of each of trainV (nil: 1)
 	byPos       map[string][]float64
-	decoder     *layers.Greedy // greedy decoding, compiled on first use
+	decoder     *layers.Greedy    // greedy decoding of corrupted inputs, compiled on first use
+	generator   *layers.Generator // greedy decoding of uncorrupted inputs (key/value cache), made on first use
 }
 
 func newSession(su *setup, be compute.Backend) (*session, error) {
