@@ -5,6 +5,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"sort"
 	"strings"
 
 	"github.com/masklab/masklab/pkg/plots"
@@ -263,6 +264,67 @@ func PairedSeries(series []Series, ref Series) []Series {
 		}
 	}
 	return out
+}
+
+// BinnedBars averages each run of each series over x ranges, for a bar figure of a
+// by-position curve too noisy to read point by point (the loss at each character of a
+// poem, or its paired difference from PairedSeries). Bin b is [edges[b], edges[b+1]);
+// a run's value there is the plain mean of its finite y at the x in the bin (each x
+// counts once, however many tokens the point averaged), and Values[b] holds one value
+// per run that logged an x there (a run without one is left out of that bin). The
+// labels name the bins: "4-7" when the edges are integers (positions 4 to 7), else
+// "[a, b)". Give the bars to BarStats for means and intervals.
+func BinnedBars(series []Series, edges []float64) (labels []string, bars []BarSeries, err error) {
+	if len(edges) < 2 {
+		return nil, nil, fmt.Errorf("bins need at least 2 edges, got %v", edges)
+	}
+	integral := true
+	for i, e := range edges {
+		if math.IsNaN(e) || math.IsInf(e, 0) || (i > 0 && e <= edges[i-1]) {
+			return nil, nil, fmt.Errorf("bin edges must be finite and increasing, got %v", edges)
+		}
+		integral = integral && e == math.Trunc(e)
+	}
+	for b := range len(edges) - 1 {
+		lo, hi := edges[b], edges[b+1]
+		switch {
+		case integral && hi-lo == 1:
+			labels = append(labels, fmt.Sprintf("%g", lo))
+		case integral:
+			labels = append(labels, fmt.Sprintf("%g-%g", lo, hi-1))
+		default:
+			labels = append(labels, fmt.Sprintf("[%g, %g)", lo, hi))
+		}
+	}
+	for _, s := range series {
+		bs := BarSeries{Label: s.Label, Values: make([][]float64, len(edges)-1)}
+		for _, run := range s.Runs {
+			if len(run.X) != len(run.Y) {
+				return nil, nil, fmt.Errorf("series %q, seed %d: %d x values but %d y values", s.Label, run.Seed, len(run.X), len(run.Y))
+			}
+			sum := make([]float64, len(edges)-1)
+			n := make([]int, len(edges)-1)
+			for i, x := range run.X {
+				b := sort.SearchFloat64s(edges, x)
+				if b < len(edges) && edges[b] == x {
+					b++ // x equal to an edge opens that bin
+				}
+				b--
+				if b < 0 || b >= len(edges)-1 || math.IsNaN(run.Y[i]) || math.IsInf(run.Y[i], 0) {
+					continue
+				}
+				sum[b] += run.Y[i]
+				n[b]++
+			}
+			for b := range sum {
+				if n[b] > 0 {
+					bs.Values[b] = append(bs.Values[b], sum[b]/float64(n[b]))
+				}
+			}
+		}
+		bars = append(bars, bs)
+	}
+	return labels, bars, nil
 }
 
 // SpansOrders reports whether the curves' means span at least a factor of ten (the

@@ -299,3 +299,36 @@ func TestDiffMarkdownGivesBothIntervals(t *testing.T) {
 		t.Errorf("a report without a baseline: %q, want nil", md)
 	}
 }
+
+// BinnedBars: each run's plain mean over the x in each [lo, hi) range, a run without
+// points in a bin left out of it, NaN ignored, integer edges labelled as ranges.
+func TestBinnedBars(t *testing.T) {
+	s := Series{Label: "Δ", Runs: []Run{
+		{Seed: 1, X: []float64{0, 1, 2, 3, 4, 9}, Y: []float64{-4, -2, -1, -3, math.NaN(), 7}},
+		{Seed: 2, X: []float64{0, 1}, Y: []float64{-2, 0}},
+	}}
+	labels, bars, err := BinnedBars([]Series{s}, []float64{0, 1, 4, 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(labels, []string{"0", "1-3", "4-7"}) {
+		t.Errorf("labels %q", labels)
+	}
+	if len(bars) != 1 || bars[0].Label != "Δ" || len(bars[0].Values) != 3 {
+		t.Fatalf("bars %+v", bars)
+	}
+	want := [][]float64{{-4, -2}, {-2, 0}, nil}
+	for b, w := range want {
+		if !slices.Equal(bars[0].Values[b], w) {
+			t.Errorf("bin %s: %v, want %v (x 9 is past the last edge, x 4 is NaN)", labels[b], bars[0].Values[b], w)
+		}
+	}
+	if l, _, err := BinnedBars(nil, []float64{0, 0.5, 2}); err != nil || !slices.Equal(l, []string{"[0, 0.5)", "[0.5, 2)"}) {
+		t.Errorf("fractional edges: %q, %v", l, err)
+	}
+	for _, bad := range [][]float64{{0}, {0, 0}, {2, 1}, {0, math.Inf(1)}} {
+		if _, _, err := BinnedBars([]Series{s}, bad); err == nil {
+			t.Errorf("edges %v accepted", bad)
+		}
+	}
+}
