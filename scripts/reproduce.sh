@@ -5,7 +5,8 @@
 #   figures/NAME-curves.{png,pdf}, figures/NAME-bars.{png,pdf}  (per stage for staged sweeps)
 #   results/NAME.csv, results/NAME.md                          (per-cell statistics over seeds)
 #   figures/MANIFEST.md   each figure with its sweep file, config hashes (run ids), the
-#                         masklab commit, GoMLX version and backend
+#                         masklab commit, GoMLX version and backend (the rows of the
+#                         sweeps run now; the other rows stay as they were)
 #
 # The sweeps: sweeps/0N-*.yaml (notebooks 02-07), then the sweeps that later notebooks
 # declare in their metadata (masklab.sweeps: notebook 09 poetry-packing, notebook 10
@@ -276,7 +277,11 @@ wall=$((SECONDS - t0))
 
 mode="full mode"
 [ "$quick" = 1 ] && mode="quick mode: every run cut to 20 steps, a pipeline test, not results"
-/usr/bin/python3 scripts/reproduce-manifest.py "$runs" "$figs" "$mode"
+# Only the sweeps run now get new rows; the manifest keeps every other row as it was.
+ran=()
+for s in ${sweeps[@]+"${sweeps[@]}"}; do ran+=("$(basename "$s" .yaml)"); done
+ran+=(${self_sweeps[@]+"${self_sweeps[@]}"})
+/usr/bin/python3 scripts/reproduce-manifest.py "$runs" "$figs" "$mode" ${ran[@]+"${ran[@]}"}
 echo "reproduce: ${#sweeps[@]} sweep(s) in ${wall}s; figures in $figs, tables in $results, manifest $figs/MANIFEST.md"
 if [ "$nb_failed" = 1 ]; then
   echo "reproduce: a notebook failed (see its report above); the sweeps' figures and tables were written" >&2
