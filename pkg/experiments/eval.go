@@ -40,6 +40,9 @@ func (s *session) evaluate(split string, step int) (map[string]float64, error) {
 	docLoss := make([]float64, su.T)
 	docN := make([]float64, su.T)
 	for i := 0; i < nb; i++ {
+		if err := s.stopped(); err != nil {
+			return nil, err
+		}
 		b, err := su.task.Batch(split, B, evalSeed, i, su.bopts)
 		if err != nil {
 			return nil, err
@@ -137,6 +140,9 @@ func (s *session) greedyMetrics(split string, step int) (exact, cer float64, err
 	limit := su.cfg.Eval.GreedyExamples
 	var nEx, nExact, errChars, refChars float64
 	for i := 0; nEx < float64(limit); i++ {
+		if err := s.stopped(); err != nil {
+			return 0, 0, err
+		}
 		b, err := su.task.Batch(split, B, evalSeed, i, opts)
 		if err != nil {
 			return 0, 0, err

@@ -2,6 +2,7 @@ package experiments
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -76,5 +77,30 @@ func TestGreedyEvalCacheMatchesRecomputing(t *testing.T) {
 			}
 			t.Logf("%d rows, %d distinct tokens, %d distinct outputs", len(got), len(distinct), len(outputs))
 		})
+	}
+}
+
+// A cancelled context stops an evaluation at its next batch (Ctrl-C or SIGTERM during a
+// long greedy evaluation), with an error that says so; without one it runs.
+func TestEvaluateStopsWhenCancelled(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "run")
+	if _, err := TrainRun(context.Background(), tinyConfig(t, "train.steps=2", "train.checkpoint_every=2"), dir, TrainOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := LoadRun(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.sess.evaluate("valid", 2); err != nil {
+		t.Fatalf("evaluation without a context: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	l.sess.ctx = ctx
+	if _, err := l.sess.evaluate("valid", 2); !errors.Is(err, context.Canceled) {
+		t.Fatalf("evaluation with a cancelled context returned %v, want context.Canceled", err)
+	}
+	if _, _, err := l.sess.greedyMetrics("valid", 2); !errors.Is(err, context.Canceled) {
+		t.Fatalf("greedy decoding with a cancelled context returned %v, want context.Canceled", err)
 	}
 }

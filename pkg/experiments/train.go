@@ -120,6 +120,17 @@ type session struct {
 	byPos       map[string][]float64
 	decoder     *layers.Greedy    // greedy decoding of corrupted inputs, compiled on first use
 	generator   *layers.Generator // greedy decoding of uncorrupted inputs (key/value cache), made on first use
+	ctx         context.Context   // a cancelled ctx stops an evaluation between batches (nil: none)
+}
+
+// stopped returns the session's context error, so that an evaluation (whose greedy
+// decoding can take minutes) ends at the next batch on Ctrl-C or SIGTERM, as training does
+// at the next step.
+func (s *session) stopped() error {
+	if s.ctx == nil {
+		return nil
+	}
+	return s.ctx.Err()
 }
 
 func newSession(su *setup, be compute.Backend) (*session, error) {
@@ -282,6 +293,7 @@ func trainLocked(ctx context.Context, cfg *Config, runDir string, opts TrainOpti
 	if err != nil {
 		return nil, err
 	}
+	sess.ctx = ctx
 	start := 0
 	resumes := 0
 	var prevWall float64
