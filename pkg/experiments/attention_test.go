@@ -1,9 +1,7 @@
 package experiments
 
 import (
-	"context"
 	"math"
-	"path/filepath"
 	"slices"
 	"testing"
 )
@@ -15,14 +13,7 @@ func TestLoadedAttention(t *testing.T) {
 	for _, kind := range []string{"seq2seq", "lstm"} {
 		t.Run(kind, func(t *testing.T) {
 			cfg := tinyConfig(t, "model.kind="+kind, "train.steps=30")
-			dir := filepath.Join(t.TempDir(), "run")
-			if _, err := TrainRun(context.Background(), cfg, dir, TrainOptions{}); err != nil {
-				t.Fatal(err)
-			}
-			l, err := LoadRun(dir, "")
-			if err != nil {
-				t.Fatal(err)
-			}
+			l := trainedRun(t, cfg)
 			task := l.sess.su.task
 			ex := task.Valid[0]
 			text := task.SrcVocab.DecodeText(ex.Source)

@@ -26,15 +26,7 @@ func TestGreedyEvalCacheMatchesRecomputing(t *testing.T) {
 	for name, set := range cases {
 		t.Run(name, func(t *testing.T) {
 			cfg := tinyConfig(t, set...)
-			dir := filepath.Join(t.TempDir(), "run")
-			if _, err := TrainRun(context.Background(), cfg, dir, TrainOptions{}); err != nil {
-				t.Fatal(err)
-			}
-			l, err := LoadRun(dir, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			s := l.sess
+			s := trainedRun(t, cfg).sess
 			opts := s.su.bopts
 			opts.Pack = datasets.NoPacking
 			b, err := s.su.task.Batch("valid", cfg.Train.BatchSize, evalSeed, 0, opts)
@@ -83,14 +75,7 @@ func TestGreedyEvalCacheMatchesRecomputing(t *testing.T) {
 // A cancelled context stops an evaluation at its next batch (Ctrl-C or SIGTERM during a
 // long greedy evaluation), with an error that says so; without one it runs.
 func TestEvaluateStopsWhenCancelled(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "run")
-	if _, err := TrainRun(context.Background(), tinyConfig(t, "train.steps=2", "train.checkpoint_every=2"), dir, TrainOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	l, err := LoadRun(dir, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	l := trainedRun(t, tinyConfig(t, "train.steps=2", "train.checkpoint_every=2"))
 	if _, err := l.sess.evaluate("valid", 2); err != nil {
 		t.Fatalf("evaluation without a context: %v", err)
 	}
@@ -103,4 +88,18 @@ func TestEvaluateStopsWhenCancelled(t *testing.T) {
 	if _, _, err := l.sess.greedyMetrics("valid", 2); !errors.Is(err, context.Canceled) {
 		t.Fatalf("greedy decoding with a cancelled context returned %v, want context.Canceled", err)
 	}
+}
+
+// trainedRun trains cfg into a temporary directory and loads the finished run.
+func trainedRun(t *testing.T, cfg *Config) *Loaded {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "run")
+	if _, err := TrainRun(context.Background(), cfg, dir, TrainOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := LoadRun(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
 }
