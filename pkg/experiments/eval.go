@@ -187,16 +187,18 @@ func (s *session) greedyMetrics(split string, step int) (exact, cer float64, err
 // inputs (BOS, and for SFT the prompt and SEP), and each step's decoder inputs are
 // corrupted as in training (seed evalSeed). It returns, per row, the predicted labels
 // from k_r-1 up to and including the first EOS (or the row's end). Without input
-// corruption (masks.input none) it decodes with layers.Generator, whose key/value cache
-// runs one token per row and step instead of the whole prefix (the same tokens as
-// layers.Greedy: TestGenerateCacheMatchesRecomputing; 5-20x faster for prompts of 64 to
-// 256 tokens, docs/performance.md); Generator recomputes the prefix itself where a cache
-// would not compute the same (an LSTM, a score modification, a mask that changes as
-// the sequence grows). With corruption, layers.Greedy recomputes the corrupted prefix.
+// corruption (masks.input none), and where the model takes a key/value cache, it decodes
+// with layers.Generator, which runs one token per row and step against the cache instead
+// of the whole prefix (the same tokens as layers.Greedy: TestGreedyEvalCacheMatchesRecomputing;
+// 3-7x faster for prompts of 64 to 256 tokens, docs/performance.md). Otherwise (input
+// corruption, an LSTM or BERT kind, a score modification, a mask that changes as the
+// sequence grows) layers.Greedy recomputes the prefix at every step.
 func (s *session) greedy(b datasets.Batch, step int) ([][]int32, error) {
 	su := s.su
 	if su.cfg.Masks.Input == "none" {
-		return s.generate(b)
+		if out, ok, err := s.generate(b); ok || err != nil {
+			return out, err
+		}
 	}
 	if s.decoder == nil {
 		v := su.task.Vocab
@@ -228,27 +230,35 @@ func (s *session) greedy(b datasets.Batch, step int) ([][]int32, error) {
 	return s.decoder.DecodeCorrupted(src, prompts, corrupt)
 }
 
-// generate is greedy without input corruption: layers.Generator with a buffer of the
-// batch's length, so that every row runs to its first EOS or the row's end, as
-// layers.Greedy does.
-func (s *session) generate(b datasets.Batch) ([][]int32, error) {
+// generate is greedy without input corruption, with the key/value cache: layers.Generator
+// with a buffer of the batch's length, so that every row runs to its first EOS or the
+// row's end, as layers.Greedy does. ok is false, and nothing is decoded, when the model
+// takes no cache.
+func (s *session) generate(b datasets.Batch) (out [][]int32, ok bool, err error) {
 	su := s.su
-	if s.generator == nil {
+	if s.generator == nil && !s.noCache {
 		v := su.task.Vocab
 		g, err := layers.NewGenerator(s.be, s.store, su.model, layers.GenerateOptions{
 			BOS: int32(v.BOS), EOS: int32(v.EOS), PAD: int32(v.PAD),
 			MaxNewTokens: b.T, MaxLen: b.T, SrcLen: b.S, Scope: "model"})
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		s.generator = g
+		if cached, _ := g.Cached(); cached {
+			s.generator = g
+		} else {
+			s.noCache = true
+		}
+	}
+	if s.generator == nil {
+		return nil, false, nil
 	}
 	src, prompts := greedyInputs(su, b)
-	out, err := s.generator.Generate(src, prompts)
+	gen, err := s.generator.Generate(src, prompts)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return out.Tokens, nil
+	return gen.Tokens, true, nil
 }
 
 // greedyInputs returns the rows' sources (nil for a decoder-only model) and known

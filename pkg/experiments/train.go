@@ -120,6 +120,7 @@ type session struct {
 	byPos       map[string][]float64
 	decoder     *layers.Greedy    // greedy decoding of corrupted inputs, compiled on first use
 	generator   *layers.Generator // greedy decoding of uncorrupted inputs (key/value cache), made on first use
+	noCache     bool              // the model takes no key/value cache: greedy decoding recomputes (decoder)
 	ctx         context.Context   // a cancelled ctx stops an evaluation between batches (nil: none)
 }
 
