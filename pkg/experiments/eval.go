@@ -40,7 +40,7 @@ func (s *session) evaluate(split string, step int) (map[string]float64, error) {
 	docLoss := make([]float64, su.T)
 	docN := make([]float64, su.T)
 	for i := 0; i < nb; i++ {
-		if err := s.stopped(); err != nil {
+		if err := s.ctx.Err(); err != nil {
 			return nil, err
 		}
 		b, err := su.task.Batch(split, B, evalSeed, i, su.bopts)
@@ -140,7 +140,7 @@ func (s *session) greedyMetrics(split string, step int) (exact, cer float64, err
 	limit := su.cfg.Eval.GreedyExamples
 	var nEx, nExact, errChars, refChars float64
 	for i := 0; nEx < float64(limit); i++ {
-		if err := s.stopped(); err != nil {
+		if err := s.ctx.Err(); err != nil {
 			return 0, 0, err
 		}
 		b, err := su.task.Batch(split, B, evalSeed, i, opts)
@@ -186,13 +186,10 @@ func (s *session) greedyMetrics(split string, step int) (exact, cer float64, err
 // greedy decodes the rows of b greedily: row r's known prefix is its first k_r decoder
 // inputs (BOS, and for SFT the prompt and SEP), and each step's decoder inputs are
 // corrupted as in training (seed evalSeed). It returns, per row, the predicted labels
-// from k_r-1 up to and including the first EOS (or the row's end). Without input
-// corruption (masks.input none), and where the model takes a key/value cache, it decodes
-// with layers.Generator, which runs one token per row and step against the cache instead
-// of the whole prefix (the same tokens as layers.Greedy: TestGreedyEvalCacheMatchesRecomputing;
-// 3-7x faster for prompts of 64 to 256 tokens, docs/performance.md). Otherwise (input
-// corruption, an LSTM or BERT kind, a score modification, a mask that changes as the
-// sequence grows) layers.Greedy recomputes the prefix at every step.
+// from k_r-1 up to and including the first EOS (or the row's end). Without corruption,
+// where the model takes a key/value cache, layers.Generator decodes one token per row and
+// step against the cache (the same tokens, TestGreedyEvalCacheMatchesRecomputing; 3-7x
+// faster for prompts of 64-256, docs/performance.md); else layers.Greedy recomputes.
 func (s *session) greedy(b datasets.Batch, step int) ([][]int32, error) {
 	su := s.su
 	if su.cfg.Masks.Input == "none" {
@@ -230,10 +227,9 @@ func (s *session) greedy(b datasets.Batch, step int) ([][]int32, error) {
 	return s.decoder.DecodeCorrupted(src, prompts, corrupt)
 }
 
-// generate is greedy without input corruption, with the key/value cache: layers.Generator
-// with a buffer of the batch's length, so that every row runs to its first EOS or the
-// row's end, as layers.Greedy does. ok is false, and nothing is decoded, when the model
-// takes no cache.
+// generate is greedy with layers.Generator's key/value cache, in a buffer of the batch's
+// length (every row runs to its first EOS or the row's end, as layers.Greedy does); ok is
+// false, and nothing is decoded, when the model takes no cache.
 func (s *session) generate(b datasets.Batch) (out [][]int32, ok bool, err error) {
 	su := s.su
 	if s.generator == nil && !s.noCache {
@@ -261,8 +257,7 @@ func (s *session) generate(b datasets.Batch) (out [][]int32, ok bool, err error)
 	return gen.Tokens, true, nil
 }
 
-// greedyInputs returns the rows' sources (nil for a decoder-only model) and known
-// prefixes: BOS, and for SFT the prompt and SEP.
+// greedyInputs returns the rows' sources (nil for a decoder LM) and known prefixes.
 func greedyInputs(su *setup, b datasets.Batch) (src, prompts [][]int32) {
 	for r := 0; r < b.Rows; r++ {
 		known := 1

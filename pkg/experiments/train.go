@@ -121,21 +121,11 @@ type session struct {
 	decoder     *layers.Greedy    // greedy decoding of corrupted inputs, compiled on first use
 	generator   *layers.Generator // greedy decoding of uncorrupted inputs (key/value cache), made on first use
 	noCache     bool              // the model takes no key/value cache: greedy decoding recomputes (decoder)
-	ctx         context.Context   // a cancelled ctx stops an evaluation between batches (nil: none)
-}
-
-// stopped returns the session's context error, so that an evaluation (whose greedy
-// decoding can take minutes) ends at the next batch on Ctrl-C or SIGTERM, as training does
-// at the next step.
-func (s *session) stopped() error {
-	if s.ctx == nil {
-		return nil
-	}
-	return s.ctx.Err()
+	ctx         context.Context   // cancelled (Ctrl-C, SIGTERM): an evaluation stops at its next batch
 }
 
 func newSession(su *setup, be compute.Backend) (*session, error) {
-	s := &session{su: su, be: be, store: model.NewStore()}
+	s := &session{su: su, be: be, store: model.NewStore(), ctx: context.Background()}
 	if err := s.store.SetRNGStateFromSeed(su.cfg.Seed); err != nil {
 		return nil, err
 	}
