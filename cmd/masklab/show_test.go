@@ -1,4 +1,8 @@
-package mask_test
+package main
+
+// The mask display against the datasets package's tokenizer and special tokens: here,
+// where both are imported anyway, so that pkg/mask takes them as plain values even in
+// its tests.
 
 import (
 	"strings"
@@ -75,10 +79,6 @@ func TestShowCorruption(t *testing.T) {
 		t.Error("empty target: no error")
 	}
 }
-
-// showTokens is what the CLI and notebooks pass: the text tasks' special tokens and
-// tokenizer.
-var showTokens = mask.ShowTokens{BOS: datasets.BosToken, Mask: datasets.MaskToken, Unk: datasets.UnkToken, Split: datasets.Tokenize}
 
 // The zero ShowTokens names the special tokens exactly as the datasets package does.
 func TestShowTokensDefaultsMatchDatasets(t *testing.T) {
