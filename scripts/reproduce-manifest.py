@@ -115,6 +115,7 @@ def main():
     ]
     header = len(lines)
     rows = {}  # sweep file -> its rows, written now
+    written = set()  # the names of those sweeps
     minutes = {}  # sweep file -> training time summed over its runs
     listed = set()
     for dir in sorted(glob.glob(os.path.join(runs_dir, "*"))):
@@ -146,6 +147,7 @@ def main():
                 continue
             secs += float(p.get("wall_seconds") or 0)
         minutes[sweep] = secs / 60
+        written.add(name)
         state = ", ".join(f"{k}: {v}" for k, v in sorted(states.items()))
         if reused:
             state += f" ({reused} reused from another sweep, time not counted here)"
@@ -158,9 +160,8 @@ def main():
                 f"{' '.join(ids)} |"
             )
     # The rows of sweeps not reported now stay as the last manifest wrote them.
-    written = set(rows)
     if history:
-        names = ", ".join(f"`{os.path.basename(f)[:-len('.yaml')]}`" for f in sorted(rows)) or "no sweep's"
+        names = ", ".join(f"`{n}`" for n in sorted(written)) or "no sweep's"
         lines[2] = f"{history} The rows of {names} on {now} by `scripts/reproduce.sh` ({mode})."
     for sweep, old_rows in kept.items():
         if sweep in rows:
@@ -180,7 +181,7 @@ def main():
         fig = os.path.splitext(os.path.basename(png))[0]
         if fig in listed:
             continue
-        if fig in kept_extra and not any(fig.startswith(os.path.basename(f)[:-len(".yaml")] + "-") for f in written):
+        if fig in kept_extra and not any(fig.startswith(n + "-") for n in written):
             extra.append(kept_extra[fig])  # drawn from a sweep not run now: as the last manifest had it
             continue
         nb = drawn_by(fig, declared)

@@ -224,6 +224,9 @@ func (s *session) greedy(b datasets.Batch, step int) ([][]int32, error) {
 		}
 		return out, nil
 	}
+	if su.cfg.Masks.Input == "none" {
+		corrupt = nil // a model without a key/value cache, its inputs as they are
+	}
 	return s.decoder.DecodeCorrupted(src, prompts, corrupt)
 }
 
@@ -232,21 +235,16 @@ func (s *session) greedy(b datasets.Batch, step int) ([][]int32, error) {
 // false, and nothing is decoded, when the model takes no cache.
 func (s *session) generate(b datasets.Batch) (out [][]int32, ok bool, err error) {
 	su := s.su
-	if s.generator == nil && !s.noCache {
+	if s.generator == nil {
 		v := su.task.Vocab
-		g, err := layers.NewGenerator(s.be, s.store, su.model, layers.GenerateOptions{
+		s.generator, err = layers.NewGenerator(s.be, s.store, su.model, layers.GenerateOptions{
 			BOS: int32(v.BOS), EOS: int32(v.EOS), PAD: int32(v.PAD),
 			MaxNewTokens: b.T, MaxLen: b.T, SrcLen: b.S, Scope: "model"})
 		if err != nil {
 			return nil, false, err
 		}
-		if cached, _ := g.Cached(); cached {
-			s.generator = g
-		} else {
-			s.noCache = true
-		}
 	}
-	if s.generator == nil {
+	if cached, _ := s.generator.Cached(); !cached {
 		return nil, false, nil
 	}
 	src, prompts := greedyInputs(su, b)

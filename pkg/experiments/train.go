@@ -119,8 +119,7 @@ type session struct {
 	trainScales []float64 // the learning-rate scale of each of trainV (nil: 1)
 	byPos       map[string][]float64
 	decoder     *layers.Greedy    // greedy decoding of corrupted inputs, compiled on first use
-	generator   *layers.Generator // greedy decoding of uncorrupted inputs (key/value cache), made on first use
-	noCache     bool              // the model takes no key/value cache: greedy decoding recomputes (decoder)
+	generator   *layers.Generator // greedy decoding of uncorrupted inputs where the model takes a key/value cache
 	ctx         context.Context   // cancelled (Ctrl-C, SIGTERM): an evaluation stops at its next batch
 }
 

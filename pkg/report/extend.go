@@ -305,11 +305,7 @@ func BinnedBars(series []Series, edges []float64) (labels []string, bars []BarSe
 			sum := make([]float64, len(edges)-1)
 			n := make([]int, len(edges)-1)
 			for i, x := range run.X {
-				b := sort.SearchFloat64s(edges, x)
-				if b < len(edges) && edges[b] == x {
-					b++ // x equal to an edge opens that bin
-				}
-				b--
+				b := sort.Search(len(edges), func(i int) bool { return edges[i] > x }) - 1
 				if b < 0 || b >= len(edges)-1 || math.IsNaN(run.Y[i]) || math.IsInf(run.Y[i], 0) {
 					continue
 				}
