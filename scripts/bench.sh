@@ -19,6 +19,9 @@
 # --quick: one pair per thread count and no convergence run (a smoke test).
 # --op-profile FILE: per-operation times of one masklab run (builds a patched copy of the
 #   Go backend in a temporary directory; see docs/performance.md).
+# --upstream-transpose: the same benchmark built against a copy of the Go backend with the
+#   float32 transpose kernel proposed upstream (scripts/bench/upstream/transpose_f32.go.txt;
+#   docs/performance.md, "What is left"); run it beside a plain run to see what it gives.
 # --lengths: the length benchmark instead (docs/performance.md, "Attention whose cost
 #   follows the mask"): one decoder layer's forward+backward at L = 256..4096 with 4096
 #   tokens per step, masks causal, "causal & doc" (packed poetry-lm documents) and
@@ -56,6 +59,7 @@ opprof=""
 lengths=""
 decode=""
 quick=""
+upstream=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --ref) ref="$2"; shift 2 ;;
@@ -65,6 +69,7 @@ while [ $# -gt 0 ]; do
     --lengths) lengths=1; shift ;;
     --decode) decode=1; shift ;;
     --op-profile) opprof="$2"; shift 2 ;;
+    --upstream-transpose) upstream=1; shift ;;
     -h|--help) sed -n '2,42p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) args+=("$1"); shift ;;
   esac
@@ -73,18 +78,40 @@ done
 bin="$(mktemp -d)"
 trap 'rm -rf "$bin"' EXIT
 
-if [ -n "$opprof" ]; then
-  # A copy of the Go backend whose executor times every operation (scripts/bench/opprof).
+# patch_compute: a copy of the Go backend (GoMLX compute) in $bin/compute, which the next
+# build_bench uses instead of the module's.
+patch_compute() {
   mod="$(go list -m -f '{{.Dir}}' github.com/gomlx/compute)"
   ver="$(go list -m -f '{{.Version}}' github.com/gomlx/compute)"
-  cp -r "$mod" "$bin/compute" && chmod -R u+w "$bin/compute"
+  [ -d "$bin/compute" ] || { cp -r "$mod" "$bin/compute" && chmod -R u+w "$bin/compute"; }
+}
+build_bench() {
+  if [ -d "$bin/compute" ]; then
+    goversion="$(sed -n 's/^go //p' go.mod)"
+    printf 'go %s\n\nuse %s\n\nreplace github.com/gomlx/compute %s => %s/compute\n' "$goversion" "$root" "$ver" "$bin" > "$bin/go.work"
+    GOWORK="$bin/go.work" GOFLAGS=-buildvcs=false go build -o "$bin/bench" ./scripts/bench
+  else
+    go build -o "$bin/bench" ./scripts/bench
+  fi
+}
+
+if [ -n "$upstream" ]; then
+  patch_compute
+  tr="$bin/compute/internal/gobackend/ops/transpose.go"
+  grep -q '^	// Case 1: 4D permutation' "$tr" || { echo "bench.sh: cannot patch $tr (GoMLX compute $ver changed)"; exit 1; }
+  sed -i 's|^	// Case 1: 4D permutation|	if dispatchTransposeF32(backend, operand, output, dims, permutations) {\n		return true\n	}\n\n&|' "$tr"
+  cp scripts/bench/upstream/transpose_f32.go.txt "$bin/compute/internal/gobackend/ops/transpose_f32.go"
+  echo "bench.sh: Go backend with the proposed float32 transpose kernel (scripts/bench/upstream)"
+fi
+
+if [ -n "$opprof" ]; then
+  # A copy of the Go backend whose executor times every operation (scripts/bench/opprof).
+  patch_compute
   exe="$bin/compute/internal/gobackend/executable.go"
   sed -i 's/^func (fe \*FunctionExecutable) executeNode(/func (fe *FunctionExecutable) executeNodeTimed(/' "$exe"
   grep -q executeNodeTimed "$exe" || { echo "bench.sh: cannot patch $exe (GoMLX compute $ver changed)"; exit 1; }
   cp scripts/bench/opprof/opprof.go.txt "$bin/compute/internal/gobackend/opprof.go"
-  goversion="$(sed -n 's/^go //p' go.mod)"
-  printf 'go %s\n\nuse %s\n\nreplace github.com/gomlx/compute %s => %s/compute\n' "$goversion" "$root" "$ver" "$bin" > "$bin/go.work"
-  GOWORK="$bin/go.work" GOFLAGS=-buildvcs=false go build -o "$bin/bench" ./scripts/bench
+  build_bench
   size="${sizes%%,*}"
   OPPROF="$opprof" GOMLX_BACKEND="${GOMLX_BACKEND:-go:parallelism=-1,ops_sequential}" GOMAXPROCS=1 \
     "$bin/bench" -worker train -size "$size" -worker-threads 1 "${args[@]}" > /dev/null
@@ -93,7 +120,7 @@ if [ -n "$opprof" ]; then
   exit 0
 fi
 
-go build -o "$bin/bench" ./scripts/bench
+build_bench
 if [ -n "$decode" ]; then
   pairs=5
   [ -n "$quick" ] && pairs=1
