@@ -72,8 +72,8 @@ func (m *Mask) forHeads(dt dtypes.DType, h int) (fast.Bias, *graph.Node) {
 		bias, rowValid := m.inDType(dt)
 		c = &maskHeads{
 			base:     bias,
-			bias:     graph.BroadcastToDims(bias, d[0], h, d[2], d[3]),
-			rowValid: graph.BroadcastToDims(rowValid, d[0], h, d[2], 1),
+			bias:     materialize(graph.BroadcastToDims(bias, d[0], h, d[2], d[3])),
+			rowValid: materialize(graph.BroadcastToDims(rowValid, d[0], h, d[2], 1)),
 		}
 		if m.heads == nil {
 			m.heads = map[headsKey]*maskHeads{}
@@ -82,11 +82,25 @@ func (m *Mask) forHeads(dt dtypes.DType, h int) (fast.Bias, *graph.Node) {
 	}
 	t := func() *graph.Node {
 		if c.biasT == nil {
-			c.biasT = graph.BroadcastToDims(graph.TransposeAllAxes(c.base, 0, 1, 3, 2), d[0], h, d[3], d[2])
+			c.biasT = materialize(graph.BroadcastToDims(graph.TransposeAllAxes(c.base, 0, 1, 3, 2), d[0], h, d[3], d[2]))
 		}
 		return c.biasT
 	}
 	return fast.Bias{X: c.bias, T: t}, c.rowValid
+}
+
+// materialize keeps a broadcast a tensor of its own: the Go backend's
+// ImplicitBroadcastFusion pass hands a BroadcastInDim's input straight to the binary
+// operation that uses it, which turns forHeads's same-shape additions back into the slow
+// broadcasting ones (compute v0.1.14, passes/implicitbroadcast.go). The barrier stops
+// that pass and costs nothing at run time: it passes its owned input buffer through.
+// Other backends (XLA) fuse the broadcast into the addition themselves, so there the
+// broadcast is left as it is.
+func materialize(x *graph.Node) *graph.Node {
+	if x.Graph().Backend().String() != "go" {
+		return x
+	}
+	return graph.OptimizationBarrier(x)
 }
 
 // PrepareMask converts a bool mask [B,1|H,Q,K] into the additive bias and row

@@ -145,17 +145,19 @@ func rowMaxFromKeys(q, k *graph.Node, biases []Bias) *graph.Node {
 			return nil
 		}
 	}
-	st := matmul(graph.StopGradient(k), graph.StopGradient(q), 2, true) // [B,H,K,Q]
+	// The gradient is stopped at the [B,H,Q,1] maxima, not at q and k: a stop-gradient is an
+	// Identity that the Go backend runs as a copy of its [B,H,L,dh] input.
+	st := matmul(k, q, 2, true) // [B,H,K,Q]
 	for _, b := range biases {
 		switch {
-		case b.T != nil:
-			st = graph.Add(st, graph.StopGradient(b.T()))
+		case b.T != nil: // a mask's bias depends on no variable: no stop-gradient (a copy)
+			st = graph.Add(st, b.T())
 		case b.X != nil:
 			st = graph.Add(st, graph.TransposeAllAxes(graph.StopGradient(b.X), 0, 1, 3, 2))
 		}
 	}
 	m := graph.ReduceMax(st, 2) // [B,H,Q]
-	return graph.InsertAxes(m, -1)
+	return graph.StopGradient(graph.InsertAxes(m, -1))
 }
 
 // CustomGradients counts the gradients this package has built so far (tests check that

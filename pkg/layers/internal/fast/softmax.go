@@ -47,7 +47,15 @@ func maskedSoftmaxStable(x, rowValid, rowMax *graph.Node) *graph.Node {
 		}
 		return graph.ConvertDType(maskedSoftmaxStable(graph.ConvertDType(x, dtypes.Float32), rowValid, rowMax), dt)
 	}
-	xs := graph.StopGradient(x)
+	// One stop-gradient copy of the custom-gradient identity serves both the forward and the
+	// exact zero below: the Go backend copies an Identity's input unless it is that input's
+	// last use, and three identities of x (two stop-gradients, the custom one) cost two more
+	// [B,H,Q,K] copies per attention layer than this.
+	var y *graph.Node // the weights, set below; the gradient is built after the forward
+	xg := graph.IdentityWithCustomGradient(x, func(_, v *graph.Node) *graph.Node {
+		return graph.Mul(y, graph.Sub(v, graph.ReduceAndKeep(graph.Mul(v, y), graph.ReduceSum, -1)))
+	})
+	xs := graph.StopGradient(xg)
 	if rowMax == nil {
 		rowMax = graph.ReduceAndKeep(xs, graph.ReduceMax, -1)
 	}
@@ -56,9 +64,6 @@ func maskedSoftmaxStable(x, rowValid, rowMax *graph.Node) *graph.Node {
 	if rowValid != nil {
 		inv = graph.Mul(inv, graph.StopGradient(rowValid))
 	}
-	y := graph.Mul(e, inv)
-	xg := graph.IdentityWithCustomGradient(x, func(_, v *graph.Node) *graph.Node {
-		return graph.Mul(y, graph.Sub(v, graph.ReduceAndKeep(graph.Mul(v, y), graph.ReduceSum, -1)))
-	})
-	return graph.Add(y, graph.Sub(xg, graph.StopGradient(xg)))
+	y = graph.Mul(e, inv)
+	return graph.Add(y, graph.Sub(xg, xs))
 }
