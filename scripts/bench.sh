@@ -70,7 +70,7 @@ while [ $# -gt 0 ]; do
     --decode) decode=1; shift ;;
     --op-profile) opprof="$2"; shift 2 ;;
     --upstream-transpose) upstream=1; shift ;;
-    -h|--help) sed -n '2,42p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^set -euo/ { exit } NR > 1' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) args+=("$1"); shift ;;
   esac
 done

@@ -150,10 +150,10 @@ func rowMaxFromKeys(q, k *graph.Node, biases []Bias) *graph.Node {
 	st := matmul(k, q, 2, true) // [B,H,K,Q]
 	for _, b := range biases {
 		switch {
-		case b.T != nil: // a mask's bias depends on no variable: no stop-gradient (a copy)
+		case b.T != nil:
 			st = graph.Add(st, b.T())
 		case b.X != nil:
-			st = graph.Add(st, graph.TransposeAllAxes(graph.StopGradient(b.X), 0, 1, 3, 2))
+			st = graph.Add(st, graph.TransposeAllAxes(b.X, 0, 1, 3, 2))
 		}
 	}
 	m := graph.ReduceMax(st, 2) // [B,H,Q]
