@@ -515,6 +515,24 @@ func kernelTimes(be compute.Backend) (map[string]float64, error) {
 			return graph.Reshape(graph.TransposeAllAxes(graph.Reshape(in[0], 1536, 256, 1), 1, 0, 2), 256, 1536)
 		})},
 		{"transpose [1536,256]", [][]int{{1536, 256}}, G(func(in []*graph.Node) *graph.Node { return graph.TransposeAllAxes(in[0], 1, 0) })},
+		{"transpose [1536,64] as eye[64,64] x xᵀ (fast.eyeTranspose)", [][]int{{1536, 64}}, G(func(in []*graph.Node) *graph.Node {
+			return graph.DotGeneral(eyeOf(in[0], 64), []int{1}, nil, in[0], []int{1}, nil)
+		})},
+		{"transpose [1536,128] as eye[128,128] x xᵀ", [][]int{{1536, 128}}, G(func(in []*graph.Node) *graph.Node {
+			return graph.DotGeneral(eyeOf(in[0], 128), []int{1}, nil, in[0], []int{1}, nil)
+		})},
+		{"transpose [1536,128] as [1536,128,1] perm 1,0,2", [][]int{{1536, 128}}, G(func(in []*graph.Node) *graph.Node {
+			return graph.Reshape(graph.TransposeAllAxes(graph.Reshape(in[0], 1536, 128, 1), 1, 0, 2), 128, 1536)
+		})},
+		{"transpose [6144,64] as eye[64,64] x xᵀ", [][]int{{6144, 64}}, G(func(in []*graph.Node) *graph.Node {
+			return graph.DotGeneral(eyeOf(in[0], 64), []int{1}, nil, in[0], []int{1}, nil)
+		})},
+		{"transpose [6144,64] as [6144,64,1] perm 1,0,2", [][]int{{6144, 64}}, G(func(in []*graph.Node) *graph.Node {
+			return graph.Reshape(graph.TransposeAllAxes(graph.Reshape(in[0], 6144, 64, 1), 1, 0, 2), 64, 6144)
+		})},
+		{"transpose [1536,256] as eye[256,256] x xᵀ", [][]int{{1536, 256}}, G(func(in []*graph.Node) *graph.Node {
+			return graph.DotGeneral(eyeOf(in[0], 256), []int{1}, nil, in[0], []int{1}, nil)
+		})},
 		{"reducesum [1536,256] axis 0", [][]int{{1536, 256}}, G(func(in []*graph.Node) *graph.Node { return graph.ReduceSum(in[0], 0) })},
 		{"ones[1,1536] x [1536,256]", [][]int{{1, 1536}, {1536, 256}}, G(func(in []*graph.Node) *graph.Node {
 			return graph.DotGeneral(in[0], []int{1}, nil, in[1], []int{0}, nil)
@@ -561,4 +579,15 @@ func kernelTimes(be compute.Backend) (map[string]float64, error) {
 		out[k.name] = times[len(times)/4] // a low quartile: the machine is shared
 	}
 	return out, nil
+}
+
+// eyeOf is the identity matrix [n,n] in x's dtype, as a constant (fast.eyeTranspose's
+// operand; the kernel table times the transpose, not building the matrix).
+func eyeOf(x *graph.Node, n int) *graph.Node {
+	eye := make([][]float32, n)
+	for i := range eye {
+		eye[i] = make([]float32, n)
+		eye[i][i] = 1
+	}
+	return graph.ConvertDType(graph.Const(x.Graph(), eye), x.DType())
 }

@@ -103,3 +103,34 @@ func TestMatmulGradientsMatchGoMLX(t *testing.T) {
 		})
 	}
 }
+
+// eyeTranspose gives exactly the transpose (values, not the sign of a zero) for the widths
+// it is used at, including large, tiny, zero and negative entries, and a non-square shape.
+func TestEyeTransposeIsExact(t *testing.T) {
+	for _, dims := range [][2]int{{37, 5}, {96, 64}, {24, 128}} {
+		R, C := dims[0], dims[1]
+		ex, err := graph.NewExec(backend.Must(), func(x *graph.Node) []*graph.Node {
+			return []*graph.Node{eyeTranspose(x), graph.TransposeAllAxes(x, 1, 0)}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		x := make([]float64, R*C)
+		for i := range x {
+			x[i] = math.Sin(float64(i)*0.37) * math.Pow(10, float64(i%13-6)) // 1e-6 .. 1e6
+			if i%7 == 0 {
+				x[i] = 0
+			}
+		}
+		out, err := ex.Exec(tensorOf(x, R, C))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, want := flat32(t, out[0]), flat32(t, out[1])
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("[%d,%d]: element %d is %g, want %g", R, C, i, got[i], want[i])
+			}
+		}
+	}
+}
