@@ -97,7 +97,7 @@ func (m *Mask) forHeads(dt dtypes.DType, h int) (fast.Bias, *graph.Node) {
 // Other backends (XLA) fuse the broadcast into the addition themselves, so there the
 // broadcast is left as it is.
 func materialize(x *graph.Node) *graph.Node {
-	if x.Graph().Backend().String() != "go" {
+	if !isGoBackend(x.Graph()) {
 		return x
 	}
 	return graph.OptimizationBarrier(x)
@@ -425,8 +425,12 @@ func fusedQKV(scope *model.Scope, x *graph.Node, width int) (q, k, v *graph.Node
 // because GoMLX differentiates it by recomputing the decomposed attention, which makes a
 // training step slower than the explicit path (measured in docs/performance.md).
 func hasFusedAttention(g *graph.Graph) bool {
+	return !isGoBackend(g) && g.Backend().Capabilities().Operations[compute.OpTypeFusedScaledDotProductAttention]
+}
+
+// isGoBackend reports whether g runs on GoMLX's pure-Go backend, whose Name is
+// "Go Backend" and whose String is the registered name "go".
+func isGoBackend(g *graph.Graph) bool {
 	b := g.Backend()
-	// The Go backend's Name is "Go Backend" and its String the registered name "go".
-	isGo := b.Name() == "go" || b.String() == "go"
-	return !isGo && b.Capabilities().Operations[compute.OpTypeFusedScaledDotProductAttention]
+	return b.Name() == "go" || b.String() == "go"
 }
